@@ -1,0 +1,58 @@
+/**
+ * Every error Gatehouse raises on purpose is a `GatehouseError` with a stable
+ * `code`. Codes are prefixed by the layer that raises them; edges translate
+ * them once (CLI exit codes, HTTP statuses) and never parse messages.
+ */
+export type GatehouseErrorCode =
+  | 'policy_parse_error'
+  | 'policy_invalid'
+  | 'policy_invalid_reference'
+  | 'policy_io_error'
+  | 'cel_parse_error'
+  | 'cel_eval_error'
+  | 'request_invalid'
+  | 'ip_invalid'
+  | 'cidr_invalid'
+  | 'spiffe_id_invalid'
+  | 'internal_error';
+
+/** Where in a policy source a problem was found; all fields 1-based. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface GatehouseErrorDetails {
+  location?: SourceLocation;
+  /** JSON path of the offending value inside the document, e.g. `permissions[3].when`. */
+  path?: string;
+  ruleId?: string;
+  cause?: unknown;
+}
+
+export class GatehouseError extends Error {
+  readonly code: GatehouseErrorCode;
+  readonly location?: SourceLocation;
+  readonly path?: string;
+  readonly ruleId?: string;
+
+  constructor(code: GatehouseErrorCode, message: string, details: GatehouseErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'GatehouseError';
+    this.code = code;
+    if (details.location) this.location = details.location;
+    if (details.path !== undefined) this.path = details.path;
+    if (details.ruleId !== undefined) this.ruleId = details.ruleId;
+  }
+}
+
+export function isGatehouseError(value: unknown): value is GatehouseError {
+  return value instanceof GatehouseError;
+}
+
+/** `file:line:col` for messages; the bare file when the position is unknown. */
+export function formatLocation(location: SourceLocation | undefined): string {
+  if (!location) return '';
+  return `${location.file}:${location.line}:${location.column}`;
+}
