@@ -28,6 +28,8 @@ export interface GatehouseErrorDetails {
   /** JSON path of the offending value inside the document, e.g. `permissions[3].when`. */
   path?: string;
   ruleId?: string;
+  /** Every problem found, when the error sums up a failed validation. */
+  problems?: readonly { message: string }[];
   cause?: unknown;
 }
 
@@ -36,6 +38,7 @@ export class GatehouseError extends Error {
   readonly location?: SourceLocation;
   readonly path?: string;
   readonly ruleId?: string;
+  readonly problems?: readonly { message: string }[];
 
   constructor(code: GatehouseErrorCode, message: string, details: GatehouseErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -44,6 +47,7 @@ export class GatehouseError extends Error {
     if (details.location) this.location = details.location;
     if (details.path !== undefined) this.path = details.path;
     if (details.ruleId !== undefined) this.ruleId = details.ruleId;
+    if (details.problems !== undefined) this.problems = details.problems;
   }
 }
 

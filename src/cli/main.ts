@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+import { GatehouseError } from '../core/errors.js';
+import { systemClock } from '../system.js';
+import * as check from './commands/check.js';
+import * as decide from './commands/decide.js';
+import { EXIT, processIo, type CliIo } from './io.js';
+import { UsageError } from './usage-error.js';
+
+interface Verb {
+  usage: string;
+  run(argv: string[], io: CliIo, clock: () => number): Promise<number>;
+}
+
+const VERBS: Record<string, Verb> = { check, decide };
+
+const HELP = `gatehouse — Zero Trust control plane for non-human identities
+
+usage: gatehouse <command> [options]
+
+commands:
+  check    validate and lint policy files (exit 3 on errors)
+  decide   decide requests against a policy, with explanations
+  version  print the version
+
+Run \`gatehouse <command> --help\` for a command's options. Docs: docs/cli.md`;
+
+/** Runs the CLI; returns the exit code. Errors are printed, never thrown. */
+export async function main(argv: string[], io: CliIo, clock: () => number = () => systemClock.now()): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === 'help' || verb === '--help' || verb === '-h') {
+    io.stdout.write(HELP + '\n');
+    return verb ? EXIT.ok : EXIT.invalidInput;
+  }
+  if (verb === 'version' || verb === '--version') {
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    io.stdout.write(`gatehouse ${pkg.version}\n`);
+    return EXIT.ok;
+  }
+  const command = VERBS[verb];
+  if (!command) {
+    io.stderr.write(`gatehouse: unknown command \`${verb}\`\n\n${HELP}\n`);
+    return EXIT.invalidInput;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(command.usage + '\n');
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest, io, clock);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+      io.stderr.write(`gatehouse ${verb}: ${lowerFirst(e.message)}\n\n${command.usage}\n`);
+      return EXIT.invalidInput;
+    }
+    if (e instanceof GatehouseError) {
+      io.stderr.write(`gatehouse ${verb}: ${e.message}\n`);
+      if (e.problems && e.problems.length > 1) for (const p of e.problems.slice(1)) io.stderr.write(`  ${p.message}\n`);
+      return e.code === 'policy_io_error' || e.code.startsWith('policy_') || e.code === 'request_invalid'
+        ? EXIT.invalidInput
+        : EXIT.error;
+    }
+    io.stderr.write(`gatehouse ${verb}: unexpected failure: ${(e as Error)?.message ?? String(e)}\n`);
+    return EXIT.error;
+  }
+}
+
+function lowerFirst(s: string): string {
+  return s.length ? s[0]!.toLowerCase() + s.slice(1) : s;
+}
+
+// Run when executed as the `gatehouse` bin (not when imported by tests).
+const invokedPath = process.argv[1] ? (await import('node:fs')).realpathSync(process.argv[1]) : '';
+if (invokedPath && (await import('node:url')).fileURLToPath(import.meta.url) === invokedPath) {
+  const code = await main(process.argv.slice(2), processIo());
+  process.exitCode = code;
+}

@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The revision of a policy: `sha256:` and the hex digest of its canonical JSON
+ * (keys sorted, no insignificant white space). Formatting, comments, key order,
+ * rule order and the split into files do not change it; any change of meaning does.
+ */
+export function policyRevision(document: Record<string, unknown>): string {
+  const doc: Record<string, unknown> = { ...document };
+  // Rules are order-independent (docs/policy.md), so their order is not part of the content.
+  for (const key of ['segmentation', 'flows', 'permissions', 'workloads']) {
+    const list = doc[key];
+    if (Array.isArray(list)) doc[key] = [...list].sort((a, b) => cmp(sortKey(a), sortKey(b)));
+  }
+  return `sha256:${createHash('sha256').update(canonicalJson(doc)).digest('hex')}`;
+}
+
+function sortKey(item: unknown): string {
+  if (item && typeof item === 'object') {
+    const o = item as Record<string, unknown>;
+    return String(o.id ?? o.spiffeId ?? canonicalJson(item));
+  }
+  return canonicalJson(item);
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** JSON with object keys sorted recursively; `undefined` members are dropped. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => cmp(a, b));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
