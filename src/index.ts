@@ -27,7 +27,10 @@ export interface CompileOptions {
  * {@link parsePolicy}, policy text (YAML or JSON), or a plain policy object.
  * @throws GatehouseError `policy_parse_error` or `policy_invalid`
  */
-export function compilePolicy(policy: Policy | string | Record<string, unknown>, options: CompileOptions = {}): CompiledPolicy {
+export function compilePolicy(
+  policy: Policy | string | Record<string, unknown>,
+  options: CompileOptions = {},
+): CompiledPolicy {
   let validated: Policy;
   if (typeof policy === 'string') validated = parsePolicy(policy);
   else if (isValidatedPolicy(policy)) validated = policy;
@@ -37,11 +40,21 @@ export function compilePolicy(policy: Policy | string | Record<string, unknown>,
     validated = result.policy;
   }
   const ids = options.ids === false ? undefined : (options.ids ?? decisionIds());
-  return compileValidatedPolicy(validated, ids ? { clock: options.clock ?? systemClock, ids } : { clock: options.clock ?? systemClock });
+  return compileValidatedPolicy(
+    validated,
+    ids ? { clock: options.clock ?? systemClock, ids } : { clock: options.clock ?? systemClock },
+  );
 }
 
 export { parsePolicy, GatehouseError };
-export { checkPolicy, lintPolicy, validatePolicy, parsePolicyDocument, formatProblem, POLICY_API_VERSION } from './core/policy/index.js';
+export {
+  checkPolicy,
+  lintPolicy,
+  validatePolicy,
+  parsePolicyDocument,
+  formatProblem,
+  POLICY_API_VERSION,
+} from './core/policy/index.js';
 export type {
   CheckResult,
   CompiledPolicy,
@@ -57,7 +70,12 @@ export type {
   RolloutMode,
   Effect,
 } from './core/policy/index.js';
-export { explainDecision, checkDecisionRequest, normalizeRequestPath, DECISION_API_VERSION } from './core/decision/index.js';
+export {
+  explainDecision,
+  checkDecisionRequest,
+  normalizeRequestPath,
+  DECISION_API_VERSION,
+} from './core/decision/index.js';
 export type {
   Decision,
   DecisionReason,

@@ -26,7 +26,11 @@ commands:
 Run \`gatehouse <command> --help\` for a command's options. Docs: docs/cli.md`;
 
 /** Runs the CLI; returns the exit code. Errors are printed, never thrown. */
-export async function main(argv: string[], io: CliIo, clock: () => number = () => systemClock.now()): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo,
+  clock: () => number = () => systemClock.now(),
+): Promise<number> {
   const [verb, ...rest] = argv;
   if (!verb || verb === 'help' || verb === '--help' || verb === '-h') {
     io.stdout.write(HELP + '\n');
@@ -49,13 +53,17 @@ export async function main(argv: string[], io: CliIo, clock: () => number = () =
   try {
     return await command.run(rest, io, clock);
   } catch (e) {
-    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      e instanceof UsageError ||
+      (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       io.stderr.write(`gatehouse ${verb}: ${lowerFirst(e.message)}\n\n${command.usage}\n`);
       return EXIT.invalidInput;
     }
     if (e instanceof GatehouseError) {
       io.stderr.write(`gatehouse ${verb}: ${e.message}\n`);
-      if (e.problems && e.problems.length > 1) for (const p of e.problems.slice(1)) io.stderr.write(`  ${p.message}\n`);
+      if (e.problems && e.problems.length > 1)
+        for (const p of e.problems.slice(1)) io.stderr.write(`  ${p.message}\n`);
       return e.code === 'policy_io_error' || e.code.startsWith('policy_') || e.code === 'request_invalid'
         ? EXIT.invalidInput
         : EXIT.error;

@@ -21,13 +21,21 @@ export function readPolicySources(paths: readonly string[], cwd: string): Policy
     } catch {
       throw new GatehouseError('policy_io_error', `cannot read policy \`${p}\`: no such file or folder`);
     }
-    const files = st.isDirectory() ? walk(abs).filter((f) => POLICY_FILE.test(f)).sort() : [abs];
-    if (files.length === 0) throw new GatehouseError('policy_io_error', `policy folder \`${p}\` has no .yaml, .yml or .json files`);
+    const files = st.isDirectory()
+      ? walk(abs)
+          .filter((f) => POLICY_FILE.test(f))
+          .sort()
+      : [abs];
+    if (files.length === 0)
+      throw new GatehouseError('policy_io_error', `policy folder \`${p}\` has no .yaml, .yml or .json files`);
     for (const f of files) {
       try {
         out.push({ file: relative(cwd, f) || f, text: readFileSync(f, 'utf8') });
       } catch (e) {
-        throw new GatehouseError('policy_io_error', `cannot read policy file \`${relative(cwd, f)}\`: ${(e as Error).message}`);
+        throw new GatehouseError(
+          'policy_io_error',
+          `cannot read policy file \`${relative(cwd, f)}\`: ${(e as Error).message}`,
+        );
       }
     }
   }

@@ -23,21 +23,76 @@ const ZONE_POOL = {
   other: ['172.16.0.0/12'],
 };
 const IPS = [
-  '10.0.0.1', '10.1.0.1', '10.1.2.3', '10.2.3.4', '10.2.3.5', '172.16.5.5', '192.168.1.1', '::ffff:10.1.2.3',
-  '::ffff:192.168.3.4', '2001:db8::1', '2001:db8:ffff::1', '2001:db9::1', '8.8.8.8', 'not-an-ip', undefined,
+  '10.0.0.1',
+  '10.1.0.1',
+  '10.1.2.3',
+  '10.2.3.4',
+  '10.2.3.5',
+  '172.16.5.5',
+  '192.168.1.1',
+  '::ffff:10.1.2.3',
+  '::ffff:192.168.3.4',
+  '2001:db8::1',
+  '2001:db8:ffff::1',
+  '2001:db9::1',
+  '8.8.8.8',
+  'not-an-ip',
+  undefined,
 ];
 const IDS = [
-  `spiffe://${TD}/ns/a/sa/x`, `spiffe://${TD}/ns/a/sa/y`, `spiffe://${TD}/ns/b/sa/x`, `spiffe://${TD}/ns/b/sa/z`,
-  `spiffe://${TD}/ci/build`, `spiffe://${TD}/ns/a`, `spiffe://${TD}`, `spiffe://${TD}/ns/c/sa/ghost`,
-  'spiffe://partner.example/ns/a/sa/x', 'spiffe://evil.example/ns/a/sa/x', 'spiffe://ACME.corp/ns/a/sa/x', 'not-a-spiffe-id',
+  `spiffe://${TD}/ns/a/sa/x`,
+  `spiffe://${TD}/ns/a/sa/y`,
+  `spiffe://${TD}/ns/b/sa/x`,
+  `spiffe://${TD}/ns/b/sa/z`,
+  `spiffe://${TD}/ci/build`,
+  `spiffe://${TD}/ns/a`,
+  `spiffe://${TD}`,
+  `spiffe://${TD}/ns/c/sa/ghost`,
+  'spiffe://partner.example/ns/a/sa/x',
+  'spiffe://evil.example/ns/a/sa/x',
+  'spiffe://ACME.corp/ns/a/sa/x',
+  'not-a-spiffe-id',
 ];
 const ID_PATTERNS = [
-  ...IDS.slice(0, 6), `spiffe://${TD}/ns/a/**`, `spiffe://${TD}/ns/*/sa/x`, `spiffe://${TD}/**`, `spiffe://${TD}/ns/{ns}/sa/*`,
-  `spiffe://${TD}/ns/b/sa/*`, 'spiffe://partner.example/**', `spiffe://${TD}/ci/b*`,
+  ...IDS.slice(0, 6),
+  `spiffe://${TD}/ns/a/**`,
+  `spiffe://${TD}/ns/*/sa/x`,
+  `spiffe://${TD}/**`,
+  `spiffe://${TD}/ns/{ns}/sa/*`,
+  `spiffe://${TD}/ns/b/sa/*`,
+  'spiffe://partner.example/**',
+  `spiffe://${TD}/ci/b*`,
 ];
 const LABELS = { env: ['prod', 'dev'], team: ['red', 'blue'], tier: ['web'] };
-const PATHS = ['/', '/a', '/a/b', '/a/b/c', '/orders', '/orders/1', '/orders/1/items', '/ordersX', '/admin', '/a/../admin', '//admin', '/%61dmin', '/x%2fy', '/a/./b', '/orders/', '/../x'];
-const PATH_PATTERNS = ['/a', '/a/**', '/orders/{id}', '/orders/*/items', '/orders/**', '/**', '/*', '/ad*', '/orders'];
+const PATHS = [
+  '/',
+  '/a',
+  '/a/b',
+  '/a/b/c',
+  '/orders',
+  '/orders/1',
+  '/orders/1/items',
+  '/ordersX',
+  '/admin',
+  '/a/../admin',
+  '//admin',
+  '/%61dmin',
+  '/x%2fy',
+  '/a/./b',
+  '/orders/',
+  '/../x',
+];
+const PATH_PATTERNS = [
+  '/a',
+  '/a/**',
+  '/orders/{id}',
+  '/orders/*/items',
+  '/orders/**',
+  '/**',
+  '/*',
+  '/ad*',
+  '/orders',
+];
 const PREFIXES = ['/', '/a', '/orders', '/admin', '/orders/'];
 const METHODS = ['GET', 'POST', 'DELETE', 'get'];
 const CONDITIONS = [
@@ -55,7 +110,14 @@ const CONDITIONS = [
   '"admin" in context',
 ];
 
-const labelsArb = fc.record({ env: fc.constantFrom(...LABELS.env), team: fc.constantFrom(...LABELS.team), tier: fc.constantFrom(...LABELS.tier) }, { requiredKeys: [] });
+const labelsArb = fc.record(
+  {
+    env: fc.constantFrom(...LABELS.env),
+    team: fc.constantFrom(...LABELS.team),
+    tier: fc.constantFrom(...LABELS.tier),
+  },
+  { requiredKeys: [] },
+);
 const nonEmptyLabels = labelsArb.filter((l) => Object.keys(l).length > 0);
 const zoneNames = Object.keys(ZONE_POOL);
 
@@ -65,26 +127,48 @@ const termArb: fc.Arbitrary<Record<string, unknown>> = fc
       spiffeId: fc.constantFrom(...ID_PATTERNS),
       labels: nonEmptyLabels,
       zones: fc.subarray([...zoneNames, 'unknown'], { minLength: 1 }),
-      not: fc.record({ spiffeId: fc.constantFrom(...ID_PATTERNS), labels: nonEmptyLabels }, { requiredKeys: [] }).filter((t) => Object.keys(t).length > 0),
+      not: fc
+        .record({ spiffeId: fc.constantFrom(...ID_PATTERNS), labels: nonEmptyLabels }, { requiredKeys: [] })
+        .filter((t) => Object.keys(t).length > 0),
     },
     { requiredKeys: [] },
   )
   .filter((t) => Object.keys(t).length > 0);
-const selectorArb = fc.oneof({ weight: 1, arbitrary: fc.constant('*') }, { weight: 6, arbitrary: fc.array(termArb, { minLength: 1, maxLength: 3 }) });
-const portsArb = fc.oneof(fc.constant('*'), fc.constant([443]), fc.constant([80, '8000-8100']), fc.constant([8080]));
-const expiresArb = fc.option(fc.constantFrom('2026-01-01T00:00:00Z', '2027-01-01', '2026-06-15T10:30:00Z'), { nil: undefined });
+const selectorArb = fc.oneof(
+  { weight: 1, arbitrary: fc.constant('*') },
+  { weight: 6, arbitrary: fc.array(termArb, { minLength: 1, maxLength: 3 }) },
+);
+const portsArb = fc.oneof(
+  fc.constant('*'),
+  fc.constant([443]),
+  fc.constant([80, '8000-8100']),
+  fc.constant([8080]),
+);
+const expiresArb = fc.option(fc.constantFrom('2026-01-01T00:00:00Z', '2027-01-01', '2026-06-15T10:30:00Z'), {
+  nil: undefined,
+});
 
 function policyArb(): fc.Arbitrary<Record<string, unknown>> {
   const services = ['svc-a', 'svc-b', 'svc-c'];
   const targetArb = fc.record(
     {
-      services: fc.oneof({ weight: 1, arbitrary: fc.constant('*' as const) }, { weight: 5, arbitrary: fc.subarray(services, { minLength: 1 }) }),
+      services: fc.oneof(
+        { weight: 1, arbitrary: fc.constant('*' as const) },
+        { weight: 5, arbitrary: fc.subarray(services, { minLength: 1 }) },
+      ),
       ports: fc.option(portsArb, { nil: undefined }),
     },
     { requiredKeys: ['services'] },
   );
   const actionArb = fc.oneof(
-    fc.record({ methods: fc.oneof(fc.constant('*'), fc.subarray(['GET', 'POST', 'DELETE'], { minLength: 1 })), paths: fc.subarray(PATH_PATTERNS), prefixes: fc.subarray(PREFIXES) }, { requiredKeys: [] }),
+    fc.record(
+      {
+        methods: fc.oneof(fc.constant('*'), fc.subarray(['GET', 'POST', 'DELETE'], { minLength: 1 })),
+        paths: fc.subarray(PATH_PATTERNS),
+        prefixes: fc.subarray(PREFIXES),
+      },
+      { requiredKeys: [] },
+    ),
     fc.record({ operations: fc.constant(['read']) }),
   );
   const effectArb = fc.constantFrom('allow', 'allow', 'deny');
@@ -106,10 +190,21 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
   return fc
     .record({
       zones: fc.subarray(zoneNames, { minLength: 1 }),
-      serviceZones: fc.tuple(fc.constantFrom(...zoneNames), fc.constantFrom(...zoneNames), fc.constantFrom(...zoneNames)),
+      serviceZones: fc.tuple(
+        fc.constantFrom(...zoneNames),
+        fc.constantFrom(...zoneNames),
+        fc.constantFrom(...zoneNames),
+      ),
       servicePorts: fc.tuple(portsArb, portsArb, portsArb),
-      modes: fc.tuple(fc.constantFrom('enforce', 'simulate', 'observe'), fc.constantFrom('enforce', 'enforce', 'simulate'), fc.constant('enforce')),
-      workloads: fc.uniqueArray(fc.record({ spiffeId: fc.constantFrom(...IDS.slice(0, 8)), labels: labelsArb }), { selector: (w) => w.spiffeId, maxLength: 6 }),
+      modes: fc.tuple(
+        fc.constantFrom('enforce', 'simulate', 'observe'),
+        fc.constantFrom('enforce', 'enforce', 'simulate'),
+        fc.constant('enforce'),
+      ),
+      workloads: fc.uniqueArray(
+        fc.record({ spiffeId: fc.constantFrom(...IDS.slice(0, 8)), labels: labelsArb }),
+        { selector: (w) => w.spiffeId, maxLength: 6 },
+      ),
       segmentation: fc.array(zoneRule, { maxLength: 5 }),
       flows: fc.array(flowRule, { maxLength: 8 }),
       permissions: fc.array(permRule, { maxLength: 12 }),
@@ -137,7 +232,11 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
             } else out[k] = v;
           }
           // Operations need named services.
-          if (prefix === 'p' && (out.to as { services: unknown }).services === '*' && Array.isArray(out.actions)) {
+          if (
+            prefix === 'p' &&
+            (out.to as { services: unknown }).services === '*' &&
+            Array.isArray(out.actions)
+          ) {
             out.actions = (out.actions as Record<string, unknown>[]).filter((a) => !('operations' in a));
           }
           return out;
@@ -157,12 +256,26 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
 }
 
 const credentialArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constant({ type: 'x509-svid', verified: true, issuedAt: '2026-06-15T10:29:00Z', expiresAt: '2026-06-15T11:29:00Z' }) },
+  {
+    weight: 6,
+    arbitrary: fc.constant({
+      type: 'x509-svid',
+      verified: true,
+      issuedAt: '2026-06-15T10:29:00Z',
+      expiresAt: '2026-06-15T11:29:00Z',
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ type: 'jwt-svid', verified: true }) },
   { weight: 1, arbitrary: fc.constant({ type: 'jwt-svid', verified: false }) },
   { weight: 1, arbitrary: fc.constant({ type: 'x509-svid', verified: true, revoked: true }) },
-  { weight: 1, arbitrary: fc.constant({ type: 'x509-svid', verified: true, expiresAt: '2026-06-15T10:00:00Z' }) },
-  { weight: 1, arbitrary: fc.constant({ type: 'x509-svid', verified: true, notBefore: '2026-06-15T11:00:00Z' }) },
+  {
+    weight: 1,
+    arbitrary: fc.constant({ type: 'x509-svid', verified: true, expiresAt: '2026-06-15T10:00:00Z' }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constant({ type: 'x509-svid', verified: true, notBefore: '2026-06-15T11:00:00Z' }),
+  },
   { weight: 1, arbitrary: fc.constant(undefined) },
 );
 
@@ -177,11 +290,18 @@ const requestArb: fc.Arbitrary<DecisionRequest> = fc
     method: fc.option(fc.constantFrom(...METHODS), { nil: undefined, freq: 8 }),
     path: fc.option(fc.constantFrom(...PATHS), { nil: undefined, freq: 8 }),
     operation: fc.option(fc.constantFrom('read', 'write'), { nil: undefined, freq: 5 }),
-    context: fc.record({ mtls: fc.boolean(), risk: fc.integer({ min: 0, max: 100 }), admin: fc.constant(1) }, { requiredKeys: [] }),
+    context: fc.record(
+      { mtls: fc.boolean(), risk: fc.integer({ min: 0, max: 100 }), admin: fc.constant(1) },
+      { requiredKeys: [] },
+    ),
   })
   .map((r) => {
     const req: DecisionRequest = {
-      source: { spiffeId: r.spiffeId, ...(r.ip !== undefined ? { ip: r.ip } : {}), ...(r.labels ? { labels: r.labels as Record<string, string> } : {}) },
+      source: {
+        spiffeId: r.spiffeId,
+        ...(r.ip !== undefined ? { ip: r.ip } : {}),
+        ...(r.labels ? { labels: r.labels as Record<string, string> } : {}),
+      },
       destination: { service: r.service, ...(r.port !== undefined ? { port: r.port } : {}) },
       context: r.context,
     };
@@ -196,7 +316,8 @@ const requestArb: fc.Arbitrary<DecisionRequest> = fc
 
 function comparable(d: Decision | ReferenceDecision) {
   const sorted = (xs: readonly string[]) => [...xs].sort();
-  const layer = (v: { verdict: string; reason: string; rules: readonly string[] }) => `${v.verdict}/${v.reason}/${sorted(v.rules).join(',')}`;
+  const layer = (v: { verdict: string; reason: string; rules: readonly string[] }) =>
+    `${v.verdict}/${v.reason}/${sorted(v.rules).join(',')}`;
   return {
     decision: d.decision,
     allowed: d.allowed,
@@ -220,7 +341,11 @@ function comparable(d: Decision | ReferenceDecision) {
 
 function validated(doc: Record<string, unknown>): Policy {
   const result = validatePolicy(policyDocumentFromObject(doc));
-  assert.deepEqual(result.errors.map((e) => `${e.path}: ${e.message}`), [], 'generated policy must be valid');
+  assert.deepEqual(
+    result.errors.map((e) => `${e.path}: ${e.message}`),
+    [],
+    'generated policy must be valid',
+  );
   return result.policy!;
 }
 
@@ -239,12 +364,29 @@ test('compiled engine agrees with the reference evaluator on random policies and
         seen.add(`${got.decision}:${got.layer}:${got.reason}:${got.errors.length > 0}`);
       }
     }),
-    { numRuns: Number(process.env.GATEHOUSE_FUZZ_RUNS ?? 400), seed: process.env.GATEHOUSE_FUZZ_SEED ? Number(process.env.GATEHOUSE_FUZZ_SEED) : undefined },
+    {
+      numRuns: Number(process.env.GATEHOUSE_FUZZ_RUNS ?? 400),
+      seed: process.env.GATEHOUSE_FUZZ_SEED ? Number(process.env.GATEHOUSE_FUZZ_SEED) : undefined,
+    },
   );
   // The generators must reach every interesting outcome, or the test proves little.
-  for (const outcome of ['allow:permission:allow_rule:false', 'deny:permission:deny_rule:false', 'deny:permission:default_deny:false', 'deny:zone:deny_rule:false', 'deny:flow:default_deny:false', 'deny:credential:credential_expired:false', 'deny:credential:foreign_trust_domain:false']) {
-    assert.ok(seen.has(outcome), `no generated case reached ${outcome}; reached: ${[...seen].sort().join(' ')}`);
+  for (const outcome of [
+    'allow:permission:allow_rule:false',
+    'deny:permission:deny_rule:false',
+    'deny:permission:default_deny:false',
+    'deny:zone:deny_rule:false',
+    'deny:flow:default_deny:false',
+    'deny:credential:credential_expired:false',
+    'deny:credential:foreign_trust_domain:false',
+  ]) {
+    assert.ok(
+      seen.has(outcome),
+      `no generated case reached ${outcome}; reached: ${[...seen].sort().join(' ')}`,
+    );
   }
-  assert.ok([...seen].some((s) => s.endsWith(':true')), 'no generated case had a condition error');
+  assert.ok(
+    [...seen].some((s) => s.endsWith(':true')),
+    'no generated case had a condition error',
+  );
   assert.ok(decisions > 2000);
 });

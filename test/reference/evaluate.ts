@@ -8,7 +8,16 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type { Decision, DecisionRequest, LayerVerdict } from '../../src/core/decision/index.js';
 import { normalizeRequestPath } from '../../src/core/decision/index.js';
-import type { ActionMatch, HttpActionMatch, LayerName, Policy, PortSpec, Selector, SelectorTerm, Service } from '../../src/core/policy/index.js';
+import type {
+  ActionMatch,
+  HttpActionMatch,
+  LayerName,
+  Policy,
+  PortSpec,
+  Selector,
+  SelectorTerm,
+  Service,
+} from '../../src/core/policy/index.js';
 
 // ---- addresses, the slow and obvious way ---------------------------------
 
@@ -37,7 +46,7 @@ function ipToBigInt(text: string): { family: 4 | 6; value: bigint } | undefined 
   const groups = [...left, ...Array(halves.length === 2 ? missing : 0).fill('0'), ...right];
   if (groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
   let value = groups.reduce((acc, g) => acc * 65536n + BigInt(parseInt(g, 16)), 0n);
-  if (tailV4 !== undefined) value = (value >> 32n << 32n) | tailV4;
+  if (tailV4 !== undefined) value = ((value >> 32n) << 32n) | tailV4;
   // RFC 4291 §2.5.5.2: IPv4-mapped addresses are IPv4.
   if (value >> 32n === 0xffffn) return { family: 4, value: value & 0xffffffffn };
   return { family: 6, value };
@@ -117,7 +126,11 @@ function selectorMatches(sel: Selector, f: Facts): boolean {
   return sel.some((t) => termMatches(t, f));
 }
 
-function portMatches(spec: PortSpec | undefined, svc: Service | undefined, port: number | undefined): boolean {
+function portMatches(
+  spec: PortSpec | undefined,
+  svc: Service | undefined,
+  port: number | undefined,
+): boolean {
   const effective = spec ?? svc?.ports ?? '*';
   if (effective === '*') return true;
   if (port === undefined) return false;
@@ -144,7 +157,8 @@ function actionsMatch(actions: ActionMatch[], svc: Service | undefined, a: Act):
       ? action.operations.some(
           (op) =>
             a.operation === op ||
-            ((a.method !== undefined || a.path !== undefined) && (svc?.operations.get(op) ?? []).some((m) => httpMatches(m, a))),
+            ((a.method !== undefined || a.path !== undefined) &&
+              (svc?.operations.get(op) ?? []).some((m) => httpMatches(m, a))),
         )
       : httpMatches(action, a),
   );
@@ -182,16 +196,47 @@ export interface ReferenceOptions {
   condition?: ConditionOracle;
 }
 
-export type ReferenceDecision = Pick<Decision, 'decision' | 'allowed' | 'enforced' | 'mode' | 'wouldDeny' | 'layer' | 'reason' | 'rules' | 'layers' | 'errors' | 'sourceZone' | 'destinationZone'>;
+export type ReferenceDecision = Pick<
+  Decision,
+  | 'decision'
+  | 'allowed'
+  | 'enforced'
+  | 'mode'
+  | 'wouldDeny'
+  | 'layer'
+  | 'reason'
+  | 'rules'
+  | 'layers'
+  | 'errors'
+  | 'sourceZone'
+  | 'destinationZone'
+>;
 
-export function referenceDecide(policy: Policy, req: DecisionRequest, options: ReferenceOptions): ReferenceDecision {
+export function referenceDecide(
+  policy: Policy,
+  req: DecisionRequest,
+  options: ReferenceOptions,
+): ReferenceDecision {
   const oracle = options.condition ?? celJsOracle;
   const now = req.time !== undefined ? Date.parse(req.time) : options.now;
   const svc = policy.services.find((s) => s.name === req.destination.service);
   const mode = svc?.mode ?? 'enforce';
   const invalid = (): ReferenceDecision => {
     const nv: LayerVerdict = { verdict: 'deny', reason: 'request_invalid', rules: [] };
-    return { decision: 'deny', allowed: false, enforced: true, mode: 'enforce', wouldDeny: false, layer: 'credential', reason: 'request_invalid', rules: [], layers: { credential: nv, zone: nv, flow: nv, permission: nv }, errors: [], sourceZone: 'unknown', destinationZone: 'unknown' };
+    return {
+      decision: 'deny',
+      allowed: false,
+      enforced: true,
+      mode: 'enforce',
+      wouldDeny: false,
+      layer: 'credential',
+      reason: 'request_invalid',
+      rules: [],
+      layers: { credential: nv, zone: nv, flow: nv, permission: nv },
+      errors: [],
+      sourceZone: 'unknown',
+      destinationZone: 'unknown',
+    };
   };
 
   // Source zone: the longest matching prefix of any zone.
@@ -201,7 +246,9 @@ export function referenceDecide(policy: Policy, req: DecisionRequest, options: R
     for (const z of policy.zones) {
       for (const c of z.cidrs) {
         if (inCidr(c, req.source.ip)) {
-          const len = Number(c.split('/')[1]) - (c.includes(':') && ipToBigInt(c.split('/')[0]!)?.family === 4 ? 96 : 0);
+          const len =
+            Number(c.split('/')[1]) -
+            (c.includes(':') && ipToBigInt(c.split('/')[0]!)?.family === 4 ? 96 : 0);
           if (len > best) {
             best = len;
             sourceZone = z.name;
@@ -213,7 +260,11 @@ export function referenceDecide(policy: Policy, req: DecisionRequest, options: R
   const destinationZone = svc?.zone ?? 'unknown';
 
   const m = /^spiffe:\/\/([a-z0-9._-]+)((?:\/[A-Za-z0-9._-]+)*)$/.exec(req.source.spiffeId);
-  const valid = !!m && !split(m[2] ?? '').some((s) => s === '.' || s === '..') && req.source.spiffeId.length <= 2048 && m[1]!.length <= 255;
+  const valid =
+    !!m &&
+    !split(m[2] ?? '').some((s) => s === '.' || s === '..') &&
+    req.source.spiffeId.length <= 2048 &&
+    m[1]!.length <= 255;
   const inventory = policy.workloads.find((w) => w.spiffeId === req.source.spiffeId);
   const facts: Facts = {
     spiffeId: req.source.spiffeId,
@@ -234,15 +285,25 @@ export function referenceDecide(policy: Policy, req: DecisionRequest, options: R
   // Credential.
   let credential: LayerVerdict;
   const c = req.credential;
-  const cred = (reason: LayerVerdict['reason']): LayerVerdict => ({ verdict: reason === 'credential_valid' ? 'allow' : 'deny', reason, rules: [] });
+  const cred = (reason: LayerVerdict['reason']): LayerVerdict => ({
+    verdict: reason === 'credential_valid' ? 'allow' : 'deny',
+    reason,
+    rules: [],
+  });
   if (!req.source.spiffeId) credential = cred('identity_missing');
   else if (!valid) credential = cred('identity_invalid');
-  else if (facts.trustDomain !== policy.trustDomain && !policy.federatedTrustDomains.includes(facts.trustDomain)) credential = cred('foreign_trust_domain');
+  else if (
+    facts.trustDomain !== policy.trustDomain &&
+    !policy.federatedTrustDomains.includes(facts.trustDomain)
+  )
+    credential = cred('foreign_trust_domain');
   else if (!c) credential = cred('credential_missing');
   else if (c.verified !== true) credential = cred('credential_unverified');
   else if (c.revoked === true) credential = cred('credential_revoked');
-  else if (c.expiresAt !== undefined && !(now < Date.parse(c.expiresAt))) credential = cred('credential_expired');
-  else if (c.notBefore !== undefined && !(now >= Date.parse(c.notBefore))) credential = cred('credential_not_yet_valid');
+  else if (c.expiresAt !== undefined && !(now < Date.parse(c.expiresAt)))
+    credential = cred('credential_expired');
+  else if (c.notBefore !== undefined && !(now >= Date.parse(c.notBefore)))
+    credential = cred('credential_not_yet_valid');
   else credential = cred('credential_valid');
 
   const live = (r: { expires?: string }) => r.expires === undefined || now < Date.parse(r.expires);
@@ -264,7 +325,11 @@ export function referenceDecide(policy: Policy, req: DecisionRequest, options: R
   const fd: string[] = [];
   const fa: string[] = [];
   for (const r of policy.flows) {
-    if (!targets(r.to) || !portMatches(r.to.ports, r.to.services === '*' ? undefined : svc, req.destination.port)) continue;
+    if (
+      !targets(r.to) ||
+      !portMatches(r.to.ports, r.to.services === '*' ? undefined : svc, req.destination.port)
+    )
+      continue;
     if (!selectorMatches(r.from, facts) || !live(r)) continue;
     (r.effect === 'deny' ? fd : fa).push(r.id);
   }
@@ -282,7 +347,13 @@ export function referenceDecide(policy: Policy, req: DecisionRequest, options: R
       const result = oracle(r.when, activation(req, facts, sourceZone, destinationZone, act, now));
       if (result === false) continue;
       if (result === 'error') {
-        errors.push({ layer: 'permission', ruleId: r.id, effect: r.effect, outcome: r.effect === 'deny' ? 'matched' : 'not_matched', error: '' });
+        errors.push({
+          layer: 'permission',
+          ruleId: r.id,
+          effect: r.effect,
+          outcome: r.effect === 'deny' ? 'matched' : 'not_matched',
+          error: '',
+        });
         if (r.effect === 'allow') continue;
       }
     }
@@ -311,8 +382,21 @@ export function referenceDecide(policy: Policy, req: DecisionRequest, options: R
   };
 }
 
-function activation(req: DecisionRequest, f: Facts, sourceZone: string, destinationZone: string, act: Act, now: number): Record<string, unknown> {
-  const source: Record<string, unknown> = { spiffeId: f.spiffeId, trustDomain: f.trustDomain, path: f.path, labels: f.labels, zone: sourceZone };
+function activation(
+  req: DecisionRequest,
+  f: Facts,
+  sourceZone: string,
+  destinationZone: string,
+  act: Act,
+  now: number,
+): Record<string, unknown> {
+  const source: Record<string, unknown> = {
+    spiffeId: f.spiffeId,
+    trustDomain: f.trustDomain,
+    path: f.path,
+    labels: f.labels,
+    zone: sourceZone,
+  };
   if (req.source.ip !== undefined) source.ip = req.source.ip;
   const credential: Record<string, unknown> = {};
   if (req.credential) {

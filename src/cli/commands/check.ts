@@ -24,7 +24,8 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     },
   });
   if (positionals.length === 0) throw new UsageError('name at least one policy file or folder');
-  if (values.output !== 'table' && values.output !== 'json') throw new UsageError('--output must be table or json');
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new UsageError('--output must be table or json');
   const now = values.now === undefined ? clock() : parseTimeFlag(values.now, '--now');
   const result = checkPolicy(readPolicySources(positionals, io.cwd), { now });
   const failed = result.errors.length > 0 || (values.strict && result.warnings.length > 0);

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { checkDecisionRequest, explainDecision, type Decision, type DecisionRequest } from '../../core/decision/index.js';
+import {
+  checkDecisionRequest,
+  explainDecision,
+  type Decision,
+  type DecisionRequest,
+} from '../../core/decision/index.js';
 import { compileValidatedPolicy, parsePolicy } from '../../core/policy/index.js';
 import { decisionIds } from '../../system.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -48,7 +53,8 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
   if ((values.request === undefined) === (values.requests === undefined)) {
     throw new UsageError('give exactly one of --request or --requests');
   }
-  if (values.output !== 'json' && values.output !== 'table') throw new UsageError('--output must be json or table');
+  if (values.output !== 'json' && values.output !== 'table')
+    throw new UsageError('--output must be json or table');
   const fixedNow = values.now === undefined ? undefined : parseTimeFlag(values.now, '--now');
 
   const policy = parsePolicy(readPolicySources(values.policy, io.cwd));
@@ -81,13 +87,22 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
       io.stdout.write(JSON.stringify(out) + '\n');
     } else {
       rows.push(tableRow(item, decision));
-      if (values.explain) rows.push(...explainDecision(decision).split('\n').map((l) => ['', '', '', '', '', '', l]));
+      if (values.explain)
+        rows.push(
+          ...explainDecision(decision)
+            .split('\n')
+            .map((l) => ['', '', '', '', '', '', l]),
+        );
     }
   }
   if (values.output === 'table') {
-    io.stdout.write(renderTable(['#', 'note', 'source', 'target', 'action', 'decision', 'deciding layer: rules'], rows));
+    io.stdout.write(
+      renderTable(['#', 'note', 'source', 'target', 'action', 'decision', 'deciding layer: rules'], rows),
+    );
     const allowed = items.length - denied;
-    io.stdout.write(`\n${items.length} request(s): ${allowed} allowed, ${denied} denied${invalid ? `, ${invalid} invalid` : ''}; policy ${compiled.revision.slice(0, 19)}\n`);
+    io.stdout.write(
+      `\n${items.length} request(s): ${allowed} allowed, ${denied} denied${invalid ? `, ${invalid} invalid` : ''}; policy ${compiled.revision.slice(0, 19)}\n`,
+    );
   }
   if (invalid) {
     io.stderr.write(`gatehouse decide: ${invalid} request(s) were invalid and denied\n`);
@@ -100,7 +115,9 @@ function readFile(path: string, cwd: string): string {
   try {
     return readFileSync(resolve(cwd, path), 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read requests file \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(
+      `cannot read requests file \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -129,7 +146,11 @@ function parseItem(text: string, line: number, allowEnvelope: boolean): Item {
   const problems = checkDecisionRequest(value);
   if (problems.length) {
     const detail = problems.map((p) => (p.path ? `${p.path} ${p.message}` : p.message)).join('; ');
-    return { line, ...(note !== undefined ? { note } : {}), problem: `line ${line}: invalid request: ${detail}` };
+    return {
+      line,
+      ...(note !== undefined ? { note } : {}),
+      problem: `line ${line}: invalid request: ${detail}`,
+    };
   }
   return { line, ...(note !== undefined ? { note } : {}), request: value as DecisionRequest };
 }
@@ -165,8 +186,14 @@ function tableRow(item: Item, d: Decision): string[] {
   const r = item.request;
   const source = r ? `${shortId(r.source.spiffeId)}${r.source.ip ? ` @${d.sourceZone}` : ''}` : '-';
   const target = r ? `${r.destination.service}${r.destination.port ? `:${r.destination.port}` : ''}` : '-';
-  const action = r?.action ? [r.action.method, r.action.path, r.action.operation].filter(Boolean).join(' ') : '-';
-  const verdict = d.enforced ? d.decision.toUpperCase() : d.wouldDeny ? `would DENY (${d.mode})` : `ALLOW (${d.mode})`;
+  const action = r?.action
+    ? [r.action.method, r.action.path, r.action.operation].filter(Boolean).join(' ')
+    : '-';
+  const verdict = d.enforced
+    ? d.decision.toUpperCase()
+    : d.wouldDeny
+      ? `would DENY (${d.mode})`
+      : `ALLOW (${d.mode})`;
   const why = d.rules.length ? `${d.layer}: ${d.rules.join(', ')}` : `${d.layer}: ${d.reason}`;
   return [String(item.line), item.note ?? '', source, target, action, verdict, why];
 }

@@ -21,12 +21,7 @@ export type CredentialReason =
   | 'credential_not_yet_valid';
 
 export type DecisionReason =
-  | CredentialReason
-  | 'allow_rule'
-  | 'deny_rule'
-  | 'default_deny'
-  | 'request_invalid'
-  | 'internal_error';
+  CredentialReason | 'allow_rule' | 'deny_rule' | 'default_deny' | 'request_invalid' | 'internal_error';
 
 export interface LayerVerdict {
   verdict: Verdict;

@@ -6,7 +6,12 @@
  */
 import { tryParseSpiffeId } from '../identity/spiffe-id.js';
 import { createPrefixTable, parseCidr, type PrefixTable } from '../net/index.js';
-import { compileCondition, isConditionError, type CompiledCondition, type ConditionActivation } from '../policy/cel/index.js';
+import {
+  compileCondition,
+  isConditionError,
+  type CompiledCondition,
+  type ConditionActivation,
+} from '../policy/cel/index.js';
 import {
   LAYERS,
   UNKNOWN_ZONE,
@@ -18,7 +23,7 @@ import {
   type Service,
 } from '../policy/model.js';
 import type { Clock, Random } from '../ports.js';
-import type { ConditionFailure, Decision, DecisionReason, LayerVerdict } from './decision.js';
+import type { ConditionFailure, Decision, LayerVerdict } from './decision.js';
 import { DECISION_API_VERSION } from './decision.js';
 import { checkCredential } from './layers/credential.js';
 import {
@@ -116,7 +121,8 @@ export class DecisionEngine {
     const unknown = nz - 1;
     this.zoneRules = Array.from({ length: nz }, () => Array.from({ length: nz }, () => []));
     for (const rule of policy.segmentation) {
-      const from = rule.from === '*' ? [...Array(unknown).keys()] : rule.from.map((z) => this.zoneIndex.get(z)!);
+      const from =
+        rule.from === '*' ? [...Array(unknown).keys()] : rule.from.map((z) => this.zoneIndex.get(z)!);
       const to = rule.to === '*' ? [...Array(unknown).keys()] : rule.to.map((z) => this.zoneIndex.get(z)!);
       const compiled = { id: rule.id, effect: rule.effect, expiresAt: expiry(rule.expires) };
       for (const s of from) for (const d of to) this.zoneRules[s]![d]!.push(compiled);
@@ -141,7 +147,13 @@ export class DecisionEngine {
     const conditions = new Map<string, CompiledCondition>();
     const place = (
       layer: 'flows' | 'permissions',
-      rule: { id: string; effect: Effect; expires?: string; from: Selector; to: { services: '*' | string[]; ports?: import('../policy/model.js').PortSpec } },
+      rule: {
+        id: string;
+        effect: Effect;
+        expires?: string;
+        from: Selector;
+        to: { services: '*' | string[]; ports?: import('../policy/model.js').PortSpec };
+      },
       actions: import('../policy/model.js').ActionMatch[] | undefined,
       when: string | undefined,
     ) => {
@@ -151,7 +163,8 @@ export class DecisionEngine {
         condition = conditions.get(when);
         if (!condition) conditions.set(when, (condition = compileCondition(when)));
       }
-      const targets = rule.to.services === '*' ? [undefined] : rule.to.services.map((n) => serviceByName.get(n)!);
+      const targets =
+        rule.to.services === '*' ? [undefined] : rule.to.services.map((n) => serviceByName.get(n)!);
       for (const svc of targets) {
         const instance: RuleInstance = {
           id: rule.id,
@@ -172,7 +185,10 @@ export class DecisionEngine {
 
     for (const w of policy.workloads) {
       const parsed = tryParseSpiffeId(w.spiffeId)!;
-      this.inventory.set(w.spiffeId, this.identity(w.spiffeId, parsed.trustDomain, parsed.path, w.labels, true));
+      this.inventory.set(
+        w.spiffeId,
+        this.identity(w.spiffeId, parsed.trustDomain, parsed.path, w.labels, true),
+      );
     }
   }
 
@@ -233,7 +249,12 @@ export class DecisionEngine {
       layer: 'credential',
       reason,
       rules: EMPTY,
-      layers: { credential: NOT_EVALUATED, zone: NOT_EVALUATED, flow: NOT_EVALUATED, permission: NOT_EVALUATED },
+      layers: {
+        credential: NOT_EVALUATED,
+        zone: NOT_EVALUATED,
+        flow: NOT_EVALUATED,
+        permission: NOT_EVALUATED,
+      },
       errors: [],
       message,
       policyRevision: this.revision,
@@ -248,7 +269,12 @@ export class DecisionEngine {
   private evaluate(request: DecisionRequest, n: number): Decision {
     const source = request.source;
     const destination = request.destination;
-    if (!source || typeof source.spiffeId !== 'string' || !destination || typeof destination.service !== 'string') {
+    if (
+      !source ||
+      typeof source.spiffeId !== 'string' ||
+      !destination ||
+      typeof destination.service !== 'string'
+    ) {
       return this.failure('request_invalid', 'request needs `source.spiffeId` and `destination.service`');
     }
     const serviceName = destination.service;
@@ -291,7 +317,11 @@ export class DecisionEngine {
       if (path !== undefined) {
         const normalized = normalizeRequestPath(path);
         if (normalized === undefined) {
-          return this.failure('request_invalid', `request path \`${path.slice(0, 200)}\` cannot be normalized safely`, serviceName);
+          return this.failure(
+            'request_invalid',
+            `request path \`${path.slice(0, 200)}\` cannot be normalized safely`,
+            serviceName,
+          );
         }
         path = normalized;
       }
@@ -310,12 +340,44 @@ export class DecisionEngine {
       const d = this.zoneIndex.get(compiledService.zone)!;
       zone = this.zoneVerdicts[s]![d] ?? combine(this.zoneRules[s]![d]!, now());
 
-      flow = this.layer('flow', compiledService.flows, svc ? this.anyService.flows : undefined, n, identity, facts, port, undefined, undefined, now, errors);
+      flow = this.layer(
+        'flow',
+        compiledService.flows,
+        svc ? this.anyService.flows : undefined,
+        n,
+        identity,
+        facts,
+        port,
+        undefined,
+        undefined,
+        now,
+        errors,
+      );
 
       let activation: ConditionActivation | undefined;
       const activate = (): ConditionActivation =>
-        (activation ??= buildActivation(request, facts, sourceZone, compiledService.zone, serviceName, action, now()));
-      permission = this.layer('permission', compiledService.permissions, svc ? this.anyService.permissions : undefined, n, identity, facts, port, action, activate, now, errors);
+        (activation ??= buildActivation(
+          request,
+          facts,
+          sourceZone,
+          compiledService.zone,
+          serviceName,
+          action,
+          now(),
+        ));
+      permission = this.layer(
+        'permission',
+        compiledService.permissions,
+        svc ? this.anyService.permissions : undefined,
+        n,
+        identity,
+        facts,
+        port,
+        action,
+        activate,
+        now,
+        errors,
+      );
     } catch (e) {
       if (e instanceof RequestError) return this.failure('request_invalid', e.message, serviceName);
       throw e;
@@ -424,7 +486,10 @@ class RequestError extends Error {}
 
 const EMPTY_ACTION: ActionFacts = Object.freeze({ method: undefined, path: undefined, operation: undefined });
 
-function combine(rules: readonly { id: string; effect: Effect; expiresAt: number }[], nowMs: number): LayerVerdict {
+function combine(
+  rules: readonly { id: string; effect: Effect; expiresAt: number }[],
+  nowMs: number,
+): LayerVerdict {
   let allows: string[] | undefined;
   let denies: string[] | undefined;
   for (const r of rules) {

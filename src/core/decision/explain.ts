@@ -45,7 +45,8 @@ export function explainDecision(decision: Decision): string {
   lines.push(`${outcome} (${enforcement}) — decided at ${LAYER_TEXT[decision.layer]}`);
   if (decision.message) lines.push(`  ${decision.message}`);
   if (decision.reason !== 'request_invalid' && decision.reason !== 'internal_error') {
-    for (const layer of LAYERS) lines.push(`  ${layer === decision.layer ? '▸' : ' '} ${layerLine(decision, layer)}`);
+    for (const layer of LAYERS)
+      lines.push(`  ${layer === decision.layer ? '▸' : ' '} ${layerLine(decision, layer)}`);
   }
   for (const e of decision.errors) {
     lines.push(

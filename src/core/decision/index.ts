@@ -1,5 +1,12 @@
 export { DECISION_API_VERSION } from './decision.js';
-export type { ConditionFailure, CredentialReason, Decision, DecisionReason, LayerVerdict, Verdict } from './decision.js';
+export type {
+  ConditionFailure,
+  CredentialReason,
+  Decision,
+  DecisionReason,
+  LayerVerdict,
+  Verdict,
+} from './decision.js';
 export { REQUEST_API_VERSION, CREDENTIAL_TYPES, checkDecisionRequest } from './request.js';
 export type {
   CredentialType,

@@ -3,7 +3,14 @@
  * called on the hot path, so each answers with plain comparisons.
  */
 import { compilePathGlob, hasWildcard } from '../policy/glob.js';
-import type { ActionMatch, HttpActionMatch, PortSpec, Selector, SelectorTerm, Service } from '../policy/model.js';
+import type {
+  ActionMatch,
+  HttpActionMatch,
+  PortSpec,
+  Selector,
+  SelectorTerm,
+  Service,
+} from '../policy/model.js';
 
 /** What selectors look at: the caller's identity and where it calls from. */
 export interface SourceFacts {

@@ -5,7 +5,13 @@
 export const REQUEST_API_VERSION = 'gatehouse.dev/v1';
 
 export type CredentialType = 'x509-svid' | 'jwt-svid' | 'oidc' | 'api-key' | 'grant';
-export const CREDENTIAL_TYPES: readonly CredentialType[] = ['x509-svid', 'jwt-svid', 'oidc', 'api-key', 'grant'];
+export const CREDENTIAL_TYPES: readonly CredentialType[] = [
+  'x509-svid',
+  'jwt-svid',
+  'oidc',
+  'api-key',
+  'grant',
+];
 
 export interface RequestSource {
   /** The caller's SPIFFE ID, already verified by the enforcement point. */
@@ -83,7 +89,10 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
     }
   }
   if (value.apiVersion !== undefined && value.apiVersion !== REQUEST_API_VERSION) {
-    bad('apiVersion', `unsupported apiVersion \`${String(value.apiVersion)}\`: use \`${REQUEST_API_VERSION}\``);
+    bad(
+      'apiVersion',
+      `unsupported apiVersion \`${String(value.apiVersion)}\`: use \`${REQUEST_API_VERSION}\``,
+    );
   }
   const str = (v: unknown, path: string, required: boolean) => {
     if (v === undefined) {
@@ -95,7 +104,8 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
   };
   const time = (v: unknown, path: string) => {
     if (v === undefined) return;
-    if (typeof v !== 'string' || !RFC3339.test(v) || Number.isNaN(Date.parse(v))) bad(path, 'must be an RFC 3339 date-time');
+    if (typeof v !== 'string' || !RFC3339.test(v) || Number.isNaN(Date.parse(v)))
+      bad(path, 'must be an RFC 3339 date-time');
   };
   const s = value.source;
   if (!isObject(s)) bad('source', 'is required: an object with `spiffeId`');
@@ -104,23 +114,29 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
     str(s.ip, 'source.ip', false);
     if (s.labels !== undefined) {
       if (!isObject(s.labels)) bad('source.labels', 'must be an object of strings');
-      else for (const [k, v] of Object.entries(s.labels)) if (typeof v !== 'string') bad(`source.labels.${k}`, 'must be a string');
+      else
+        for (const [k, v] of Object.entries(s.labels))
+          if (typeof v !== 'string') bad(`source.labels.${k}`, 'must be a string');
     }
-    for (const k of Object.keys(s)) if (!['spiffeId', 'ip', 'labels'].includes(k)) bad(`source.${k}`, `unknown field \`${k}\``);
+    for (const k of Object.keys(s))
+      if (!['spiffeId', 'ip', 'labels'].includes(k)) bad(`source.${k}`, `unknown field \`${k}\``);
   }
   const c = value.credential;
   if (c !== undefined) {
     if (!isObject(c)) bad('credential', 'must be an object');
     else {
-      if (!CREDENTIAL_TYPES.includes(c.type as CredentialType)) bad('credential.type', `must be one of ${CREDENTIAL_TYPES.join(', ')}`);
+      if (!CREDENTIAL_TYPES.includes(c.type as CredentialType))
+        bad('credential.type', `must be one of ${CREDENTIAL_TYPES.join(', ')}`);
       str(c.id, 'credential.id', false);
       if (typeof c.verified !== 'boolean') bad('credential.verified', 'must be true or false');
-      if (c.revoked !== undefined && typeof c.revoked !== 'boolean') bad('credential.revoked', 'must be true or false');
+      if (c.revoked !== undefined && typeof c.revoked !== 'boolean')
+        bad('credential.revoked', 'must be true or false');
       time(c.issuedAt, 'credential.issuedAt');
       time(c.notBefore, 'credential.notBefore');
       time(c.expiresAt, 'credential.expiresAt');
       for (const k of Object.keys(c)) {
-        if (!['type', 'id', 'verified', 'issuedAt', 'notBefore', 'expiresAt', 'revoked'].includes(k)) bad(`credential.${k}`, `unknown field \`${k}\``);
+        if (!['type', 'id', 'verified', 'issuedAt', 'notBefore', 'expiresAt', 'revoked'].includes(k))
+          bad(`credential.${k}`, `unknown field \`${k}\``);
       }
     }
   }
@@ -128,20 +144,26 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
   if (!isObject(d)) bad('destination', 'is required: an object with `service` and `port`');
   else {
     str(d.service, 'destination.service', true);
-    if (d.port !== undefined && (!Number.isInteger(d.port) || (d.port as number) < 1 || (d.port as number) > 65535)) {
+    if (
+      d.port !== undefined &&
+      (!Number.isInteger(d.port) || (d.port as number) < 1 || (d.port as number) > 65535)
+    ) {
       bad('destination.port', 'must be an integer in 1..65535');
     }
-    for (const k of Object.keys(d)) if (!['service', 'port'].includes(k)) bad(`destination.${k}`, `unknown field \`${k}\``);
+    for (const k of Object.keys(d))
+      if (!['service', 'port'].includes(k)) bad(`destination.${k}`, `unknown field \`${k}\``);
   }
   const a = value.action;
   if (a !== undefined) {
     if (!isObject(a)) bad('action', 'must be an object');
     else {
-      if (a.method !== undefined && (typeof a.method !== 'string' || !TOKEN.test(a.method))) bad('action.method', 'must be an HTTP method token');
+      if (a.method !== undefined && (typeof a.method !== 'string' || !TOKEN.test(a.method)))
+        bad('action.method', 'must be an HTTP method token');
       str(a.path, 'action.path', false);
       if (typeof a.path === 'string' && !a.path.startsWith('/')) bad('action.path', 'must start with `/`');
       str(a.operation, 'action.operation', false);
-      for (const k of Object.keys(a)) if (!['method', 'path', 'operation'].includes(k)) bad(`action.${k}`, `unknown field \`${k}\``);
+      for (const k of Object.keys(a))
+        if (!['method', 'path', 'operation'].includes(k)) bad(`action.${k}`, `unknown field \`${k}\``);
     }
   }
   if (value.context !== undefined && !isObject(value.context)) bad('context', 'must be an object');

@@ -66,7 +66,12 @@ export class KeySpace {
   }
 
   /** The keys an identity carries, restricted to keys some rule is filed under. */
-  keysOf(spiffeId: string, trustDomain: string, path: string, labels: Readonly<Record<string, string>>): number[] {
+  keysOf(
+    spiffeId: string,
+    trustDomain: string,
+    path: string,
+    labels: Readonly<Record<string, string>>,
+  ): number[] {
     const out: number[] = [];
     const add = (key: string) => {
       const id = this.ids.get(key);

@@ -1,2 +1,8 @@
-export { parseSpiffeId, tryParseSpiffeId, spiffeIdEquals, trustDomainProblem, pathProblem } from './spiffe-id.js';
+export {
+  parseSpiffeId,
+  tryParseSpiffeId,
+  spiffeIdEquals,
+  trustDomainProblem,
+  pathProblem,
+} from './spiffe-id.js';
 export type { SpiffeId } from './spiffe-id.js';

@@ -40,7 +40,8 @@ function fail(text: string, why: string): never {
 /** Why `text` is not a valid trust domain name, or undefined when it is. */
 export function trustDomainProblem(td: string): string | undefined {
   if (td.length === 0) return 'trust domain is missing';
-  if (td.length > MAX_TRUST_DOMAIN_BYTES) return `trust domain is longer than ${MAX_TRUST_DOMAIN_BYTES} bytes`;
+  if (td.length > MAX_TRUST_DOMAIN_BYTES)
+    return `trust domain is longer than ${MAX_TRUST_DOMAIN_BYTES} bytes`;
   if (td.includes(':')) return 'a port is not allowed in the trust domain';
   if (td.includes('@')) return 'userinfo is not allowed in the trust domain';
   if (/[A-Z]/.test(td)) return 'trust domain must be lower case';
@@ -58,7 +59,8 @@ export function pathProblem(path: string): string | undefined {
     if (segment === '') return 'path must not contain empty segments';
     if (segment === '.' || segment === '..') return 'path must not contain `.` or `..` segments';
     if (segment.includes('%')) return 'percent-encoding is not allowed';
-    if (!SEGMENT_CHAR.test(segment)) return 'path segments may contain only letters, digits, `.`, `-` and `_`';
+    if (!SEGMENT_CHAR.test(segment))
+      return 'path segments may contain only letters, digits, `.`, `-` and `_`';
   }
   return undefined;
 }
@@ -109,5 +111,6 @@ export function spiffeIdEquals(a: SpiffeId | string, b: SpiffeId | string): bool
 const encoder = new TextEncoder();
 function utf8Length(text: string): number {
   // Fast path: an all-ASCII string is as long in bytes as in UTF-16 units.
-  return /^[\x00-\x7f]*$/.test(text) ? text.length : encoder.encode(text).length;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length;
+  return text.length;
 }

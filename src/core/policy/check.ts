@@ -22,7 +22,12 @@ export function checkPolicy(sources: readonly PolicySourceText[], options: { now
     doc = parsePolicyDocument(sources);
   } catch (e) {
     if (!(e instanceof GatehouseError)) throw e;
-    const problem: PolicyProblem = { severity: 'error', code: e.code, message: stripLocation(e.message), path: '' };
+    const problem: PolicyProblem = {
+      severity: 'error',
+      code: e.code,
+      message: stripLocation(e.message),
+      path: '',
+    };
     if (e.location) problem.location = e.location;
     return { errors: [problem], warnings: [] };
   }

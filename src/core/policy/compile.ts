@@ -23,7 +23,11 @@ export interface CompiledPolicy {
  */
 export function parsePolicy(sources: string | PolicySourceText | readonly PolicySourceText[]): Policy {
   const list: readonly PolicySourceText[] =
-    typeof sources === 'string' ? [{ file: '<policy>', text: sources }] : 'text' in sources ? [sources] : sources;
+    typeof sources === 'string'
+      ? [{ file: '<policy>', text: sources }]
+      : 'text' in sources
+        ? [sources]
+        : sources;
   const result = validatePolicy(parsePolicyDocument(list));
   if (!result.policy) throw invalid(result.errors);
   return result.policy;
@@ -32,9 +36,13 @@ export function parsePolicy(sources: string | PolicySourceText | readonly Policy
 export function invalid(errors: readonly PolicyProblem[]): GatehouseError {
   const first = errors[0];
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-  const err = new GatehouseError('policy_invalid', `${first ? formatProblem(first) : 'invalid policy'}${more}`, {
-    problems: errors.map((e) => ({ ...e, message: formatProblem(e) })),
-  });
+  const err = new GatehouseError(
+    'policy_invalid',
+    `${first ? formatProblem(first) : 'invalid policy'}${more}`,
+    {
+      problems: errors.map((e) => ({ ...e, message: formatProblem(e) })),
+    },
+  );
   return err;
 }
 

@@ -21,7 +21,8 @@ function selectorCovers(broad: Selector, narrow: Selector): boolean {
 
 function targetCovers(broad: Target, narrow: Target): boolean {
   const services =
-    broad.services === '*' || (narrow.services !== '*' && narrow.services.every((s) => (broad.services as string[]).includes(s)));
+    broad.services === '*' ||
+    (narrow.services !== '*' && narrow.services.every((s) => (broad.services as string[]).includes(s)));
   if (!services) return false;
   if (broad.ports === '*') return true;
   return canonicalJson(broad.ports) === canonicalJson(narrow.ports);
@@ -56,7 +57,11 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
       warn(rule, 'review_overdue', `rule \`${rule.id}\` was due for review on ${rule.reviewBy}`);
     }
     if (rule.expires && Date.parse(rule.expires) <= options.now) {
-      warn(rule, 'expired_rule', `rule \`${rule.id}\` expired on ${rule.expires} and no longer matches: remove it`);
+      warn(
+        rule,
+        'expired_rule',
+        `rule \`${rule.id}\` expired on ${rule.expires} and no longer matches: remove it`,
+      );
     }
   }
 
@@ -74,8 +79,15 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
     const denies = rules.filter((r) => r.effect === 'deny' && !r.expires && !('when' in r && r.when));
     for (const allow of rules) {
       if (allow.effect !== 'allow') continue;
-      const by = denies.find((d) => selectorCovers(d.from, allow.from) && targetCovers(d.to, allow.to) && extra(d, allow));
-      if (by) warn(allow, 'shadowed_rule', `allow rule \`${allow.id}\` can never take effect: deny rule \`${by.id}\` always matches first`);
+      const by = denies.find(
+        (d) => selectorCovers(d.from, allow.from) && targetCovers(d.to, allow.to) && extra(d, allow),
+      );
+      if (by)
+        warn(
+          allow,
+          'shadowed_rule',
+          `allow rule \`${allow.id}\` can never take effect: deny rule \`${by.id}\` always matches first`,
+        );
     }
   };
   shadow(policy.flows, () => true);
@@ -86,10 +98,16 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
       (d) =>
         d.effect === 'deny' &&
         !d.expires &&
-        (d.from === '*' || (allow.from !== '*' && allow.from.every((z) => (d.from as string[]).includes(z)))) &&
+        (d.from === '*' ||
+          (allow.from !== '*' && allow.from.every((z) => (d.from as string[]).includes(z)))) &&
         (d.to === '*' || (allow.to !== '*' && allow.to.every((z) => (d.to as string[]).includes(z)))),
     );
-    if (by) warn(allow, 'shadowed_rule', `allow rule \`${allow.id}\` can never take effect: deny rule \`${by.id}\` always matches first`);
+    if (by)
+      warn(
+        allow,
+        'shadowed_rule',
+        `allow rule \`${allow.id}\` can never take effect: deny rule \`${by.id}\` always matches first`,
+      );
   }
 
   // Over-wide allows: any source to any target.
@@ -102,7 +120,11 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
     if (rule.effect === 'allow' && rule.from === '*' && rule.to.services === '*') {
       warn(rule, 'wide_allow', `allow rule \`${rule.id}\` lets any identity reach any service`);
     } else if (rule.effect === 'allow' && rule.to.services === '*') {
-      warn(rule, 'wide_allow', `allow rule \`${rule.id}\` applies to every service: name the services it is for`);
+      warn(
+        rule,
+        'wide_allow',
+        `allow rule \`${rule.id}\` applies to every service: name the services it is for`,
+      );
     }
   }
 
@@ -113,14 +135,22 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
     if (p.effect !== 'allow' || p.to.services === '*') continue;
     const unreachable = p.to.services.filter((s) => !reaches(policy.flows, s));
     if (unreachable.length && unreachable.length === p.to.services.length) {
-      warn(p, 'dead_permission', `permission \`${p.id}\` can never allow anything: no flow rule allows traffic to ${unreachable.map((s) => `\`${s}\``).join(', ')}`);
+      warn(
+        p,
+        'dead_permission',
+        `permission \`${p.id}\` can never allow anything: no flow rule allows traffic to ${unreachable.map((s) => `\`${s}\``).join(', ')}`,
+      );
     }
   }
   for (const f of policy.flows) {
     if (f.effect !== 'allow' || f.to.services === '*') continue;
     const unused = f.to.services.filter((s) => !reaches(policy.permissions, s));
     if (unused.length && unused.length === f.to.services.length) {
-      warn(f, 'unused_flow', `flow \`${f.id}\` is never used: no permission rule allows any action on ${unused.map((s) => `\`${s}\``).join(', ')}`);
+      warn(
+        f,
+        'unused_flow',
+        `flow \`${f.id}\` is never used: no permission rule allows any action on ${unused.map((s) => `\`${s}\``).join(', ')}`,
+      );
     }
   }
 
@@ -129,7 +159,11 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
     for (const a of p.actions) {
       for (const prefix of a.prefixes) {
         if (!prefix.endsWith('/')) {
-          warn(p, 'loose_prefix', `prefix \`${prefix}\` in \`${p.id}\` also matches \`${prefix}-anything\`: use the path \`${prefix}/**\` or end the prefix with \`/\``);
+          warn(
+            p,
+            'loose_prefix',
+            `prefix \`${prefix}\` in \`${p.id}\` also matches \`${prefix}-anything\`: use the path \`${prefix}/**\` or end the prefix with \`/\``,
+          );
         }
       }
     }

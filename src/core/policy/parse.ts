@@ -63,13 +63,18 @@ function lowerFirst(s: string): string {
   return s.length && /[A-Z][a-z]/.test(s.slice(0, 2)) ? s[0]!.toLowerCase() + s.slice(1) : s;
 }
 
-function nodeAt(doc: Document.Parsed, path: readonly PathSegment[]): { node: Node; exact: boolean } | undefined {
+function nodeAt(
+  doc: Document.Parsed,
+  path: readonly PathSegment[],
+): { node: Node; exact: boolean } | undefined {
   let node: unknown = doc.contents;
   let best: Node | undefined = (doc.contents as Node | null) ?? undefined;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+      );
       if (!pair) return best ? { node: best, exact: false } : undefined;
       // Point at the value when it exists, else at the key.
       node = pair.value ?? pair.key;

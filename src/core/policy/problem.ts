@@ -25,6 +25,8 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 /** `file:line:col: message` (or `path: message` when the location is unknown). */
 export function formatProblem(p: PolicyProblem): string {
-  const where = p.location ? `${p.location.file}:${p.location.line}:${p.location.column}` : p.path || '<policy>';
+  const where = p.location
+    ? `${p.location.file}:${p.location.line}:${p.location.column}`
+    : p.path || '<policy>';
   return `${where}: ${p.severity}: ${p.message}`;
 }

@@ -121,7 +121,11 @@ class Checker {
     const v = o[key];
     if (v === undefined) return undefined;
     if (typeof v !== 'string' || !DATE.test(v) || Number.isNaN(Date.parse(v))) {
-      this.error([...path, key], 'invalid_date', `\`${key}\` must be an ISO 8601 date or date-time, got \`${String(v)}\``);
+      this.error(
+        [...path, key],
+        'invalid_date',
+        `\`${key}\` must be an ISO 8601 date or date-time, got \`${String(v)}\``,
+      );
       return undefined;
     }
     return v;
@@ -169,25 +173,37 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
   ]);
   if (!root) return { errors: c.errors, warnings: c.warnings };
 
-  if (root.apiVersion === undefined) c.error([], 'missing_field', `\`apiVersion\` is required: use \`${POLICY_API_VERSION}\``);
+  if (root.apiVersion === undefined)
+    c.error([], 'missing_field', `\`apiVersion\` is required: use \`${POLICY_API_VERSION}\``);
   else if (root.apiVersion !== POLICY_API_VERSION) {
-    c.error(['apiVersion'], 'unsupported_version', `unsupported apiVersion \`${String(root.apiVersion)}\`: use \`${POLICY_API_VERSION}\``);
+    c.error(
+      ['apiVersion'],
+      'unsupported_version',
+      `unsupported apiVersion \`${String(root.apiVersion)}\`: use \`${POLICY_API_VERSION}\``,
+    );
   }
   if (root.kind !== undefined && root.kind !== 'Policy') {
     c.error(['kind'], 'invalid_value', `\`kind\` must be \`Policy\`, got \`${String(root.kind)}\``);
   }
   let name: string | undefined;
   if (root.metadata !== undefined) {
-    const meta = c.object(root.metadata, ['metadata'], '`metadata`', ['name', 'description', 'owner', 'labels']);
+    const meta = c.object(root.metadata, ['metadata'], '`metadata`', [
+      'name',
+      'description',
+      'owner',
+      'labels',
+    ]);
     if (meta) name = c.optionalString(meta, 'name', ['metadata'], '`metadata.name`');
   }
 
   let trustDomain = '';
   if (root.trustDomain === undefined) c.error([], 'missing_field', '`trustDomain` is required');
-  else if (typeof root.trustDomain !== 'string') c.error(['trustDomain'], 'invalid_type', '`trustDomain` must be a string');
+  else if (typeof root.trustDomain !== 'string')
+    c.error(['trustDomain'], 'invalid_type', '`trustDomain` must be a string');
   else {
     const why = trustDomainProblem(root.trustDomain);
-    if (why) c.error(['trustDomain'], 'invalid_value', `invalid trust domain \`${root.trustDomain}\`: ${why}`);
+    if (why)
+      c.error(['trustDomain'], 'invalid_value', `invalid trust domain \`${root.trustDomain}\`: ${why}`);
     else trustDomain = root.trustDomain;
   }
   const federatedTrustDomains: string[] = [];
@@ -211,13 +227,18 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
   const ruleIds = new Map<string, string>();
   const claimId = (id: string, path: PathSegment[]): void => {
     const prev = ruleIds.get(id);
-    if (prev) c.error([...path, 'id'], 'duplicate_rule_id', `rule id \`${id}\` is already used by ${prev}`, id);
+    if (prev)
+      c.error([...path, 'id'], 'duplicate_rule_id', `rule id \`${id}\` is already used by ${prev}`, id);
     else ruleIds.set(id, formatPath(path));
   };
   const ctx: RuleContext = { c, zoneNames, serviceByName, claimId };
-  const segmentation = section(c, root.segmentation, 'segmentation', (v, p) => validateSegmentationRule(ctx, v, p));
+  const segmentation = section(c, root.segmentation, 'segmentation', (v, p) =>
+    validateSegmentationRule(ctx, v, p),
+  );
   const flows = section(c, root.flows, 'flows', (v, p) => validateFlowRule(ctx, v, p));
-  const permissions = section(c, root.permissions, 'permissions', (v, p) => validatePermissionRule(ctx, v, p));
+  const permissions = section(c, root.permissions, 'permissions', (v, p) =>
+    validatePermissionRule(ctx, v, p),
+  );
 
   if (c.errors.length) return { errors: c.errors, warnings: c.warnings };
   const policy: Policy = {
@@ -237,7 +258,12 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
   return { policy, errors: c.errors, warnings: c.warnings };
 }
 
-function section<T>(c: Checker, v: unknown, key: string, each: (v: unknown, path: PathSegment[]) => T | undefined): T[] {
+function section<T>(
+  c: Checker,
+  v: unknown,
+  key: string,
+  each: (v: unknown, path: PathSegment[]) => T | undefined,
+): T[] {
   if (v === undefined || v === null) return [];
   const list = c.list(v, [key], `\`${key}\``);
   const out: T[] = [];
@@ -257,9 +283,13 @@ function validateZones(c: Checker, v: unknown): Zone[] {
   for (const [name, raw] of Object.entries(zones)) {
     const path = ['zones', name];
     if (!NAME.test(name) || name === UNKNOWN_ZONE) {
-      c.error(path, 'invalid_name', name === UNKNOWN_ZONE
-        ? `zone name \`${UNKNOWN_ZONE}\` is reserved for addresses in no zone`
-        : `invalid zone name \`${name}\`: use lower-case letters, digits, \`.\`, \`-\` and \`_\``);
+      c.error(
+        path,
+        'invalid_name',
+        name === UNKNOWN_ZONE
+          ? `zone name \`${UNKNOWN_ZONE}\` is reserved for addresses in no zone`
+          : `invalid zone name \`${name}\`: use lower-case letters, digits, \`.\`, \`-\` and \`_\``,
+      );
       continue;
     }
     const z = c.object(raw, path, `zone \`${name}\``, ['cidrs', 'description']);
@@ -272,7 +302,12 @@ function validateZones(c: Checker, v: unknown): Zone[] {
       try {
         const key = formatCidr(parseCidr(cidr));
         const prev = seenCidr.get(key);
-        if (prev) c.error(p, 'duplicate_cidr', `CIDR \`${cidr}\` is already in zone \`${prev}\`: an address must have one zone`);
+        if (prev)
+          c.error(
+            p,
+            'duplicate_cidr',
+            `CIDR \`${cidr}\` is already in zone \`${prev}\`: an address must have one zone`,
+          );
         else seenCidr.set(key, name);
         cidrs.push(cidr);
       } catch (e) {
@@ -297,17 +332,24 @@ function parsePorts(c: Checker, v: unknown, path: PathSegment[]): PortSpec | und
   list.forEach((p, i) => {
     const at = [...path, i];
     if (typeof p === 'number') {
-      if (!Number.isInteger(p) || p < 1 || p > 65535) return c.error(at, 'invalid_port', `port \`${p}\` is not in 1..65535`);
+      if (!Number.isInteger(p) || p < 1 || p > 65535)
+        return c.error(at, 'invalid_port', `port \`${p}\` is not in 1..65535`);
       out.push({ from: p, to: p });
     } else if (typeof p === 'string' && /^\d+-\d+$/.test(p)) {
       const [a, b] = p.split('-').map(Number) as [number, number];
-      if (a < 1 || b > 65535 || a > b) return c.error(at, 'invalid_port', `port range \`${p}\` must be ascending within 1..65535`);
+      if (a < 1 || b > 65535 || a > b)
+        return c.error(at, 'invalid_port', `port range \`${p}\` must be ascending within 1..65535`);
       out.push({ from: a, to: b });
     } else {
-      c.error(at, 'invalid_port', `invalid port \`${String(p)}\`: use a number or a range such as \`8000-8100\``);
+      c.error(
+        at,
+        'invalid_port',
+        `invalid port \`${String(p)}\`: use a number or a range such as \`8000-8100\``,
+      );
     }
   });
-  if (list.length === 0) c.error(path, 'invalid_port', 'ports must not be empty: omit the field or use `"*"` for any port');
+  if (list.length === 0)
+    c.error(path, 'invalid_port', 'ports must not be empty: omit the field or use `"*"` for any port');
   return out;
 }
 
@@ -319,7 +361,11 @@ function parseHttpMatch(c: Checker, o: Obj, path: PathSegment[]): HttpActionMatc
     list?.forEach((m, i) => {
       if (m === '*') return void (methods = '*');
       if (typeof m !== 'string' || !METHOD.test(m)) {
-        return c.error([...path, 'methods', i], 'invalid_method', `invalid HTTP method \`${String(m)}\`: methods are upper case, e.g. \`GET\``);
+        return c.error(
+          [...path, 'methods', i],
+          'invalid_method',
+          `invalid HTTP method \`${String(m)}\`: methods are upper case, e.g. \`GET\``,
+        );
       }
       ms.push(m);
     });
@@ -329,7 +375,8 @@ function parseHttpMatch(c: Checker, o: Obj, path: PathSegment[]): HttpActionMatc
   if (o.paths !== undefined) {
     c.list(o.paths, [...path, 'paths'], '`paths`')?.forEach((p, i) => {
       const at = [...path, 'paths', i];
-      if (typeof p !== 'string' || !p.startsWith('/')) return c.error(at, 'invalid_path', `invalid path pattern \`${String(p)}\`: must start with \`/\``);
+      if (typeof p !== 'string' || !p.startsWith('/'))
+        return c.error(at, 'invalid_path', `invalid path pattern \`${String(p)}\`: must start with \`/\``);
       try {
         compilePathGlob(p);
         paths.push(p);
@@ -342,7 +389,11 @@ function parseHttpMatch(c: Checker, o: Obj, path: PathSegment[]): HttpActionMatc
   if (o.prefixes !== undefined) {
     c.list(o.prefixes, [...path, 'prefixes'], '`prefixes`')?.forEach((p, i) => {
       if (typeof p !== 'string' || !p.startsWith('/')) {
-        return c.error([...path, 'prefixes', i], 'invalid_path', `invalid path prefix \`${String(p)}\`: must start with \`/\``);
+        return c.error(
+          [...path, 'prefixes', i],
+          'invalid_path',
+          `invalid path prefix \`${String(p)}\`: must start with \`/\``,
+        );
       }
       prefixes.push(p);
     });
@@ -358,10 +409,22 @@ function validateServices(c: Checker, v: unknown, zoneNames: Set<string>): Servi
   for (const [name, raw] of Object.entries(services)) {
     const path = ['services', name];
     if (!NAME.test(name)) {
-      c.error(path, 'invalid_name', `invalid service name \`${name}\`: use lower-case letters, digits, \`.\`, \`-\` and \`_\``);
+      c.error(
+        path,
+        'invalid_name',
+        `invalid service name \`${name}\`: use lower-case letters, digits, \`.\`, \`-\` and \`_\``,
+      );
       continue;
     }
-    const s = c.object(raw, path, `service \`${name}\``, ['spiffeId', 'zone', 'ports', 'mode', 'owner', 'description', 'operations']);
+    const s = c.object(raw, path, `service \`${name}\``, [
+      'spiffeId',
+      'zone',
+      'ports',
+      'mode',
+      'owner',
+      'description',
+      'operations',
+    ]);
     if (!s) continue;
     const svc: Service = { name, zone: '', ports: '*', mode: 'enforce', operations: new Map() };
     if (s.spiffeId !== undefined) {
@@ -371,20 +434,29 @@ function validateServices(c: Checker, v: unknown, zoneNames: Set<string>): Servi
           parseSpiffeId(id);
           svc.spiffeId = id;
         } catch (e) {
-          c.error([...path, 'spiffeId'], 'invalid_spiffe_id', isGatehouseError(e) ? e.message : `invalid SPIFFE ID \`${id}\``);
+          c.error(
+            [...path, 'spiffeId'],
+            'invalid_spiffe_id',
+            isGatehouseError(e) ? e.message : `invalid SPIFFE ID \`${id}\``,
+          );
         }
       }
     }
     if (s.zone === undefined) c.error(path, 'missing_field', `service \`${name}\` needs a \`zone\``);
     else {
       const z = c.string(s.zone, [...path, 'zone'], '`zone`');
-      if (z && !zoneNames.has(z)) c.error([...path, 'zone'], 'invalid_reference', `service \`${name}\` is in unknown zone \`${z}\``);
+      if (z && !zoneNames.has(z))
+        c.error([...path, 'zone'], 'invalid_reference', `service \`${name}\` is in unknown zone \`${z}\``);
       else if (z) svc.zone = z;
     }
     if (s.ports !== undefined) svc.ports = parsePorts(c, s.ports, [...path, 'ports']) ?? '*';
     if (s.mode !== undefined) {
       if (!MODES.includes(s.mode as RolloutMode)) {
-        c.error([...path, 'mode'], 'invalid_value', `invalid mode \`${String(s.mode)}\`: use observe, simulate or enforce`);
+        c.error(
+          [...path, 'mode'],
+          'invalid_value',
+          `invalid mode \`${String(s.mode)}\`: use observe, simulate or enforce`,
+        );
       } else svc.mode = s.mode as RolloutMode;
     }
     const owner = c.optionalString(s, 'owner', path, '`owner`');
@@ -392,7 +464,12 @@ function validateServices(c: Checker, v: unknown, zoneNames: Set<string>): Servi
     const d = c.optionalString(s, 'description', path, '`description`');
     if (d) svc.description = d;
     if (s.operations !== undefined) {
-      const ops = c.object(s.operations, [...path, 'operations'], '`operations`', Object.keys((s.operations ?? {}) as Obj));
+      const ops = c.object(
+        s.operations,
+        [...path, 'operations'],
+        '`operations`',
+        Object.keys((s.operations ?? {}) as Obj),
+      );
       for (const [op, def] of Object.entries(ops ?? {})) {
         const opPath = [...path, 'operations', op];
         const list = c.list(def, opPath, `operation \`${op}\``);
@@ -422,18 +499,34 @@ function validateWorkloads(c: Checker, v: unknown): Workload[] {
     try {
       parseSpiffeId(id);
     } catch (e) {
-      c.error([...path, 'spiffeId'], 'invalid_spiffe_id', isGatehouseError(e) ? e.message : `invalid SPIFFE ID \`${id}\``);
+      c.error(
+        [...path, 'spiffeId'],
+        'invalid_spiffe_id',
+        isGatehouseError(e) ? e.message : `invalid SPIFFE ID \`${id}\``,
+      );
       return undefined;
     }
     const prev = seen.get(id);
-    if (prev !== undefined) c.error([...path, 'spiffeId'], 'duplicate_workload', `workload \`${id}\` is already listed at workloads[${prev}]`);
+    if (prev !== undefined)
+      c.error(
+        [...path, 'spiffeId'],
+        'duplicate_workload',
+        `workload \`${id}\` is already listed at workloads[${prev}]`,
+      );
     seen.set(id, path[1] as number);
-    const workload: Workload = { spiffeId: id, labels: validateLabels(c, w.labels, [...path, 'labels']) ?? {} };
+    const workload: Workload = {
+      spiffeId: id,
+      labels: validateLabels(c, w.labels, [...path, 'labels']) ?? {},
+    };
     const owner = c.optionalString(w, 'owner', path, '`owner`');
     if (owner) workload.owner = owner;
     const kind = c.optionalString(w, 'kind', path, '`kind`');
     if (kind && !WORKLOAD_KINDS.includes(kind)) {
-      c.error([...path, 'kind'], 'invalid_value', `invalid workload kind \`${kind}\`: use one of ${WORKLOAD_KINDS.join(', ')}`);
+      c.error(
+        [...path, 'kind'],
+        'invalid_value',
+        `invalid workload kind \`${kind}\`: use one of ${WORKLOAD_KINDS.join(', ')}`,
+      );
     } else if (kind) workload.kind = kind;
     const d = c.optionalString(w, 'description', path, '`description`');
     if (d) workload.description = d;
@@ -470,18 +563,37 @@ function ruleBase(ctx: RuleContext, o: Obj, path: PathSegment[]) {
   const { c } = ctx;
   let id = '';
   if (typeof o.id !== 'string' || !RULE_ID.test(o.id)) {
-    c.error([...path, 'id'], o.id === undefined ? 'missing_field' : 'invalid_value',
-      o.id === undefined ? 'every rule needs an `id`' : `invalid rule id \`${String(o.id)}\`: use letters, digits, \`.\`, \`_\`, \`:\` and \`-\``);
+    c.error(
+      [...path, 'id'],
+      o.id === undefined ? 'missing_field' : 'invalid_value',
+      o.id === undefined
+        ? 'every rule needs an `id`'
+        : `invalid rule id \`${String(o.id)}\`: use letters, digits, \`.\`, \`_\`, \`:\` and \`-\``,
+    );
   } else {
     id = o.id;
     ctx.claimId(id, path);
   }
   let effect: Effect = 'deny';
   if (o.effect !== 'allow' && o.effect !== 'deny') {
-    c.error([...path, 'effect'], o.effect === undefined ? 'missing_field' : 'invalid_value',
-      o.effect === undefined ? `rule \`${id}\` needs an \`effect\`: allow or deny` : `invalid effect \`${String(o.effect)}\`: use allow or deny`, id);
+    c.error(
+      [...path, 'effect'],
+      o.effect === undefined ? 'missing_field' : 'invalid_value',
+      o.effect === undefined
+        ? `rule \`${id}\` needs an \`effect\`: allow or deny`
+        : `invalid effect \`${String(o.effect)}\`: use allow or deny`,
+      id,
+    );
   } else effect = o.effect;
-  const base: { id: string; effect: Effect; description?: string; owner?: string; reviewBy?: string; expires?: string; location?: ReturnType<PolicyDocument['locate']> } = { id, effect };
+  const base: {
+    id: string;
+    effect: Effect;
+    description?: string;
+    owner?: string;
+    reviewBy?: string;
+    expires?: string;
+    location?: ReturnType<PolicyDocument['locate']>;
+  } = { id, effect };
   const d = c.optionalString(o, 'description', path, '`description`');
   if (d) base.description = d;
   const owner = c.optionalString(o, 'owner', path, '`owner`');
@@ -492,7 +604,15 @@ function ruleBase(ctx: RuleContext, o: Obj, path: PathSegment[]) {
   if (expires) base.expires = expires;
   const loc = c.doc.locate(path);
   if (loc) base.location = loc;
-  return base as { id: string; effect: Effect; description?: string; owner?: string; reviewBy?: string; expires?: string; location?: NonNullable<ReturnType<PolicyDocument['locate']>> };
+  return base as {
+    id: string;
+    effect: Effect;
+    description?: string;
+    owner?: string;
+    reviewBy?: string;
+    expires?: string;
+    location?: NonNullable<ReturnType<PolicyDocument['locate']>>;
+  };
 }
 
 function zoneList(ctx: RuleContext, v: unknown, path: PathSegment[], what: string): '*' | string[] {
@@ -501,8 +621,10 @@ function zoneList(ctx: RuleContext, v: unknown, path: PathSegment[], what: strin
   const list = ctx.c.list(v, path, `${what} (zone names or \`"*"\`)`);
   const out: string[] = [];
   list?.forEach((z, i) => {
-    if (z === '*') return ctx.c.error([...path, i], 'invalid_value', '`"*"` must stand alone, not inside a list');
-    if (typeof z !== 'string') return ctx.c.error([...path, i], 'invalid_type', 'a zone name must be a string');
+    if (z === '*')
+      return ctx.c.error([...path, i], 'invalid_value', '`"*"` must stand alone, not inside a list');
+    if (typeof z !== 'string')
+      return ctx.c.error([...path, i], 'invalid_type', 'a zone name must be a string');
     // A reference to an undeclared zone is a warning (lint): the name simply matches nothing.
     if (z !== UNKNOWN_ZONE && !ctx.zoneNames.has(z)) {
       return ctx.c.warn([...path, i], 'unknown_reference', `unknown zone \`${z}\`: it matches nothing`);
@@ -513,18 +635,29 @@ function zoneList(ctx: RuleContext, v: unknown, path: PathSegment[], what: strin
   return out;
 }
 
-function validateSegmentationRule(ctx: RuleContext, v: unknown, path: PathSegment[]): SegmentationRule | undefined {
+function validateSegmentationRule(
+  ctx: RuleContext,
+  v: unknown,
+  path: PathSegment[],
+): SegmentationRule | undefined {
   const o = ctx.c.object(v, path, 'a segmentation rule', [...COMMON_RULE_FIELDS, 'from', 'to']);
   if (!o) return undefined;
   const base = ruleBase(ctx, o, path);
-  if (o.from === undefined) ctx.c.error(path, 'missing_field', `rule \`${base.id}\` needs \`from\` zones`, base.id);
-  if (o.to === undefined) ctx.c.error(path, 'missing_field', `rule \`${base.id}\` needs \`to\` zones`, base.id);
+  if (o.from === undefined)
+    ctx.c.error(path, 'missing_field', `rule \`${base.id}\` needs \`from\` zones`, base.id);
+  if (o.to === undefined)
+    ctx.c.error(path, 'missing_field', `rule \`${base.id}\` needs \`to\` zones`, base.id);
   const from = o.from === undefined ? [] : zoneList(ctx, o.from, [...path, 'from'], '`from`');
   const to = o.to === undefined ? [] : zoneList(ctx, o.to, [...path, 'to'], '`to`');
   return { ...base, layer: 'zone', from, to };
 }
 
-function selectorTerm(ctx: RuleContext, v: unknown, path: PathSegment[], depth: number): SelectorTerm | undefined {
+function selectorTerm(
+  ctx: RuleContext,
+  v: unknown,
+  path: PathSegment[],
+  depth: number,
+): SelectorTerm | undefined {
   const { c } = ctx;
   if (typeof v === 'string') v = { spiffeId: v };
   const o = c.object(v, path, 'a selector', ['spiffeId', 'labels', 'zones', 'not']);
@@ -540,12 +673,18 @@ function selectorTerm(ctx: RuleContext, v: unknown, path: PathSegment[], depth: 
   }
   if (o.labels !== undefined) {
     const labels = validateLabels(c, o.labels, [...path, 'labels']);
-    if (labels && Object.keys(labels).length === 0) c.error([...path, 'labels'], 'invalid_value', 'a label selector must name at least one label');
+    if (labels && Object.keys(labels).length === 0)
+      c.error([...path, 'labels'], 'invalid_value', 'a label selector must name at least one label');
     else if (labels) term.labels = labels;
   }
   if (o.zones !== undefined) {
     const zones = zoneList(ctx, o.zones, [...path, 'zones'], '`zones`');
-    if (zones === '*') c.error([...path, 'zones'], 'invalid_value', 'use a list of zone names in a selector; omit `zones` for any zone');
+    if (zones === '*')
+      c.error(
+        [...path, 'zones'],
+        'invalid_value',
+        'use a list of zone names in a selector; omit `zones` for any zone',
+      );
     else term.zones = zones;
   }
   if (o.not !== undefined) {
@@ -555,7 +694,8 @@ function selectorTerm(ctx: RuleContext, v: unknown, path: PathSegment[], depth: 
       if (inner) term.not = inner;
     }
   }
-  if (Object.keys(o).length === 0) c.error(path, 'invalid_value', 'an empty selector matches everything: write `"*"` instead');
+  if (Object.keys(o).length === 0)
+    c.error(path, 'invalid_value', 'an empty selector matches everything: write `"*"` instead');
   return term;
 }
 
@@ -570,27 +710,40 @@ function spiffePatternProblem(pattern: string): string | undefined {
     }
   }
   const m = /^spiffe:\/\/([^/]+)(\/.*)?$/.exec(pattern);
-  if (!m) return `invalid SPIFFE ID pattern \`${pattern}\`: must be \`spiffe://<trust domain>/<path with * or **>\``;
+  if (!m)
+    return `invalid SPIFFE ID pattern \`${pattern}\`: must be \`spiffe://<trust domain>/<path with * or **>\``;
   const td = trustDomainProblem(m[1]!);
   if (td) return `invalid SPIFFE ID pattern \`${pattern}\`: ${td}; wildcards are allowed only in the path`;
   try {
     compilePathGlob(m[2] ?? '');
   } catch (e) {
-    return isGatehouseError(e) ? e.message.replace('path pattern', 'SPIFFE ID pattern') : `invalid SPIFFE ID pattern \`${pattern}\``;
+    return isGatehouseError(e)
+      ? e.message.replace('path pattern', 'SPIFFE ID pattern')
+      : `invalid SPIFFE ID pattern \`${pattern}\``;
   }
   return undefined;
 }
 
 function selector(ctx: RuleContext, v: unknown, path: PathSegment[], ruleId: string): Selector {
   if (v === undefined) {
-    ctx.c.error(path.slice(0, -1), 'missing_field', `rule \`${ruleId}\` needs \`from\`: a selector or \`"*"\``, ruleId);
+    ctx.c.error(
+      path.slice(0, -1),
+      'missing_field',
+      `rule \`${ruleId}\` needs \`from\`: a selector or \`"*"\``,
+      ruleId,
+    );
     return [];
   }
   if (v === '*') return '*';
   const items = Array.isArray(v) ? v : [v];
   const out: SelectorTerm[] = [];
   items.forEach((item, i) => {
-    if (item === '*') return ctx.c.error(Array.isArray(v) ? [...path, i] : path, 'invalid_value', '`"*"` must stand alone, not inside a list');
+    if (item === '*')
+      return ctx.c.error(
+        Array.isArray(v) ? [...path, i] : path,
+        'invalid_value',
+        '`"*"` must stand alone, not inside a list',
+      );
     const t = selectorTerm(ctx, item, Array.isArray(v) ? [...path, i] : path, 0);
     if (t) out.push(t);
   });
@@ -607,18 +760,24 @@ function target(ctx: RuleContext, v: unknown, path: PathSegment[], ruleId: strin
   const o = c.object(v, path, '`to`', ['service', 'services', 'ports']);
   if (!o) return { services: [] };
   let services: '*' | string[] = [];
-  if (o.service !== undefined && o.services !== undefined) c.error(path, 'invalid_value', 'use either `service` or `services`, not both');
+  if (o.service !== undefined && o.services !== undefined)
+    c.error(path, 'invalid_value', 'use either `service` or `services`, not both');
   const raw = o.service ?? o.services;
   const key = o.service !== undefined ? 'service' : 'services';
   if (raw === undefined) c.error(path, 'missing_field', `rule \`${ruleId}\` needs \`to.service\``, ruleId);
   else if (raw === '*') services = '*';
   else {
-    const list = typeof raw === 'string' ? [raw] : c.list(raw, [...path, key], '`services`') ?? [];
+    const list = typeof raw === 'string' ? [raw] : (c.list(raw, [...path, key], '`services`') ?? []);
     list.forEach((s, i) => {
       const at = typeof raw === 'string' ? [...path, key] : [...path, key, i];
       if (typeof s !== 'string') return c.error(at, 'invalid_type', 'a service name must be a string');
       if (!ctx.serviceByName.has(s)) {
-        return c.warn(at, 'unknown_reference', `unknown service \`${s}\`: the rule does not apply to it`, ruleId);
+        return c.warn(
+          at,
+          'unknown_reference',
+          `unknown service \`${s}\`: the rule does not apply to it`,
+          ruleId,
+        );
       }
       (services as string[]).push(s);
     });
@@ -643,7 +802,11 @@ function validateFlowRule(ctx: RuleContext, v: unknown, path: PathSegment[]): Fl
   };
 }
 
-function validatePermissionRule(ctx: RuleContext, v: unknown, path: PathSegment[]): PermissionRule | undefined {
+function validatePermissionRule(
+  ctx: RuleContext,
+  v: unknown,
+  path: PathSegment[],
+): PermissionRule | undefined {
   const { c } = ctx;
   const o = c.object(v, path, 'a permission rule', [...COMMON_RULE_FIELDS, 'from', 'to', 'actions', 'when']);
   if (!o) return undefined;
@@ -659,16 +822,32 @@ function validatePermissionRule(ctx: RuleContext, v: unknown, path: PathSegment[
       const operations: string[] = [];
       if (ao.operations !== undefined) {
         if (ao.methods !== undefined || ao.paths !== undefined || ao.prefixes !== undefined) {
-          c.error(at, 'invalid_value', 'an action names either `operations` or `methods`/`paths`/`prefixes`, not both', base.id);
+          c.error(
+            at,
+            'invalid_value',
+            'an action names either `operations` or `methods`/`paths`/`prefixes`, not both',
+            base.id,
+          );
         }
         c.list(ao.operations, [...at, 'operations'], '`operations`')?.forEach((op, j) => {
-          if (typeof op !== 'string') return c.error([...at, 'operations', j], 'invalid_type', 'an operation name must be a string');
+          if (typeof op !== 'string')
+            return c.error([...at, 'operations', j], 'invalid_type', 'an operation name must be a string');
           if (to.services === '*') {
-            return c.error([...at, 'operations', j], 'invalid_reference', `operation \`${op}\` needs named services in \`to\`, not \`"*"\``, base.id);
+            return c.error(
+              [...at, 'operations', j],
+              'invalid_reference',
+              `operation \`${op}\` needs named services in \`to\`, not \`"*"\``,
+              base.id,
+            );
           }
           for (const s of to.services) {
             if (!ctx.serviceByName.get(s)!.operations.has(op)) {
-              c.error([...at, 'operations', j], 'invalid_reference', `service \`${s}\` has no operation \`${op}\``, base.id);
+              c.error(
+                [...at, 'operations', j],
+                'invalid_reference',
+                `service \`${s}\` has no operation \`${op}\``,
+                base.id,
+              );
             }
           }
           operations.push(op);
@@ -692,7 +871,12 @@ function validatePermissionRule(ctx: RuleContext, v: unknown, path: PathSegment[
         compileCondition(o.when);
         rule.when = o.when;
       } catch (e) {
-        c.error([...path, 'when'], 'invalid_condition', isGatehouseError(e) ? e.message : `invalid condition \`${o.when}\``, base.id);
+        c.error(
+          [...path, 'when'],
+          'invalid_condition',
+          isGatehouseError(e) ? e.message : `invalid condition \`${o.when}\``,
+          base.id,
+        );
       }
     }
   }

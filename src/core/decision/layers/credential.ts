@@ -5,7 +5,11 @@ const verdicts = new Map<CredentialReason, LayerVerdict>();
 function verdict(reason: CredentialReason): LayerVerdict {
   let v = verdicts.get(reason);
   if (!v) {
-    v = Object.freeze({ verdict: reason === 'credential_valid' ? 'allow' : 'deny', reason, rules: Object.freeze([]) });
+    v = Object.freeze({
+      verdict: reason === 'credential_valid' ? 'allow' : 'deny',
+      reason,
+      rules: Object.freeze([]),
+    });
     verdicts.set(reason, v);
   }
   return v;
@@ -34,7 +38,8 @@ export function checkCredential(
   if (c.expiresAt !== undefined || c.notBefore !== undefined) {
     const t = now();
     if (c.expiresAt !== undefined && !(t < Date.parse(c.expiresAt))) return verdict('credential_expired');
-    if (c.notBefore !== undefined && !(t >= Date.parse(c.notBefore))) return verdict('credential_not_yet_valid');
+    if (c.notBefore !== undefined && !(t >= Date.parse(c.notBefore)))
+      return verdict('credential_not_yet_valid');
   }
   return verdict('credential_valid');
 }

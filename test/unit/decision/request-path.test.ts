@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { normalizeRequestPath } from '../../../src/core/decision/index.js';
+
+const TABLE: [raw: string, normalized: string | undefined][] = [
+  ['/orders/1', '/orders/1'],
+  ['/orders/1?x=/admin', '/orders/1'],
+  ['/orders#frag', '/orders'],
+  ['//admin', '/admin'],
+  ['/a//b///c', '/a/b/c'],
+  ['/a/./b', '/a/b'],
+  ['/a/b/..', '/a/'],
+  ['/a/../admin', '/admin'],
+  ['/a/b/../../admin', '/admin'],
+  ['/..', undefined],
+  ['/../x', undefined],
+  ['/%61dmin', '/admin'],
+  ['/%2e%2e/etc', undefined],
+  ['/a/%2e%2e/admin', '/admin'],
+  ['/a%2fb', undefined],
+  ['/a%2Fb', undefined],
+  ['/a%5cb', undefined],
+  ['/a%00', undefined],
+  ['/a%zz', undefined],
+  ['/a%', undefined],
+  ['/a\\b', undefined],
+  ['/caf%C3%A9', '/caf%C3%A9'],
+  ['/space%20x', '/space%20x'],
+  ['relative', undefined],
+  ['/', '/'],
+];
+
+describe('request path normalization', () => {
+  for (const [raw, want] of TABLE) {
+    test(`${raw} → ${want ?? 'refused'}`, () => assert.equal(normalizeRequestPath(raw), want));
+  }
+});
