@@ -52,7 +52,7 @@ describe('gatehouse check', () => {
     const r = await run(['check', 'test/fixtures/broken-policy']);
     assert.equal(r.code, 3, r.out + r.err);
     golden('check-broken.txt', r.out);
-    assert.match(r.out, /policy\.yaml:5:27: error: invalid CIDR `10\.1\.0\.1\/16`/);
+    assert.match(r.out, /policy\.yaml:5:26: error: invalid CIDR `10\.1\.0\.1\/16`/);
     assert.match(r.out, /policy\.yaml:12:13: error: invalid effect `alow`/);
     assert.match(r.out, /policy\.yaml:15:11: error: .*context\.risk </);
     assert.match(r.out, /policy\.yaml:16:9: error: rule id `perm-orders` is already used/);
@@ -74,7 +74,7 @@ describe('gatehouse check', () => {
   test('a YAML syntax error is reported at its line', async () => {
     const r = await run(['check', 'test/fixtures/bad-yaml.yaml']);
     assert.equal(r.code, 3);
-    assert.match(r.out, /bad-yaml\.yaml:4:\d+: error: cannot parse policy/);
+    assert.match(r.out, /bad-yaml\.yaml:5:3: error: cannot parse policy: map keys must be unique/);
   });
 
   test('a missing file is a clear error', async () => {
@@ -154,7 +154,7 @@ describe('gatehouse decide', () => {
   test('an invalid policy exits 3 before deciding anything', async () => {
     const r = await run(['decide', '--policy', 'test/fixtures/broken-policy', '--request', '{}']);
     assert.equal(r.code, 3);
-    assert.match(r.err, /policy\.yaml:5:27: error: invalid CIDR/);
+    assert.match(r.err, /policy\.yaml:5:26: error: invalid CIDR/);
     assert.equal(r.out, '');
   });
 

@@ -164,8 +164,8 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
     fc.record(
       {
         methods: fc.oneof(fc.constant('*'), fc.subarray(['GET', 'POST', 'DELETE'], { minLength: 1 })),
-        paths: fc.subarray(PATH_PATTERNS),
-        prefixes: fc.subarray(PREFIXES),
+        paths: fc.subarray(PATH_PATTERNS, { minLength: 1 }),
+        prefixes: fc.subarray(PREFIXES, { minLength: 1 }),
       },
       { requiredKeys: [] },
     ),
@@ -183,7 +183,7 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
     effect: effectArb,
     from: selectorArb,
     to: targetArb,
-    actions: fc.option(fc.array(actionArb, { maxLength: 2 }), { nil: undefined }),
+    actions: fc.option(fc.array(actionArb, { minLength: 1, maxLength: 2 }), { nil: undefined }),
     when: fc.option(fc.constantFrom(...CONDITIONS), { nil: undefined, freq: 2 }),
     expires: expiresArb,
   });
@@ -208,6 +208,10 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
       segmentation: fc.array(zoneRule, { maxLength: 5 }),
       flows: fc.array(flowRule, { maxLength: 8 }),
       permissions: fc.array(permRule, { maxLength: 12 }),
+      // Broad allows in the outer layers, most of the time, so that requests
+      // often reach the permission layer with everything else allowing.
+      openZones: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),
+      openFlows: fc.integer({ min: 0, max: 3 }),
     })
     .map((g) => {
       const zones: Record<string, unknown> = {};
@@ -226,7 +230,7 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
           const out: Record<string, unknown> = { id: `${prefix}${i}`, owner: 'o' };
           for (const [k, v] of Object.entries(r)) {
             if (v === undefined) continue;
-            if (k === 'to' && typeof v === 'object') {
+            if (k === 'to' && prefix !== 'z' && typeof v === 'object') {
               const t = v as { services: unknown; ports?: unknown };
               out.to = { services: t.services, ...(t.ports !== undefined ? { ports: t.ports } : {}) };
             } else out[k] = v;
@@ -248,8 +252,16 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
         zones,
         services: svc,
         workloads: g.workloads,
-        segmentation: withIds(g.segmentation, 'z'),
-        flows: withIds(g.flows, 'f'),
+        segmentation: [
+          ...withIds(g.segmentation, 'z'),
+          ...(g.openZones ? [{ id: 'z-open', effect: 'allow', from: '*', to: '*', owner: 'o' }] : []),
+        ],
+        flows: [
+          ...withIds(g.flows, 'f'),
+          ...(g.openFlows > 0
+            ? [{ id: 'f-open', effect: 'allow', from: '*', to: { services: '*', ports: '*' }, owner: 'o' }]
+            : []),
+        ],
         permissions: withIds(g.permissions, 'p'),
       };
     });

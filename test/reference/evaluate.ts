@@ -5,7 +5,7 @@
  * arithmetic; globs through a recursive segment matcher. The compiled engine
  * must agree with it on every input (test/differential/).
  */
-import { Environment } from '@marcbachmann/cel-js';
+import { conditionEnvironment } from '../../src/core/policy/cel/environment.js';
 import type { Decision, DecisionRequest, LayerVerdict } from '../../src/core/decision/index.js';
 import { normalizeRequestPath } from '../../src/core/decision/index.js';
 import type {
@@ -164,20 +164,15 @@ function actionsMatch(actions: ActionMatch[], svc: Service | undefined, a: Act):
   );
 }
 
-const celEnv = new Environment({ unlistedVariablesAreDyn: false })
-  .registerVariable('source', 'map')
-  .registerVariable('credential', 'map')
-  .registerVariable('destination', 'map')
-  .registerVariable('action', 'map')
-  .registerVariable('context', 'map')
-  .registerVariable('time', 'timestamp');
-
 export type ConditionOracle = (expression: string, activation: Record<string, unknown>) => boolean | 'error';
 
-/** Plain cel-js evaluation: a non-bool result or any exception is an error. */
+/**
+ * Plain cel-js evaluation in the policy environment (its own evaluator, not the
+ * compiled closures): a non-bool result or any exception is an error.
+ */
 export const celJsOracle: ConditionOracle = (expression, activation) => {
   try {
-    const v = celEnv.evaluate(expression, activation);
+    const v = conditionEnvironment.evaluate(expression, activation);
     return typeof v === 'boolean' ? v : 'error';
   } catch {
     return 'error';
@@ -192,7 +187,7 @@ function verdict(denies: string[], allows: string[]): LayerVerdict {
 
 export interface ReferenceOptions {
   now: number;
-  /** Evaluates CEL; defaults to cel-js. Extra functions (cidr()) need an oracle that knows them. */
+  /** Evaluates CEL; defaults to cel-js's own evaluator. */
   condition?: ConditionOracle;
 }
 

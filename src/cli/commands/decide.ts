@@ -69,6 +69,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
       : splitLines(values.requests === '-' ? await io.readStdin() : readFile(values.requests!, io.cwd));
 
   let denied = 0;
+  let wouldDeny = 0;
   let invalid = 0;
   const rows: string[][] = [];
   for (const item of items) {
@@ -78,7 +79,8 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
       invalid++;
       decision = compiledFailure(compiled.revision, item.problem ?? 'invalid request');
     }
-    if (!decision.allowed || decision.decision === 'deny') denied++;
+    if (decision.decision === 'deny') denied++;
+    if (decision.wouldDeny) wouldDeny++;
     if (values.output === 'json') {
       const out: Record<string, unknown> = { ...decision };
       if (item.note !== undefined) out.note = item.note;
@@ -86,7 +88,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
       if (values.explain) out.explanation = explainDecision(decision);
       io.stdout.write(JSON.stringify(out) + '\n');
     } else {
-      rows.push(tableRow(item, decision));
+      rows.push(tableRow(item, decision, policy.trustDomain));
       if (values.explain)
         rows.push(
           ...explainDecision(decision)
@@ -100,8 +102,11 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
       renderTable(['#', 'note', 'source', 'target', 'action', 'decision', 'deciding layer: rules'], rows),
     );
     const allowed = items.length - denied;
+    const notEnforced = wouldDeny ? ` (${wouldDeny} not enforced: would deny)` : '';
+    const bad = invalid ? `, ${invalid} invalid` : '';
+    const revision = compiled.revision.slice(0, 19);
     io.stdout.write(
-      `\n${items.length} request(s): ${allowed} allowed, ${denied} denied${invalid ? `, ${invalid} invalid` : ''}; policy ${compiled.revision.slice(0, 19)}\n`,
+      `\n${items.length} request(s): ${allowed} allowed, ${denied} denied${notEnforced}${bad}; policy ${revision}\n`,
     );
   }
   if (invalid) {
@@ -177,14 +182,17 @@ function compiledFailure(revision: string, message: string): Decision {
   };
 }
 
-function shortId(id: string): string {
-  const m = /^spiffe:\/\/[^/]+(\/.*)?$/.exec(id);
-  return m ? m[1] || id : id;
+/** The SPIFFE ID without the policy's own trust domain, which every row would repeat. */
+function shortId(id: string, trustDomain: string): string {
+  const own = `spiffe://${trustDomain}/`;
+  return id.startsWith(own) ? id.slice(own.length - 1) : id;
 }
 
-function tableRow(item: Item, d: Decision): string[] {
+function tableRow(item: Item, d: Decision, trustDomain: string): string[] {
   const r = item.request;
-  const source = r ? `${shortId(r.source.spiffeId)}${r.source.ip ? ` @${d.sourceZone}` : ''}` : '-';
+  const source = r
+    ? `${shortId(r.source.spiffeId, trustDomain)}${r.source.ip ? ` @${d.sourceZone}` : ''}`
+    : '-';
   const target = r ? `${r.destination.service}${r.destination.port ? `:${r.destination.port}` : ''}` : '-';
   const action = r?.action
     ? [r.action.method, r.action.path, r.action.operation].filter(Boolean).join(' ')

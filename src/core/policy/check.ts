@@ -1,7 +1,7 @@
 import { lintPolicy } from './lint.js';
 import { parsePolicyDocument, type PolicySourceText } from './parse.js';
 import type { Policy } from './model.js';
-import type { PolicyProblem } from './problem.js';
+import { sortProblems, type PolicyProblem } from './problem.js';
 import { validatePolicy } from './validate.js';
 import { GatehouseError } from '../errors.js';
 
@@ -34,7 +34,7 @@ export function checkPolicy(sources: readonly PolicySourceText[], options: { now
   const result = validatePolicy(doc);
   const warnings = [...result.warnings];
   if (result.policy) warnings.push(...lintPolicy(result.policy, options));
-  const out: CheckResult = { errors: result.errors, warnings };
+  const out: CheckResult = { errors: sortProblems(result.errors), warnings: sortProblems(warnings) };
   if (result.policy) out.policy = result.policy;
   return out;
 }

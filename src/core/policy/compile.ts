@@ -4,7 +4,7 @@ import type { DecisionRequest } from '../decision/request.js';
 import { GatehouseError } from '../errors.js';
 import type { Policy } from './model.js';
 import { parsePolicyDocument, type PolicySourceText } from './parse.js';
-import { formatProblem, type PolicyProblem } from './problem.js';
+import { formatProblem, sortProblems, type PolicyProblem } from './problem.js';
 import { validatePolicy } from './validate.js';
 
 /** A policy compiled for evaluation: compile once, decide many times. */
@@ -33,7 +33,8 @@ export function parsePolicy(sources: string | PolicySourceText | readonly Policy
   return result.policy;
 }
 
-export function invalid(errors: readonly PolicyProblem[]): GatehouseError {
+export function invalid(unsorted: readonly PolicyProblem[]): GatehouseError {
+  const errors = sortProblems(unsorted);
   const first = errors[0];
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
   const err = new GatehouseError(

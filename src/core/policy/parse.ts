@@ -17,8 +17,11 @@ export interface PolicyDocument {
   /** The merged plain-JSON document. */
   readonly value: Record<string, unknown>;
   readonly files: readonly string[];
-  /** Location of the deepest existing node on `path`; undefined when unknown. */
-  locate(path: readonly PathSegment[]): SourceLocation | undefined;
+  /**
+   * Location of the deepest existing node on `path` (its value, or with `key`
+   * the key of its last segment); undefined when unknown.
+   */
+  locate(path: readonly PathSegment[], options?: { key?: boolean }): SourceLocation | undefined;
 }
 
 /** Sections whose entries are keyed by name and merged across files. */
@@ -46,8 +49,8 @@ function parseOne(src: PolicySourceText): ParsedFile {
   const doc = parseDocument(src.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {
-    const pos = first.linePos?.[0];
-    const location = { file: src.file, line: pos?.line ?? 1, column: pos?.col ?? 1 };
+    const pos = lines.linePos(first.pos[0]);
+    const location = { file: src.file, line: pos.line, column: pos.col };
     const why = first.message.split('\n')[0]!.replace(/\.$/, '');
     throw new GatehouseError(
       'policy_parse_error',
@@ -66,6 +69,7 @@ function lowerFirst(s: string): string {
 function nodeAt(
   doc: Document.Parsed,
   path: readonly PathSegment[],
+  key = false,
 ): { node: Node; exact: boolean } | undefined {
   let node: unknown = doc.contents;
   let best: Node | undefined = (doc.contents as Node | null) ?? undefined;
@@ -78,7 +82,10 @@ function nodeAt(
       if (!pair) return best ? { node: best, exact: false } : undefined;
       // Point at the value when it exists, else at the key.
       node = pair.value ?? pair.key;
-      best = (pair.value as Node | null) ?? (pair.key as Node);
+      best =
+        key && i === path.length - 1
+          ? (pair.key as Node)
+          : ((pair.value as Node | null) ?? (pair.key as Node));
     } else if (isSeq(node) && typeof seg === 'number') {
       const item = node.items[seg];
       if (item === undefined) return best ? { node: best, exact: false } : undefined;
@@ -91,8 +98,8 @@ function nodeAt(
   return best ? { node: best, exact: true } : undefined;
 }
 
-function locateIn(pf: ParsedFile, path: readonly PathSegment[]): SourceLocation {
-  const found = nodeAt(pf.doc, path);
+function locateIn(pf: ParsedFile, path: readonly PathSegment[], key = false): SourceLocation {
+  const found = nodeAt(pf.doc, path, key);
   const offset = found?.node.range?.[0] ?? 0;
   const pos = pf.lines.linePos(offset);
   return { file: pf.file, line: pos.line, column: pos.col };
@@ -177,15 +184,19 @@ export function parsePolicyDocument(sources: readonly PolicySourceText[]): Polic
     }
   }
 
-  const locate = (path: readonly PathSegment[]): SourceLocation | undefined => {
+  const locate = (
+    path: readonly PathSegment[],
+    options: { key?: boolean } = {},
+  ): SourceLocation | undefined => {
+    const key = options.key === true;
     if (path.length === 0) return parsed[0] ? locateIn(parsed[0], []) : undefined;
     const [section, second, ...rest] = path;
     if (second !== undefined) {
       const o = origin.get(`${String(section)}\u0000${String(second)}`);
-      if (o) return locateIn(o.pf, [...o.path, ...rest]);
+      if (o) return locateIn(o.pf, [...o.path, ...rest], key);
     }
     const pf = topOrigin.get(String(section));
-    return pf ? locateIn(pf, path) : parsed[0] ? locateIn(parsed[0], []) : undefined;
+    return pf ? locateIn(pf, path, key) : parsed[0] ? locateIn(parsed[0], []) : undefined;
   };
   return { value: merged, files: sources.map((s) => s.file), locate };
 }

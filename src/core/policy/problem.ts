@@ -30,3 +30,14 @@ export function formatProblem(p: PolicyProblem): string {
     : p.path || '<policy>';
   return `${where}: ${p.severity}: ${p.message}`;
 }
+
+/** Problems in reading order: by file, line and column; unlocated ones last. */
+export function sortProblems<T extends PolicyProblem>(problems: readonly T[]): T[] {
+  const key = (p: PolicyProblem) =>
+    p.location ? [p.location.file, p.location.line, p.location.column] : ['\uffff', 0, 0];
+  return [...problems].sort((a, b) => {
+    const [fa, la, ca] = key(a) as [string, number, number];
+    const [fb, lb, cb] = key(b) as [string, number, number];
+    return fa < fb ? -1 : fa > fb ? 1 : la - lb || ca - cb;
+  });
+}

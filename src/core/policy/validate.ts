@@ -58,8 +58,8 @@ class Checker {
   readonly warnings: PolicyProblem[] = [];
   constructor(readonly doc: PolicyDocument) {}
 
-  error(path: PathSegment[], code: string, message: string, ruleId?: string): void {
-    this.push('error', path, code, message, ruleId);
+  error(path: PathSegment[], code: string, message: string, ruleId?: string, atKey = false): void {
+    this.push('error', path, code, message, ruleId, atKey);
   }
   warn(path: PathSegment[], code: string, message: string, ruleId?: string): void {
     this.push('warning', path, code, message, ruleId);
@@ -70,9 +70,10 @@ class Checker {
     code: string,
     message: string,
     ruleId?: string,
+    atKey = false,
   ): void {
     const p: PolicyProblem = { severity, code, message, path: formatPath(path) };
-    const location = this.doc.locate(path);
+    const location = this.doc.locate(path, { key: atKey });
     if (location) p.location = location;
     if (ruleId !== undefined) p.ruleId = ruleId;
     (severity === 'error' ? this.errors : this.warnings).push(p);
@@ -90,6 +91,8 @@ class Checker {
           [...path, key],
           'unknown_field',
           `unknown field \`${key}\` in ${what}${hint ? `: did you mean \`${hint}\`?` : ''}`,
+          undefined,
+          true,
         );
       }
     }
@@ -228,8 +231,11 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
   const claimId = (id: string, path: PathSegment[]): void => {
     const prev = ruleIds.get(id);
     if (prev)
-      c.error([...path, 'id'], 'duplicate_rule_id', `rule id \`${id}\` is already used by ${prev}`, id);
-    else ruleIds.set(id, formatPath(path));
+      c.error([...path, 'id'], 'duplicate_rule_id', `rule id \`${id}\` is already used at ${prev}`, id);
+    else {
+      const loc = doc.locate(path);
+      ruleIds.set(id, loc ? `${loc.file}:${loc.line}` : formatPath(path));
+    }
   };
   const ctx: RuleContext = { c, zoneNames, serviceByName, claimId };
   const segmentation = section(c, root.segmentation, 'segmentation', (v, p) =>
@@ -358,20 +364,28 @@ function parseHttpMatch(c: Checker, o: Obj, path: PathSegment[]): HttpActionMatc
   if (o.methods !== undefined && o.methods !== '*') {
     const list = c.list(o.methods, [...path, 'methods'], '`methods`');
     const ms: string[] = [];
+    let any = false;
     list?.forEach((m, i) => {
-      if (m === '*') return void (methods = '*');
-      if (typeof m !== 'string' || !METHOD.test(m)) {
-        return c.error(
+      if (m === '*') any = true;
+      else if (typeof m !== 'string' || !METHOD.test(m)) {
+        c.error(
           [...path, 'methods', i],
           'invalid_method',
           `invalid HTTP method \`${String(m)}\`: methods are upper case, e.g. \`GET\``,
         );
-      }
-      ms.push(m);
+      } else ms.push(m);
     });
-    if (methods !== '*') methods = ms;
+    if (list && list.length === 0)
+      c.error([...path, 'methods'], 'invalid_value', '`methods` must not be empty: omit it for any method');
+    methods = any ? '*' : ms;
   }
   const paths: string[] = [];
+  // An explicit empty list would silently mean "any path": refuse it.
+  for (const key of ['paths', 'prefixes'] as const) {
+    if (Array.isArray(o[key]) && (o[key] as unknown[]).length === 0) {
+      c.error([...path, key], 'invalid_value', `\`${key}\` must not be empty: omit it for any path`);
+    }
+  }
   if (o.paths !== undefined) {
     c.list(o.paths, [...path, 'paths'], '`paths`')?.forEach((p, i) => {
       const at = [...path, 'paths', i];
@@ -768,6 +782,14 @@ function target(ctx: RuleContext, v: unknown, path: PathSegment[], ruleId: strin
   else if (raw === '*') services = '*';
   else {
     const list = typeof raw === 'string' ? [raw] : (c.list(raw, [...path, key], '`services`') ?? []);
+    if (Array.isArray(raw) && raw.length === 0) {
+      c.error(
+        [...path, key],
+        'invalid_value',
+        '`services` must not be empty: name a service or use `"*"`',
+        ruleId,
+      );
+    }
     list.forEach((s, i) => {
       const at = typeof raw === 'string' ? [...path, key] : [...path, key, i];
       if (typeof s !== 'string') return c.error(at, 'invalid_type', 'a service name must be a string');
@@ -813,6 +835,14 @@ function validatePermissionRule(
   const base = ruleBase(ctx, o, path);
   const to = target(ctx, o.to, [...path, 'to'], base.id);
   const actions: ActionMatch[] = [];
+  if (Array.isArray(o.actions) && o.actions.length === 0) {
+    c.error(
+      [...path, 'actions'],
+      'invalid_value',
+      '`actions` must not be empty: omit it for every action',
+      base.id,
+    );
+  }
   if (o.actions !== undefined && o.actions !== '*') {
     c.list(o.actions, [...path, 'actions'], '`actions`')?.forEach((a, i) => {
       const at = [...path, 'actions', i];
@@ -828,6 +858,9 @@ function validatePermissionRule(
             'an action names either `operations` or `methods`/`paths`/`prefixes`, not both',
             base.id,
           );
+        }
+        if (Array.isArray(ao.operations) && ao.operations.length === 0) {
+          c.error([...at, 'operations'], 'invalid_value', '`operations` must not be empty', base.id);
         }
         c.list(ao.operations, [...at, 'operations'], '`operations`')?.forEach((op, j) => {
           if (typeof op !== 'string')

@@ -1,0 +1,66 @@
+/** What a compiled condition reads and answers. */
+
+/**
+ * The values a condition sees. Maps are plain objects (not `Map`s); numbers
+ * are JavaScript numbers, which CEL sees as doubles; `time` and the
+ * credential's dates are CEL timestamps. A key that is absent makes
+ * `source.ip` a CEL "no such key" error, exactly as in cel-js.
+ */
+export interface ConditionActivation {
+  source: {
+    spiffeId: string;
+    trustDomain: string;
+    path: string;
+    labels: Record<string, string>;
+    zone: string;
+    ip: string;
+  };
+  credential: {
+    type: string;
+    id: string;
+    ageSeconds: number;
+    ttlSeconds: number;
+    issuedAt: Date;
+    expiresAt: Date;
+  };
+  destination: { service: string; port: number; zone: string };
+  action: { method: string; path: string; operation: string };
+  /** Free-form JSON from the request (its numbers are JSON doubles). */
+  context: Record<string, unknown>;
+  /** The request time, a CEL timestamp. */
+  time: Date;
+}
+
+/** Why a condition could not be evaluated. */
+export interface ConditionError {
+  /** One line, e.g. `no such key: mtls` or `condition returned int, not bool`. */
+  readonly error: string;
+}
+
+/** A condition holds, does not hold, or could not be evaluated. */
+export type ConditionResult = true | false | ConditionError;
+
+/** A CEL condition compiled once, evaluated many times. */
+export interface CompiledCondition {
+  /** The expression text, as given. */
+  readonly source: string;
+  /**
+   * True when the whole expression runs as compiled closures; false when it
+   * is evaluated by cel-js (same results, several times slower).
+   */
+  readonly fastPath: boolean;
+  /** The top-level variables the expression reads, e.g. `{'context', 'time'}`. */
+  readonly variables: ReadonlySet<string>;
+  /**
+   * Evaluates the condition. Never throws: a CEL error, a result that is not
+   * a bool, or any exception becomes a {@link ConditionError}. The answer is
+   * the one cel-js gives for the same expression and values, error or not
+   * (the wording of an error may differ).
+   */
+  evaluate(activation: ConditionActivation): ConditionResult;
+}
+
+/** True when a condition result is an error rather than a bool. */
+export function isConditionError(result: ConditionResult): result is ConditionError {
+  return typeof result === 'object';
+}
