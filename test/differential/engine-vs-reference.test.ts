@@ -242,6 +242,7 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
             Array.isArray(out.actions)
           ) {
             out.actions = (out.actions as Record<string, unknown>[]).filter((a) => !('operations' in a));
+            if ((out.actions as unknown[]).length === 0) delete out.actions;
           }
           return out;
         });
