@@ -80,6 +80,11 @@ function lowerFirst(s: string): string {
 // Run when executed as the `gatehouse` bin (not when imported by tests).
 const invokedPath = process.argv[1] ? (await import('node:fs')).realpathSync(process.argv[1]) : '';
 if (invokedPath && (await import('node:url')).fileURLToPath(import.meta.url) === invokedPath) {
+  // `gatehouse decide ... | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   const code = await main(process.argv.slice(2), processIo());
   process.exitCode = code;
 }

@@ -51,9 +51,17 @@ interface RuleInstance {
   id: string;
   effect: Effect;
   expiresAt: number;
-  ports: PortMatcher;
+  /** Inclusive port range when the rule has one range; otherwise `ports` decides. */
+  portFrom: number;
+  portTo: number;
+  ports: PortMatcher | undefined;
+  /** Single method and single prefix, the common shape, checked without a call; else `actions` decides. */
+  method: string | undefined;
+  prefix: string | undefined;
   actions: ActionMatcher | undefined;
   source: SourceMatcher;
+  /** Set by the index: finding the rule under a key proves its selector. */
+  proven: boolean;
   condition: CompiledCondition | undefined;
   /** Dedupe marker: the number of the decision that last looked at this instance. */
   seen: number;
@@ -62,22 +70,30 @@ interface RuleInstance {
 interface CompiledService {
   name: string;
   zone: string;
+  zoneIndex: number;
   mode: RolloutMode;
   flows: RuleBucket<RuleInstance>;
   permissions: RuleBucket<RuleInstance>;
 }
 
 interface Identity extends SourceFacts {
-  keys: number[];
+  keys: Int32Array;
   valid: boolean;
+  /** Valid and of an accepted trust domain. */
+  accepted: boolean;
 }
 
 const NEVER = Number.POSITIVE_INFINITY;
 const EMPTY: readonly string[] = Object.freeze([]);
 const freezeVerdict = (v: LayerVerdict): LayerVerdict => Object.freeze(v);
 const DEFAULT_DENY = freezeVerdict({ verdict: 'deny', reason: 'default_deny', rules: EMPTY });
-const NOT_EVALUATED = freezeVerdict({ verdict: 'deny', reason: 'request_invalid', rules: EMPTY });
+const NOT_EVALUATED = {
+  request_invalid: freezeVerdict({ verdict: 'deny', reason: 'request_invalid', rules: EMPTY }),
+  internal_error: freezeVerdict({ verdict: 'deny', reason: 'internal_error', rules: EMPTY }),
+} as const;
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_ERRORS: readonly ConditionFailure[] = Object.freeze([]);
+const NO_KEYS = new Int32Array(0);
 const MAX_CACHED_IDENTITIES = 50_000;
 
 function expiry(expires: string | undefined): number {
@@ -89,9 +105,12 @@ export class DecisionEngine {
   private readonly clock: Clock;
   private readonly ids: Random | undefined;
   private readonly keys = new KeySpace();
-  private readonly zoneTable: PrefixTable<string>;
+  private readonly zoneTable: PrefixTable<number>;
   private readonly zoneNames: string[];
   private readonly zoneIndex = new Map<string, number>();
+  private readonly unknownZone: number;
+  /** `now()` for the credential layer, bound once. */
+  private readonly decisionTime = { now: (): number => this.now() };
   /** zoneRules[src][dst]: candidate segmentation rules. */
   private readonly zoneRules: { id: string; effect: Effect; expiresAt: number }[][][];
   /** Precomputed zone verdicts where no candidate rule can expire. */
@@ -114,8 +133,9 @@ export class DecisionEngine {
     // Zones: index 0..n-1 for declared zones, n for `unknown`.
     this.zoneNames = [...policy.zones.map((z) => z.name), UNKNOWN_ZONE];
     this.zoneNames.forEach((n, i) => this.zoneIndex.set(n, i));
+    this.unknownZone = this.zoneNames.length - 1;
     this.zoneTable = createPrefixTable(
-      policy.zones.flatMap((z) => z.cidrs.map((c) => ({ cidr: parseCidr(c), value: z.name }))),
+      policy.zones.flatMap((z, i) => z.cidrs.map((c) => ({ cidr: parseCidr(c), value: i }))),
     );
     const nz = this.zoneNames.length;
     const unknown = nz - 1;
@@ -136,6 +156,7 @@ export class DecisionEngine {
     const bucketFor = (svc: Service | undefined): CompiledService => ({
       name: svc?.name ?? '*',
       zone: svc?.zone ?? UNKNOWN_ZONE,
+      zoneIndex: this.zoneIndex.get(svc?.zone ?? UNKNOWN_ZONE) ?? this.unknownZone,
       mode: svc?.mode ?? 'enforce',
       flows: new RuleBucket(),
       permissions: new RuleBucket(),
@@ -170,18 +191,43 @@ export class DecisionEngine {
           id: rule.id,
           effect: rule.effect,
           expiresAt: expiry(rule.expires),
-          ports: compilePorts(rule.to.ports, svc),
-          actions: actions ? compileActions(actions, svc) : undefined,
+          portFrom: 0,
+          portTo: 65535,
+          ports: undefined,
+          method: undefined,
+          prefix: undefined,
+          actions: undefined,
           source,
+          proven: false,
           condition,
           seen: 0,
         };
+        const ports = rule.to.ports ?? svc?.ports ?? '*';
+        if (ports !== '*' && ports.length === 1) {
+          instance.portFrom = ports[0]!.from;
+          instance.portTo = ports[0]!.to;
+        } else if (ports !== '*') instance.ports = compilePorts(ports, svc);
+        const simple = actions?.length === 1 ? actions[0]! : undefined;
+        if (
+          simple &&
+          simple.operations.length === 0 &&
+          simple.paths.length === 0 &&
+          simple.prefixes.length === 1 &&
+          (simple.methods === '*' || simple.methods.length === 1)
+        ) {
+          instance.method = simple.methods === '*' ? undefined : simple.methods[0];
+          instance.prefix = simple.prefixes[0];
+        } else if (actions && actions.length) instance.actions = compileActions(actions, svc);
         const compiled = svc ? this.services.get(svc.name)! : this.anyService;
         compiled[layer].add(instance, rule.from, this.keys);
       }
     };
     for (const r of policy.flows) place('flows', r, undefined, undefined);
     for (const r of policy.permissions) place('permissions', r, r.actions, r.when);
+    for (const svc of [...this.services.values(), this.anyService]) {
+      svc.flows.seal();
+      svc.permissions.seal();
+    }
 
     for (const w of policy.workloads) {
       const parsed = tryParseSpiffeId(w.spiffeId)!;
@@ -205,8 +251,9 @@ export class DecisionEngine {
       path,
       labels,
       zone: UNKNOWN_ZONE,
-      keys: valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : [],
+      keys: valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : NO_KEYS,
       valid,
+      accepted: valid && this.trustDomains.has(trustDomain),
     };
   }
 
@@ -225,15 +272,18 @@ export class DecisionEngine {
 
   /** Decides one request. Never throws: any failure is a deny that says why. */
   decide(request: DecisionRequest): Decision {
-    const decisionNumber = ++this.counter;
-    let service = '';
+    this.counter++;
     try {
-      service = String(request?.destination?.service ?? '');
-      return this.evaluate(request, decisionNumber);
+      return this.evaluate(request);
     } catch (e) {
       // Fail closed: an unexpected error denies, even in observe/simulate mode.
+      const service = typeof request?.destination?.service === 'string' ? request.destination.service : '';
+      if (e instanceof RequestError) return this.failure('request_invalid', e.message, service);
       const message = e instanceof Error ? e.message : String(e);
       return this.failure('internal_error', `internal error while deciding: ${message}`, service);
+    } finally {
+      this.request = undefined;
+      this.activation = undefined;
     }
   }
 
@@ -250,12 +300,12 @@ export class DecisionEngine {
       reason,
       rules: EMPTY,
       layers: {
-        credential: NOT_EVALUATED,
-        zone: NOT_EVALUATED,
-        flow: NOT_EVALUATED,
-        permission: NOT_EVALUATED,
+        credential: NOT_EVALUATED[reason],
+        zone: NOT_EVALUATED[reason],
+        flow: NOT_EVALUATED[reason],
+        permission: NOT_EVALUATED[reason],
       },
-      errors: [],
+      errors: NO_ERRORS,
       message,
       policyRevision: this.revision,
       service,
@@ -266,7 +316,37 @@ export class DecisionEngine {
     return decision;
   }
 
-  private evaluate(request: DecisionRequest, n: number): Decision {
+  // Per-decision scratch state. decide() is synchronous and nothing it calls
+  // can call back into it, so one set of fields serves every decision and the
+  // hot path allocates no closures.
+  private request: DecisionRequest | undefined;
+  private nowMs = Number.NaN;
+  private activation: ConditionActivation | undefined;
+  private errors: ConditionFailure[] = [];
+  private allows: string[] | undefined;
+  private denies: string[] | undefined;
+  private readonly facts: SourceFacts = {
+    spiffeId: '',
+    trustDomain: '',
+    path: '',
+    labels: NO_LABELS,
+    zone: UNKNOWN_ZONE,
+  };
+  private readonly action: ActionFacts = { method: undefined, path: undefined, operation: undefined };
+  private sourceZone = UNKNOWN_ZONE;
+  private destinationZone = UNKNOWN_ZONE;
+
+  /** The decision time: the request's own `time`, else the clock; read only when needed. */
+  private now(): number {
+    if (Number.isNaN(this.nowMs)) {
+      const time = this.request!.time;
+      this.nowMs = time === undefined ? this.clock.now() : Date.parse(time);
+      if (Number.isNaN(this.nowMs)) throw new RequestError(`invalid request time \`${String(time)}\``);
+    }
+    return this.nowMs;
+  }
+
+  private evaluate(request: DecisionRequest): Decision {
     const source = request.source;
     const destination = request.destination;
     if (
@@ -275,126 +355,95 @@ export class DecisionEngine {
       !destination ||
       typeof destination.service !== 'string'
     ) {
-      return this.failure('request_invalid', 'request needs `source.spiffeId` and `destination.service`');
+      throw new RequestError('request needs `source.spiffeId` and `destination.service`');
     }
+    const port = destination.port;
+    if (port !== undefined && typeof port !== 'number')
+      throw new RequestError('`destination.port` must be a number');
+    this.request = request;
+    this.nowMs = Number.NaN;
+    // An unreadable time always denies, even when no rule needs the time.
+    if (request.time !== undefined) this.now();
+    this.activation = undefined;
     const serviceName = destination.service;
     const svc = this.services.get(serviceName);
     const compiledService = svc ?? this.anyService;
-    const port = destination.port;
-
-    // Time is needed only by expiring rules, conditions and credential checks: read it lazily.
-    let nowMs = Number.NaN;
-    const now = (): number => {
-      if (Number.isNaN(nowMs)) {
-        nowMs = request.time === undefined ? this.clock.now() : Date.parse(request.time);
-        if (Number.isNaN(nowMs)) throw new RequestError(`invalid request time \`${String(request.time)}\``);
-      }
-      return nowMs;
-    };
 
     // Who is calling, and from where.
     let identity = this.resolve(source.spiffeId);
     const ip = source.ip;
-    const sourceZone = ip === undefined ? UNKNOWN_ZONE : (this.zoneTable.lookupText(ip) ?? UNKNOWN_ZONE);
+    const zoneIndex =
+      ip === undefined ? this.unknownZone : (this.zoneTable.lookupText(ip) ?? this.unknownZone);
+    const sourceZone = this.zoneNames[zoneIndex]!;
     if (source.labels && identity.valid) {
       // Registry labels from the enforcement point; the policy's inventory wins on conflict.
       const labels = { ...source.labels, ...identity.labels };
       identity = this.identity(identity.spiffeId, identity.trustDomain, identity.path, labels, true);
     }
-    const facts: SourceFacts = {
-      spiffeId: identity.spiffeId,
-      trustDomain: identity.trustDomain,
-      path: identity.path,
-      labels: identity.labels,
-      zone: sourceZone,
-    };
+    const facts = this.facts;
+    facts.spiffeId = identity.spiffeId;
+    facts.trustDomain = identity.trustDomain;
+    facts.path = identity.path;
+    facts.labels = identity.labels;
+    facts.zone = sourceZone;
+    this.sourceZone = sourceZone;
+    this.destinationZone = compiledService.zone;
 
     // The action, normalized once.
-    let action: ActionFacts = EMPTY_ACTION;
+    const action = this.action;
     const a = request.action;
     if (a) {
       let path = a.path;
+      if (
+        (path !== undefined && typeof path !== 'string') ||
+        (a.method !== undefined && typeof a.method !== 'string') ||
+        (a.operation !== undefined && typeof a.operation !== 'string')
+      ) {
+        throw new RequestError('`action.method`, `action.path` and `action.operation` must be strings');
+      }
       if (path !== undefined) {
         const normalized = normalizeRequestPath(path);
         if (normalized === undefined) {
-          return this.failure(
-            'request_invalid',
-            `request path \`${path.slice(0, 200)}\` cannot be normalized safely`,
-            serviceName,
+          throw new RequestError(
+            `request path \`${String(path).slice(0, 200)}\` cannot be normalized safely`,
           );
         }
         path = normalized;
       }
-      action = { method: a.method, path, operation: a.operation };
+      action.method = a.method;
+      action.path = path;
+      action.operation = a.operation;
+    } else {
+      action.method = action.path = action.operation = undefined;
     }
 
-    let credential: LayerVerdict;
-    let zone: LayerVerdict;
-    let flow: LayerVerdict;
-    let permission: LayerVerdict;
-    const errors: ConditionFailure[] = [];
-    try {
-      credential = checkCredential(request, identity.valid, identity.trustDomain, this.trustDomains, now);
+    const credential = checkCredential(request, identity.valid, identity.accepted, this.decisionTime);
+    const d = compiledService.zoneIndex;
+    const zone = this.zoneVerdicts[zoneIndex]![d] ?? combine(this.zoneRules[zoneIndex]![d]!, this.now());
+    const wildcard = svc ? this.anyService : undefined;
+    const flow = this.layer('flow', compiledService.flows, wildcard?.flows, identity, port, undefined);
+    const permission = this.layer(
+      'permission',
+      compiledService.permissions,
+      wildcard?.permissions,
+      identity,
+      port,
+      action,
+    );
 
-      const s = this.zoneIndex.get(sourceZone)!;
-      const d = this.zoneIndex.get(compiledService.zone)!;
-      zone = this.zoneVerdicts[s]![d] ?? combine(this.zoneRules[s]![d]!, now());
-
-      flow = this.layer(
-        'flow',
-        compiledService.flows,
-        svc ? this.anyService.flows : undefined,
-        n,
-        identity,
-        facts,
-        port,
-        undefined,
-        undefined,
-        now,
-        errors,
-      );
-
-      let activation: ConditionActivation | undefined;
-      const activate = (): ConditionActivation =>
-        (activation ??= buildActivation(
-          request,
-          facts,
-          sourceZone,
-          compiledService.zone,
-          serviceName,
-          action,
-          now(),
-        ));
-      permission = this.layer(
-        'permission',
-        compiledService.permissions,
-        svc ? this.anyService.permissions : undefined,
-        n,
-        identity,
-        facts,
-        port,
-        action,
-        activate,
-        now,
-        errors,
-      );
-    } catch (e) {
-      if (e instanceof RequestError) return this.failure('request_invalid', e.message, serviceName);
-      throw e;
-    }
-
-    const layers = { credential, zone, flow, permission };
     let deciding: LayerName = 'permission';
-    for (const name of LAYERS) {
-      if (layers[name].verdict === 'deny') {
-        deciding = name;
-        break;
-      }
-    }
-    const verdict = layers[deciding];
+    let verdict = permission;
+    if (credential.verdict === 'deny') ((deciding = 'credential'), (verdict = credential));
+    else if (zone.verdict === 'deny') ((deciding = 'zone'), (verdict = zone));
+    else if (flow.verdict === 'deny') ((deciding = 'flow'), (verdict = flow));
     const mode = compiledService.mode;
     const enforced = mode === 'enforce';
     const allow = verdict.verdict === 'allow';
+    let errors: readonly ConditionFailure[] = NO_ERRORS;
+    if (this.errors.length) {
+      errors = this.errors;
+      this.errors = [];
+    }
     const decision: Decision = {
       apiVersion: DECISION_API_VERSION,
       decision: verdict.verdict,
@@ -405,7 +454,7 @@ export class DecisionEngine {
       layer: deciding,
       reason: verdict.reason,
       rules: verdict.rules,
-      layers,
+      layers: { credential, zone, flow, permission },
       errors,
       policyRevision: this.revision,
       service: serviceName,
@@ -425,60 +474,86 @@ export class DecisionEngine {
     layer: 'flow' | 'permission',
     bucket: RuleBucket<RuleInstance>,
     wildcard: RuleBucket<RuleInstance> | undefined,
-    n: number,
     identity: Identity,
-    facts: SourceFacts,
     port: number | undefined,
     action: ActionFacts | undefined,
-    activate: (() => ConditionActivation) | undefined,
-    now: () => number,
-    errors: ConditionFailure[],
   ): LayerVerdict {
-    let allows: string[] | undefined;
-    let denies: string[] | undefined;
-    const visit = (list: readonly RuleInstance[]): void => {
-      for (let i = 0; i < list.length; i++) {
-        const r = list[i]!;
-        if (r.seen === n) continue;
-        r.seen = n;
-        if (!r.ports(port)) continue;
-        if (action && r.actions && !r.actions(action)) continue;
-        if (!r.source(facts)) continue;
-        if (r.expiresAt !== NEVER && now() >= r.expiresAt) continue;
-        if (r.condition && activate) {
-          const result = r.condition.evaluate(activate());
-          if (result !== true) {
-            if (result === false) continue;
-            const failed = isConditionError(result);
-            // Fail closed: an erroring deny matches, an erroring allow does not.
-            errors.push({
-              layer,
-              ruleId: r.id,
-              effect: r.effect,
-              outcome: r.effect === 'deny' ? 'matched' : 'not_matched',
-              error: failed ? result.error : 'condition did not return a bool',
-            });
-            if (r.effect === 'allow') continue;
-          }
+    this.allows = undefined;
+    this.denies = undefined;
+    const keys = identity.keys;
+    for (let b = 0; b < 2; b++) {
+      const bucket_ = b === 0 ? bucket : wildcard;
+      if (!bucket_ || bucket_.size === 0) continue;
+      if (bucket_.keys.length !== 0) {
+        for (let i = 0; i < keys.length; i++) {
+          const list = bucket_.find(keys[i]!);
+          if (list !== undefined) this.visit(list, true, layer, port, action);
         }
-        if (r.effect === 'deny') (denies ??= []).push(r.id);
-        else (allows ??= []).push(r.id);
       }
-    };
-    const scan = (b: RuleBucket<RuleInstance>): void => {
-      if (b.size === 0) return;
-      const keys = identity.keys;
-      for (let i = 0; i < keys.length; i++) {
-        const list = b.byKey.get(keys[i]!);
-        if (list) visit(list);
-      }
-      visit(b.always);
-    };
-    scan(bucket);
-    if (wildcard) scan(wildcard);
+      if (bucket_.always.length !== 0) this.visit(bucket_.always, false, layer, port, action);
+    }
+    const denies = this.denies;
+    const allows = this.allows;
     if (denies) return { verdict: 'deny', reason: 'deny_rule', rules: denies };
     if (allows) return { verdict: 'allow', reason: 'allow_rule', rules: allows };
     return DEFAULT_DENY;
+  }
+
+  private visit(
+    list: readonly RuleInstance[],
+    keyed: boolean,
+    layer: 'flow' | 'permission',
+    port: number | undefined,
+    action: ActionFacts | undefined,
+  ): void {
+    const n = this.counter;
+    const facts = this.facts;
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!;
+      if (r.seen === n) continue;
+      r.seen = n;
+      if (r.ports === undefined) {
+        if (r.portFrom !== 0 && (port === undefined || port < r.portFrom || port > r.portTo)) continue;
+      } else if (!r.ports(port)) continue;
+      if (action !== undefined) {
+        if (r.prefix !== undefined) {
+          if (r.method !== undefined && action.method !== r.method) continue;
+          if (action.path === undefined || !action.path.startsWith(r.prefix)) continue;
+        } else if (r.actions !== undefined && !r.actions(action)) continue;
+      }
+      if (!(keyed && r.proven) && !r.source(facts)) continue;
+      if (r.expiresAt !== NEVER && this.now() >= r.expiresAt) continue;
+      const condition = r.condition;
+      if (condition !== undefined) {
+        const result = condition.evaluate((this.activation ??= this.buildActivation(action ?? EMPTY_ACTION)));
+        if (result !== true) {
+          if (result === false) continue;
+          // Fail closed: an erroring deny matches, an erroring allow does not.
+          this.errors.push({
+            layer,
+            ruleId: r.id,
+            effect: r.effect,
+            outcome: r.effect === 'deny' ? 'matched' : 'not_matched',
+            error: isConditionError(result) ? result.error : 'condition did not return a bool',
+          });
+          if (r.effect === 'allow') continue;
+        }
+      }
+      if (r.effect === 'deny') (this.denies ??= []).push(r.id);
+      else (this.allows ??= []).push(r.id);
+    }
+  }
+
+  private buildActivation(action: ActionFacts): ConditionActivation {
+    return buildActivation(
+      this.request!,
+      this.facts,
+      this.sourceZone,
+      this.destinationZone,
+      this.request!.destination.service,
+      action,
+      this.now(),
+    );
   }
 }
 

@@ -7,12 +7,12 @@
  * the root; those requests are denied.
  */
 export function normalizeRequestPath(raw: string): string | undefined {
+  if (raw.charCodeAt(0) !== 0x2f /* / */) return undefined;
+  // Fast path: a plain path has nothing to strip, decode, merge or resolve.
+  if (isPlain(raw)) return raw;
   let path = raw;
   const q = path.search(/[?#]/);
   if (q !== -1) path = path.slice(0, q);
-  if (!path.startsWith('/')) return undefined;
-  // Fast path: nothing to decode, merge or resolve.
-  if (!/%|\/\/|\/\.|\\/.test(path)) return path;
   if (path.includes('\\')) return undefined;
   if (path.includes('%')) {
     if (/%(?![0-9A-Fa-f]{2})/.test(path)) return undefined;
@@ -44,4 +44,16 @@ export function normalizeRequestPath(raw: string): string | undefined {
     out.push(seg);
   }
   return '/' + out.join('/');
+}
+
+/** No `?`, `#`, `%`, `\\`, `//` or `/.` anywhere: the common case, checked without a regex. */
+function isPlain(path: string): boolean {
+  let previous = 0;
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c === 0x3f || c === 0x23 || c === 0x25 || c === 0x5c) return false; // ? # % \
+    if (previous === 0x2f && (c === 0x2f || c === 0x2e)) return false; // // or /.
+    previous = c;
+  }
+  return true;
 }

@@ -2,6 +2,8 @@
  * The decision request (wire format v1, docs/decision-api.md): who asks, with
  * what credential, from where, to do what on which service.
  */
+import { isRealDate } from '../dates.js';
+
 export const REQUEST_API_VERSION = 'gatehouse.dev/v1';
 
 export type CredentialType = 'x509-svid' | 'jwt-svid' | 'oidc' | 'api-key' | 'grant';

@@ -2,12 +2,17 @@
  * Finds the rules that could match a caller without looking at the others.
  *
  * Every selector term is filed under one key that any identity it matches must
- * carry: its exact SPIFFE ID, the literal prefix of its SPIFFE ID glob, or one
- * of its labels (the rarest). An identity carries the keys of its ID, of every
- * ancestor path of its ID and of each of its labels, so looking those keys up
- * yields a superset of the matching rules; the full rule is still checked.
- * Terms that carry no such key (`"*"`, zones only, `not` only) are always
- * candidates.
+ * carry: its exact SPIFFE ID (`e:`), the literal prefix of its SPIFFE ID glob
+ * (`p:`), or one of its labels, the rarest (`l:`). An identity carries the
+ * exact key of its ID, a prefix key for its ID and every ancestor path, and a
+ * key per label, so looking those keys up yields a superset of the matching
+ * rules. Terms that carry no such key (`"*"`, zones only, `not` only) are
+ * always candidates.
+ *
+ * Some terms are *proven* by their key: an exact ID, a subtree glob
+ * (`.../**`) or a single label with nothing else. When every term of a rule
+ * is proven, finding the rule under a key already means its selector matches,
+ * and the hot path skips the check.
  */
 import type { Selector, SelectorTerm } from '../policy/model.js';
 import { hasWildcard, compilePathGlob } from '../policy/glob.js';
@@ -25,10 +30,6 @@ export class KeySpace {
     return id;
   }
 
-  lookup(key: string): number | undefined {
-    return this.ids.get(key);
-  }
-
   /** Counts label pairs across all selectors first so that `keyOf` can pick the rarest. */
   countLabels(selector: Selector): void {
     if (selector === '*') return;
@@ -41,18 +42,25 @@ export class KeySpace {
     }
   }
 
-  /** The key a term is filed under, or undefined when it has none. */
-  keyOf(term: SelectorTerm): number | undefined {
+  /** The key a term is filed under and whether the key alone proves the term; undefined when it has none. */
+  keyOf(term: SelectorTerm): { key: number; proven: boolean } | undefined {
+    const onlyField = Object.keys(term).length === 1;
     if (term.spiffeId !== undefined) {
-      if (!hasWildcard(term.spiffeId)) return this.intern(idKey(term.spiffeId));
+      if (!hasWildcard(term.spiffeId))
+        return { key: this.intern(exactKey(term.spiffeId)), proven: onlyField };
       const m = /^spiffe:\/\/([^/]+)(\/.*)?$/.exec(term.spiffeId)!;
-      const prefix = compilePathGlob(m[2] ?? '').literalPrefix;
-      return this.intern(idKey(`spiffe://${m[1]}${prefix}`));
+      const glob = compilePathGlob(m[2] ?? '');
+      const subtree = (m[2] ?? '') === `${glob.literalPrefix}/**`;
+      return {
+        key: this.intern(prefixKey(`spiffe://${m[1]}${glob.literalPrefix}`)),
+        proven: onlyField && subtree,
+      };
     }
     if (term.labels) {
       let best: string | undefined;
       let bestCount = Infinity;
-      for (const [k, v] of Object.entries(term.labels)) {
+      const pairs = Object.entries(term.labels);
+      for (const [k, v] of pairs) {
         const key = labelKey(k, v);
         const n = this.labelFrequency.get(key) ?? 0;
         if (n < bestCount) {
@@ -60,39 +68,52 @@ export class KeySpace {
           bestCount = n;
         }
       }
-      if (best !== undefined) return this.intern(best);
+      if (best !== undefined) return { key: this.intern(best), proven: onlyField && pairs.length === 1 };
     }
     return undefined;
   }
 
-  /** The keys an identity carries, restricted to keys some rule is filed under. */
+  /** The keys an identity carries, restricted to keys some rule is filed under, sorted ascending. */
   keysOf(
     spiffeId: string,
     trustDomain: string,
     path: string,
     labels: Readonly<Record<string, string>>,
-  ): number[] {
+  ): Int32Array {
     const out: number[] = [];
     const add = (key: string) => {
       const id = this.ids.get(key);
       if (id !== undefined && !out.includes(id)) out.push(id);
     };
+    add(exactKey(spiffeId));
     const root = `spiffe://${trustDomain}`;
-    add(idKey(root));
+    add(prefixKey(root));
     let at = 0;
-    while ((at = path.indexOf('/', at + 1)) !== -1) add(idKey(root + path.slice(0, at)));
-    if (path) add(idKey(spiffeId));
+    while ((at = path.indexOf('/', at + 1)) !== -1) add(prefixKey(root + path.slice(0, at)));
+    if (path) add(prefixKey(spiffeId));
     for (const [k, v] of Object.entries(labels)) add(labelKey(k, v));
-    return out;
+    return Int32Array.from(out.sort((a, b) => a - b));
   }
 }
 
-const idKey = (id: string) => `i:${id}`;
+const exactKey = (id: string) => `e:${id}`;
+const prefixKey = (id: string) => `p:${id}`;
 const labelKey = (k: string, v: string) => `l:${k}=${v}`;
 
-/** Rules of one layer for one destination, filed by key. */
-export class RuleBucket<R> {
-  readonly byKey = new Map<number, R[]>();
+/** A rule as filed in a bucket, with whether its selector is proven by any key it is filed under. */
+export interface Filed {
+  proven: boolean;
+}
+
+/**
+ * Rules of one layer for one destination, filed by key. After `seal()` the
+ * keys sit in one sorted typed array (a cache line or two for most buckets)
+ * with the rule lists beside it.
+ */
+export class RuleBucket<R extends Filed> {
+  private building: Map<number, R[]> | undefined = new Map();
+  keys: Int32Array = new Int32Array(0);
+  lists: R[][] = [];
   readonly always: R[] = [];
   size = 0;
 
@@ -102,15 +123,41 @@ export class RuleBucket<R> {
       this.always.push(rule);
       return;
     }
-    const termKeys = selector.map((t) => keys.keyOf(t));
-    if (termKeys.some((k) => k === undefined)) {
+    const filed = selector.map((t) => keys.keyOf(t));
+    if (filed.some((k) => k === undefined)) {
+      rule.proven = false;
       this.always.push(rule);
       return;
     }
-    for (const key of new Set(termKeys as number[])) {
-      const list = this.byKey.get(key);
+    rule.proven = filed.every((k) => k!.proven);
+    const map = this.building!;
+    for (const key of new Set(filed.map((k) => k!.key))) {
+      const list = map.get(key);
       if (list) list.push(rule);
-      else this.byKey.set(key, [rule]);
+      else map.set(key, [rule]);
     }
+  }
+
+  /** Freezes the index into its compact form; call once, after the last `add`. */
+  seal(): void {
+    const entries = [...this.building!].sort((a, b) => a[0] - b[0]);
+    this.keys = Int32Array.from(entries.map((e) => e[0]));
+    this.lists = entries.map((e) => e[1]);
+    this.building = undefined;
+  }
+
+  /** The rules filed under `key`, or undefined. */
+  find(key: number): R[] | undefined {
+    const keys = this.keys;
+    let lo = 0;
+    let hi = keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = keys[mid]!;
+      if (k === key) return this.lists[mid];
+      if (k < key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 }

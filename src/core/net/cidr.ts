@@ -32,14 +32,14 @@ export interface Ipv6Cidr {
  */
 export type Cidr = Ipv4Cidr | Ipv6Cidr;
 
-/** The netmask of an IPv4 prefix length, as a uint32. @internal */
-export function ipv4Mask(prefixLength: number): number {
+/** The netmask of an IPv4 prefix length, as a uint32. */
+function ipv4Mask(prefixLength: number): number {
   // `x << 32` is `x << 0` in JavaScript, hence the special case.
   return prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
 }
 
-/** The mask of word `k` (0–3) of an IPv6 prefix length, as a uint32. @internal */
-export function ipv6WordMask(prefixLength: number, k: number): number {
+/** The mask of word `k` (0–3) of an IPv6 prefix length, as a uint32. */
+function ipv6WordMask(prefixLength: number, k: number): number {
   const bits = prefixLength - 32 * k;
   return bits <= 0 ? 0 : bits >= 32 ? 0xffffffff : ipv4Mask(bits);
 }
@@ -58,9 +58,9 @@ function fail(text: string, why: string): never {
  * - A bare address is rejected (`missing prefix length`): write `/32` or
  *   `/128` for one address, so that a forgotten length never widens a rule.
  * - Host bits must be zero: `10.0.0.1/24` is rejected because it could mean
- *   `10.0.0.0/24` or `10.0.0.1/32`. This is as strict as Kubernetes API
- *   validation of NetworkPolicy `ipBlock.cidr` under KEP-4858
- *   (`StrictIPCIDRValidation`), which rejects such values for the same reason.
+ *   `10.0.0.0/24` or `10.0.0.1/32`, and consumers disagree on which. This is
+ *   as strict as Kubernetes validates NetworkPolicy `ipBlock.cidr` under
+ *   KEP-4858 (`StrictIPCIDRValidation`), for the same reason.
  * - A prefix inside the IPv4-mapped range (RFC 4291 §2.5.5.2) is IPv4:
  *   `::ffff:10.0.0.0/104` becomes `10.0.0.0/8` (length − 96), matching how
  *   {@link parseIpAddress} maps addresses. A shorter IPv6 prefix cannot hold

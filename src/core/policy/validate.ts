@@ -1,3 +1,4 @@
+import { isRealDate } from '../dates.js';
 import { isGatehouseError } from '../errors.js';
 import { parseSpiffeId, trustDomainProblem } from '../identity/spiffe-id.js';
 import { formatCidr, parseCidr } from '../net/index.js';
@@ -123,7 +124,7 @@ class Checker {
   date(o: Obj, key: string, path: PathSegment[]): string | undefined {
     const v = o[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !DATE.test(v) || Number.isNaN(Date.parse(v))) {
+    if (typeof v !== 'string' || !DATE.test(v) || !isRealDate(v)) {
       this.error(
         [...path, key],
         'invalid_date',
@@ -196,7 +197,12 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
       'owner',
       'labels',
     ]);
-    if (meta) name = c.optionalString(meta, 'name', ['metadata'], '`metadata.name`');
+    if (meta) {
+      name = c.optionalString(meta, 'name', ['metadata'], '`metadata.name`');
+      c.optionalString(meta, 'description', ['metadata'], '`metadata.description`');
+      c.optionalString(meta, 'owner', ['metadata'], '`metadata.owner`');
+      if (meta.labels !== undefined) validateLabels(c, meta.labels, ['metadata', 'labels']);
+    }
   }
 
   let trustDomain = '';
@@ -793,6 +799,7 @@ function target(ctx: RuleContext, v: unknown, path: PathSegment[], ruleId: strin
     list.forEach((s, i) => {
       const at = typeof raw === 'string' ? [...path, key] : [...path, key, i];
       if (typeof s !== 'string') return c.error(at, 'invalid_type', 'a service name must be a string');
+      if (s === '*') return c.error(at, 'invalid_value', '`"*"` must stand alone, not inside a list', ruleId);
       if (!ctx.serviceByName.has(s)) {
         return c.warn(
           at,

@@ -24,19 +24,18 @@ function verdict(reason: CredentialReason): LayerVerdict {
 export function checkCredential(
   request: DecisionRequest,
   identityValid: boolean,
-  trustDomain: string,
-  acceptedTrustDomains: ReadonlySet<string>,
-  now: () => number,
+  trustDomainAccepted: boolean,
+  clock: { now(): number },
 ): LayerVerdict {
   if (!request.source.spiffeId) return verdict('identity_missing');
   if (!identityValid) return verdict('identity_invalid');
-  if (!acceptedTrustDomains.has(trustDomain)) return verdict('foreign_trust_domain');
+  if (!trustDomainAccepted) return verdict('foreign_trust_domain');
   const c = request.credential;
   if (!c) return verdict('credential_missing');
   if (c.verified !== true) return verdict('credential_unverified');
   if (c.revoked === true) return verdict('credential_revoked');
   if (c.expiresAt !== undefined || c.notBefore !== undefined) {
-    const t = now();
+    const t = clock.now();
     if (c.expiresAt !== undefined && !(t < Date.parse(c.expiresAt))) return verdict('credential_expired');
     if (c.notBefore !== undefined && !(t >= Date.parse(c.notBefore)))
       return verdict('credential_not_yet_valid');
