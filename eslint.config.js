@@ -30,8 +30,23 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:fs', 'node:fs/*', 'fs', 'node:net', 'node:http', 'node:https', 'node:child_process', 'node:process'], message: 'src/core does no I/O; receive it through a port' },
-            { group: ['**/cli/**', '**/server/**', '**/store/**', '**/proxy/**'], message: 'src/core must not depend on adapters' },
+            {
+              group: [
+                'node:fs',
+                'node:fs/*',
+                'fs',
+                'node:net',
+                'node:http',
+                'node:https',
+                'node:child_process',
+                'node:process',
+              ],
+              message: 'src/core does no I/O; receive it through a port',
+            },
+            {
+              group: ['**/cli/**', '**/server/**', '**/store/**', '**/proxy/**'],
+              message: 'src/core must not depend on adapters',
+            },
           ],
         },
       ],
