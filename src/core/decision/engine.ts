@@ -166,6 +166,7 @@ export class DecisionEngine {
     for (const svc of policy.services) this.services.set(svc.name, bucketFor(svc));
 
     const conditions = new Map<string, CompiledCondition>();
+    const selectors = new Map<string, SourceMatcher>();
     const place = (
       layer: 'flows' | 'permissions',
       rule: {
@@ -178,7 +179,10 @@ export class DecisionEngine {
       actions: import('../policy/model.js').ActionMatch[] | undefined,
       when: string | undefined,
     ) => {
-      const source = compileSelector(rule.from);
+      // Selectors repeat across rules (the same caller in many rules): compile each once.
+      const selectorKey = rule.from === '*' ? '*' : JSON.stringify(rule.from);
+      let source = selectors.get(selectorKey);
+      if (!source) selectors.set(selectorKey, (source = compileSelector(rule.from)));
       let condition: CompiledCondition | undefined;
       if (when !== undefined) {
         condition = conditions.get(when);

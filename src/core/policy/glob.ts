@@ -36,6 +36,19 @@ export function hasWildcard(pattern: string): boolean {
  * @throws GatehouseError `policy_invalid` on a malformed pattern
  */
 export function compilePathGlob(pattern: string): PathGlob {
+  let glob = cache.get(pattern);
+  if (!glob) {
+    glob = compile(pattern);
+    // Bounded: patterns come from policies, but a pure cache must not grow without limit.
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(pattern, glob);
+  }
+  return glob;
+}
+
+const cache = new Map<string, PathGlob>();
+
+function compile(pattern: string): PathGlob {
   if (pattern !== '' && !pattern.startsWith('/')) {
     throw new GatehouseError('policy_invalid', `invalid path pattern \`${pattern}\`: must start with \`/\``);
   }

@@ -243,7 +243,7 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
       ruleIds.set(id, loc ? `${loc.file}:${loc.line}` : formatPath(path));
     }
   };
-  const ctx: RuleContext = { c, zoneNames, serviceByName, claimId };
+  const ctx: RuleContext = { c, zoneNames, serviceByName, claimId, conditions: new Map() };
   const segmentation = section(c, root.segmentation, 'segmentation', (v, p) =>
     validateSegmentationRule(ctx, v, p),
   );
@@ -572,6 +572,8 @@ function validateLabels(c: Checker, v: unknown, path: PathSegment[]): Record<str
 
 interface RuleContext {
   c: Checker;
+  /** Condition text → compile error message, or '' when it compiles. */
+  conditions: Map<string, string>;
   zoneNames: Set<string>;
   serviceByName: Map<string, Service>;
   claimId(id: string, path: PathSegment[]): void;
@@ -907,17 +909,19 @@ function validatePermissionRule(
     if (typeof o.when !== 'string' || o.when.trim() === '') {
       c.error([...path, 'when'], 'invalid_type', '`when` must be a CEL expression string', base.id);
     } else {
-      try {
-        compileCondition(o.when);
-        rule.when = o.when;
-      } catch (e) {
-        c.error(
-          [...path, 'when'],
-          'invalid_condition',
-          isGatehouseError(e) ? e.message : `invalid condition \`${o.when}\``,
-          base.id,
-        );
+      // Large policies repeat the same few conditions: compile each text once.
+      let problem = ctx.conditions.get(o.when);
+      if (problem === undefined) {
+        try {
+          compileCondition(o.when);
+          problem = '';
+        } catch (e) {
+          problem = isGatehouseError(e) ? e.message : `invalid condition \`${o.when}\``;
+        }
+        ctx.conditions.set(o.when, problem);
       }
+      if (problem) c.error([...path, 'when'], 'invalid_condition', problem, base.id);
+      else rule.when = o.when;
     }
   }
   return rule;
