@@ -167,6 +167,13 @@ export class DecisionEngine {
 
     const conditions = new Map<string, CompiledCondition>();
     const selectors = new Map<string, SourceMatcher>();
+    const strings = new Map<string, string>();
+    const intern = (text: string): string => {
+      const known = strings.get(text);
+      if (known !== undefined) return known;
+      strings.set(text, text);
+      return text;
+    };
     const place = (
       layer: 'flows' | 'permissions',
       rule: {
@@ -219,8 +226,9 @@ export class DecisionEngine {
           simple.prefixes.length === 1 &&
           (simple.methods === '*' || simple.methods.length === 1)
         ) {
-          instance.method = simple.methods === '*' ? undefined : simple.methods[0];
-          instance.prefix = simple.prefixes[0];
+          // Interned: rules share a few method and prefix strings, which then stay in cache.
+          instance.method = simple.methods === '*' ? undefined : intern(simple.methods[0]!);
+          instance.prefix = intern(simple.prefixes[0]!);
         } else if (actions && actions.length) instance.actions = compileActions(actions, svc);
         const compiled = svc ? this.services.get(svc.name)! : this.anyService;
         compiled[layer].add(instance, rule.from, this.keys);
