@@ -6,12 +6,8 @@
  */
 import { tryParseSpiffeId } from '../identity/spiffe-id.js';
 import { createPrefixTable, parseCidr, type PrefixTable } from '../net/index.js';
-import {
-  compileCondition,
-  isConditionError,
-  type CompiledCondition,
-  type ConditionActivation,
-} from '../policy/cel/index.js';
+import { isConditionError, type CompiledCondition, type ConditionActivation } from '../policy/cel/index.js';
+import { compileConditionOnce } from '../policy/condition-cache.js';
 import {
   LAYERS,
   UNKNOWN_ZONE,
@@ -165,7 +161,6 @@ export class DecisionEngine {
     const serviceByName = new Map(policy.services.map((s) => [s.name, s]));
     for (const svc of policy.services) this.services.set(svc.name, bucketFor(svc));
 
-    const conditions = new Map<string, CompiledCondition>();
     const selectors = new Map<string, SourceMatcher>();
     const strings = new Map<string, string>();
     const intern = (text: string): string => {
@@ -191,10 +186,7 @@ export class DecisionEngine {
       let source = selectors.get(selectorKey);
       if (!source) selectors.set(selectorKey, (source = compileSelector(rule.from)));
       let condition: CompiledCondition | undefined;
-      if (when !== undefined) {
-        condition = conditions.get(when);
-        if (!condition) conditions.set(when, (condition = compileCondition(when)));
-      }
+      if (when !== undefined) condition = compileConditionOnce(when);
       const targets =
         rule.to.services === '*' ? [undefined] : rule.to.services.map((n) => serviceByName.get(n)!);
       for (const svc of targets) {
