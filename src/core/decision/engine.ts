@@ -113,7 +113,9 @@ export class DecisionEngine {
   private readonly zoneVerdicts: (LayerVerdict | undefined)[][];
   private readonly services = new Map<string, CompiledService>();
   private readonly anyService: CompiledService;
-  private readonly inventory = new Map<string, Identity>();
+  /** Labels of the policy's inventory by SPIFFE ID; identities are built on first sight. */
+  private readonly inventory = new Map<string, Readonly<Record<string, string>>>();
+  private readonly known = new Map<string, Identity>();
   private readonly strangers = new Map<string, Identity>();
   private readonly trustDomains: Set<string>;
   private readonly trustDomain: string;
@@ -233,13 +235,9 @@ export class DecisionEngine {
       svc.permissions.seal();
     }
 
-    for (const w of policy.workloads) {
-      const parsed = tryParseSpiffeId(w.spiffeId)!;
-      this.inventory.set(
-        w.spiffeId,
-        this.identity(w.spiffeId, parsed.trustDomain, parsed.path, w.labels, true),
-      );
-    }
+    // Identities are indexed lazily, on their first request: an estate of tens
+    // of thousands of workloads should not slow every policy load.
+    for (const w of policy.workloads) this.inventory.set(w.spiffeId, w.labels);
   }
 
   private identity(
@@ -262,9 +260,15 @@ export class DecisionEngine {
   }
 
   private resolve(spiffeId: string): Identity {
-    const known = this.inventory.get(spiffeId) ?? this.strangers.get(spiffeId);
+    const known = this.known.get(spiffeId) ?? this.strangers.get(spiffeId);
     if (known) return known;
     const parsed = tryParseSpiffeId(spiffeId);
+    const labels = this.inventory.get(spiffeId);
+    if (labels && parsed) {
+      const identity = this.identity(spiffeId, parsed.trustDomain, parsed.path, labels, true);
+      this.known.set(spiffeId, identity);
+      return identity;
+    }
     const identity = parsed
       ? this.identity(spiffeId, parsed.trustDomain, parsed.path, NO_LABELS, true)
       : this.identity(spiffeId, '', '', NO_LABELS, false);
