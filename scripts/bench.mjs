@@ -1,0 +1,377 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: Gatehouse measured on the shared peer workload, in the
+ * shared peer harness, next to the reference evaluator (and any other peer)
+ * in the same run. Each engine runs in its own process
+ * (`<shared>/bench.mjs`), which checks every answer against the workload's
+ * expected decisions before it reports a number.
+ *
+ *   npm run bench -- [--workload FILE | --size small|large [--seed N]] [--rounds N] [--budget-s N]
+ *                    [--peers reference,cedar-sharded,...|none] [--skip-no-ids] [--shared DIR]
+ *   node scripts/bench.mjs --generate-only --size large [--seed 42] --out FILE
+ *
+ * The workload defaults to `.bench/workload-<size>-s<seed>.json`, generated
+ * with the shared generator when missing or older than it. Peers other than
+ * `reference` need the harness's own dependencies: the shared folder is then
+ * copied to `.bench/peer-bench/` and `npm ci` runs there. Results go to
+ * `.bench/results/`; nothing is written into the shared folder.
+ *
+ * Prints a table, then, as the last line of stdout, one JSON summary. Exits 1
+ * when Gatehouse disagrees with the expected decisions or deciding rules on
+ * any request, reports engine errors, or could not be measured (a wrong
+ * engine must not look fast); 3 on invalid flags.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ADAPTER = join(ROOT, 'bench', 'peer-adapter.mjs');
+const WORK = join(ROOT, '.bench');
+const PEERS = ['reference', 'cedar', 'cedar-sharded', 'cedar-floor', 'casbin', 'casbin-sharded', 'opa'];
+/** Peers whose adapters import nothing outside the harness. */
+const SELF_CONTAINED = new Set(['reference']);
+const HEAP_FLAG = '--max-old-space-size=8192';
+
+class UsageError extends Error {}
+
+function parseArgs(argv) {
+  const args = { size: 'small', seed: 42, rounds: 5, peers: ['reference'], noIds: true, generateOnly: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`flag \`${flag}\` needs a value`);
+      return v;
+    };
+    const count = (min) => {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min)
+        throw new UsageError(`\`${flag}\` must be an integer >= ${min}, got \`${v}\``);
+      return n;
+    };
+    if (flag === '--workload') args.workload = value();
+    else if (flag === '--size') args.size = value();
+    else if (flag === '--seed') args.seed = count(0);
+    else if (flag === '--rounds') args.rounds = count(1);
+    else if (flag === '--budget-s') args.budgetS = count(1);
+    else if (flag === '--peers') {
+      const v = value().trim();
+      args.peers = v === '' || v === 'none' ? [] : [...new Set(v.split(',').map((p) => p.trim()))];
+    } else if (flag === '--shared') args.shared = value();
+    else if (flag === '--skip-no-ids') args.noIds = false;
+    else if (flag === '--generate-only') args.generateOnly = true;
+    else if (flag === '--out') args.out = value();
+    else if (flag === '--help' || flag === '-h') args.help = true;
+    else throw new UsageError(`unknown flag \`${flag}\`: see the header of scripts/bench.mjs`);
+  }
+  if (!['small', 'large'].includes(args.size)) {
+    throw new UsageError(`invalid size \`${args.size}\`: use small or large`);
+  }
+  for (const p of args.peers) {
+    if (!PEERS.includes(p)) throw new UsageError(`unknown peer \`${p}\`: use one of ${PEERS.join(', ')}`);
+  }
+  if (args.generateOnly && !args.out) throw new UsageError('`--generate-only` needs `--out FILE`');
+  return args;
+}
+
+/** The shared harness folder: --shared, then GATEHOUSE_PEER_BENCH, then ../shared/bench beside the repository. */
+function sharedDir(flag) {
+  const dir = resolve(flag ?? process.env.GATEHOUSE_PEER_BENCH ?? join(ROOT, '..', 'shared', 'bench'));
+  for (const file of ['bench.mjs', 'gen-workload.mjs']) {
+    if (!existsSync(join(dir, file))) {
+      throw new UsageError(
+        `no peer harness at \`${dir}\` (missing ${file}): use --shared DIR or GATEHOUSE_PEER_BENCH`,
+      );
+    }
+  }
+  return dir;
+}
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+/** Runs a command with its output on our stderr, so that stdout carries only the table and the summary. */
+function run(command, args, options = {}) {
+  const res = spawnSync(command, args, { stdio: ['ignore', 2, 2], ...options });
+  if (res.error) throw res.error;
+  return res.status ?? 1;
+}
+
+// --- workload ---------------------------------------------------------------
+
+async function generateTo(shared, size, seed, out) {
+  const { generate, summarize } = await import(pathToFileURL(join(shared, 'gen-workload.mjs')).href);
+  const t0 = performance.now();
+  const doc = generate({ size, seed });
+  const tmp = `${out}.tmp-${process.pid}`;
+  mkdirSync(resolve(out, '..'), { recursive: true });
+  writeFileSync(tmp, JSON.stringify(doc));
+  renameSync(tmp, out);
+  log(`generated ${out} in ${((performance.now() - t0) / 1000).toFixed(1)} s (seed ${seed})`);
+  log(JSON.stringify(summarize(doc)));
+}
+
+/** The default workload, (re)generated like the harness's run.sh does: when missing or older than the generator. */
+function defaultWorkload(shared, size, seed) {
+  const file = join(WORK, `workload-${size}-s${seed}.json`);
+  const sources = ['gen-workload.mjs', 'lib/reference.mjs', 'lib/prng.mjs'].map((f) => join(shared, f));
+  const fresh =
+    existsSync(file) &&
+    statSync(file).size > 0 &&
+    sources.every((s) => !existsSync(s) || statSync(s).mtimeMs <= statSync(file).mtimeMs);
+  if (!fresh) {
+    // A child with a large heap: the large workload does not fit Node's default one.
+    const script = fileURLToPath(import.meta.url);
+    const argv = [HEAP_FLAG, script, '--generate-only', '--shared', shared, '--size', size];
+    const status = run(process.execPath, [...argv, '--seed', String(seed), '--out', file]);
+    if (status !== 0) throw new Error(`workload generation failed (exit ${status})`);
+  }
+  return file;
+}
+
+// --- harness copy for peers with dependencies --------------------------------
+
+function makeWritable(path) {
+  const st = statSync(path);
+  chmodSync(path, st.mode | 0o200);
+  if (st.isDirectory()) for (const entry of readdirSync(path)) makeWritable(join(path, entry));
+}
+
+/** `.bench/peer-bench/`: the shared harness with its node_modules, refreshed from the shared folder. */
+function peerHarness(shared) {
+  const dest = join(WORK, 'peer-bench');
+  mkdirSync(dest, { recursive: true });
+  for (const entry of readdirSync(shared)) {
+    if (['node_modules', 'data', 'results'].includes(entry)) continue;
+    rmSync(join(dest, entry), { recursive: true, force: true });
+    cpSync(join(shared, entry), join(dest, entry), { recursive: true });
+    makeWritable(join(dest, entry));
+  }
+  const lock = readFileSync(join(dest, 'package-lock.json'), 'utf8');
+  const stamp = join(dest, 'node_modules', '.gatehouse-bench-lock');
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lock) {
+    log(`installing the peer harness's dependencies in ${relative(ROOT, dest)} (npm ci)`);
+    const status = run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dest });
+    if (status !== 0) throw new Error(`npm ci in ${dest} failed (exit ${status})`);
+    writeFileSync(stamp, lock);
+  }
+  return dest;
+}
+
+// --- runs -------------------------------------------------------------------
+
+function measure(runSpec, args, workload) {
+  const out = join(WORK, 'results', `${basename(workload, '.json')}-${runSpec.key}.json`);
+  rmSync(out, { force: true });
+  const argv = [
+    '--expose-gc',
+    HEAP_FLAG,
+    join(runSpec.harness, 'bench.mjs'),
+    ...(runSpec.adapter ? ['--adapter', runSpec.adapter] : []),
+    '--engine',
+    runSpec.key,
+    '--workload',
+    workload,
+    '--rounds',
+    String(args.rounds),
+    ...(args.budgetS !== undefined ? ['--budget-s', String(args.budgetS)] : []),
+    '--out',
+    out,
+  ];
+  log(`\n== ${runSpec.key}`);
+  const status = run(process.execPath, argv, { cwd: ROOT, env: { ...process.env, ...runSpec.env } });
+  if (status !== 0 || !existsSync(out)) return { key: runSpec.key, failed: `harness exited with ${status}` };
+  return { key: runSpec.key, result: JSON.parse(readFileSync(out, 'utf8')), file: out };
+}
+
+const round1 = (x) => (x === undefined || x === null ? null : Math.round(x * 10) / 10);
+
+function figures(r) {
+  const m = r.median;
+  return {
+    engine: r.engine,
+    requestsChecked: r.requestsChecked,
+    capped: r.capped,
+    agreement: r.agreementPct,
+    reasonAgreement: r.reasonAgreementPct ?? null,
+    decisionsPerSec: m.decisionsPerSec,
+    p50Micros: m.p50Us,
+    p99Micros: m.p99Us,
+    translateMs: r.translateMs,
+    compileMs: r.compileMs,
+    loadMs: r.loadMs,
+    heapMB: r.heapDeltaMB,
+    heapAfterRunMB: r.heapAfterRunDeltaMB,
+    rssMB: r.rssDeltaMB,
+    engineErrors: r.engineErrors,
+  };
+}
+
+function table(rows) {
+  const header = [
+    'engine',
+    'requests checked',
+    'agreement decision / reasons',
+    'decisions/s',
+    'p50 µs',
+    'p99 µs',
+    'load / compile ms',
+    'heap MB',
+  ];
+  const lines = rows.map((row) => {
+    if (row.failed) return [row.key, 'not measured', row.failed, '', '', '', '', ''];
+    const r = row.result;
+    if (!r.runnable) return [row.key, 'not runnable', String(r.error).split(':')[0], '', '', '', '', ''];
+    const m = r.median;
+    const reasons = r.reasonAgreementPct === undefined ? 'n/a' : `${r.reasonAgreementPct}%`;
+    return [
+      `${row.key} (${r.engine})`,
+      `${r.requestsChecked.toLocaleString('en-US')}${r.capped ? ' (capped)' : ''}`,
+      `${r.agreementPct}% / ${reasons}`,
+      m.decisionsPerSec.toLocaleString('en-US'),
+      m.p50Us.toFixed(2),
+      m.p99Us.toFixed(2),
+      `${r.loadMs.toFixed(0)} / ${r.compileMs.toFixed(0)}`,
+      String(r.heapDeltaMB),
+    ];
+  });
+  const all = [header, ...lines];
+  const widths = header.map((_, i) => Math.max(...all.map((l) => l[i].length)));
+  const fmt = (l) =>
+    l.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
+}
+
+async function main() {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      log(`bench: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  }
+  if (args.help) {
+    // The header comment above, without its comment markers.
+    const header = readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('*/')[0]
+      .split('\n')
+      .slice(2);
+    log(header.map((line) => line.replace(/^ \*( |$)/, '')).join('\n'));
+    return 0;
+  }
+  let shared;
+  try {
+    shared = sharedDir(args.shared);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      log(`bench: ${e.message}`);
+      return 3;
+    }
+    throw e;
+  }
+  if (args.generateOnly) {
+    await generateTo(shared, args.size, args.seed, resolve(args.out));
+    return 0;
+  }
+  const workload = args.workload ? resolve(args.workload) : defaultWorkload(shared, args.size, args.seed);
+  if (!existsSync(workload)) {
+    log(`bench: no workload file \`${workload}\``);
+    return 3;
+  }
+
+  const runs = [{ key: 'gatehouse', harness: shared, adapter: ADAPTER }];
+  if (args.noIds) {
+    runs.push({
+      key: 'gatehouse-no-ids',
+      harness: shared,
+      adapter: ADAPTER,
+      env: { GATEHOUSE_BENCH_DECISION_IDS: 'off' },
+    });
+  }
+  const needsCopy = args.peers.some((p) => !SELF_CONTAINED.has(p));
+  const peerDir = needsCopy ? peerHarness(shared) : shared;
+  for (const p of args.peers) runs.push({ key: p, harness: SELF_CONTAINED.has(p) ? shared : peerDir });
+
+  const rows = runs.map((spec) => measure(spec, args, workload));
+  console.log('');
+  console.log(table(rows));
+
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const ours = byKey.get('gatehouse');
+  const problems = [];
+  const usable = (row) => row && !row.failed && row.result.runnable;
+  if (!usable(ours)) problems.push(`gatehouse was not measured: ${ours.failed ?? ours.result.error}`);
+  for (const key of ['gatehouse', 'gatehouse-no-ids']) {
+    const row = byKey.get(key);
+    if (!usable(row)) continue;
+    const r = row.result;
+    if (r.agreementPct < 100) problems.push(`${key}: decision agreement ${r.agreementPct}% (< 100%)`);
+    if (!(r.reasonAgreementPct >= 100)) {
+      problems.push(`${key}: deciding-rule agreement ${r.reasonAgreementPct ?? 'unknown'}% (< 100%)`);
+    }
+    if (r.engineErrors) problems.push(`${key}: ${r.engineErrors} decisions with engine errors`);
+    if (r.mismatches?.length) problems.push(`${key}: first mismatches in ${relative(ROOT, row.file)}`);
+  }
+
+  const g = usable(ours) ? ours.result : undefined;
+  const ref = byKey.get('reference');
+  const refDps = usable(ref) ? ref.result.median.decisionsPerSec : null;
+  const noIds = byKey.get('gatehouse-no-ids');
+  const peers = {};
+  for (const p of args.peers) {
+    const row = byKey.get(p);
+    if (row.failed) peers[p] = { measured: false, reason: row.failed };
+    else if (!row.result.runnable) peers[p] = { measured: false, reason: row.result.error };
+    else peers[p] = figures(row.result);
+  }
+  const meta = g ?? rows.find(usable)?.result;
+  const summary = {
+    ok: problems.length === 0,
+    workload: relative(ROOT, workload).startsWith('..') ? workload : relative(ROOT, workload),
+    size: meta?.size ?? null,
+    seed: meta?.seed ?? null,
+    requests: meta?.requestsInWorkload ?? null,
+    rules: meta?.rules ?? null,
+    workloads: meta?.workloads ?? null,
+    services: meta?.services ?? null,
+    ...(g ? figures(g) : {}),
+    noIds: usable(noIds) ? figures(noIds.result) : null,
+    referenceDecisionsPerSec: refDps,
+    speedupVsReference: g && refDps ? round1(g.median.decisionsPerSec / refDps) : null,
+    peers,
+    rounds: args.rounds,
+    node: meta?.node ?? process.version,
+    nproc: meta?.nproc ?? null,
+    cpu: meta?.cpu ?? null,
+    date: meta?.date ?? new Date().toISOString(),
+  };
+  for (const p of problems) log(`bench: ${p}`);
+  console.log(JSON.stringify(summary));
+  return problems.length ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    log(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = 1;
+  },
+);
