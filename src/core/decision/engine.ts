@@ -9,7 +9,6 @@ import { createPrefixTable, parseCidr, type PrefixTable } from '../net/index.js'
 import { isConditionError, type CompiledCondition, type ConditionActivation } from '../policy/cel/index.js';
 import { compileConditionOnce } from '../policy/condition-cache.js';
 import {
-  LAYERS,
   UNKNOWN_ZONE,
   type Effect,
   type LayerName,
@@ -441,9 +440,17 @@ export class DecisionEngine {
 
     let deciding: LayerName = 'permission';
     let verdict = permission;
-    if (credential.verdict === 'deny') ((deciding = 'credential'), (verdict = credential));
-    else if (zone.verdict === 'deny') ((deciding = 'zone'), (verdict = zone));
-    else if (flow.verdict === 'deny') ((deciding = 'flow'), (verdict = flow));
+    // Reporting order: credential → zone → flow → permission; the first deny decides.
+    if (credential.verdict === 'deny') {
+      deciding = 'credential';
+      verdict = credential;
+    } else if (zone.verdict === 'deny') {
+      deciding = 'zone';
+      verdict = zone;
+    } else if (flow.verdict === 'deny') {
+      deciding = 'flow';
+      verdict = flow;
+    }
     const mode = compiledService.mode;
     const enforced = mode === 'enforce';
     const allow = verdict.verdict === 'allow';

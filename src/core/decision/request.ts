@@ -106,7 +106,7 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
   };
   const time = (v: unknown, path: string) => {
     if (v === undefined) return;
-    if (typeof v !== 'string' || !RFC3339.test(v) || Number.isNaN(Date.parse(v)))
+    if (typeof v !== 'string' || !RFC3339.test(v) || !isRealDate(v))
       bad(path, 'must be an RFC 3339 date-time');
   };
   const s = value.source;
