@@ -8,22 +8,42 @@
  * The closures rely on cel-js's type check having run: every node carries its
  * `checkedType`, which decides, as it does in cel-js, whether an operator is
  * resolved at compile time or dispatched on the run-time kinds of its operands.
+ *
+ * Speed comes from doing at compile time what can be: literals are values,
+ * `cidr("…")` is parsed, overloads of static types are chosen, and the
+ * common shapes (`context.risk < 30`, `source.labels.env == "prod"`,
+ * `context.day in [1, 2]`, `cidr(…).containsIP(source.ip)`) are single
+ * closures that read their path with one inlinable function call.
  */
-import { cidrContains, tryParseIpAddress } from '../../net/index.js';
-import { CIDR_TYPE, CONDITION_VARIABLES, DURATION_TYPE, IP_TYPE, TIMESTAMP_TYPE } from './environment.js';
 import {
-  CelCidr,
-  celCidr,
-  celIp,
-  celIsCidr,
-  celIsIp,
-  CelIp,
-  cidrContainsCidr,
-  cidrContainsIp,
-  cidrIp,
-  cidrPrefixLength,
-  ipFamily,
-} from './net-functions.js';
+  caught,
+  dynamicAccess,
+  hasOwnCoerced,
+  listElement,
+  mapEntry,
+  noSuchKey,
+  ownValue,
+  path,
+  readMapVariable,
+  readPath,
+  readTimestampVariable,
+  variable,
+  type Activation,
+  type Path,
+  type Variable,
+} from './access.js';
+import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator';
+import { CIDR_TYPE, DURATION_TYPE, IP_TYPE, TIMESTAMP_TYPE } from './environment.js';
+import { CelCidr, CelIp } from './net-functions.js';
+import {
+  callFault,
+  containsIpText,
+  CONVERSIONS,
+  findOverload,
+  FUNCTIONS,
+  METHODS,
+  type Overload,
+} from './overloads.js';
 import { compileRegexLiteral } from './regex-literal.js';
 import {
   arithmetic,
@@ -33,7 +53,7 @@ import {
   deepKind,
   dynEquals,
   FALL_BACK,
-  hasOwn,
+  hasOwnKey,
   isEqual,
   isOrdered,
   K_BOOL,
@@ -52,26 +72,21 @@ import {
   kindName,
   kindOf,
   negate,
-  size,
-  toBool,
-  toDouble,
-  toInt,
-  toStringValue,
-  toUint,
   type ArithmeticOperator,
   type RelationalOperator,
 } from './values.js';
 
-/** The activation as the closures read it. */
-export type Activation = Readonly<Record<string, unknown>>;
+export type { Activation } from './access.js';
 /** A compiled node: its value or a `CelFault`; throws only `FALL_BACK`. */
 export type Closure = (activation: Activation) => unknown;
 
 /** The part of a cel-js type declaration the compiler reads. */
-export interface CelType {
+interface CelType {
   readonly kind: string;
   readonly name: string;
   readonly hasDynType: boolean;
+  /** The element type of a list, the value type of a map. */
+  readonly valueType?: CelType;
 }
 
 /** The part of a cel-js AST node the compiler reads (cel-js's own typings omit `checkedType`). */
@@ -94,8 +109,8 @@ function unsupported(what: string): never {
 
 /**
  * Closures for `ast`, or undefined when some node is outside the subset.
- * `evaluateLiteral` evaluates a call with literal arguments (`duration("1h")`)
- * once, at compile time, with cel-js.
+ * `evaluateLiteral` evaluates a call with a literal argument (`duration("1h")`,
+ * `cidr("10.0.0.0/8")`) once, at compile time.
  */
 export function compileClosure(
   ast: CelNode,
@@ -109,12 +124,13 @@ export function compileClosure(
   }
 }
 
-const VARIABLES: ReadonlySet<string> = new Set(CONDITION_VARIABLES);
-
 /** The kind a statically typed node always has, or undefined when its type has `dyn` in it. */
 function staticKind(t: CelType | undefined): number | undefined {
   if (t === undefined) return unsupported('node without a checked type');
   if (t.hasDynType) return undefined;
+  // An element of `[]` or `{}`: cel-js resolves operators on it statically in
+  // ways no run-time kind reproduces (`size(l) == [][0]` picks int == int).
+  if (t.kind === 'param') unsupported('a value typed by a type parameter');
   if (t.kind === 'list') return K_LIST;
   if (t.kind === 'map') return K_MAP;
   switch (t.name) {
@@ -150,19 +166,10 @@ function knownKind(node: CelNode): number | undefined {
   return k;
 }
 
-function isNode(x: unknown): x is CelNode {
-  return typeof x === 'object' && x !== null && typeof (x as CelNode).op === 'string';
-}
-
 // Faults shared by every evaluation.
 const NOT_BOOL_OPERAND = new CelFault('logical operator requires bool operands');
 const NOT_BOOL_CONDITION = new CelFault('ternary condition must be bool');
 const NOT_BOOL_NOT = new CelFault('no such overload: !_ on a value that is not a bool');
-const INDEX_OUT_OF_BOUNDS = new CelFault('no such key: list index out of bounds');
-
-function noSuchKey(key: unknown): CelFault {
-  return new CelFault(`no such key: ${String(key)}`);
-}
 
 function overloadFault(op: string, a: unknown, b: unknown): CelFault {
   return new CelFault(`no such overload: ${kindName(kindOf(a))} ${op} ${kindName(kindOf(b))}`);
@@ -177,188 +184,189 @@ function constant(value: unknown): Closure {
   return f;
 }
 
-/** A map variable: a plain object, or the error cel-js raises for anything else. */
-function mapVariable(name: string): Closure {
-  const missing = new CelFault(`unknown variable: ${name}`);
-  const notMap = new CelFault(`variable ${name} is not a map`);
-  return (a) => {
-    const v = a[name];
-    if (typeof v === 'object' && v !== null) {
-      const c = v.constructor;
-      if (c === Object || c === undefined) return v;
-      // A Map is a valid CEL map that these closures do not read.
-      if (c === Map) throw FALL_BACK;
-      return notMap;
-    }
-    return v === undefined ? missing : notMap;
-  };
+function isSafe(v: bigint): boolean {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER);
 }
 
-function timestampVariable(name: string): Closure {
-  const missing = new CelFault(`unknown variable: ${name}`);
-  const notTimestamp = new CelFault(`variable ${name} is not a timestamp`);
-  return (a) => {
-    const v = a[name];
-    if (v instanceof Date && v.constructor === Date) {
-      if (Number.isNaN(v.getTime())) throw FALL_BACK;
-      return v;
-    }
-    return v === undefined ? missing : notTimestamp;
-  };
-}
-
-/** Reads `key` of a plain object as cel-js's map field access does: own keys only. */
-function mapEntry(o: object, key: unknown, missing: CelFault): unknown {
-  if (hasOwn(o, key)) {
-    const v = (o as Record<string, unknown>)[key as string];
-    if (v !== undefined) return checked(v);
-  }
-  return missing;
-}
-
-/** cel-js's list field access: an int or double index, an error otherwise. */
-function listElement(list: readonly unknown[], key: unknown): unknown {
-  let pos: number;
-  if (typeof key === 'bigint') pos = Number(key);
-  else if (typeof key === 'number') pos = key;
-  else return noSuchKey(key);
-  const v = list[pos];
-  return v === undefined ? INDEX_OUT_OF_BOUNDS : checked(v);
-}
-
-/** cel-js's `fieldAccess` on a value of dynamic type. */
-function dynamicAccess(o: unknown, key: unknown, missing: CelFault | undefined): unknown {
-  if (typeof o === 'object') {
-    if (o === null) return missing ?? noSuchKey(key);
-    const c = o.constructor;
-    if (c === Object || c === undefined) return mapEntry(o, key, missing ?? noSuchKey(key));
-    if (c === Array) return listElement(o as unknown[], key);
-    // Map, Date, net values and the like: cel-js knows best.
-    throw FALL_BACK;
-  }
-  return missing ?? noSuchKey(key);
-}
-
-/** A method or function overload: the kinds it accepts and what it does. */
-interface Overload {
-  readonly receiver?: number;
-  readonly args: readonly number[];
-  readonly call: (...values: never[]) => unknown;
-}
-
-function containsIpText(cidr: CelCidr, text: string): unknown {
-  const ip = tryParseIpAddress(text);
-  if (ip !== undefined) return cidrContains(cidr.cidr, ip);
-  try {
-    return celIp(text);
-  } catch (e) {
-    return new CelFault((e as Error).message);
-  }
-}
-
-function parseOr<T>(parse: (text: string) => T, text: string): T | CelFault {
-  try {
-    return parse(text);
-  } catch (e) {
-    return new CelFault((e as Error).message);
-  }
-}
-
-const TIMESTAMP_GETTERS: Record<string, (d: Date) => number> = {
-  getDate: (d) => d.getUTCDate(),
-  getDayOfMonth: (d) => d.getUTCDate() - 1,
-  getDayOfWeek: (d) => d.getUTCDay(),
-  getFullYear: (d) => d.getUTCFullYear(),
-  getHours: (d) => d.getUTCHours(),
-  getMilliseconds: (d) => d.getUTCMilliseconds(),
-  getMinutes: (d) => d.getUTCMinutes(),
-  getMonth: (d) => d.getUTCMonth(),
-  getSeconds: (d) => d.getUTCSeconds(),
-};
-
-const METHODS: Record<string, readonly Overload[]> = {
-  startsWith: [{ receiver: K_STRING, args: [K_STRING], call: (s: string, p: string) => s.startsWith(p) }],
-  endsWith: [{ receiver: K_STRING, args: [K_STRING], call: (s: string, p: string) => s.endsWith(p) }],
-  contains: [{ receiver: K_STRING, args: [K_STRING], call: (s: string, p: string) => s.includes(p) }],
-  size: [
-    { receiver: K_STRING, args: [], call: (v: string) => size(v, K_STRING) },
-    { receiver: K_LIST, args: [], call: (v: unknown[]) => size(v, K_LIST) },
-    { receiver: K_MAP, args: [], call: (v: object) => size(v, K_MAP) },
-  ],
-  containsIP: [
-    { receiver: K_CIDR, args: [K_STRING], call: containsIpText },
-    { receiver: K_CIDR, args: [K_IP], call: cidrContainsIp },
-  ],
-  containsCIDR: [
-    {
-      receiver: K_CIDR,
-      args: [K_STRING],
-      call: (c: CelCidr, s: string) => {
-        const other = parseOr(celCidr, s);
-        return other instanceof CelCidr ? cidrContainsCidr(c, other) : other;
-      },
-    },
-    { receiver: K_CIDR, args: [K_CIDR], call: cidrContainsCidr },
-  ],
-  ip: [{ receiver: K_CIDR, args: [], call: cidrIp }],
-  masked: [{ receiver: K_CIDR, args: [], call: (c: CelCidr) => c }],
-  prefixLength: [{ receiver: K_CIDR, args: [], call: cidrPrefixLength }],
-  family: [{ receiver: K_IP, args: [], call: ipFamily }],
-};
-for (const [name, getter] of Object.entries(TIMESTAMP_GETTERS)) {
-  const overloads: Overload[] = [{ receiver: K_TIMESTAMP, args: [], call: (d: Date) => BigInt(getter(d)) }];
-  // cel-js gives durations these four too (whole hours, minutes, …).
-  if (name === 'getHours')
-    overloads.push({ receiver: K_DURATION, args: [], call: (d: { getHours(): bigint }) => d.getHours() });
-  if (name === 'getMinutes')
-    overloads.push({ receiver: K_DURATION, args: [], call: (d: { getMinutes(): bigint }) => d.getMinutes() });
-  if (name === 'getSeconds')
-    overloads.push({ receiver: K_DURATION, args: [], call: (d: { getSeconds(): bigint }) => d.getSeconds() });
-  if (name === 'getMilliseconds')
-    overloads.push({
-      receiver: K_DURATION,
-      args: [],
-      call: (d: { getMilliseconds(): bigint }) => d.getMilliseconds(),
-    });
-  METHODS[name] = overloads;
-}
-
-const FUNCTIONS: Record<string, readonly Overload[]> = {
-  size: [
-    { args: [K_STRING], call: (v: string) => size(v, K_STRING) },
-    { args: [K_LIST], call: (v: unknown[]) => size(v, K_LIST) },
-    { args: [K_MAP], call: (v: object) => size(v, K_MAP) },
-  ],
-  isIP: [{ args: [K_STRING], call: celIsIp }],
-  isCIDR: [{ args: [K_STRING], call: celIsCidr }],
-  ip: [{ args: [K_STRING], call: (s: string) => parseOr(celIp, s) }],
-  cidr: [{ args: [K_STRING], call: (s: string) => parseOr(celCidr, s) }],
-};
-
-/** The conversion functions take any kind and answer a fault for the ones they lack. */
-const CONVERSIONS: Record<string, (v: unknown) => unknown> = {
-  int: toInt,
-  uint: toUint,
-  double: toDouble,
-  string: toStringValue,
-  bool: toBool,
-  dyn: (v) => v,
-};
-
-/** Calls that cel-js can evaluate once at compile time when their argument is a literal. */
-const LITERAL_CALLS: ReadonlySet<string> = new Set(['duration', 'timestamp', 'ip', 'cidr']);
-
-function findOverload(overloads: readonly Overload[], receiver: number | undefined, args: readonly number[]) {
-  for (const o of overloads) {
-    if (o.receiver !== receiver || o.args.length !== args.length) continue;
-    if (o.args.every((k, i) => k === args[i])) return o;
-  }
+/** A number literal the JavaScript number of which compares exactly like the literal. */
+function numberLiteral(
+  c: { readonly value: unknown } | undefined,
+  kind: number | undefined,
+): number | undefined {
+  if (c === undefined) return undefined;
+  if (kind === K_DOUBLE) return c.value as number;
+  if (kind === K_INT && isSafe(c.value as bigint)) return Number(c.value);
   return undefined;
 }
 
-function callFault(name: string, receiver: number | undefined, args: readonly number[]): CelFault {
-  const r = receiver === undefined ? '' : `${kindName(receiver)}.`;
-  return new CelFault(`found no matching overload for '${r}${name}(${args.map(kindName).join(', ')})'`);
+const FLIPPED: Readonly<Record<RelationalOperator, RelationalOperator>> = {
+  '<': '>',
+  '<=': '>=',
+  '>': '<',
+  '>=': '<=',
+};
+
+/** A dynamic value against a number literal, once it is known not to be a double. */
+function relationalSlow(op: RelationalOperator, x: unknown, literal: unknown, literalKind: number): unknown {
+  if (x instanceof CelFault) return x;
+  const k = kindOf(x);
+  if (k === K_OTHER) throw FALL_BACK;
+  return isOrdered(k, literalKind) ? compareValues(op, x, literal) : overloadFault(op, x, literal);
+}
+
+/** `path op n` for a double `n`: one closure per operator keeps each comparison a plain `<`. */
+function relationalPath(op: RelationalOperator, p: Path, n: number, literal: unknown, kind: number): Closure {
+  switch (op) {
+    case '<':
+      return (a) => {
+        const x = readPath(a, p);
+        return typeof x === 'number' ? x < n : relationalSlow(op, x, literal, kind);
+      };
+    case '<=':
+      return (a) => {
+        const x = readPath(a, p);
+        return typeof x === 'number' ? x <= n : relationalSlow(op, x, literal, kind);
+      };
+    case '>':
+      return (a) => {
+        const x = readPath(a, p);
+        return typeof x === 'number' ? x > n : relationalSlow(op, x, literal, kind);
+      };
+    case '>=':
+      return (a) => {
+        const x = readPath(a, p);
+        return typeof x === 'number' ? x >= n : relationalSlow(op, x, literal, kind);
+      };
+  }
+}
+
+/** The same for any closure on the left. */
+function relationalLiteral(
+  op: RelationalOperator,
+  left: Closure,
+  n: number,
+  literal: unknown,
+  kind: number,
+): Closure {
+  switch (op) {
+    case '<':
+      return (a) => {
+        const x = left(a);
+        return typeof x === 'number' ? x < n : relationalSlow(op, x, literal, kind);
+      };
+    case '<=':
+      return (a) => {
+        const x = left(a);
+        return typeof x === 'number' ? x <= n : relationalSlow(op, x, literal, kind);
+      };
+    case '>':
+      return (a) => {
+        const x = left(a);
+        return typeof x === 'number' ? x > n : relationalSlow(op, x, literal, kind);
+      };
+    case '>=':
+      return (a) => {
+        const x = left(a);
+        return typeof x === 'number' ? x >= n : relationalSlow(op, x, literal, kind);
+      };
+  }
+}
+
+/**
+ * Sets for `x in [1, 2, 3]` and `x in ["a", "b"]`: a double is a member when
+ * it equals an int of the list (cel-js's `isEqual`), a string when it is one.
+ * Undefined for lists of anything else.
+ */
+function literalSet(list: unknown[]) {
+  const numbers = new Set<number>();
+  const strings = new Set<string>();
+  for (const e of list) {
+    if (typeof e === 'bigint' && isSafe(e)) numbers.add(Number(e));
+    else if (typeof e === 'string') strings.add(e);
+    else return undefined;
+  }
+  return { numbers, strings, list };
+}
+
+/** `==` (`!=` when `ne`) of a dynamic value and a literal it is not identical to. */
+function unequal(x: unknown, ne: boolean): unknown {
+  const t = typeof x;
+  if (t === 'string' || t === 'boolean' || t === 'number') return ne;
+  if (x instanceof CelFault) return x;
+  // cel-js types the value before comparing, and fails on what it cannot type.
+  deepKind(x);
+  return ne;
+}
+
+/** `x in list` for a value that is neither a number nor a string. */
+function inListSlow(x: unknown, list: readonly unknown[], dynamic: boolean): unknown {
+  if (x instanceof CelFault) return x;
+  if (dynamic) deepKind(x);
+  for (const e of list) if (isEqual(x, e)) return true;
+  return false;
+}
+
+/**
+ * cel-js's test that a value is of a static type (its `valueTypeMatchers`),
+ * or undefined for `dyn`, which `checked()` covers.
+ */
+function valueMatcher(t: CelType | undefined): ((v: unknown) => boolean) | undefined {
+  if (t === undefined || t.kind === 'dyn' || t.kind === 'param') return undefined;
+  const ctor = (v: unknown): unknown => (typeof v === 'object' && v !== null ? v.constructor : undefined);
+  switch (t.kind) {
+    case 'list':
+      return (v) => ctor(v) === Array || ctor(v) === Set;
+    case 'map':
+      return (v) =>
+        typeof v === 'object' && v !== null && [undefined, Object, Map].includes(ctor(v) as never);
+    case 'message': {
+      const types: Record<string, unknown> = {
+        [TIMESTAMP_TYPE]: Date,
+        [DURATION_TYPE]: Duration,
+        [IP_TYPE]: CelIp,
+        [CIDR_TYPE]: CelCidr,
+      };
+      const expected = types[t.name];
+      return expected === undefined ? unsupported(`values of type ${t.name}`) : (v) => ctor(v) === expected;
+    }
+  }
+  switch (t.name) {
+    case 'string':
+      return (v) => typeof v === 'string';
+    case 'int':
+      return (v) => typeof v === 'bigint';
+    case 'double':
+      return (v) => typeof v === 'number';
+    case 'bool':
+      return (v) => typeof v === 'boolean';
+    case 'null':
+      return (v) => v === null;
+    case 'uint':
+      return (v) => ctor(v) === UnsignedInt;
+    default:
+      return unsupported(`values of type ${t.name}`);
+  }
+}
+
+/** `f(a)`, or what it throws as an error value, as cel-js's `tryEval` has it for a left operand. */
+function attempt(f: Closure, a: Activation): unknown {
+  try {
+    return f(a);
+  } catch (e) {
+    return caught(e);
+  }
+}
+
+/** The operands of a chain of one logical operator, `a && (b && c) && d` as `[a, b, c, d]`. */
+function flatten(node: CelNode, op: string, out: CelNode[] = []): CelNode[] {
+  if (node.op === op && node.meta.alternate === undefined) {
+    const [l, r] = node.args as [CelNode, CelNode];
+    flatten(l, op, out);
+    flatten(r, op, out);
+  } else {
+    out.push(node);
+  }
+  return out;
 }
 
 class ClosureCompiler {
@@ -373,18 +381,12 @@ class ClosureCompiler {
         return constant(n.args);
       case 'id':
         return this.variable(n.args as string);
-      case '.': {
-        const [left, key] = n.args as [CelNode, string];
-        return this.access(left, constant(key));
-      }
-      case '[]': {
-        const [left, index] = n.args as [CelNode, CelNode];
-        return this.access(left, this.compile(index));
-      }
+      case '.':
+      case '[]':
+        return this.access(n);
       case '&&':
-        return this.and(n.args as [CelNode, CelNode]);
       case '||':
-        return this.or(n.args as [CelNode, CelNode]);
+        return this.logical(flatten(n, n.op), n.op === '&&');
       case '!_':
         return this.not(n.args as CelNode);
       case '-_':
@@ -420,42 +422,64 @@ class ClosureCompiler {
     }
   }
 
+  private declared(name: string): Variable {
+    return variable(name) ?? unsupported(`identifier ${name}`);
+  }
+
   private variable(name: string): Closure {
-    if (!VARIABLES.has(name)) unsupported(`identifier ${name}`);
-    return name === 'time' ? timestampVariable(name) : mapVariable(name);
+    const v = this.declared(name);
+    return name === 'time' ? (a) => readTimestampVariable(a, v) : (a) => readMapVariable(a, v);
+  }
+
+  /** `context.a.b` or `source.labels["env"]`: string keys read from a map variable. */
+  private pathOf(n: CelNode): Path | undefined {
+    const keys: string[] = [];
+    let node = n;
+    for (;;) {
+      if (node.op === '.') {
+        const [left, key] = node.args as [CelNode, string];
+        keys.push(key);
+        node = left;
+      } else if (node.op === '[]') {
+        const [left, index] = node.args as [CelNode, CelNode];
+        if (index.op !== 'value' || typeof index.args !== 'string') return undefined;
+        keys.push(index.args);
+        node = left;
+      } else {
+        break;
+      }
+    }
+    if (keys.length === 0 || node.op !== 'id' || node.meta.alternate !== undefined) return undefined;
+    if (node.checkedType?.kind !== 'map') return undefined;
+    return path(this.declared(node.args as string), keys.reverse());
   }
 
   /** `left.key` and `left[index]`. */
-  private access(leftNode: CelNode, index: Closure): Closure {
+  private access(n: CelNode): Closure {
+    const p = this.pathOf(n);
+    if (p !== undefined) return (a) => readPath(a, p);
+    const [leftNode, indexNode] = n.args as [CelNode, CelNode | string];
     const leftType = leftNode.checkedType;
     const left = this.compile(leftNode);
+    const index = typeof indexNode === 'string' ? constant(indexNode) : this.compile(indexNode);
     const key = constants.get(index);
-    if (leftType?.kind === 'map') {
-      // The left side is a plain object: a map variable or a map literal.
-      if (key !== undefined) {
-        const k = key.value;
-        const missing = noSuchKey(k);
-        return (a) => {
-          const o = left(a);
-          if (o instanceof CelFault) return o;
-          return mapEntry(o as object, k, missing);
-        };
-      }
+    if (leftType?.kind === 'map' || leftType?.kind === 'list') {
+      // A map or list literal. Its static element type can be wrong: cel-js
+      // types `{"a": "", "b": []}` as map<string, string>, then fails on `.b`
+      // at run time, when the value does not match; so do these closures.
+      const matches = valueMatcher(leftType.valueType);
+      const mismatch = new CelFault(`element is not of type ${leftType.valueType?.name}`);
+      const read =
+        leftType.kind === 'list'
+          ? (o: unknown, k: unknown) => listElement(o as unknown[], k)
+          : (o: unknown, k: unknown) => mapEntry(o as object, k, noSuchKey(k));
       return (a) => {
         const o = left(a);
         if (o instanceof CelFault) return o;
         const k = index(a);
         if (k instanceof CelFault) return k;
-        return mapEntry(o as object, k, noSuchKey(k));
-      };
-    }
-    if (leftType?.kind === 'list') {
-      return (a) => {
-        const o = left(a);
-        if (o instanceof CelFault) return o;
-        const k = index(a);
-        if (k instanceof CelFault) return k;
-        return listElement(o as unknown[], k);
+        const v = read(o, k);
+        return v instanceof CelFault || matches === undefined || matches(v) ? v : mismatch;
       };
     }
     if (leftType?.kind !== 'dyn') unsupported(`field of ${leftType?.name}`);
@@ -497,21 +521,20 @@ class ClosureCompiler {
         let next: unknown;
         const k = kindOf(o);
         if (k === K_MAP) {
-          const key = keys[i]!;
-          next = hasOwn(o as object, key) ? (o as Record<string, unknown>)[key] : undefined;
+          next = ownValue(o as object, keys[i]!);
           if (next !== undefined) checked(next);
         } else if (
-          k === K_OTHER ||
-          k === K_TIMESTAMP ||
-          k === K_DURATION ||
-          k === K_UINT ||
-          k === K_IP ||
-          k === K_CIDR
+          k !== K_LIST &&
+          k !== K_STRING &&
+          k !== K_NULL &&
+          k !== K_BOOL &&
+          k !== K_INT &&
+          k !== K_DOUBLE
         ) {
-          // Message types look fields up on the object itself in cel-js.
+          // Timestamps and other message types look fields up on the object itself in cel-js.
           throw FALL_BACK;
         }
-        // Anything else (a list, a string, null…) has no fields.
+        // A list, a string, null… has no fields.
         if (next === undefined) return i === last ? false : faults[i];
         o = next;
       }
@@ -519,31 +542,41 @@ class ClosureCompiler {
     };
   }
 
-  private and([l, r]: [CelNode, CelNode]): Closure {
-    const left = this.compile(l);
-    const right = this.compile(r);
-    // CEL's commutative &&: false wins over an error on either side.
+  /**
+   * A chain of `&&` (or `||`) as one closure. CEL's operators are
+   * commutative over errors: `false` (`true`) on either side wins over an
+   * error there, so the chain answers `false` (`true`) as soon as one operand
+   * does, else the first error, else `true` (`false`). As in cel-js, where all
+   * operands but the last are a left side, what they throw is an error value;
+   * what the last one throws propagates.
+   */
+  private logical(operands: CelNode[], and: boolean): Closure {
+    const parts = operands.map((o) => this.compile(o));
+    const decisive = !and;
+    if (parts.length === 2) {
+      const [left, right] = parts as [Closure, Closure];
+      return (a) => {
+        const x = attempt(left, a);
+        if (x === decisive) return decisive;
+        const y = right(a);
+        if (y === decisive) return y;
+        if (x === !decisive) return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
+        return y instanceof CelFault ? y : x instanceof CelFault ? x : NOT_BOOL_OPERAND;
+      };
+    }
+    const last = parts.length - 1;
     return (a) => {
-      const x = left(a);
-      if (x === false) return false;
-      const y = right(a);
-      if (x === true) return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
-      if (y === false) return false;
-      return y instanceof CelFault ? y : x instanceof CelFault ? x : NOT_BOOL_OPERAND;
-    };
-  }
-
-  private or([l, r]: [CelNode, CelNode]): Closure {
-    const left = this.compile(l);
-    const right = this.compile(r);
-    // CEL's commutative ||: true wins over an error on either side.
-    return (a) => {
-      const x = left(a);
-      if (x === true) return true;
-      const y = right(a);
-      if (x === false) return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
-      if (y === true) return true;
-      return y instanceof CelFault ? y : x instanceof CelFault ? x : NOT_BOOL_OPERAND;
+      let failure: unknown;
+      for (let i = 0; i < last; i++) {
+        const x = attempt(parts[i]!, a);
+        if (x === decisive) return decisive;
+        if (x !== !decisive && failure === undefined) failure = x;
+      }
+      const y = parts[last]!(a);
+      if (y === decisive) return y;
+      if (failure === undefined)
+        return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
+      return y instanceof CelFault ? y : failure instanceof CelFault ? failure : NOT_BOOL_OPERAND;
     };
   }
 
@@ -576,10 +609,14 @@ class ClosureCompiler {
   }
 
   private equality([l, r]: [CelNode, CelNode], ne: boolean): Closure {
-    const lk = knownKind(l);
-    const rk = knownKind(r);
-    const left = this.compile(l);
-    const right = this.compile(r);
+    let lk = knownKind(l);
+    let rk = knownKind(r);
+    let left = this.compile(l);
+    let right = this.compile(r);
+    // `==` is symmetric: keep a literal on the right.
+    if (constants.has(left) && !constants.has(right)) {
+      [l, r, lk, rk, left, right] = [r, l, rk, lk, right, left];
+    }
     const c = constants.get(right);
     if (lk !== undefined && rk !== undefined) {
       // Resolved at check time: cel-js's overload for two values of one type.
@@ -600,22 +637,28 @@ class ClosureCompiler {
       };
     }
     if (lk === undefined && c !== undefined && (rk === K_STRING || rk === K_BOOL || rk === K_NULL)) {
-      // `context.env == "prod"`: a value of another kind is simply unequal.
+      // `source.labels.env == "prod"`: a value of another kind is simply unequal.
       const value = c.value;
+      const p = this.pathOf(l);
+      if (p !== undefined) {
+        return (a) => {
+          const x = readPath(a, p);
+          return x === value ? !ne : unequal(x, ne);
+        };
+      }
       return (a) => {
         const x = left(a);
-        if (x === value) return !ne;
-        if (x instanceof CelFault) return x;
-        deepKind(x);
-        return ne;
+        return x === value ? !ne : unequal(x, ne);
       };
     }
-    if (lk === undefined && c !== undefined && rk === K_INT && isSafe(c.value as bigint)) {
-      // `context.port == 443`: a JSON double against an int literal.
-      const big = c.value as bigint;
-      const num = Number(big);
+    const num = lk === undefined && rk === K_INT ? numberLiteral(c, rk) : undefined;
+    if (num !== undefined) {
+      // `destination.port == 443`: a JSON double against an int literal.
+      const big = c!.value as bigint;
+      const p = this.pathOf(l);
+      const read: Closure = p === undefined ? left : (a) => readPath(a, p);
       return (a) => {
-        const x = left(a);
+        const x = read(a);
         if (typeof x === 'number') return (x === num) !== ne;
         if (x instanceof CelFault) return x;
         return dynEquals(x, big, deepKind(x), K_INT) !== ne;
@@ -631,10 +674,10 @@ class ClosureCompiler {
   }
 
   private relational([l, r]: [CelNode, CelNode], op: RelationalOperator): Closure {
-    const lk = knownKind(l);
-    const rk = knownKind(r);
-    const left = this.compile(l);
-    const right = this.compile(r);
+    let lk = knownKind(l);
+    let rk = knownKind(r);
+    let left = this.compile(l);
+    let right = this.compile(r);
     if (lk !== undefined && rk !== undefined) {
       if (!isOrdered(lk, rk)) unsupported(`${kindName(lk)} ${op} ${kindName(rk)}`);
       return (a) => {
@@ -645,43 +688,18 @@ class ClosureCompiler {
         return compareValues(op, x, y);
       };
     }
+    // `9 <= context.hour` is `context.hour >= 9`.
+    if (constants.has(left) && !constants.has(right)) {
+      [l, r, lk, rk, left, right] = [r, l, rk, lk, right, left];
+      op = FLIPPED[op];
+    }
     const c = constants.get(right);
-    if (
-      lk === undefined &&
-      c !== undefined &&
-      (rk === K_DOUBLE || (rk === K_INT && isSafe(c.value as bigint)))
-    ) {
-      // `context.risk < 30`: a double against a number literal, compared as numbers (exact for safe ints).
-      const literal = c.value;
-      const num = Number(literal);
-      const slow = (x: unknown): unknown => {
-        if (x instanceof CelFault) return x;
-        const k = kindOf(x);
-        if (k === K_OTHER) throw FALL_BACK;
-        return isOrdered(k, rk) ? compareValues(op, x, literal) : overloadFault(op, x, literal);
-      };
-      switch (op) {
-        case '<':
-          return (a) => {
-            const x = left(a);
-            return typeof x === 'number' ? x < num : slow(x);
-          };
-        case '<=':
-          return (a) => {
-            const x = left(a);
-            return typeof x === 'number' ? x <= num : slow(x);
-          };
-        case '>':
-          return (a) => {
-            const x = left(a);
-            return typeof x === 'number' ? x > num : slow(x);
-          };
-        case '>=':
-          return (a) => {
-            const x = left(a);
-            return typeof x === 'number' ? x >= num : slow(x);
-          };
-      }
+    const n = lk === undefined ? numberLiteral(c, rk) : undefined;
+    if (n !== undefined) {
+      // `context.risk < 30`: a JSON double against a number literal, compared as numbers (exact for safe ints).
+      const p = this.pathOf(l);
+      if (p !== undefined) return relationalPath(op, p, n, c!.value, rk!);
+      return relationalLiteral(op, left, n, c!.value, rk!);
     }
     return (a) => {
       const x = left(a);
@@ -701,20 +719,25 @@ class ClosureCompiler {
     const left = this.compile(l);
     const right = this.compile(r);
     const c = constants.get(right);
-    if (c !== undefined && rk === K_LIST) {
-      const fast = literalSet(c.value as unknown[]);
-      if (fast !== undefined) {
-        const { numbers, strings, list } = fast;
+    const set = c !== undefined && rk === K_LIST ? literalSet(c.value as unknown[]) : undefined;
+    if (set !== undefined) {
+      const { numbers, strings, list } = set;
+      const dynamic = lk === undefined;
+      const p = this.pathOf(l);
+      if (p !== undefined) {
         return (a) => {
-          const x = left(a);
+          const x = readPath(a, p);
           if (typeof x === 'number') return numbers.has(x);
           if (typeof x === 'string') return strings.has(x);
-          if (x instanceof CelFault) return x;
-          if (lk === undefined) deepKind(x);
-          for (const e of list) if (isEqual(x, e)) return true;
-          return false;
+          return inListSlow(x, list, dynamic);
         };
       }
+      return (a) => {
+        const x = left(a);
+        if (typeof x === 'number') return numbers.has(x);
+        if (typeof x === 'string') return strings.has(x);
+        return inListSlow(x, list, dynamic);
+      };
     }
     return (a) => {
       const x = left(a);
@@ -727,8 +750,10 @@ class ClosureCompiler {
         for (const e of y as unknown[]) if (isEqual(x, e)) return true;
         return false;
       }
-      if (ky === K_MAP)
-        return hasOwn(y as object, x) ? (y as Record<string, unknown>)[x as string] !== undefined : false;
+      if (ky === K_MAP) {
+        const own = typeof x === 'string' ? hasOwnKey.call(y as object, x) : hasOwnCoerced(y as object, x);
+        return own === true ? (y as Record<string, unknown>)[x as string] !== undefined : own;
+      }
       return overloadFault('in', x, y);
     };
   }
@@ -774,7 +799,11 @@ class ClosureCompiler {
         if (v instanceof CelFault) return v;
         // cel-js's safeFromEntries drops these keys rather than touch the prototype.
         if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
-        out[k as string] = v;
+        try {
+          out[k as string] = v;
+        } catch (e) {
+          return caught(e);
+        }
       }
       return out;
     };
@@ -786,13 +815,13 @@ class ClosureCompiler {
       if (name === 'has' && argNodes.length === 1) return this.has(argNodes[0]!);
       unsupported(`macro ${name}`);
     }
-    if (LITERAL_CALLS.has(name) && argNodes.length === 1 && argNodes[0]!.op === 'value') {
+    if (argNodes.length === 1 && argNodes[0]!.op === 'value' && LITERAL_CALLS.has(name)) {
       return constant(this.evaluateLiteral(n));
     }
     const conversion = CONVERSIONS[name];
     if (conversion !== undefined && argNodes.length === 1) {
-      const arg = this.compile(argNodes[0]!);
       knownKind(argNodes[0]!);
+      const arg = this.compile(argNodes[0]!);
       return (a) => {
         const v = arg(a);
         return v instanceof CelFault ? v : conversion(v);
@@ -807,9 +836,32 @@ class ClosureCompiler {
     const [name, receiverNode, argNodes] = n.args as [string, CelNode, CelNode[]];
     if (n.meta.macro !== undefined) unsupported(`macro ${name}`);
     if (name === 'matches' && argNodes.length === 1) return this.matches(receiverNode, argNodes[0]!);
+    if (name === 'containsIP' && argNodes.length === 1) {
+      const fused = this.containsIp(receiverNode, argNodes[0]!);
+      if (fused !== undefined) return fused;
+    }
     const overloads = METHODS[name];
     if (overloads === undefined) return unsupported(`method ${name}`);
     return this.dispatch(name, overloads, receiverNode, argNodes);
+  }
+
+  /** `cidr("10.0.0.0/8").containsIP(source.ip)`: the literal CIDR parsed once, the address read in one call. */
+  private containsIp(receiverNode: CelNode, argNode: CelNode): Closure | undefined {
+    const receiver = constants.get(this.compile(receiverNode));
+    const p = this.pathOf(argNode);
+    if (receiver === undefined || p === undefined || knownKind(receiverNode) !== K_CIDR) return undefined;
+    const cidr = receiver.value as CelCidr;
+    const overloads = METHODS.containsIP!;
+    return (a) => {
+      const s = readPath(a, p);
+      if (typeof s === 'string') return containsIpText(cidr, s);
+      if (s instanceof CelFault) return s;
+      const k = deepKind(s);
+      const o = findOverload(overloads, K_CIDR, [k]);
+      return o === undefined
+        ? callFault('containsIP', K_CIDR, [k])
+        : (o.call as (c: CelCidr, v: unknown) => unknown)(cidr, s);
+    };
   }
 
   /** A call resolved at compile time when every kind is static, else on the run-time kinds. */
@@ -858,13 +910,12 @@ class ClosureCompiler {
     }
     return (a) => {
       const values = new Array<unknown>(parts.length);
-      const runtime = new Array<number>(parts.length);
       for (let i = 0; i < parts.length; i++) {
         const v = parts[i]!(a);
         if (v instanceof CelFault) return v;
         values[i] = v;
       }
-      for (let i = 0; i < parts.length; i++) runtime[i] = kinds[i] ?? deepKind(values[i]);
+      const runtime = values.map((v, i) => kinds[i] ?? deepKind(v));
       const receiver = hasReceiver ? runtime[0] : undefined;
       const args = hasReceiver ? runtime.slice(1) : runtime;
       const o = findOverload(overloads, receiver, args);
@@ -873,12 +924,12 @@ class ClosureCompiler {
     };
   }
 
-  /** `s.matches(re)` with a literal pattern that JavaScript reads as RE2 does; anything else is cel-js's. */
+  /** `s.matches(re)` with a literal pattern in the portable subset; anything else is cel-js's. */
   private matches(receiverNode: CelNode, patternNode: CelNode): Closure {
     if (patternNode.op !== 'value' || typeof patternNode.args !== 'string')
       unsupported('non-literal pattern');
     const re = compileRegexLiteral(patternNode.args);
-    if (re === undefined) return unsupported('pattern outside the safe subset');
+    if (re === undefined) return unsupported('pattern outside the portable subset');
     knownKind(receiverNode);
     const receiver = this.compile(receiverNode);
     return (a) => {
@@ -889,22 +940,5 @@ class ClosureCompiler {
   }
 }
 
-function isSafe(v: bigint): boolean {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER);
-}
-
-/**
- * Sets for `x in [1, 2, 3]` and `x in ["a", "b"]`: a double is a member when
- * it equals an int of the list (cel-js's `isEqual`), a string when it is one.
- * Undefined for lists of anything else.
- */
-function literalSet(list: unknown[]) {
-  const numbers = new Set<number>();
-  const strings = new Set<string>();
-  for (const e of list) {
-    if (typeof e === 'bigint' && isSafe(e)) numbers.add(Number(e));
-    else if (typeof e === 'string') strings.add(e);
-    else return undefined;
-  }
-  return { numbers, strings, list };
-}
+/** Calls that are evaluated once, at compile time, when their argument is a literal. */
+const LITERAL_CALLS: ReadonlySet<string> = new Set(['duration', 'timestamp', 'ip', 'cidr']);

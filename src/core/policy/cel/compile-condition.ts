@@ -12,12 +12,11 @@ import {
   CIDR_TYPE,
   conditionEnvironment,
   DURATION_TYPE,
-  IP_TYPE,
   TIMESTAMP_TYPE,
 } from './environment.js';
 import { celCidr, celIp } from './net-functions.js';
 import { compileRegexLiteral } from './regex-literal.js';
-import { CelFault, FALL_BACK, K_OTHER, kindName, kindOf } from './values.js';
+import { CelFault, FALL_BACK, K_OTHER, kindName, kindOf, thrownMessage } from './values.js';
 
 const VARIABLES: ReadonlySet<string> = new Set(CONDITION_VARIABLES);
 const VARIABLE_LIST = `${CONDITION_VARIABLES.slice(0, -1).join(', ')} and ${CONDITION_VARIABLES.at(-1)}`;
@@ -258,9 +257,15 @@ function checkLiteralArguments(
     else if (receiver.checkedType?.name === CIDR_TYPE && name === 'containsIP') celIp(text);
     else if (receiver.checkedType?.name === CIDR_TYPE && name === 'containsCIDR') celCidr(text);
   } catch (e) {
-    const reason = name === 'matches' ? `invalid regular expression \`${show(text)}\`` : (e as Error).message;
+    const reason = name === 'matches' ? regexProblem(text, e) : (e as Error).message;
     throw conditionError(source, reason, args[0]!.start, e);
   }
+}
+
+/** ``invalid regular expression `(`: unterminated group`` from JavaScript's SyntaxError. */
+function regexProblem(pattern: string, e: unknown): string {
+  const why = e instanceof Error ? /: ([^:]+)$/.exec(e.message)?.[1] : undefined;
+  return `invalid regular expression \`${show(pattern)}\`${why === undefined ? '' : `: ${lowerFirst(why)}`}`;
 }
 
 /** Faults for results that are not bools, one per kind. */
@@ -274,9 +279,7 @@ function notBool(type: string): CelFault {
 
 /** A one-line reason for anything thrown while evaluating. */
 function thrownFault(e: unknown): CelFault {
-  const summary = (e as CelError | undefined)?.summary;
-  const message = summary ?? (e instanceof Error ? e.message.split('\n')[0] : String(e));
-  return new CelFault(lowerFirst(message ?? 'evaluation failed'));
+  return new CelFault(thrownMessage(e));
 }
 
 /** The CEL type of a value cel-js returned, for a message. */
@@ -290,6 +293,8 @@ function celTypeName(v: unknown): string {
 
 class Condition implements CompiledCondition {
   readonly fastPath: boolean;
+  /** An own arrow function: it never throws, not even when called detached from the condition. */
+  readonly evaluate: (activation: ConditionActivation) => ConditionResult;
 
   constructor(
     readonly source: string,
@@ -298,10 +303,11 @@ class Condition implements CompiledCondition {
     readonly variables: ReadonlySet<string>,
   ) {
     this.fastPath = fast !== undefined;
+    this.evaluate = (activation) => this.run(activation);
     Object.freeze(this);
   }
 
-  evaluate(activation: ConditionActivation): ConditionResult {
+  private run(activation: ConditionActivation): ConditionResult {
     const fast = this.fast;
     if (fast !== undefined) {
       try {

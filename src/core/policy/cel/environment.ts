@@ -102,3 +102,8 @@ export const conditionEnvironment: Environment = new Environment({
   .registerFunction(`string(${CIDR_TYPE}): string`, cidrToString)
   .registerOperator(`${IP_TYPE} == ${IP_TYPE}`, ipEquals)
   .registerOperator(`${CIDR_TYPE} == ${CIDR_TYPE}`, cidrEquals);
+
+// INVARIANT: the closure compiler mirrors exactly these declarations. Cloning
+// locks the registry (cel-js's clone() freezes its parent), so that nothing
+// registered later can change what a compiled condition means.
+conditionEnvironment.clone();

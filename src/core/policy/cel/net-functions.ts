@@ -30,9 +30,49 @@ export class CelIp {
 
 /** A CEL `net.CIDR` value; its address never has host bits set. */
 export class CelCidr {
+  /** For an IPv4 prefix, its netmask and network as uint32s, for the allocation-free path. */
+  readonly ipv4Mask: number;
+  readonly ipv4Network: number;
+
   constructor(readonly cidr: Cidr) {
+    const bits = cidr.family === 4 ? cidr.prefixLength : 0;
+    // `x << 32` is `x << 0` in JavaScript, hence the special case.
+    this.ipv4Mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    this.ipv4Network = cidr.family === 4 ? cidr.address.value : 0;
     Object.freeze(this);
   }
+}
+
+/**
+ * A dotted quad as a uint32, or -1 for any other text. Accepts a subset of
+ * what `parseIpAddress` accepts (four decimal octets 0-255, no leading zeros)
+ * and reads it to the same value, without allocating: callers fall back to
+ * the library for everything else.
+ */
+export function scanDottedQuad(s: string): number {
+  const n = s.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits > 0 && octet === 0)) return -1;
+    octet = octet * 10 + d;
+    if (octet > 255) return -1;
+    digits++;
+  }
+  return digits === 0 || dots !== 3 ? -1 : value * 256 + octet;
 }
 
 /** `ip(text)`. @throws GatehouseError `ip_invalid` */
@@ -47,7 +87,7 @@ export function celCidr(text: string): CelCidr {
 
 /** `isIP(text)`: never throws. */
 export function celIsIp(text: string): boolean {
-  return tryParseIpAddress(text) !== undefined;
+  return scanDottedQuad(text) >= 0 || tryParseIpAddress(text) !== undefined;
 }
 
 /** `isCIDR(text)`: never throws. */
@@ -62,9 +102,12 @@ export function celIsCidr(text: string): boolean {
 
 /**
  * `cidr.containsIP(text)`: undefined when `text` is not an IP address (the
- * caller turns that into an error, as Kubernetes does).
+ * caller turns that into an error, as Kubernetes does). A dotted quad, the
+ * usual case, is matched without parsing into an object.
  */
 export function cidrContainsIpText(cidr: CelCidr, text: string): boolean | undefined {
+  const v4 = scanDottedQuad(text);
+  if (v4 >= 0) return cidr.cidr.family === 4 && (v4 & cidr.ipv4Mask) >>> 0 === cidr.ipv4Network;
   const ip = tryParseIpAddress(text);
   return ip === undefined ? undefined : cidrContains(cidr.cidr, ip);
 }

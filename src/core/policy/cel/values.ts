@@ -23,12 +23,26 @@ export class CelFault implements ConditionError {
   }
 }
 
+/**
+ * The first line of what a thrown value says, lower-cased in Gatehouse's
+ * voice (cel-js's `summary` when there is one, never its highlighted source).
+ * Never throws, whatever was thrown.
+ */
+export function thrownMessage(e: unknown): string {
+  try {
+    const summary = (e as { summary?: unknown } | null)?.summary;
+    const text = typeof summary === 'string' ? summary : e instanceof Error ? e.message : String(e);
+    const line = text.split('\n')[0] ?? '';
+    return line.length > 1 && /[a-z]/.test(line[1]!)
+      ? line[0]!.toLowerCase() + line.slice(1)
+      : line || 'evaluation failed';
+  } catch {
+    return 'evaluation failed';
+  }
+}
+
 /** Thrown to hand an evaluation over to cel-js; see the module comment. */
 export const FALL_BACK: unique symbol = Symbol('fall back to cel-js');
-
-export function isFault(v: unknown): v is CelFault {
-  return v instanceof CelFault;
-}
 
 // Value kinds: what cel-js's `debugType` tells apart, as small integers.
 export const K_OTHER = 0;
@@ -85,7 +99,7 @@ export function kindOf(v: unknown): number {
       const c = (v as { constructor?: unknown }).constructor;
       if (c === Object || c === undefined) return K_MAP;
       if (c === Array) return K_LIST;
-      if (c === Date) return Number.isNaN((v as Date).getTime()) ? K_OTHER : K_TIMESTAMP;
+      if (c === Date) return v instanceof Date && !Number.isNaN(v.getTime()) ? K_TIMESTAMP : K_OTHER;
       if (c === UnsignedInt) return K_UINT;
       if (c === Duration) return K_DURATION;
       if (c === CelIp) return K_IP;
@@ -141,8 +155,11 @@ export function deepKind(v: unknown): number {
   return kind;
 }
 
-/** `true` when `key` is an own key of `o`; coerces `key` as cel-js's `Object.hasOwn` calls do. */
-export const hasOwn = Object.hasOwn as (o: object, key: unknown) => boolean;
+/**
+ * `Object.prototype.hasOwnProperty`, called as `hasOwnKey.call(o, key)`: it
+ * coerces `key` as cel-js's `Object.hasOwn` calls do, and V8 runs it faster.
+ */
+export const hasOwnKey = Object.prototype.hasOwnProperty as (this: object, key: unknown) => boolean;
 
 // ---------------------------------------------------------------------------
 // Equality
@@ -387,7 +404,7 @@ export function negate(v: unknown): unknown {
 // Functions
 
 /** Unicode code points, as cel-js's `size(string)` counts them (a lone surrogate counts one). */
-export function codePointCount(s: string): number {
+function codePointCount(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length - 1; i++) {
     const c = s.charCodeAt(i);
