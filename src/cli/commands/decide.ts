@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import {
   checkDecisionRequest,
   explainDecision,
+  failedDecision,
   type Decision,
   type DecisionRequest,
 } from '../../core/decision/index.js';
@@ -77,7 +78,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     if (item.request) decision = compiled.decide(item.request);
     else {
       invalid++;
-      decision = compiledFailure(compiled.revision, item.problem ?? 'invalid request');
+      decision = failedDecision('request_invalid', item.problem ?? 'invalid request', compiled.revision);
     }
     if (decision.decision === 'deny') denied++;
     if (decision.wouldDeny) wouldDeny++;
@@ -158,28 +159,6 @@ function parseItem(text: string, line: number, allowEnvelope: boolean): Item {
     };
   }
   return { line, ...(note !== undefined ? { note } : {}), request: value as DecisionRequest };
-}
-
-function compiledFailure(revision: string, message: string): Decision {
-  const notEvaluated = { verdict: 'deny', reason: 'request_invalid', rules: [] } as const;
-  return {
-    apiVersion: 'gatehouse.dev/v1',
-    decision: 'deny',
-    allowed: false,
-    enforced: true,
-    mode: 'enforce',
-    wouldDeny: false,
-    layer: 'credential',
-    reason: 'request_invalid',
-    rules: [],
-    layers: { credential: notEvaluated, zone: notEvaluated, flow: notEvaluated, permission: notEvaluated },
-    errors: [],
-    message,
-    policyRevision: revision,
-    service: '',
-    sourceZone: 'unknown',
-    destinationZone: 'unknown',
-  };
 }
 
 /** The SPIFFE ID without the policy's own trust domain, which every row would repeat. */

@@ -20,6 +20,7 @@ import {
 import type { Clock, Random } from '../ports.js';
 import type { ConditionFailure, Decision, LayerVerdict } from './decision.js';
 import { DECISION_API_VERSION } from './decision.js';
+import { failedDecision } from './failed-decision.js';
 import { checkCredential } from './layers/credential.js';
 import {
   compileActions,
@@ -82,10 +83,6 @@ const NEVER = Number.POSITIVE_INFINITY;
 const EMPTY: readonly string[] = Object.freeze([]);
 const freezeVerdict = (v: LayerVerdict): LayerVerdict => Object.freeze(v);
 const DEFAULT_DENY = freezeVerdict({ verdict: 'deny', reason: 'default_deny', rules: EMPTY });
-const NOT_EVALUATED = {
-  request_invalid: freezeVerdict({ verdict: 'deny', reason: 'request_invalid', rules: EMPTY }),
-  internal_error: freezeVerdict({ verdict: 'deny', reason: 'internal_error', rules: EMPTY }),
-} as const;
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_ERRORS: readonly ConditionFailure[] = Object.freeze([]);
 const NO_KEYS = new Int32Array(0);
@@ -296,29 +293,7 @@ export class DecisionEngine {
 
   /** A deny for a request that could not be evaluated. */
   failure(reason: 'request_invalid' | 'internal_error', message: string, service = ''): Decision {
-    const decision: Decision = {
-      apiVersion: DECISION_API_VERSION,
-      decision: 'deny',
-      allowed: false,
-      enforced: true,
-      mode: 'enforce',
-      wouldDeny: false,
-      layer: 'credential',
-      reason,
-      rules: EMPTY,
-      layers: {
-        credential: NOT_EVALUATED[reason],
-        zone: NOT_EVALUATED[reason],
-        flow: NOT_EVALUATED[reason],
-        permission: NOT_EVALUATED[reason],
-      },
-      errors: NO_ERRORS,
-      message,
-      policyRevision: this.revision,
-      service,
-      sourceZone: UNKNOWN_ZONE,
-      destinationZone: UNKNOWN_ZONE,
-    };
+    const decision = failedDecision(reason, message, this.revision, service);
     if (this.ids) decision.decisionId = this.ids.id();
     return decision;
   }

@@ -19,5 +19,6 @@ export type {
 } from './request.js';
 export { normalizeRequestPath } from './request-path.js';
 export { explainDecision } from './explain.js';
+export { failedDecision } from './failed-decision.js';
 export { DecisionEngine } from './engine.js';
 export type { EngineOptions } from './engine.js';

@@ -579,7 +579,10 @@ interface RuleContext {
 
 const COMMON_RULE_FIELDS = ['id', 'effect', 'description', 'owner', 'reviewBy', 'expires'];
 
-function ruleBase(ctx: RuleContext, o: Obj, path: PathSegment[]) {
+/** The fields every rule has, before its layer's own. */
+type RuleBase = Omit<SegmentationRule, 'layer' | 'from' | 'to'>;
+
+function ruleBase(ctx: RuleContext, o: Obj, path: PathSegment[]): RuleBase {
   const { c } = ctx;
   let id = '';
   if (typeof o.id !== 'string' || !RULE_ID.test(o.id)) {
@@ -605,15 +608,7 @@ function ruleBase(ctx: RuleContext, o: Obj, path: PathSegment[]) {
       id,
     );
   } else effect = o.effect;
-  const base: {
-    id: string;
-    effect: Effect;
-    description?: string;
-    owner?: string;
-    reviewBy?: string;
-    expires?: string;
-    location?: ReturnType<PolicyDocument['locate']>;
-  } = { id, effect };
+  const base: RuleBase = { id, effect };
   const d = c.optionalString(o, 'description', path, '`description`');
   if (d) base.description = d;
   const owner = c.optionalString(o, 'owner', path, '`owner`');
@@ -624,15 +619,7 @@ function ruleBase(ctx: RuleContext, o: Obj, path: PathSegment[]) {
   if (expires) base.expires = expires;
   const loc = c.doc.locate(path);
   if (loc) base.location = loc;
-  return base as {
-    id: string;
-    effect: Effect;
-    description?: string;
-    owner?: string;
-    reviewBy?: string;
-    expires?: string;
-    location?: NonNullable<ReturnType<PolicyDocument['locate']>>;
-  };
+  return base;
 }
 
 function zoneList(ctx: RuleContext, v: unknown, path: PathSegment[], what: string): '*' | string[] {
