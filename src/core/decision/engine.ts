@@ -116,6 +116,8 @@ export class DecisionEngine {
   private readonly trustDomains: Set<string>;
   private readonly trustDomain: string;
   private counter = 0;
+  /** Whether any condition reads `time` or `credential`; if none does, activations skip both (and the clock). */
+  private conditionsReadTime = false;
 
   constructor(policy: Policy, options: EngineOptions) {
     this.revision = policy.revision;
@@ -184,7 +186,11 @@ export class DecisionEngine {
       let source = selectors.get(selectorKey);
       if (!source) selectors.set(selectorKey, (source = compileSelector(rule.from)));
       let condition: CompiledCondition | undefined;
-      if (when !== undefined) condition = compileConditionOnce(when);
+      if (when !== undefined) {
+        condition = compileConditionOnce(when);
+        if (condition.variables.has('time') || condition.variables.has('credential'))
+          this.conditionsReadTime = true;
+      }
       const targets =
         rule.to.services === '*' ? [undefined] : rule.to.services.map((n) => serviceByName.get(n)!);
       for (const svc of targets) {
@@ -542,7 +548,7 @@ export class DecisionEngine {
       this.destinationZone,
       this.request!.destination.service,
       action,
-      this.now(),
+      this.conditionsReadTime ? this.now() : undefined,
     );
   }
 }
@@ -574,7 +580,8 @@ function buildActivation(
   destinationZone: string,
   service: string,
   action: ActionFacts,
-  nowMs: number,
+  /** Undefined when no condition of the policy reads `time` or `credential`. */
+  nowMs: number | undefined,
 ): ConditionActivation {
   const source: Record<string, unknown> = {
     spiffeId: facts.spiffeId,
@@ -586,7 +593,7 @@ function buildActivation(
   if (request.source.ip !== undefined) source.ip = request.source.ip;
   const credential: Record<string, unknown> = {};
   const c = request.credential;
-  if (c) {
+  if (c && nowMs !== undefined) {
     credential.type = c.type;
     if (c.id !== undefined) credential.id = c.id;
     if (c.issuedAt !== undefined) {
@@ -606,12 +613,13 @@ function buildActivation(
   if (action.method !== undefined) act.method = action.method;
   if (action.path !== undefined) act.path = action.path;
   if (action.operation !== undefined) act.operation = action.operation;
-  return {
+  const activation: Record<string, unknown> = {
     source,
     credential,
     destination,
     action: act,
     context: request.context ?? {},
-    time: new Date(nowMs),
-  } as unknown as ConditionActivation;
+  };
+  if (nowMs !== undefined) activation.time = new Date(nowMs);
+  return activation as unknown as ConditionActivation;
 }
