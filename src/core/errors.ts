@@ -54,9 +54,3 @@ export class GatehouseError extends Error {
 export function isGatehouseError(value: unknown): value is GatehouseError {
   return value instanceof GatehouseError;
 }
-
-/** `file:line:col` for messages; the bare file when the position is unknown. */
-export function formatLocation(location: SourceLocation | undefined): string {
-  if (!location) return '';
-  return `${location.file}:${location.line}:${location.column}`;
-}

@@ -72,7 +72,8 @@ interface CompiledService {
   permissions: RuleBucket<RuleInstance>;
 }
 
-interface Identity extends SourceFacts {
+/** A caller as resolved once and cached; the per-request zone lives in the scratch `facts`. */
+interface Identity extends Omit<SourceFacts, 'zone'> {
   keys: Int32Array;
   valid: boolean;
   /** Valid and of an accepted trust domain. */
@@ -114,7 +115,6 @@ export class DecisionEngine {
   private readonly known = new Map<string, Identity>();
   private readonly strangers = new Map<string, Identity>();
   private readonly trustDomains: Set<string>;
-  private readonly trustDomain: string;
   private counter = 0;
   /** Whether any condition reads `time` or `credential`; if none does, activations skip both (and the clock). */
   private conditionsReadTime = false;
@@ -123,7 +123,6 @@ export class DecisionEngine {
     this.revision = policy.revision;
     this.clock = options.clock;
     this.ids = options.ids;
-    this.trustDomain = policy.trustDomain;
     this.trustDomains = new Set([policy.trustDomain, ...policy.federatedTrustDomains]);
 
     // Zones: index 0..n-1 for declared zones, n for `unknown`.
@@ -254,7 +253,6 @@ export class DecisionEngine {
       trustDomain,
       path,
       labels,
-      zone: UNKNOWN_ZONE,
       keys: valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : NO_KEYS,
       valid,
       accepted: valid && this.trustDomains.has(trustDomain),

@@ -102,7 +102,7 @@ function compile(pattern: string): PathGlob {
       pattern,
       literal: false,
       literalPrefix,
-      matches: (p) => p === literalPrefix || p.startsWith(withSlash) || (literalPrefix === '' && p === ''),
+      matches: (p) => p === literalPrefix || p.startsWith(withSlash),
     };
   }
   return { pattern, literal: false, literalPrefix, matches: (p) => re.test(p) };
