@@ -2,6 +2,11 @@
  * The ports the pure core declares for what it needs from outside (STYLE.md §2).
  * Real implementations are created at the edge and passed in.
  */
+import type { AdminCredential, JoinToken, OidcIssuer } from './identity/attestation-records.js';
+import type { IssuedCredential, Revocation } from './identity/credential.js';
+import type { EntryKind, EntryStatus, RegistrationEntry } from './identity/entry.js';
+import type { Grant } from './identity/grant.js';
+import type { StoredSigningKey } from './identity/signing-key.js';
 
 /** Wall-clock time. The core never reads the system clock itself. */
 export interface Clock {
@@ -18,4 +23,88 @@ export interface Random {
 /** A clock that always answers the same instant; for tests and replay. */
 export function fixedClock(epochMs: number): Clock {
   return { now: () => epochMs };
+}
+
+/**
+ * Filters for {@link IdentityStore.listEntries}. Every field given must hold.
+ */
+export interface EntryFilter {
+  status?: EntryStatus;
+  kind?: EntryKind;
+  owner?: string;
+  spiffeId?: string;
+}
+
+export interface CredentialFilter {
+  spiffeId?: string;
+  entryId?: string;
+  grantId?: string;
+  /** Only credentials with `expiresAt` after this instant (RFC 3339). */
+  liveAt?: string;
+}
+
+/**
+ * Everything the identity plane persists. Implemented by the SQLite and the
+ * PostgreSQL adapters (src/store/), which pass the same contract tests.
+ * Timestamps cross this port as RFC 3339 strings in UTC with milliseconds.
+ *
+ * Errors: `store_conflict` on a duplicate key, `store_not_found` when an
+ * update names nothing, `store_error` for anything else. Methods are async
+ * so that a networked database fits; nothing here is on the per-request hot
+ * path (verifiers keep revocations in memory).
+ */
+export interface IdentityStore {
+  createEntry(entry: RegistrationEntry): Promise<void>;
+  /** Replaces the entry with the same id. */
+  updateEntry(entry: RegistrationEntry): Promise<void>;
+  getEntry(id: string): Promise<RegistrationEntry | undefined>;
+  /** The entry holding this SPIFFE ID (SPIFFE IDs are unique across entries). */
+  getEntryBySpiffeId(spiffeId: string): Promise<RegistrationEntry | undefined>;
+  /** Ordered by `createdAt`, then `id`. */
+  listEntries(filter?: EntryFilter): Promise<RegistrationEntry[]>;
+  /** Sets `lastSeenAt` when later than the stored one. */
+  touchEntry(id: string, seenAt: string): Promise<void>;
+
+  /** Inserts or replaces by `kid`. */
+  putSigningKey(key: StoredSigningKey): Promise<void>;
+  listSigningKeys(): Promise<StoredSigningKey[]>;
+  deleteSigningKey(kid: string): Promise<void>;
+
+  recordCredential(credential: IssuedCredential): Promise<void>;
+  getCredential(id: string): Promise<IssuedCredential | undefined>;
+  /** Ordered by `issuedAt`, then `id`. */
+  listCredentials(filter?: CredentialFilter): Promise<IssuedCredential[]>;
+
+  /** Idempotent on (`target`, `value`): a repeated revocation keeps the first `revokedAt`. */
+  addRevocation(revocation: Revocation): Promise<void>;
+  listRevocations(): Promise<Revocation[]>;
+
+  createJoinToken(token: JoinToken): Promise<void>;
+  /**
+   * Atomically marks an unused, unexpired token used and returns it; returns
+   * undefined when the token is unknown, used or expired (INVARIANT: single use,
+   * even under concurrent callers).
+   */
+  consumeJoinToken(hash: string, now: string): Promise<JoinToken | undefined>;
+
+  /** Inserts or replaces by `issuer`. */
+  putOidcIssuer(issuer: OidcIssuer): Promise<void>;
+  listOidcIssuers(): Promise<OidcIssuer[]>;
+  deleteOidcIssuer(issuer: string): Promise<boolean>;
+
+  createGrant(grant: Grant): Promise<void>;
+  getGrant(id: string): Promise<Grant | undefined>;
+  /** Sets `endedAt` if not yet ended; returns the grant as stored afterwards. */
+  endGrant(id: string, endedAt: string): Promise<Grant | undefined>;
+  listGrants(filter?: { entryId?: string; activeAt?: string }): Promise<Grant[]>;
+
+  createAdminCredential(credential: AdminCredential): Promise<void>;
+  getAdminCredentialByHash(hash: string): Promise<AdminCredential | undefined>;
+  countAdminCredentials(): Promise<number>;
+
+  /** Small named values (bundle sequence number, schema facts). */
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  close(): Promise<void>;
 }
