@@ -289,6 +289,20 @@ const credentialArb = fc.oneof(
     weight: 1,
     arbitrary: fc.constant({ type: 'x509-svid', verified: true, notBefore: '2026-06-15T11:00:00Z' }),
   },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record(
+        {
+          service: fc.constantFrom('svc-a', 'svc-b', 'svc-unknown'),
+          methods: fc.subarray([...METHODS]),
+          paths: fc.subarray([...PATHS, '/orders/*', '/**']),
+          operations: fc.subarray(['read', 'write']),
+        },
+        { requiredKeys: ['service'] },
+      )
+      .map((scope) => ({ type: 'grant', verified: true, scope })),
+  },
   { weight: 1, arbitrary: fc.constant(undefined) },
 );
 

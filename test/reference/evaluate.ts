@@ -299,6 +299,8 @@ export function referenceDecide(
     credential = cred('credential_expired');
   else if (c.notBefore !== undefined && !(now >= Date.parse(c.notBefore)))
     credential = cred('credential_not_yet_valid');
+  else if (c.type === 'grant' && !grantCovers(c.scope, req.destination.service, act))
+    credential = cred('grant_out_of_scope');
   else credential = cred('credential_valid');
 
   const live = (r: { expires?: string }) => r.expires === undefined || now < Date.parse(r.expires);
@@ -413,4 +415,22 @@ function activation(
   if (act.path !== undefined) action.path = act.path;
   if (act.operation !== undefined) action.operation = act.operation;
   return { source, credential, destination, action, context: req.context ?? {}, time: new Date(now) };
+}
+
+// ---- JIT grant scope: empty lists constrain nothing; operations alone admit only named operations
+function grantCovers(
+  scope: { service: string; methods?: string[]; paths?: string[]; operations?: string[] } | undefined,
+  service: string,
+  act: Act,
+): boolean {
+  if (!scope || scope.service !== service) return false;
+  const methods = scope.methods ?? [];
+  const paths = scope.paths ?? [];
+  const operations = scope.operations ?? [];
+  if (methods.length + paths.length + operations.length === 0) return true;
+  if (act.operation !== undefined && operations.includes(act.operation)) return true;
+  if (methods.length + paths.length === 0) return false;
+  const methodOk = methods.length === 0 || (act.method !== undefined && methods.includes(act.method));
+  const pathOk = paths.length === 0 || (act.path !== undefined && paths.some((p) => pathGlob(p, act.path!)));
+  return methodOk && pathOk;
 }

@@ -18,7 +18,8 @@ export type CredentialReason =
   | 'credential_unverified'
   | 'credential_revoked'
   | 'credential_expired'
-  | 'credential_not_yet_valid';
+  | 'credential_not_yet_valid'
+  | 'grant_out_of_scope';
 
 export type DecisionReason =
   CredentialReason | 'allow_rule' | 'deny_rule' | 'default_deny' | 'request_invalid' | 'internal_error';

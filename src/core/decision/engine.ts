@@ -403,7 +403,7 @@ export class DecisionEngine {
       action.method = action.path = action.operation = undefined;
     }
 
-    const credential = checkCredential(request, identity.valid, identity.accepted, this.decisionTime);
+    const credential = checkCredential(request, identity.valid, identity.accepted, this.decisionTime, action);
     const d = compiledService.zoneIndex;
     const zone = this.zoneVerdicts[zoneIndex]![d] ?? combine(this.zoneRules[zoneIndex]![d]!, this.now());
     const wildcard = svc ? this.anyService : undefined;

@@ -12,6 +12,7 @@ const REASON_TEXT: Record<DecisionReason, string> = {
   credential_revoked: 'the credential is revoked',
   credential_expired: 'the credential has expired',
   credential_not_yet_valid: 'the credential is not valid yet',
+  grant_out_of_scope: "the request is outside the task scope of the caller's grant",
   allow_rule: 'allowed by',
   deny_rule: 'denied by',
   default_deny: 'no rule allows it (default deny)',

@@ -3,6 +3,7 @@
  * what credential, from where, to do what on which service.
  */
 import { isRealDate } from '../dates.js';
+import { compilePathGlob } from '../policy/glob.js';
 
 export const REQUEST_API_VERSION = 'gatehouse.dev/v1';
 
@@ -34,6 +35,20 @@ export interface RequestCredential {
   notBefore?: string;
   expiresAt?: string;
   revoked?: boolean;
+  /**
+   * The task scope of a JIT grant (required when `type` is `grant`): the
+   * credential is good only for this service and these actions. A grant
+   * narrows what the policy allows; it never widens it.
+   */
+  scope?: GrantScopeClaim;
+}
+
+/** What a JIT grant credential may be used for; empty lists constrain nothing (docs/decision-api.md). */
+export interface GrantScopeClaim {
+  service: string;
+  methods?: string[];
+  paths?: string[];
+  operations?: string[];
 }
 
 export interface RequestDestination {
@@ -136,8 +151,13 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
       time(c.issuedAt, 'credential.issuedAt');
       time(c.notBefore, 'credential.notBefore');
       time(c.expiresAt, 'credential.expiresAt');
+      if (c.type === 'grant' && c.scope === undefined) bad('credential.scope', 'is required for a grant');
+      if (c.scope !== undefined) {
+        if (c.type !== 'grant') bad('credential.scope', 'is allowed only when `type` is `grant`');
+        checkGrantScope(c.scope, bad);
+      }
       for (const k of Object.keys(c)) {
-        if (!['type', 'id', 'verified', 'issuedAt', 'notBefore', 'expiresAt', 'revoked'].includes(k))
+        if (!['type', 'id', 'verified', 'issuedAt', 'notBefore', 'expiresAt', 'revoked', 'scope'].includes(k))
           bad(`credential.${k}`, `unknown field \`${k}\``);
       }
     }
@@ -171,4 +191,35 @@ export function checkDecisionRequest(value: unknown): RequestProblem[] {
   if (value.context !== undefined && !isObject(value.context)) bad('context', 'must be an object');
   time(value.time, 'time');
   return problems;
+}
+
+function checkGrantScope(scope: unknown, bad: (path: string, message: string) => void): void {
+  if (!isObject(scope)) return bad('credential.scope', 'must be an object with `service`');
+  if (typeof scope.service !== 'string' || scope.service.length === 0)
+    bad('credential.scope.service', 'must be a non-empty string');
+  const list = (key: 'methods' | 'paths' | 'operations', ok: (v: string) => string | undefined) => {
+    const v = scope[key];
+    if (v === undefined) return;
+    if (!Array.isArray(v)) return bad(`credential.scope.${key}`, 'must be a list of strings');
+    v.forEach((x, i) => {
+      const why =
+        typeof x === 'string' && x.length > 0 && x.length <= MAX_STRING
+          ? ok(x)
+          : 'must be a non-empty string';
+      if (why) bad(`credential.scope.${key}[${i}]`, why);
+    });
+  };
+  list('methods', (m) => (TOKEN.test(m) ? undefined : 'must be an HTTP method token'));
+  list('paths', (p) => {
+    try {
+      compilePathGlob(p);
+      return p.startsWith('/') ? undefined : 'must start with `/`';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  });
+  list('operations', () => undefined);
+  for (const k of Object.keys(scope))
+    if (!['service', 'methods', 'paths', 'operations'].includes(k))
+      bad(`credential.scope.${k}`, `unknown field \`${k}\``);
 }
