@@ -75,7 +75,11 @@ export interface IdentityStore {
   /** Ordered by `issuedAt`, then `id`. */
   listCredentials(filter?: CredentialFilter): Promise<IssuedCredential[]>;
 
-  /** Idempotent on (`target`, `value`): a repeated revocation keeps the first `revokedAt`. */
+  /**
+   * Idempotent on (`target`, `value`). A repeat with a later `revokedAt` replaces the record
+   * (it covers more: an entry disabled, re-enabled and disabled again); an earlier or equal one
+   * changes nothing.
+   */
   addRevocation(revocation: Revocation): Promise<void>;
   listRevocations(): Promise<Revocation[]>;
 

@@ -1,0 +1,111 @@
+/**
+ * The {@link SqlDriver} over a node-postgres pool. It translates the shared
+ * SQL's `?` placeholders to `$1, $2, …` and reads values back in the form the
+ * shared store expects.
+ */
+import pg from 'pg';
+import type { ClientBase, CustomTypesConfig, Pool } from 'pg';
+import type { SqlDriver, SqlExecutor, SqlFailure, SqlRow, SqlValue } from '../sql/sql-driver.js';
+
+const { types } = pg;
+
+/**
+ * Pool `types`: timestamps as canonical RFC 3339 text (`timestamptz` holds
+ * microseconds; the store writes milliseconds, so nothing is lost), JSON as
+ * its text, 64-bit integers (`COUNT(*)`) as numbers.
+ */
+export const POSTGRES_TYPE_PARSERS: CustomTypesConfig = {
+  getTypeParser: (oid: number, format?: 'text' | 'binary') => {
+    switch (oid) {
+      case types.builtins.TIMESTAMPTZ: {
+        const toDate = types.getTypeParser(oid, format) as (text: string) => Date;
+        return (text: string) => toDate(text).toISOString();
+      }
+      case types.builtins.JSON:
+      case types.builtins.JSONB:
+        return (text: string) => text;
+      case types.builtins.INT8:
+        return (text: string) => Number(text);
+      default:
+        return types.getTypeParser(oid, format);
+    }
+  },
+} as CustomTypesConfig;
+
+/**
+ * `lockName` keys the advisory lock that serializes {@link SqlDriver.exclusive}
+ * across every process using the same database and schema.
+ */
+export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
+  const numbered = new Map<string, string>();
+  function dialect(sql: string): string {
+    let text = numbered.get(sql);
+    if (text === undefined) {
+      let n = 0;
+      text = sql.replace(/\?/g, () => `$${++n}`);
+      numbered.set(sql, text);
+    }
+    return text;
+  }
+
+  function executor(client: Pool | ClientBase): SqlExecutor {
+    return {
+      async rows(sql: string, params: readonly SqlValue[] = []) {
+        return (await client.query(dialect(sql), [...params])).rows as SqlRow[];
+      },
+      async run(sql: string, params: readonly SqlValue[] = []) {
+        return (await client.query(dialect(sql), [...params])).rowCount ?? 0;
+      },
+    };
+  }
+
+  let closed = false;
+  return {
+    ...executor(pool),
+    async exclusive(fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        // Held until COMMIT or ROLLBACK; a second opener waits here, then finds the work done.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName]);
+        const result = await fn(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw error;
+      } finally {
+        // A connection that could not roll back is destroyed, not returned to the pool.
+        client.release(broken);
+      }
+    },
+    describeFailure,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+function describeFailure(error: unknown): SqlFailure {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return { kind: 'other' };
+  if (error instanceof pg.DatabaseError) {
+    // SQLSTATE class 23: integrity constraint violation.
+    if (code === '23505') return { kind: 'unique', columns: keyColumns(error.detail), code };
+    if (code === '23503') return { kind: 'foreign_key', columns: keyColumns(error.detail), code };
+    // A missing value is a bad record, not a conflict.
+    if (code.startsWith('23') && code !== '23502') return { kind: 'constraint', code };
+  }
+  return { kind: 'other', code };
+}
+
+/** `Key (target, value)=(…) already exists.` → `target`, `value`. */
+function keyColumns(detail: string | undefined): string[] | undefined {
+  const match = detail === undefined ? null : /^Key \(([^)]+)\)=/.exec(detail);
+  return match?.[1]?.split(', ');
+}

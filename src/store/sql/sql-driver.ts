@@ -1,0 +1,48 @@
+/**
+ * The little the shared SQL store needs from a database driver. Everything
+ * that differs between SQLite and PostgreSQL at run time lives behind this
+ * interface (placeholder syntax, how values come back, transactions, error
+ * codes); the schema differences live in each adapter's migrations.
+ */
+
+/** A value bound to a placeholder. Structured values are bound as JSON text. */
+export type SqlValue = string | number | null;
+
+/**
+ * A row as the shared store reads it. INVARIANT: drivers hand back
+ * timestamps as canonical RFC 3339 text (`YYYY-MM-DDTHH:MM:SS.sssZ`), JSON
+ * columns as JSON text and integers as numbers, whatever the column types.
+ */
+export type SqlRow = Readonly<Record<string, unknown>>;
+
+export interface SqlExecutor {
+  /**
+   * Rows of a query or of a statement with `RETURNING`. Placeholders are
+   * written `?` (INVARIANT: the shared SQL has no other `?` character).
+   */
+  rows(sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
+  /** Runs a statement without result rows; resolves to the number of rows it changed. */
+  run(sql: string, params?: readonly SqlValue[]): Promise<number>;
+}
+
+/** What a driver error means to the store, read from the driver's own codes. */
+export interface SqlFailure {
+  kind: 'unique' | 'foreign_key' | 'constraint' | 'other';
+  /** Columns named by the error, when the driver says (`spiffe_id`). */
+  columns?: readonly string[];
+  /** The driver's error code (`SQLITE_BUSY`, `ECONNREFUSED`, `40001`), never SQL text. */
+  code?: string;
+}
+
+export interface SqlDriver extends SqlExecutor {
+  /**
+   * Runs `fn` in one transaction that no other writer of the same database
+   * can interleave with, even from another process; used to migrate. Commits
+   * when `fn` resolves, rolls back when it rejects.
+   */
+  exclusive<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Classifies an error thrown by this driver. */
+  describeFailure(error: unknown): SqlFailure;
+  /** Releases the connection(s); later calls fail. Safe to call twice. */
+  close(): Promise<void>;
+}
