@@ -2,8 +2,22 @@
 import { createRequire } from 'node:module';
 import { GatehouseError } from '../core/errors.js';
 import { systemClock } from '../system.js';
+import { ApiError } from './api-client.js';
+import * as attest from './commands/attest.js';
+import * as audit from './commands/audit.js';
+import * as blastRadius from './commands/blast-radius.js';
+import * as bundle from './commands/bundle.js';
 import * as check from './commands/check.js';
 import * as decide from './commands/decide.js';
+import * as entry from './commands/entry.js';
+import * as grant from './commands/grant.js';
+import * as issuer from './commands/issuer.js';
+import * as keys from './commands/keys.js';
+import * as privileges from './commands/privileges.js';
+import * as revoke from './commands/revoke.js';
+import * as serve from './commands/serve.js';
+import * as svid from './commands/svid.js';
+import * as token from './commands/token.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { UsageError } from './usage-error.js';
 
@@ -12,7 +26,23 @@ interface Verb {
   run(argv: string[], io: CliIo, clock: () => number): Promise<number>;
 }
 
-const VERBS: Record<string, Verb> = { check, decide };
+const VERBS: Record<string, Verb> = {
+  attest,
+  bundle,
+  entry,
+  grant,
+  issuer,
+  keys,
+  revoke,
+  serve,
+  svid,
+  token,
+  check,
+  decide,
+  audit,
+  'blast-radius': blastRadius,
+  privileges,
+};
 
 const HELP = `gatehouse — Zero Trust control plane for non-human identities
 
@@ -21,6 +51,23 @@ usage: gatehouse <command> [options]
 commands:
   check    validate and lint policy files (exit 3 on errors)
   decide   decide requests against a policy, with explanations
+
+exposure (offline, from the policy, an inventory and the decision log):
+  audit         findings mapped to OWASP NHI Top 10 and NIST, as a table, JSON or HTML
+  privileges    granted vs used privileges, and a tightened policy
+  blast-radius  what a compromised identity or credential reaches, hop by hop
+
+identity (talk to a running server):
+  serve    run the control plane: identity API, trust bundle, decisions
+  entry    create, list, show, disable and offboard registration entries; join tokens
+  attest   prove a workload's identity and obtain its SVIDs (join token, OIDC, renewal)
+  svid     issue a JWT-SVID or an X.509-SVID
+  token    verify a JWT-SVID or an X.509-SVID
+  revoke   revoke a credential, an identity, an entry or a grant
+  grant    start, end and list JIT task grants
+  issuer   trust an external OIDC issuer for federation
+  keys     list and rotate the trust domain's signing keys
+  bundle   print the trust bundle (JSON or PEM)
   version  print the version
 
 Run \`gatehouse <command> --help\` for a command's options. Docs: docs/cli.md`;
@@ -59,6 +106,10 @@ export async function main(
     ) {
       io.stderr.write(`gatehouse ${verb}: ${lowerFirst(e.message)}\n\n${command.usage}\n`);
       return EXIT.invalidInput;
+    }
+    if (e instanceof ApiError) {
+      io.stderr.write(`gatehouse ${verb}: ${e.message}\n`);
+      return e.exitCode;
     }
     if (e instanceof GatehouseError) {
       io.stderr.write(`gatehouse ${verb}: ${e.message}\n`);

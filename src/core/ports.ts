@@ -2,11 +2,13 @@
  * The ports the pure core declares for what it needs from outside (STYLE.md §2).
  * Real implementations are created at the edge and passed in.
  */
+import type { Verdict } from './decision/decision.js';
 import type { AdminCredential, JoinToken, OidcIssuer } from './identity/attestation-records.js';
 import type { IssuedCredential, Revocation } from './identity/credential.js';
 import type { EntryKind, EntryStatus, RegistrationEntry } from './identity/entry.js';
 import type { Grant } from './identity/grant.js';
 import type { StoredSigningKey } from './identity/signing-key.js';
+import type { DecisionRecord } from './log/decision-record.js';
 
 /** Wall-clock time. The core never reads the system clock itself. */
 export interface Clock {
@@ -110,5 +112,66 @@ export interface IdentityStore {
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
 
+  close(): Promise<void>;
+}
+
+/**
+ * Filters for {@link DecisionLogStore.query}. Every field given must hold.
+ * Times are RFC 3339; a record's `time` is compared as an instant.
+ */
+export interface DecisionLogFilter {
+  /** The source SPIFFE ID, exactly. */
+  identity?: string;
+  /** The destination service, exactly. */
+  service?: string;
+  verdict?: Verdict;
+  /** Decided at or after this instant. */
+  since?: string;
+  /** Decided before this instant. */
+  until?: string;
+  /** Records after this sequence number: the cursor of the next page when ascending. */
+  afterSeq?: number;
+  /** Records before this sequence number: the cursor of the next page when descending. */
+  beforeSeq?: number;
+  /** Newest first. Default: oldest first. */
+  descending?: boolean;
+  /** At most this many records; a whole number of 1 or more. */
+  limit: number;
+}
+
+/** One record as stored: its sequence number and its canonical JSON text, byte for byte. */
+export interface StoredDecisionRecord {
+  seq: number;
+  json: string;
+}
+
+/**
+ * Where the decision log is kept, in sequence order. Implemented by the
+ * SQLite and the PostgreSQL adapters (src/store/), which pass the same
+ * contract tests. Each record is kept as the canonical JSON text it was
+ * hashed from, so that the chain can be checked again byte for byte.
+ *
+ * Errors: `store_conflict` when appended records do not continue the stored
+ * log (a sequence number taken or skipped: another writer got there first),
+ * `request_invalid` for a filter out of range, `store_error` for anything else.
+ */
+export interface DecisionLogStore {
+  /**
+   * Stores the records in one transaction: all or none. Durable when it
+   * resolves. INVARIANT: the records are numbered on from the stored last one,
+   * without gaps, and the first links to it; anything else is refused.
+   */
+  append(records: readonly DecisionRecord[]): Promise<void>;
+  /** The sequence number and hash of the last stored record; undefined for an empty log. */
+  last(): Promise<Pick<DecisionRecord, 'seq' | 'hash'> | undefined>;
+  /** Records matching `filter`, in sequence order. */
+  query(filter: DecisionLogFilter): Promise<DecisionRecord[]>;
+  /**
+   * Every record from sequence number `fromSeq` on, oldest first, in batches of
+   * at most `batchSize`, read one batch at a time (constant memory, for export
+   * and verification). Records appended while scanning may or may not appear.
+   */
+  scan(fromSeq: number, batchSize: number): AsyncIterable<readonly StoredDecisionRecord[]>;
+  count(): Promise<number>;
   close(): Promise<void>;
 }

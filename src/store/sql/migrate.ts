@@ -17,7 +17,13 @@ export interface Migration {
 
 export interface MigrationSet {
   /**
-   * Creates `schema_migrations` when missing (`IF NOT EXISTS`). INVARIANT:
+   * The ledger table's name. Default `schema_migrations`. A set of tables
+   * that shares a database with others but is versioned on its own (the
+   * decision log) keeps its own ledger.
+   */
+  table?: string;
+  /**
+   * Creates the ledger table when missing (`IF NOT EXISTS`). INVARIANT:
    * its shape never changes, so every version of Gatehouse can read it.
    */
   ledger: string;
@@ -49,7 +55,8 @@ export async function runMigrations(
   return driver.exclusive(async (tx) => {
     for (const statement of setup) await tx.run(statement);
     await tx.run(set.ledger);
-    const [row] = await tx.rows('SELECT MAX(version) AS version FROM schema_migrations');
+    const table = set.table ?? 'schema_migrations';
+    const [row] = await tx.rows(`SELECT MAX(version) AS version FROM ${table}`);
     const current = Number(row?.['version'] ?? 0);
     const latest = latestVersion(set);
     if (current > latest) {
@@ -62,7 +69,7 @@ export async function runMigrations(
     for (const migration of set.migrations) {
       if (migration.version <= current) continue;
       for (const statement of migration.statements) await tx.run(statement);
-      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+      await tx.run(`INSERT INTO ${table} (version, name, applied_at) VALUES (?, ?, ?)`, [
         migration.version,
         migration.name,
         new Date().toISOString(),

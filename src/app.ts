@@ -1,0 +1,139 @@
+/**
+ * The composition root (STYLE.md §1): typed configuration in, adapters
+ * created, the core wired to them, the HTTP server out. Nothing else in the
+ * code base creates a store, a clock or a server.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { IdentityAuthority } from './core/identity/authority.js';
+import { identitySettings, type IdentitySettings } from './core/identity/settings.js';
+import type { Clock, IdentityStore } from './core/ports.js';
+import { parsePolicy, type Policy } from './core/policy/index.js';
+import { readPolicySources } from './cli/policy-files.js';
+import { createHttpServer } from './server/http-server.js';
+import type { Logger } from './server/logger.js';
+import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
+import { Router } from './server/router.js';
+import { identityRoutes } from './server/routes/identity-routes.js';
+import { opsRoutes } from './server/routes/ops-routes.js';
+import { openPostgresIdentityStore, openSqliteIdentityStore } from './store/index.js';
+import { systemClock } from './system.js';
+
+export interface AppConfig {
+  host: string;
+  port: number;
+  /** A SQLite file path, `:memory:`, or a `postgres://` URL. */
+  db: string;
+  /** Policy files or folders, merged. */
+  policy: string[];
+  /** Defaults to the policy's trust domain. */
+  trustDomain?: string;
+  identity?: Partial<Omit<IdentitySettings, 'trustDomain'>>;
+  /** Working directory for relative paths. */
+  cwd: string;
+}
+
+export interface App {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  authority: IdentityAuthority;
+  policy: Policy;
+  /** The admin secret when this start created it (first start only): show it once. */
+  createdAdminSecret?: string;
+  close(): Promise<void>;
+}
+
+export interface AppDeps {
+  logger: Logger;
+  clock?: Clock;
+}
+
+export function openStore(db: string, cwd: string): Promise<IdentityStore> {
+  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresIdentityStore({ connectionString: db });
+  return Promise.resolve(
+    openSqliteIdentityStore(db === ':memory:' ? db : new URL(db, `file://${cwd}/`).pathname),
+  );
+}
+
+export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> {
+  const clock = deps.clock ?? systemClock;
+  const policy = parsePolicy(readPolicySources(config.policy, config.cwd));
+  const settings = identitySettings({
+    ...config.identity,
+    trustDomain: config.trustDomain ?? policy.trustDomain,
+  });
+  const store = await openStore(config.db, config.cwd);
+  let closing = false;
+  let server: Server | undefined;
+  try {
+    const authority = await IdentityAuthority.open({ store, clock, settings, oidcKeys: oidcJwksFetcher() });
+    const createdAdminSecret = await authority.ensureAdminCredential();
+
+    const router = new Router();
+    opsRoutes(router, {
+      shutdown: () => (closing ? 'shutting down' : undefined),
+      store: async () => {
+        await store.getMeta('bundle_sequence');
+        return undefined;
+      },
+      keys: () =>
+        authority.signingKeys().some((k) => k.state === 'active') ? undefined : 'no active signing key',
+    });
+    identityRoutes(router, authority);
+
+    server = createHttpServer({ router, logger: deps.logger });
+    await listen(server, config.host, config.port);
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+
+    // Keys rotate on their own schedule; a failure is logged and retried, never fatal.
+    const rotation = setInterval(
+      () => {
+        authority
+          .rotateKeys()
+          .catch((err: unknown) => deps.logger.log('error', 'key_rotation_failed', { error: String(err) }));
+      },
+      Math.min(60_000, settings.keyPrepublishSeconds * 250),
+    );
+    rotation.unref();
+
+    const s = server;
+    const app: App = {
+      url,
+      authority,
+      policy,
+      async close() {
+        if (closing) return;
+        closing = true;
+        clearInterval(rotation);
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        });
+        await store.close();
+      },
+    };
+    if (createdAdminSecret) app.createdAdminSecret = createdAdminSecret;
+    deps.logger.log('info', 'server_started', {
+      url,
+      trustDomain: settings.trustDomain,
+      policyRevision: policy.revision,
+    });
+    return app;
+  } catch (err) {
+    server?.close();
+    await store.close();
+    throw err;
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

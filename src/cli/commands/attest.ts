@@ -1,0 +1,122 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { AttestResult } from '../../core/identity/authority.js';
+import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE, readTextFile } from '../api-client.js';
+import { EXIT, type CliIo } from '../io.js';
+import { UsageError } from '../usage-error.js';
+import { bundleToPem, type BundleJson } from './bundle.js';
+
+export const usage = `usage: gatehouse attest (--join-token TOKEN | --oidc-token TOKEN | --oidc-token-file FILE)
+                       [--spiffe-id ID] [--csr FILE] [--audience AUD]... [--no-x509]
+                       [--out-dir DIR] [--output table|json]
+       gatehouse attest --renew (--svid-token FILE | --x509 CHAIN.pem --csr FILE) [--out-dir DIR]
+
+Proves a workload's identity and obtains its SVIDs: an X.509-SVID (from --csr, or with a
+generated key) and a JWT-SVID for the given audiences plus the control plane's own audience.
+With --out-dir, writes svid.pem (leaf and CA), svid.key (when generated), bundle.pem and
+jwt-svid.token there (keys with mode 0600). --renew presents the current SVID instead.
+${CLIENT_USAGE}`;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...CLIENT_OPTIONS,
+      'join-token': { type: 'string' },
+      'oidc-token': { type: 'string' },
+      'oidc-token-file': { type: 'string' },
+      'spiffe-id': { type: 'string' },
+      csr: { type: 'string' },
+      audience: { type: 'string', multiple: true },
+      'no-x509': { type: 'boolean', default: false },
+      renew: { type: 'boolean', default: false },
+      'svid-token': { type: 'string' },
+      x509: { type: 'string' },
+      'out-dir': { type: 'string' },
+      output: { type: 'string', default: 'table' },
+    },
+  });
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new UsageError('--output must be table or json');
+  const body: Record<string, unknown> = {};
+  if (values.csr) body.csr = readTextFile(values.csr, io, '--csr');
+  if (values.audience?.length) body.audience = values.audience;
+  if (values['no-x509']) body.x509 = false;
+
+  let result: AttestResult;
+  if (values.renew) {
+    if (values['svid-token']) {
+      const token = readTextFile(values['svid-token'], io, '--svid-token').trim();
+      result = await apiClient({ ...values, token, 'token-file': undefined }, io).call<AttestResult>(
+        'POST',
+        '/v1/renew',
+        body,
+      );
+    } else if (values.x509) {
+      if (!values.csr) throw new UsageError('--renew --x509 needs --csr signed by the same key');
+      body.x509Svid = readTextFile(values.x509, io, '--x509');
+      result = await apiClient(
+        { ...values, token: undefined, 'token-file': undefined },
+        io,
+      ).call<AttestResult>('POST', '/v1/renew', body);
+    } else throw new UsageError('--renew needs --svid-token FILE or --x509 CHAIN.pem with --csr');
+  } else {
+    const sources = [values['join-token'], values['oidc-token'], values['oidc-token-file']].filter(
+      (v) => v !== undefined,
+    );
+    if (sources.length !== 1)
+      throw new UsageError('give exactly one of --join-token, --oidc-token, --oidc-token-file');
+    if (values['join-token']) {
+      body.method = 'join-token';
+      body.token = values['join-token'];
+    } else {
+      body.method = 'oidc';
+      body.token =
+        values['oidc-token'] ?? readTextFile(values['oidc-token-file']!, io, '--oidc-token-file').trim();
+      if (values['spiffe-id']) body.spiffeId = values['spiffe-id'];
+    }
+    // Attestation carries its own proof; no admin credential is sent.
+    result = await apiClient({ ...values, token: undefined, 'token-file': undefined }, io).call<AttestResult>(
+      'POST',
+      '/v1/attest',
+      body,
+    );
+  }
+
+  if (values['out-dir']) {
+    const dir = resolve(io.cwd, values['out-dir']);
+    mkdirSync(dir, { recursive: true });
+    const bundle = await apiClient(
+      { ...values, token: undefined, 'token-file': undefined },
+      io,
+    ).call<BundleJson>('GET', '/v1/bundle');
+    writeFileSync(join(dir, 'bundle.pem'), bundleToPem(bundle));
+    if (result.x509Svid) {
+      writeFileSync(join(dir, 'svid.pem'), result.x509Svid.chainPem);
+      if (result.x509Svid.privateKeyPem)
+        writeFileSync(join(dir, 'svid.key'), result.x509Svid.privateKeyPem, { mode: 0o600 });
+    }
+    if (result.jwtSvid)
+      writeFileSync(join(dir, 'jwt-svid.token'), result.jwtSvid.token + '\n', { mode: 0o600 });
+  }
+  if (values.output === 'json') {
+    io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const lines = [`attested ${result.spiffeId} (entry ${result.entryId}, via ${result.via})`];
+  if (result.x509Svid)
+    lines.push(`  X.509-SVID  serial ${result.x509Svid.serial}, expires ${result.x509Svid.expiresAt}`);
+  if (result.jwtSvid) {
+    lines.push(
+      `  JWT-SVID    jti ${result.jwtSvid.jti}, aud ${result.jwtSvid.audience.join(' ')}, expires ${result.jwtSvid.expiresAt}`,
+    );
+  }
+  if (values['out-dir'])
+    lines.push(
+      `  written to  ${values['out-dir']}/ (svid.pem, ${result.x509Svid?.privateKeyPem ? 'svid.key, ' : ''}bundle.pem, jwt-svid.token)`,
+    );
+  else if (result.jwtSvid) lines.push('', result.jwtSvid.token);
+  io.stdout.write(lines.join('\n') + '\n');
+  return EXIT.ok;
+}

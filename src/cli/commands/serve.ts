@@ -1,0 +1,118 @@
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createApp, type App } from '../../app.js';
+import type { SigningAlgorithm } from '../../core/identity/signing-key.js';
+import { jsonLogger, type LogLevel } from '../../server/logger.js';
+import type { CliIo } from '../io.js';
+import { UsageError } from '../usage-error.js';
+
+export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL] [--policy POLICY]...
+                      [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
+                      [--admin-token-file FILE] [--log-level debug|info|warn|error]
+
+Runs the control plane: the identity API, the trust bundle and the decision API.
+  --listen            address to listen on (default 127.0.0.1:8080; env GATEHOUSE_LISTEN)
+  --db                SQLite file (default gatehouse.db) or postgres:// URL (env GATEHOUSE_DB)
+  --policy            policy file or folder (repeatable; default examples/acme/policy; env GATEHOUSE_POLICY)
+  --trust-domain      trust domain (default: the policy's trustDomain)
+  --key-alg           algorithm of new signing keys (default ES256)
+  --admin-token-file  on first start, also write the admin credential to FILE (mode 0600)
+  --log-level         structured JSON logs on stderr (default info)
+Environment: GATEHOUSE_KEY_PASSPHRASE encrypts private keys at rest.
+The admin credential is created on first start, printed once and stored hashed.`;
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen must be HOST:PORT, not \`${text}\``);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+const ALGS: SigningAlgorithm[] = ['ES256', 'ES384', 'RS256', 'PS256'];
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: 'string' },
+      db: { type: 'string' },
+      policy: { type: 'string', multiple: true },
+      'trust-domain': { type: 'string' },
+      'key-alg': { type: 'string' },
+      'admin-token-file': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  const { host, port } = parseListen(values.listen ?? io.env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
+  const db = values.db ?? io.env.GATEHOUSE_DB ?? 'gatehouse.db';
+  const policy = values.policy?.length ? values.policy : [io.env.GATEHOUSE_POLICY ?? 'examples/acme/policy'];
+  const alg = (values['key-alg'] ?? 'ES256') as SigningAlgorithm;
+  if (!ALGS.includes(alg)) throw new UsageError(`--key-alg must be one of ${ALGS.join(', ')}`);
+  const level = values['log-level'] as LogLevel;
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  const passphrase = io.env.GATEHOUSE_KEY_PASSPHRASE;
+
+  const logger = jsonLogger(io.stderr, { level });
+  const app = await createApp(
+    {
+      host,
+      port,
+      db,
+      policy,
+      cwd: io.cwd,
+      ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
+      identity: { keyAlgorithm: alg, ...(passphrase ? { keyPassphrase: passphrase } : {}) },
+    },
+    { logger },
+  );
+  printBanner(app, db, io, values['admin-token-file']);
+  await waitForSignal(app, logger);
+  return 0;
+}
+
+function printBanner(app: App, db: string, io: CliIo, tokenFile: string | undefined): void {
+  const lines = [
+    `Gatehouse is serving trust domain ${app.authority.settings.trustDomain} (policy ${app.policy.revision.slice(0, 19)})`,
+    `  API            ${app.url}/v1`,
+    `  trust bundle   ${app.url}/.well-known/spiffe-bundle`,
+    `  health         ${app.url}/healthz  ${app.url}/readyz`,
+    `  database       ${db}`,
+  ];
+  if (app.createdAdminSecret) {
+    lines.push(
+      '',
+      'Admin credential (shown once; only its hash is stored):',
+      `  ${app.createdAdminSecret}`,
+      `  export GATEHOUSE_SERVER=${app.url} GATEHOUSE_TOKEN=${app.createdAdminSecret}`,
+    );
+    if (tokenFile) {
+      writeFileSync(resolve(io.cwd, tokenFile), app.createdAdminSecret + '\n', { mode: 0o600 });
+      lines.push(`  (also written to ${tokenFile})`);
+    }
+  } else {
+    lines.push('', 'Admin credential: created on first start (use GATEHOUSE_TOKEN).');
+  }
+  io.stdout.write(lines.join('\n') + '\n');
+}
+
+function waitForSignal(app: App, logger: ReturnType<typeof jsonLogger>): Promise<void> {
+  return new Promise((done) => {
+    const stop = (signal: string) => {
+      logger.log('info', 'server_stopping', { signal });
+      app.close().then(
+        () => {
+          logger.log('info', 'server_stopped', {});
+          done();
+        },
+        (err: unknown) => {
+          logger.log('error', 'shutdown_failed', { error: String(err) });
+          done();
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

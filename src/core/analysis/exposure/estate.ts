@@ -1,0 +1,276 @@
+/**
+ * The estate as exposure analysis sees it: the policy and an inventory
+ * snapshot joined once, as of one instant. Every identity of either (its
+ * labels as selectors see them, the zones it runs in), which addresses belong
+ * to which workload, which environment each zone is, which credentials are
+ * still live, and what each identity reaches.
+ */
+import type { IssuedCredential, Revocation } from '../../identity/credential.js';
+import type { RegistrationEntry } from '../../identity/entry.js';
+import type { Grant } from '../../identity/grant.js';
+import type { InventorySnapshot } from '../../identity/inventory.js';
+import { createPrefixTable, formatCidr, parseCidr, type PrefixTable } from '../../net/index.js';
+import { UNKNOWN_ZONE, type Policy, type Service, type Workload } from '../../policy/model.js';
+import { Reachability, type IdentityReach, type ReachOptions } from './reachability.js';
+
+export interface EstateIdentity {
+  spiffeId: string;
+  entry?: RegistrationEntry;
+  workload?: Workload;
+  /** The inventory entry's labels with the policy's workload labels winning, as in decisions. */
+  labels: Readonly<Record<string, string>>;
+  kind?: string;
+  owner?: string;
+  /** The entry's zone and the zones of its declared addresses, sorted. */
+  zones: readonly string[];
+}
+
+export interface LiveCredential {
+  id: string;
+  kind: 'jwt-svid' | 'x509-svid' | 'static-secret';
+  issuedAt: number;
+  /** `null`: never expires (a static secret without `expiresAt`). */
+  expiresAt: number | null;
+}
+
+export interface Lifetime {
+  /** How long the longest-lived live credential still lasts; `null` when one never expires. */
+  remainingMs: number | null;
+  state: 'live' | 'no-expiry' | 'expired' | 'unknown';
+  /** Live credentials, longest-lived first. */
+  live: readonly LiveCredential[];
+  /** Credentials and secrets on record, live or not. */
+  onRecord: number;
+}
+
+export interface EstateOptions {
+  now: number;
+  /** Zone → environment; zones not listed take the most common `env` label of the identities in them, else their own name. */
+  environments?: Readonly<Record<string, string>>;
+}
+
+const MS_PER_DAY = 86_400_000;
+
+export class Estate {
+  readonly policy: Policy;
+  readonly inventory: InventorySnapshot;
+  readonly now: number;
+  readonly identities = new Map<string, EstateIdentity>();
+  readonly reachability: Reachability;
+  private readonly zoneTable: PrefixTable<string>;
+  private readonly addressTable: PrefixTable<readonly string[]> | undefined;
+  private readonly environments = new Map<string, string>();
+  private readonly credentials = new Map<string, IssuedCredential[]>();
+  private readonly grantsBy = new Map<string, Grant[]>();
+  private readonly entriesById = new Map<string, RegistrationEntry>();
+  private readonly servicesByName = new Map<string, Service>();
+  private readonly servicesBySpiffeId = new Map<string, Service>();
+  private readonly lifetimes = new Map<string, Lifetime>();
+  private readonly reaches = new Map<string, IdentityReach>();
+  private readonly revocations: readonly Revocation[];
+
+  constructor(policy: Policy, inventory: InventorySnapshot, options: EstateOptions) {
+    this.policy = policy;
+    this.inventory = inventory;
+    this.now = options.now;
+    this.reachability = new Reachability(policy, options.now);
+    this.zoneTable = createPrefixTable(
+      policy.zones.flatMap((z) => z.cidrs.map((c) => ({ cidr: parseCidr(c), value: z.name }))),
+    );
+    for (const s of policy.services) {
+      this.servicesByName.set(s.name, s);
+      if (s.spiffeId) this.servicesBySpiffeId.set(s.spiffeId, s);
+    }
+    const workloads = new Map(policy.workloads.map((w) => [w.spiffeId, w]));
+    const owners = new Map<string, string[]>();
+    for (const entry of inventory.entries) {
+      this.entriesById.set(entry.id, entry);
+      for (const a of entry.addresses ?? []) {
+        const cidr = formatCidr(parseCidr(a.includes('/') ? a : a.includes(':') ? `${a}/128` : `${a}/32`));
+        const list = owners.get(cidr);
+        if (list) list.push(entry.spiffeId);
+        else owners.set(cidr, [entry.spiffeId]);
+      }
+    }
+    this.addressTable = owners.size
+      ? createPrefixTable([...owners].map(([c, ids]) => ({ cidr: parseCidr(c), value: ids })))
+      : undefined;
+    for (const entry of inventory.entries) {
+      const workload = workloads.get(entry.spiffeId);
+      this.identities.set(entry.spiffeId, this.describe(entry.spiffeId, entry, workload));
+    }
+    for (const w of policy.workloads) {
+      if (!this.identities.has(w.spiffeId))
+        this.identities.set(w.spiffeId, this.describe(w.spiffeId, undefined, w));
+    }
+    for (const c of inventory.credentials) push(this.credentials, c.spiffeId, c);
+    for (const g of inventory.grants) push(this.grantsBy, g.spiffeId, g);
+    this.revocations = inventory.revocations.filter((r) => Date.parse(r.revokedAt) <= this.now);
+
+    // Environments: as configured, else the most common `env` label of the identities in each zone.
+    const votes = new Map<string, Map<string, number>>();
+    for (const id of this.identities.values()) {
+      const env = id.labels.env;
+      if (!env) continue;
+      for (const z of id.zones) {
+        const m = votes.get(z) ?? new Map<string, number>();
+        m.set(env, (m.get(env) ?? 0) + 1);
+        votes.set(z, m);
+      }
+    }
+    for (const z of policy.zones) {
+      const configured = options.environments?.[z.name];
+      if (configured) {
+        this.environments.set(z.name, configured);
+        continue;
+      }
+      const m = votes.get(z.name);
+      const best = m ? [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0] : z.name;
+      this.environments.set(z.name, best);
+    }
+  }
+
+  private describe(
+    spiffeId: string,
+    entry: RegistrationEntry | undefined,
+    workload: Workload | undefined,
+  ): EstateIdentity {
+    const zones = new Set<string>();
+    if (entry?.zone) zones.add(entry.zone);
+    for (const a of entry?.addresses ?? []) {
+      const base = a.split('/')[0]!;
+      const z = this.zoneTable.lookupText(base);
+      if (z) zones.add(z);
+    }
+    const id: EstateIdentity = {
+      spiffeId,
+      labels: { ...(entry?.labels ?? {}), ...(workload?.labels ?? {}) },
+      zones: [...zones].sort(),
+    };
+    if (entry) id.entry = entry;
+    if (workload) id.workload = workload;
+    const kind = entry?.kind ?? workload?.kind;
+    if (kind) id.kind = kind;
+    const owner = entry?.owner ?? workload?.owner;
+    if (owner) id.owner = owner;
+    return id;
+  }
+
+  /** The zone of an address, as the decision point sees it. */
+  zoneOf(ip: string): string {
+    return this.zoneTable.lookupText(ip) ?? UNKNOWN_ZONE;
+  }
+
+  /** The identities whose inventory entries declare an address range holding `ip`. */
+  workloadsAt(ip: string): readonly string[] {
+    return this.addressTable?.lookupText(ip) ?? [];
+  }
+
+  /** The environment a zone belongs to; `undefined` for `unknown`. */
+  environmentOf(zone: string): string | undefined {
+    return this.environments.get(zone);
+  }
+
+  service(name: string): Service | undefined {
+    return this.servicesByName.get(name);
+  }
+
+  /** The inventory entry of the workload that runs a service (by the service's SPIFFE ID). */
+  serviceEntry(service: Service): RegistrationEntry | undefined {
+    return service.spiffeId ? this.identities.get(service.spiffeId)?.entry : undefined;
+  }
+
+  /** The service a SPIFFE ID runs, if any. */
+  serviceOf(spiffeId: string): Service | undefined {
+    return this.servicesBySpiffeId.get(spiffeId);
+  }
+
+  entry(id: string): RegistrationEntry | undefined {
+    return this.entriesById.get(id);
+  }
+
+  issuedCredentials(spiffeId: string): readonly IssuedCredential[] {
+    return this.credentials.get(spiffeId) ?? [];
+  }
+
+  grants(spiffeId: string): readonly Grant[] {
+    return this.grantsBy.get(spiffeId) ?? [];
+  }
+
+  /** Whether an issued credential has been taken back by a revocation in force. */
+  isRevoked(c: IssuedCredential): boolean {
+    const issued = Date.parse(c.issuedAt);
+    return this.revocations.some((r) => {
+      if (r.target === 'credential') return r.value === c.id;
+      if (r.target === 'grant') return c.grantId !== undefined && r.value === c.grantId;
+      const before = issued < Date.parse(r.revokedAt);
+      if (r.target === 'identity') return before && r.value === c.spiffeId;
+      return before && r.value === c.entryId;
+    });
+  }
+
+  /** Live credentials and secrets of an identity, and how long the longest-lived of them still lasts. */
+  lifetime(spiffeId: string): Lifetime {
+    let l = this.lifetimes.get(spiffeId);
+    if (l) return l;
+    const live: LiveCredential[] = [];
+    const issued = this.issuedCredentials(spiffeId);
+    for (const c of issued) {
+      const expiresAt = Date.parse(c.expiresAt);
+      if (expiresAt > this.now && !this.isRevoked(c))
+        live.push({ id: c.id, kind: c.type, issuedAt: Date.parse(c.issuedAt), expiresAt });
+    }
+    const secrets = this.identities.get(spiffeId)?.entry?.staticSecrets ?? [];
+    for (const s of secrets) {
+      const expiresAt = s.expiresAt === undefined ? null : Date.parse(s.expiresAt);
+      if (expiresAt === null || expiresAt > this.now)
+        live.push({
+          id: s.id,
+          kind: 'static-secret',
+          issuedAt: Date.parse(s.rotatedAt ?? s.createdAt),
+          expiresAt,
+        });
+    }
+    live.sort((a, b) => (b.expiresAt ?? Infinity) - (a.expiresAt ?? Infinity) || (a.id < b.id ? -1 : 1));
+    const onRecord = issued.length + secrets.length;
+    const first = live[0];
+    const remainingMs = first ? (first.expiresAt === null ? null : first.expiresAt - this.now) : 0;
+    const state = !onRecord ? 'unknown' : !first ? 'expired' : remainingMs === null ? 'no-expiry' : 'live';
+    l = { remainingMs: state === 'unknown' ? null : remainingMs, state, live, onRecord };
+    this.lifetimes.set(spiffeId, l);
+    return l;
+  }
+
+  /**
+   * What an identity reaches, from its own zones or from `zones` (a credential
+   * used from another host). Identities unknown to the estate have no labels.
+   */
+  reach(spiffeId: string, zones?: readonly string[], options: ReachOptions = {}): IdentityReach {
+    const id = this.identities.get(spiffeId);
+    const from = zones ?? id?.zones ?? [];
+    const key = `${spiffeId}\u0000${from.join(',')}\u0000${options.includeUnenforced ?? true}`;
+    let r = this.reaches.get(key);
+    if (!r) {
+      r = this.reachability.of({ spiffeId, labels: id?.labels ?? {}, zones: from }, options);
+      // Bounded: a blast radius over a large estate asks once per identity; keep what is reused.
+      if (this.reaches.size > 200_000) this.reaches.clear();
+      this.reaches.set(key, r);
+    }
+    return r;
+  }
+
+  /** `now` minus a number of days. */
+  daysAgo(days: number): number {
+    return this.now - days * MS_PER_DAY;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+export function buildEstate(policy: Policy, inventory: InventorySnapshot, options: EstateOptions): Estate {
+  return new Estate(policy, inventory, options);
+}

@@ -1,0 +1,71 @@
+/**
+ * Over-privileged identities (OWASP NHI5): identities active in the log window
+ * that are granted permissions they never exercised and services they never
+ * contacted. Identities absent from the log are stale, not over-privileged.
+ */
+import type { AuditContext } from './audit-context.js';
+import { makeFinding, type Finding } from './finding.js';
+import { codeList, isoDay, plural } from './format.js';
+import { identityPrivileges } from './granted-vs-used.js';
+
+export function findOverPrivilege(ctx: AuditContext): Finding[] {
+  const { estate, activity, log } = ctx;
+  if (!ctx.hasLog || !log.records) return [];
+  const everyone = new Set(
+    [...estate.policy.flows, ...estate.policy.permissions].filter((r) => r.from === '*').map((r) => r.id),
+  );
+  const out: Finding[] = [];
+  for (const a of activity.identities.values()) {
+    const id = estate.identities.get(a.spiffeId);
+    if (!id || (id.entry && id.entry.status !== 'active')) continue;
+    const all = identityPrivileges(estate, activity, a.spiffeId);
+    // Rules for every caller (`from: "*"`) are a choice about the estate, not about this identity.
+    const own = (rules: readonly string[]) => rules.some((r) => !everyone.has(r));
+    const p = {
+      ...all,
+      unusedServices: all.unusedServices.filter((s) => own([...s.flowRules]) && own([...s.permissionRules])),
+      unusedPermissionRules: all.unusedPermissionRules.filter((r) => !everyone.has(r.rule)),
+    };
+    if (!p.unusedServices.length && !p.unusedPermissionRules.length) continue;
+    const evidence = [
+      `${plural(a.records, 'decision')} between ${isoDay(log.first!)} and ${isoDay(log.last!)}; contacted ${p.used.services.length ? codeList(p.used.services) : 'nothing'}`,
+    ];
+    for (const s of p.unusedServices)
+      evidence.push(
+        `can reach \`${s.service}\` on ${s.ports}${s.conditional ? ' (conditionally)' : ''} but never contacted it: ${codeList([...s.flowRules, ...s.permissionRules])}`,
+      );
+    const unusedElsewhere = p.unusedPermissionRules.filter(
+      (r) => !p.unusedServices.some((s) => r.services.includes(s.service)),
+    );
+    for (const r of unusedElsewhere)
+      evidence.push(
+        `permission \`${r.rule}\` (${r.everyAction ? 'every action' : 'some actions'} on ${codeList(r.services)}) never allowed one of its requests`,
+      );
+    for (const b of p.broadRules)
+      evidence.push(
+        `\`${b.rule}\` allows every action on \`${b.service}\`; it used only ${b.methods.length ? codeList(b.methods) : 'requests without a method'}`,
+      );
+    const everyAction = p.unusedPermissionRules.some((r) => r.everyAction);
+    const firm = p.unusedServices.filter((s) => !s.conditional);
+    out.push(
+      makeFinding('over_privileged', {
+        severity: firm.length >= 3 || everyAction ? 'high' : firm.length ? 'medium' : 'low',
+        subject: { kind: 'identity', id: a.spiffeId },
+        title: `identity \`${a.spiffeId}\` never used ${[
+          p.unusedServices.length ? plural(p.unusedServices.length, 'reachable service') : '',
+          p.unusedPermissionRules.length ? plural(p.unusedPermissionRules.length, 'permission') : '',
+        ]
+          .filter(Boolean)
+          .join(' and ')}`,
+        evidence,
+        fix: `remove what it does not use: \`gatehouse privileges --propose FILE\` writes a tightened policy from the same log; review it with the owner${id.owner ? ` \`${id.owner}\`` : ''} and apply it`,
+        data: {
+          unusedServices: p.unusedServices.map((s) => s.service),
+          unusedPermissionRules: p.unusedPermissionRules.map((r) => r.rule),
+          usedServices: p.used.services,
+        },
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,438 @@
+/**
+ * Reachability: everything one identity can reach through the three rule
+ * layers — the services, ports and actions the policy allows it, each with
+ * the rules that allow it. Rules do not depend on the request beyond who
+ * asks, from which zone, to which service and port and for which action, so
+ * this is computed from the rules directly, as of one instant. Conditions
+ * cannot be decided without a request: an allow with a `when` is reported as
+ * conditional, never dropped, and a deny with a `when` as one that may apply.
+ *
+ * What one identity reaches depends only on its source zone and on which
+ * rules its selectors match; identities that match the same rules from the
+ * same zone share one computed answer.
+ */
+import {
+  compileActions,
+  compileSelector,
+  type ActionFacts,
+  type ActionMatcher,
+  type SourceMatcher,
+} from '../../decision/matchers.js';
+import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
+import { hasWildcard } from '../../policy/glob.js';
+import {
+  UNKNOWN_ZONE,
+  type ActionMatch,
+  type Effect,
+  type FlowRule,
+  type PermissionRule,
+  type Policy,
+  type RolloutMode,
+  type Selector,
+  type Service,
+} from '../../policy/model.js';
+import { canonicalJson } from '../../policy/revision.js';
+import { contains, covers, intersect, portsOf, subtract, union, type PortSet } from './port-set.js';
+
+export interface ReachSubject {
+  spiffeId: string;
+  /** The labels selectors see: the inventory's, with the policy's own workload labels winning. */
+  labels: Readonly<Record<string, string>>;
+  /** Zones the identity calls from; none means `unknown`. */
+  zones: readonly string[];
+}
+
+/** One permission rule as it applies to one service for one caller. */
+export interface PermissionTerm {
+  rule: string;
+  /** Ports the rule covers on this service, within what the flow layer lets through. */
+  ports: PortSet;
+  /** Empty: every action. */
+  actions: readonly ActionMatch[];
+  when?: string;
+}
+
+export interface ZoneVerdict {
+  allowed: boolean;
+  /** The deciding segmentation rules: the denies on a deny, the allows on an allow; none on a default deny. */
+  rules: readonly string[];
+}
+
+export interface ServiceReach {
+  service: string;
+  serviceZone: string;
+  sourceZone: string;
+  mode: RolloutMode;
+  /** The policy lets some request through all three layers. */
+  allowedByPolicy: boolean;
+  /** Not in `enforce` mode: every request gets through, whatever the rules say. */
+  unenforced: boolean;
+  zone: ZoneVerdict;
+  /** Ports the flow layer lets through. */
+  ports: PortSet;
+  flowRules: readonly string[];
+  /** Flow deny rules that close some of the ports. */
+  flowDenies: readonly string[];
+  /** Allow rules of the permission layer, each within the flow ports. */
+  grants: readonly PermissionTerm[];
+  /** Deny rules of the permission layer that apply within the flow ports (always, or under their condition). */
+  denies: readonly PermissionTerm[];
+  /** Allow rules an unconditional deny always beats. */
+  blocked: readonly { rule: string; by: string }[];
+  /** Every grant has a condition: each request depends on it. */
+  conditional: boolean;
+}
+
+export interface IdentityReach {
+  spiffeId: string;
+  /** A valid SPIFFE ID of the trust domain or a federated one; otherwise the credential layer denies it. */
+  accepted: boolean;
+  /** Ordered by service, then source zone. */
+  services: readonly ServiceReach[];
+}
+
+export interface ReachOptions {
+  /** Also list services not in `enforce` mode, which let every request through. Default true. */
+  includeUnenforced?: boolean;
+}
+
+interface Target {
+  service: Service;
+  ports: PortSet;
+}
+
+interface IndexedRule {
+  layer: 'flow' | 'permission';
+  index: number;
+  id: string;
+  effect: Effect;
+  source: SourceMatcher;
+  targets: readonly Target[];
+  actions: readonly ActionMatch[];
+  when: string | undefined;
+  seen: number;
+}
+
+interface RuleIndex {
+  byId: Map<string, IndexedRule[]>;
+  byLabel: Map<string, IndexedRule[]>;
+  always: IndexedRule[];
+}
+
+const push = <K, V>(map: Map<K, V[]>, key: K, value: V) => {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+};
+
+/** Reachability over one policy as of one instant. Build once, ask for many identities. */
+export class Reachability {
+  readonly policy: Policy;
+  readonly now: number;
+  private readonly trustDomains: Set<string>;
+  private readonly zoneVerdicts = new Map<string, ZoneVerdict>();
+  private readonly flows: RuleIndex;
+  private readonly permissions: RuleIndex;
+  private readonly unenforced: Service[];
+  private readonly cache = new Map<string, readonly ServiceReach[]>();
+  private stamp = 0;
+
+  constructor(policy: Policy, now: number) {
+    this.policy = policy;
+    this.now = now;
+    this.trustDomains = new Set([policy.trustDomain, ...policy.federatedTrustDomains]);
+    this.unenforced = policy.services.filter((s) => s.mode !== 'enforce');
+    const services = new Map(policy.services.map((s) => [s.name, s]));
+    const live = (r: { expires?: string }) => r.expires === undefined || Date.parse(r.expires) > now;
+    const selectors = new Map<string, SourceMatcher>();
+    const build = (
+      rules: readonly (FlowRule | PermissionRule)[],
+      layer: 'flow' | 'permission',
+    ): RuleIndex => {
+      const index: RuleIndex = { byId: new Map(), byLabel: new Map(), always: [] };
+      rules.forEach((rule, i) => {
+        if (!live(rule)) return;
+        const key = rule.from === '*' ? '*' : canonicalJson(rule.from);
+        let source = selectors.get(key);
+        if (!source) selectors.set(key, (source = compileSelector(rule.from)));
+        const targets: Target[] = [];
+        if (rule.to.services === '*') {
+          const ports = portsOf(rule.to.ports);
+          for (const service of policy.services) targets.push({ service, ports });
+        } else {
+          for (const name of rule.to.services) {
+            const service = services.get(name);
+            if (service) targets.push({ service, ports: portsOf(rule.to.ports ?? service.ports) });
+          }
+        }
+        const indexed: IndexedRule = {
+          layer,
+          index: i,
+          id: rule.id,
+          effect: rule.effect,
+          source,
+          targets,
+          actions: rule.layer === 'permission' ? rule.actions : [],
+          when: rule.layer === 'permission' ? rule.when : undefined,
+          seen: 0,
+        };
+        placeRule(index, rule.from, indexed);
+      });
+      return index;
+    };
+    this.flows = build(policy.flows, 'flow');
+    this.permissions = build(policy.permissions, 'permission');
+    this.liveSegmentation = policy.segmentation.filter(live);
+  }
+
+  private readonly liveSegmentation: Policy['segmentation'];
+
+  /** The zone layer's verdict from one zone to another, as of `now`. */
+  zoneVerdict(from: string, to: string): ZoneVerdict {
+    const key = `${from}\u0000${to}`;
+    let v = this.zoneVerdicts.get(key);
+    if (v) return v;
+    const allows: string[] = [];
+    const denies: string[] = [];
+    const holds = (side: '*' | string[], zone: string) =>
+      side === '*'
+        ? zone !== UNKNOWN_ZONE && this.policy.zones.some((z) => z.name === zone)
+        : side.includes(zone);
+    for (const r of this.liveSegmentation) {
+      if (holds(r.from, from) && holds(r.to, to)) (r.effect === 'deny' ? denies : allows).push(r.id);
+    }
+    v = denies.length
+      ? { allowed: false, rules: denies }
+      : allows.length
+        ? { allowed: true, rules: allows }
+        : { allowed: false, rules: [] };
+    this.zoneVerdicts.set(key, v);
+    return v;
+  }
+
+  /** The flow and permission rules whose selectors match `subject` calling from `zone`. */
+  matchingRules(
+    subject: ReachSubject,
+    zone: string,
+  ): { flows: readonly string[]; permissions: readonly string[] } {
+    const facts = this.facts(subject, zone);
+    if (!facts) return { flows: [], permissions: [] };
+    return {
+      flows: this.candidates(this.flows, facts).map((r) => r.id),
+      permissions: this.candidates(this.permissions, facts).map((r) => r.id),
+    };
+  }
+
+  /** Everything `subject` reaches, from each of its zones. */
+  of(subject: ReachSubject, options: ReachOptions = {}): IdentityReach {
+    const includeUnenforced = options.includeUnenforced ?? true;
+    const parsed = tryParseSpiffeId(subject.spiffeId);
+    const accepted = parsed !== undefined && this.trustDomains.has(parsed.trustDomain);
+    const zones = subject.zones.length ? subject.zones : [UNKNOWN_ZONE];
+    const out: ServiceReach[] = [];
+    for (const zone of zones) {
+      const facts = accepted ? this.facts(subject, zone) : undefined;
+      const flows = facts ? this.candidates(this.flows, facts) : [];
+      const permissions = facts ? this.candidates(this.permissions, facts) : [];
+      const key = `${zone}\u0000${accepted}\u0000${flows.map((r) => r.index).join(',')}|${permissions.map((r) => r.index).join(',')}`;
+      let reach = this.cache.get(key);
+      if (!reach) {
+        reach = this.compute(zone, accepted, flows, permissions);
+        this.cache.set(key, reach);
+      }
+      for (const r of reach) if (includeUnenforced || r.allowedByPolicy) out.push(r);
+    }
+    if (zones.length > 1)
+      out.sort((a, b) =>
+        a.service === b.service ? (a.sourceZone < b.sourceZone ? -1 : 1) : a.service < b.service ? -1 : 1,
+      );
+    return { spiffeId: subject.spiffeId, accepted, services: out };
+  }
+
+  private facts(subject: ReachSubject, zone: string) {
+    const parsed = tryParseSpiffeId(subject.spiffeId);
+    if (!parsed) return undefined;
+    return {
+      spiffeId: subject.spiffeId,
+      trustDomain: parsed.trustDomain,
+      path: parsed.path,
+      labels: subject.labels,
+      zone,
+    };
+  }
+
+  private candidates(index: RuleIndex, facts: Parameters<SourceMatcher>[0]): IndexedRule[] {
+    const stamp = ++this.stamp;
+    const out: IndexedRule[] = [];
+    const visit = (list: IndexedRule[] | undefined) => {
+      if (!list) return;
+      for (const r of list) {
+        if (r.seen === stamp) continue;
+        r.seen = stamp;
+        if (r.source(facts)) out.push(r);
+      }
+    };
+    visit(index.byId.get(facts.spiffeId));
+    for (const k in facts.labels) visit(index.byLabel.get(`${k}\u0000${facts.labels[k]}`));
+    visit(index.always);
+    return out.sort((a, b) => a.index - b.index);
+  }
+
+  private compute(
+    zone: string,
+    accepted: boolean,
+    flows: readonly IndexedRule[],
+    permissions: readonly IndexedRule[],
+  ): readonly ServiceReach[] {
+    interface Bucket {
+      fa: { id: string; ports: PortSet }[];
+      fd: { id: string; ports: PortSet }[];
+      pa: { rule: IndexedRule; ports: PortSet }[];
+      pd: { rule: IndexedRule; ports: PortSet }[];
+    }
+    const buckets = new Map<Service, Bucket>();
+    const bucket = (s: Service) => {
+      let b = buckets.get(s);
+      if (!b) buckets.set(s, (b = { fa: [], fd: [], pa: [], pd: [] }));
+      return b;
+    };
+    for (const r of flows)
+      for (const t of r.targets)
+        bucket(t.service)[r.effect === 'allow' ? 'fa' : 'fd'].push({ id: r.id, ports: t.ports });
+    for (const r of permissions)
+      for (const t of r.targets)
+        bucket(t.service)[r.effect === 'allow' ? 'pa' : 'pd'].push({ rule: r, ports: t.ports });
+    for (const s of this.unenforced) bucket(s);
+
+    const out: ServiceReach[] = [];
+    for (const [svc, b] of buckets) {
+      const unenforced = svc.mode !== 'enforce';
+      if (b.fa.length === 0 && !unenforced) continue;
+      const zoneV = this.zoneVerdict(zone, svc.zone);
+      let allowedPorts: PortSet = [];
+      for (const f of b.fa) allowedPorts = union(allowedPorts, f.ports);
+      let deniedPorts: PortSet = [];
+      const flowDenies: string[] = [];
+      for (const f of b.fd) {
+        if (intersect(allowedPorts, f.ports).length) flowDenies.push(f.id);
+        deniedPorts = union(deniedPorts, f.ports);
+      }
+      const ports = subtract(allowedPorts, deniedPorts);
+      const grants: PermissionTerm[] = [];
+      const blocked: { rule: string; by: string }[] = [];
+      const denies: PermissionTerm[] = [];
+      for (const d of b.pd) {
+        const p = intersect(d.ports, ports);
+        if (p.length) denies.push(term(d.rule, p));
+      }
+      for (const a of b.pa) {
+        const p = intersect(a.ports, ports);
+        if (!p.length) continue;
+        const by = b.pd.find(
+          (d) =>
+            d.rule.when === undefined && covers(d.ports, p) && actionsCover(d.rule.actions, a.rule.actions),
+        );
+        if (by) blocked.push({ rule: a.rule.id, by: by.rule.id });
+        else grants.push(term(a.rule, p));
+      }
+      const allowedByPolicy = accepted && zoneV.allowed && ports.length > 0 && grants.length > 0;
+      if (!allowedByPolicy && !unenforced) continue;
+      out.push({
+        service: svc.name,
+        serviceZone: svc.zone,
+        sourceZone: zone,
+        mode: svc.mode,
+        allowedByPolicy,
+        unenforced,
+        zone: zoneV,
+        ports: unenforced && !allowedByPolicy ? portsOf(svc.ports) : ports,
+        flowRules: b.fa.map((f) => f.id),
+        flowDenies,
+        grants,
+        denies,
+        blocked,
+        conditional: allowedByPolicy && grants.every((g) => g.when !== undefined),
+      });
+    }
+    return out.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+  }
+}
+
+function term(rule: IndexedRule, ports: PortSet): PermissionTerm {
+  const t: PermissionTerm = { rule: rule.id, ports, actions: rule.actions };
+  if (rule.when !== undefined) t.when = rule.when;
+  return t;
+}
+
+function placeRule(index: RuleIndex, from: Selector, rule: IndexedRule): void {
+  if (from === '*') return void index.always.push(rule);
+  // A rule is found under each of its terms' keys; a term without one is checked for everyone.
+  const keys = new Set<string>();
+  let always = false;
+  for (const t of from) {
+    if (t.spiffeId !== undefined && !hasWildcard(t.spiffeId)) keys.add(`id\u0000${t.spiffeId}`);
+    else if (t.labels && Object.keys(t.labels).length) {
+      const [k, v] = Object.entries(t.labels)[0]!;
+      keys.add(`label\u0000${k}\u0000${v}`);
+    } else always = true;
+  }
+  if (always) return void index.always.push(rule);
+  for (const key of keys) {
+    const [kind, a, b] = key.split('\u0000') as [string, string, string | undefined];
+    if (kind === 'id') push(index.byId, a, rule);
+    else push(index.byLabel, `${a}\u0000${b}`, rule);
+  }
+}
+
+const isEveryAction = (a: ActionMatch) =>
+  a.methods === '*' && a.paths.length === 0 && a.prefixes.length === 0 && a.operations.length === 0;
+
+/** True when the deny actions match at least every request the allow actions match (judged as written). */
+export function actionsCover(deny: readonly ActionMatch[], allow: readonly ActionMatch[]): boolean {
+  if (deny.length === 0 || deny.some(isEveryAction)) return true;
+  if (allow.length === 0 || allow.some(isEveryAction)) return false;
+  const mine = new Set(deny.map((a) => canonicalJson(a)));
+  return allow.every((a) => mine.has(canonicalJson(a)));
+}
+
+export type PointVerdict = 'allow' | 'conditional' | 'deny';
+
+const matchers = new WeakMap<readonly ActionMatch[], Map<Service | undefined, ActionMatcher>>();
+function matcherFor(actions: readonly ActionMatch[], service: Service | undefined): ActionMatcher {
+  let bySvc = matchers.get(actions);
+  if (!bySvc) matchers.set(actions, (bySvc = new Map()));
+  let m = bySvc.get(service);
+  if (!m) bySvc.set(service, (m = compileActions(actions, service)));
+  return m;
+}
+
+/**
+ * The policy's verdict for one request on a reached service: `allow` when an
+ * unconditional grant covers it and no deny may apply, `conditional` when it
+ * depends on a condition, `deny` otherwise. The service's mode is not
+ * applied. `action.path` must already be normalized.
+ */
+export function reachVerdict(
+  reach: ServiceReach,
+  service: Service | undefined,
+  port: number,
+  action: ActionFacts,
+): PointVerdict {
+  if (!reach.allowedByPolicy || !reach.zone.allowed || !contains(reach.ports, port)) return 'deny';
+  let verdict: PointVerdict = 'deny';
+  for (const g of reach.grants) {
+    if (!contains(g.ports, port) || !matcherFor(g.actions, service)(action)) continue;
+    if (g.when === undefined) {
+      verdict = 'allow';
+      break;
+    }
+    verdict = 'conditional';
+  }
+  if (verdict === 'deny') return verdict;
+  for (const d of reach.denies) {
+    if (!contains(d.ports, port) || !matcherFor(d.actions, service)(action)) continue;
+    if (d.when === undefined) return 'deny';
+    verdict = 'conditional';
+  }
+  return verdict;
+}

@@ -1,0 +1,893 @@
+/**
+ * The identity authority of one trust domain: it keeps the registration
+ * entries, holds the signing keys, attests workloads, issues short-lived
+ * SVIDs and JIT grants, and takes any of them back. It does no I/O itself:
+ * the store, the clock and the OIDC key sets arrive through ports.
+ *
+ * INVARIANT: every revocation is applied to the in-memory revocation set
+ * before the call that made it returns, so every verifier in the process sees
+ * it at once; the store is written first, so nothing acknowledged is lost.
+ */
+import { GatehouseError } from '../errors.js';
+import type { Clock, IdentityStore } from '../ports.js';
+import { compilePathGlob } from '../policy/glob.js';
+import type { JoinToken, OidcIssuer } from './attestation-records.js';
+import { buildBundle, type SpiffeBundle } from './bundle.js';
+import type { IssuedCredential, Revocation, RevocationTarget } from './credential.js';
+import type { EntryStatus, RegistrationEntry } from './entry.js';
+import { checkEntryInput, type EntryInput } from './entry-input.js';
+import type { Grant, GrantScope } from './grant.js';
+import { issueJwtSvid, JwtSvidVerifier, type JwtSvidClaims } from './jwt-svid.js';
+import { planKeyRotation } from './key-rotation.js';
+import { matchClaimConditions, verifyOidcToken } from './oidc-token.js';
+import { RevocationSet } from './revocation-set.js';
+import { hashSecret, newId, newSecret } from './secrets.js';
+import type { IdentitySettings } from './settings.js';
+import type { KeyUse, StoredSigningKey } from './signing-key.js';
+import { generateSigningKey } from './signing-keys.js';
+import { parseSpiffeId } from './spiffe-id.js';
+import { createTrustDomainCa } from './trust-domain-ca.js';
+import { csrMatchesCertificateKey } from './proof-of-possession.js';
+import { issueX509Svid, verifyX509Svid } from './x509-svid.js';
+
+/** The private claim of a grant credential: what task it serves and its scope. */
+export const GRANT_CLAIM = 'gatehouse_grant';
+
+export interface JwtSvidIssued {
+  token: string;
+  spiffeId: string;
+  audience: string[];
+  jti: string;
+  expiresAt: string;
+}
+
+export interface X509SvidIssued {
+  spiffeId: string;
+  serial: string;
+  certificatePem: string;
+  /** Leaf then CA, PEM. */
+  chainPem: string;
+  /** Present when the authority generated the key pair (no CSR given). */
+  privateKeyPem?: string;
+  expiresAt: string;
+}
+
+export interface AttestResult {
+  spiffeId: string;
+  entryId: string;
+  via: string;
+  x509Svid?: X509SvidIssued;
+  jwtSvid?: JwtSvidIssued;
+}
+
+export interface AttestOptions {
+  /** PKCS#10 CSR for the X.509-SVID; without it a key pair is generated. */
+  csrPem?: string;
+  /** Audiences of the JWT-SVID to return; the control-plane audience is always added. */
+  audience?: string[];
+  /** Skip the X.509-SVID (a JWT-SVID is always returned). */
+  x509?: boolean;
+}
+
+export interface VerifiedJwtSvid {
+  spiffeId: string;
+  claims: JwtSvidClaims;
+  entryId?: string;
+  grant?: { id: string; scope: GrantScope };
+}
+
+export interface OidcKeySource {
+  /** The JWK Set of an issuer registered by URL; the edge fetches and caches it. */
+  jwksFor(issuer: OidcIssuer): Promise<{ keys: readonly Record<string, unknown>[] }>;
+}
+
+export interface AuthorityOptions {
+  store: IdentityStore;
+  clock: Clock;
+  settings: IdentitySettings;
+  oidcKeys?: OidcKeySource;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class IdentityAuthority {
+  readonly settings: IdentitySettings;
+  /** The audience a workload uses to call the control plane with its JWT-SVID. */
+  readonly controlPlaneAudience: string;
+  private readonly store: IdentityStore;
+  private readonly clock: Clock;
+  private readonly oidcKeys: OidcKeySource | undefined;
+  private readonly revocations = new RevocationSet([]);
+  private keys: StoredSigningKey[] = [];
+  private bundleCache: SpiffeBundle | undefined;
+  private sequence = 0;
+  private verifier: JwtSvidVerifier;
+
+  private constructor(options: AuthorityOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.settings = options.settings;
+    this.oidcKeys = options.oidcKeys;
+    this.controlPlaneAudience = `spiffe://${options.settings.trustDomain}/gatehouse`;
+    this.verifier = this.newVerifier();
+  }
+
+  /** Opens the authority on a store: loads revocations and makes sure signing keys exist. */
+  static async open(options: AuthorityOptions): Promise<IdentityAuthority> {
+    const authority = new IdentityAuthority(options);
+    for (const r of await options.store.listRevocations()) authority.revocations.add(r);
+    authority.sequence = Number((await options.store.getMeta('bundle_sequence')) ?? '0');
+    await authority.rotateKeys();
+    return authority;
+  }
+
+  private now(): number {
+    return this.clock.now();
+  }
+
+  private newVerifier(): JwtSvidVerifier {
+    return new JwtSvidVerifier({
+      bundles: () => ({ [this.settings.trustDomain]: this.bundle() }),
+      clockSkewSeconds: this.settings.clockSkewSeconds,
+      clock: this.clock,
+      isRevoked: (claims) => this.isJwtRevoked(claims),
+    });
+  }
+
+  // ---- keys and bundle -----------------------------------------------------
+
+  /**
+   * Runs the rotation plan for both key uses: creates a next key when none
+   * is pending, activates it once it has been published long enough, retires
+   * the old one and deletes retired keys whose credentials have all expired.
+   * Returns true when anything changed (the bundle sequence then moves).
+   */
+  async rotateKeys(options: { force?: boolean } = {}): Promise<boolean> {
+    const now = this.now();
+    let keys = await this.store.listSigningKeys();
+    let changed = false;
+    // A plan may need a second pass (a key created now can be activated at once when none is
+    // active); three passes always reach a fixed point.
+    for (let pass = 0; pass < 3; pass++)
+      for (const use of ['jwt-svid', 'x509-svid'] as KeyUse[]) {
+        const actions = planKeyRotation(
+          keys.filter((k) => k.use === use),
+          {
+            now,
+            use,
+            alg: this.settings.keyAlgorithm,
+            activeLifetimeSeconds: this.settings.keyActiveLifetimeSeconds,
+            prepublishSeconds: this.settings.keyPrepublishSeconds,
+            force: options.force === true && pass === 0,
+          },
+        );
+        for (const action of actions) {
+          changed = true;
+          if (action.type === 'create-next') {
+            const key = await this.newKey(use, now);
+            await this.store.putSigningKey(key);
+            keys.push(key);
+          } else if (action.type === 'activate' || action.type === 'retire') {
+            const key = keys.find((k) => k.kid === action.kid)!;
+            const next: StoredSigningKey =
+              action.type === 'activate'
+                ? { ...key, state: 'active', activatedAt: iso(now) }
+                : { ...key, state: 'retired', retiredAt: iso(now) };
+            await this.store.putSigningKey(next);
+            keys = keys.map((k) => (k.kid === next.kid ? next : k));
+          } else if (action.type === 'delete') {
+            await this.store.deleteSigningKey(action.kid);
+            keys = keys.filter((k) => k.kid !== action.kid);
+          }
+        }
+      }
+    this.keys = keys;
+    if (changed || this.sequence === 0) {
+      this.sequence += 1;
+      await this.store.setMeta('bundle_sequence', String(this.sequence));
+      this.bundleCache = undefined;
+      this.verifier = this.newVerifier();
+    }
+    return changed;
+  }
+
+  private async newKey(use: KeyUse, now: number): Promise<StoredSigningKey> {
+    const key = await generateSigningKey({
+      use,
+      alg: this.settings.keyAlgorithm,
+      now,
+      passphrase: this.settings.keyPassphrase,
+    });
+    if (use !== 'x509-svid') return key;
+    const certificatePem = await createTrustDomainCa({
+      trustDomain: this.settings.trustDomain,
+      key,
+      passphrase: this.settings.keyPassphrase,
+      now,
+    });
+    return { ...key, certificatePem };
+  }
+
+  /** The trust bundle (SPIFFE bundle format), rebuilt only when the keys change. */
+  bundle(): SpiffeBundle {
+    this.bundleCache ??= buildBundle(this.keys, {
+      sequence: this.sequence,
+      refreshHintSeconds: this.settings.bundleRefreshHintSeconds,
+    });
+    return this.bundleCache;
+  }
+
+  signingKeys(): readonly StoredSigningKey[] {
+    return this.keys;
+  }
+
+  private activeKey(use: KeyUse): StoredSigningKey {
+    const key = this.keys.find((k) => k.use === use && k.state === 'active');
+    if (!key) throw new GatehouseError('key_invalid', `no active ${use} signing key`);
+    return key;
+  }
+
+  /** Remembers that a key signed something valid until `until`, so rotation keeps it published. */
+  private async extendKey(key: StoredSigningKey, until: string): Promise<void> {
+    if (key.signedUntil !== undefined && key.signedUntil >= until) return;
+    const next = { ...key, signedUntil: until };
+    this.keys = this.keys.map((k) => (k.kid === key.kid ? next : k));
+    await this.store.putSigningKey(next);
+  }
+
+  // ---- entries ---------------------------------------------------------------
+
+  async createEntry(value: unknown): Promise<RegistrationEntry> {
+    const input = this.checkInput(value);
+    const id = parseSpiffeId(input.spiffeId);
+    if (id.trustDomain !== this.settings.trustDomain) {
+      throw new GatehouseError(
+        'entry_invalid',
+        `invalid entry: spiffeId: \`${input.spiffeId}\` is not in trust domain \`${this.settings.trustDomain}\``,
+      );
+    }
+    const now = iso(this.now());
+    const { status, ...rest } = input;
+    const entry: RegistrationEntry = {
+      ...rest,
+      id: newId('ent'),
+      status: status ?? 'active',
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.store.createEntry(entry);
+    return entry;
+  }
+
+  /** Replaces the caller-settable fields given in `patch`; the SPIFFE ID never changes. */
+  async updateEntry(id: string, patch: unknown): Promise<RegistrationEntry> {
+    const entry = await this.requireEntry(id);
+    const { problems } = checkEntryInput(patch, '', { partial: true });
+    if (problems.length) throw entryInvalid(problems);
+    const p = patch as Partial<EntryInput>;
+    if (p.spiffeId !== undefined && p.spiffeId !== entry.spiffeId) {
+      throw new GatehouseError('entry_invalid', 'invalid entry: spiffeId: cannot change; create a new entry');
+    }
+    if (entry.status === 'offboarded') {
+      throw new GatehouseError('entry_inactive', `entry \`${id}\` is offboarded and cannot change`);
+    }
+    const updated: RegistrationEntry = { ...entry, ...(p as object), updatedAt: iso(this.now()) };
+    if (p.status !== undefined && p.status !== entry.status)
+      return this.setEntryStatus(id, p.status, updated);
+    await this.store.updateEntry(updated);
+    return updated;
+  }
+
+  /**
+   * Disables, re-enables or offboards an entry. Disabling and offboarding
+   * revoke every credential issued for the entry so far.
+   */
+  async setEntryStatus(
+    id: string,
+    status: EntryStatus,
+    base?: RegistrationEntry,
+  ): Promise<RegistrationEntry> {
+    const entry = base ?? (await this.requireEntry(id));
+    const current = (await this.requireEntry(id)).status;
+    if (current === 'offboarded' && status !== 'offboarded') {
+      throw new GatehouseError('entry_inactive', `entry \`${id}\` is offboarded and cannot be re-enabled`);
+    }
+    const updated: RegistrationEntry = { ...entry, status, updatedAt: iso(this.now()) };
+    await this.store.updateEntry(updated);
+    if (status !== 'active') await this.revoke({ target: 'entry', value: id, reason: `entry ${status}` });
+    return updated;
+  }
+
+  getEntry(id: string): Promise<RegistrationEntry | undefined> {
+    return this.store.getEntry(id);
+  }
+
+  listEntries(filter?: Parameters<IdentityStore['listEntries']>[0]): Promise<RegistrationEntry[]> {
+    return this.store.listEntries(filter);
+  }
+
+  private checkInput(value: unknown): EntryInput {
+    const { input, problems } = checkEntryInput(value);
+    if (!input) throw entryInvalid(problems);
+    return input;
+  }
+
+  private async requireEntry(id: string): Promise<RegistrationEntry> {
+    const entry = (await this.store.getEntry(id)) ?? (await this.store.getEntryBySpiffeId(id));
+    if (!entry) throw new GatehouseError('store_not_found', `no entry \`${id}\``);
+    return entry;
+  }
+
+  /** The entry for `idOrSpiffeId`, which must be active and unexpired. */
+  private async activeEntry(idOrSpiffeId: string): Promise<RegistrationEntry> {
+    const entry = await this.requireEntry(idOrSpiffeId);
+    if (entry.status !== 'active') {
+      throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` is ${entry.status}`);
+    }
+    if (entry.expiresAt !== undefined && Date.parse(entry.expiresAt) <= this.now()) {
+      throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` expired at ${entry.expiresAt}`);
+    }
+    return entry;
+  }
+
+  // ---- join tokens and attestation ---------------------------------------------
+
+  /** Creates a single-use join token for an entry; the token is returned once and stored hashed. */
+  async createJoinToken(entryId: string, ttlSeconds?: number): Promise<{ token: string; expiresAt: string }> {
+    const entry = await this.activeEntry(entryId);
+    if (!entry.attestation.some((a) => a.type === 'join-token')) {
+      throw new GatehouseError(
+        'entry_invalid',
+        `entry \`${entry.id}\` does not allow join-token attestation: add {type: join-token} to its attestation`,
+      );
+    }
+    const ttl = Math.min(
+      ttlSeconds ?? this.settings.joinTokenTtlSeconds,
+      this.settings.joinTokenTtlSeconds * 6,
+    );
+    if (!Number.isInteger(ttl) || ttl < 1)
+      throw new GatehouseError('entry_invalid', 'ttlSeconds must be a positive whole number');
+    const token = newSecret('gjt');
+    const now = this.now();
+    const record: JoinToken = {
+      hash: hashSecret(token),
+      entryId: entry.id,
+      createdAt: iso(now),
+      expiresAt: iso(now + ttl * 1000),
+    };
+    await this.store.createJoinToken(record);
+    return { token, expiresAt: record.expiresAt };
+  }
+
+  /** Attests with a join token: single use, unexpired, bound to one active entry. */
+  async attestJoinToken(token: string, options: AttestOptions = {}): Promise<AttestResult> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+      throw new GatehouseError('attestation_failed', 'attestation failed: join token is malformed');
+    }
+    const used = await this.store.consumeJoinToken(hashSecret(token), iso(this.now()));
+    if (!used) {
+      throw new GatehouseError(
+        'attestation_failed',
+        'attestation failed: join token is unknown, used or expired',
+      );
+    }
+    const entry = await this.activeEntry(used.entryId);
+    return this.issueForAttestation(entry, 'join-token', options);
+  }
+
+  /**
+   * Attests with a token from a trusted OIDC issuer. The token must verify
+   * against the issuer's keys and match every claim condition of exactly the
+   * entries that federate with that issuer; `spiffeId` picks one when several
+   * match. A token that matches no condition gets nothing.
+   */
+  async attestOidc(
+    token: string,
+    options: AttestOptions & { spiffeId?: string } = {},
+  ): Promise<AttestResult> {
+    const issuerName = unverifiedIssuer(token);
+    const issuer = (await this.store.listOidcIssuers()).find((i) => i.issuer === issuerName);
+    if (!issuer)
+      throw new GatehouseError('attestation_failed', 'attestation failed: token issuer is not trusted');
+    const jwks = issuer.jwks ?? (await this.oidcKeySource().jwksFor(issuer));
+    const candidates = (await this.store.listEntries({ status: 'active' })).filter(
+      (e) => options.spiffeId === undefined || e.spiffeId === options.spiffeId,
+    );
+    const failures: string[] = [];
+    for (const entry of candidates) {
+      for (const rule of entry.attestation) {
+        if (rule.type !== 'oidc' || rule.issuer !== issuer.issuer) continue;
+        let claims: Record<string, unknown>;
+        try {
+          claims = await verifyOidcToken(
+            token,
+            { ...issuer, jwks },
+            { audience: rule.audience, now: this.now() },
+          );
+        } catch (err) {
+          failures.push((err as Error).message);
+          continue;
+        }
+        const match = matchClaimConditions(claims, rule.claims);
+        if (match.matched) {
+          if (entry.expiresAt !== undefined && Date.parse(entry.expiresAt) <= this.now()) continue;
+          return this.issueForAttestation(entry, 'oidc', options);
+        }
+        failures.push(...match.mismatches);
+      }
+    }
+    throw new GatehouseError('attestation_failed', 'attestation failed: the token matches no entry', {
+      problems: failures.slice(0, 10).map((message) => ({ message })),
+    });
+  }
+
+  private oidcKeySource(): OidcKeySource {
+    if (!this.oidcKeys)
+      throw new GatehouseError('attestation_failed', 'attestation failed: issuer keys are unavailable');
+    return this.oidcKeys;
+  }
+
+  private async issueForAttestation(
+    entry: RegistrationEntry,
+    via: string,
+    options: AttestOptions,
+  ): Promise<AttestResult> {
+    await this.store.touchEntry(entry.id, iso(this.now()));
+    const audience = [...new Set([...(options.audience ?? []), this.controlPlaneAudience])];
+    const result: AttestResult = { spiffeId: entry.spiffeId, entryId: entry.id, via };
+    result.jwtSvid = await this.mintJwt(entry, audience, undefined, via);
+    if (options.x509 !== false) result.x509Svid = await this.mintX509(entry, options.csrPem, undefined, via);
+    return result;
+  }
+
+  // ---- issuing ---------------------------------------------------------------
+
+  /** Issues a JWT-SVID for an active entry (admin or the workload itself, checked by the caller). */
+  async issueJwtSvid(
+    idOrSpiffeId: string,
+    audience: string[],
+    options: { ttlSeconds?: number; via?: string } = {},
+  ): Promise<JwtSvidIssued> {
+    const entry = await this.activeEntry(idOrSpiffeId);
+    return this.mintJwt(entry, audience, options.ttlSeconds, options.via ?? 'admin');
+  }
+
+  async issueX509Svid(
+    idOrSpiffeId: string,
+    options: { csrPem?: string; ttlSeconds?: number; via?: string } = {},
+  ): Promise<X509SvidIssued> {
+    const entry = await this.activeEntry(idOrSpiffeId);
+    return this.mintX509(entry, options.csrPem, options.ttlSeconds, options.via ?? 'admin');
+  }
+
+  private ttl(requested: number | undefined, entryTtl: number | undefined, def: number, max: number): number {
+    const ttl = requested ?? entryTtl ?? def;
+    if (!Number.isInteger(ttl) || ttl < 1)
+      throw new GatehouseError('entry_invalid', 'ttlSeconds must be a positive whole number');
+    return Math.min(ttl, max);
+  }
+
+  private async mintJwt(
+    entry: RegistrationEntry,
+    audience: string[],
+    ttlSeconds: number | undefined,
+    via: string,
+    grant?: Grant,
+  ): Promise<JwtSvidIssued> {
+    if (
+      !Array.isArray(audience) ||
+      audience.length === 0 ||
+      audience.some((a) => typeof a !== 'string' || !a)
+    ) {
+      // JWT-SVID §3: aud is required.
+      throw new GatehouseError('entry_invalid', 'audience is required: at least one non-empty string');
+    }
+    const now = this.now();
+    let ttl = this.ttl(
+      ttlSeconds,
+      entry.jwtSvidTtlSeconds,
+      this.settings.jwtSvidTtlSeconds,
+      this.settings.jwtSvidMaxTtlSeconds,
+    );
+    if (entry.expiresAt !== undefined)
+      ttl = Math.min(ttl, Math.floor((Date.parse(entry.expiresAt) - now) / 1000));
+    if (grant) ttl = Math.min(ttl, Math.floor((Date.parse(grant.expiresAt) - now) / 1000));
+    if (ttl < 1)
+      throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` has no lifetime left to issue`);
+    const key = this.activeKey('jwt-svid');
+    const extra = grant
+      ? { [GRANT_CLAIM]: { id: grant.id, task: grant.task, scope: grant.scope } }
+      : undefined;
+    const issued = await issueJwtSvid({
+      spiffeId: entry.spiffeId,
+      audience,
+      ttlSeconds: ttl,
+      key,
+      passphrase: this.settings.keyPassphrase,
+      now,
+      ...(extra ? { extraClaims: extra } : {}),
+    });
+    const jti = issued.claims.jti;
+    const credential: IssuedCredential = {
+      id: jti,
+      type: 'jwt-svid',
+      spiffeId: entry.spiffeId,
+      entryId: entry.id,
+      kid: key.kid,
+      audience,
+      via,
+      issuedAt: iso(issued.claims.iat * 1000),
+      expiresAt: iso(issued.claims.exp * 1000),
+      ...(grant ? { grantId: grant.id } : {}),
+    };
+    await this.store.recordCredential(credential);
+    await this.extendKey(key, credential.expiresAt);
+    return { token: issued.token, spiffeId: entry.spiffeId, audience, jti, expiresAt: credential.expiresAt };
+  }
+
+  private async mintX509(
+    entry: RegistrationEntry,
+    csrPem: string | undefined,
+    ttlSeconds: number | undefined,
+    via: string,
+  ): Promise<X509SvidIssued> {
+    const now = this.now();
+    let ttl = this.ttl(
+      ttlSeconds,
+      entry.x509SvidTtlSeconds,
+      this.settings.x509SvidTtlSeconds,
+      this.settings.x509SvidMaxTtlSeconds,
+    );
+    if (entry.expiresAt !== undefined)
+      ttl = Math.min(ttl, Math.floor((Date.parse(entry.expiresAt) - now) / 1000));
+    if (ttl < 1)
+      throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` has no lifetime left to issue`);
+    const ca = this.activeKey('x509-svid');
+    const issued = await issueX509Svid({
+      spiffeId: entry.spiffeId,
+      ...(csrPem !== undefined ? { csrPem } : {}),
+      ca: { key: ca, certificatePem: ca.certificatePem!, passphrase: this.settings.keyPassphrase },
+      ttlSeconds: ttl,
+      now,
+    });
+    const expiresAt = new Date(issued.notAfter).toISOString();
+    await this.store.recordCredential({
+      id: issued.serial,
+      type: 'x509-svid',
+      spiffeId: entry.spiffeId,
+      entryId: entry.id,
+      kid: ca.kid,
+      via,
+      issuedAt: iso(now),
+      expiresAt,
+    });
+    await this.extendKey(ca, expiresAt);
+    return {
+      spiffeId: entry.spiffeId,
+      serial: issued.serial,
+      certificatePem: issued.certificatePem,
+      chainPem: issued.chainPem,
+      ...(issued.privateKeyPem !== undefined ? { privateKeyPem: issued.privateKeyPem } : {}),
+      expiresAt,
+    };
+  }
+
+  // ---- verification -----------------------------------------------------------
+
+  /**
+   * Verifies a JWT-SVID of this trust domain: signature against the bundle,
+   * audience, validity with the configured skew, and revocation (checked on
+   * every call, cached verifications included).
+   * @throws GatehouseError `svid_*`
+   */
+  async verifyJwtSvid(token: string, audience: string): Promise<VerifiedJwtSvid> {
+    const { spiffeId, claims } = await this.verifier.verify(token, { audience });
+    const out: VerifiedJwtSvid = { spiffeId, claims };
+    const grant = (claims as Record<string, unknown>)[GRANT_CLAIM] as
+      { id?: unknown; scope?: unknown } | undefined;
+    if (grant && typeof grant.id === 'string') out.grant = { id: grant.id, scope: grant.scope as GrantScope };
+    return out;
+  }
+
+  /** Verifies an X.509-SVID chain (leaf first) against the bundle, and revocation. */
+  async verifyX509Svid(chainPem: string): Promise<{ spiffeId: string; serial: string; expiresAt: string }> {
+    const result = await verifyX509Svid(
+      chainPem,
+      { [this.settings.trustDomain]: this.bundle() },
+      { now: this.now() },
+    );
+    const credential = await this.store.getCredential(result.serial);
+    const revoked = this.revocations.isRevoked({
+      id: result.serial,
+      spiffeId: result.spiffeId,
+      entryId: credential?.entryId,
+      issuedAt: credential?.issuedAt ?? iso(this.now()),
+    });
+    if (revoked) throw new GatehouseError('svid_revoked', `X.509-SVID ${result.serial} is revoked`);
+    return {
+      spiffeId: result.spiffeId,
+      serial: result.serial,
+      expiresAt: new Date(result.notAfter).toISOString(),
+    };
+  }
+
+  private isJwtRevoked(claims: JwtSvidClaims): boolean {
+    const grant = (claims as Record<string, unknown>)[GRANT_CLAIM] as { id?: string } | undefined;
+    return this.revocations.isRevoked({
+      id: claims.jti,
+      spiffeId: claims.sub,
+      issuedAt: iso((claims.iat ?? 0) * 1000),
+      ...(grant?.id ? { grantId: grant.id } : {}),
+    });
+  }
+
+  /** Is this credential (as recorded) revoked? For renewal and introspection. */
+  isRevoked(c: {
+    id: string;
+    spiffeId: string;
+    entryId?: string;
+    grantId?: string;
+    issuedAt: string;
+  }): boolean {
+    return this.revocations.isRevoked(c);
+  }
+
+  // ---- renewal -----------------------------------------------------------------
+
+  /** A workload presenting its current, valid JWT-SVID gets fresh SVIDs for the same ID. */
+  async renewWithJwt(token: string, options: AttestOptions = {}): Promise<AttestResult> {
+    const verified = await this.verifyJwtSvid(token, this.controlPlaneAudience);
+    if (verified.grant)
+      throw new GatehouseError(
+        'attestation_failed',
+        'attestation failed: a grant credential cannot be renewed',
+      );
+    const entry = await this.activeEntry(verified.spiffeId);
+    return this.issueForAttestation(entry, 'renewal', options);
+  }
+
+  /**
+   * A workload presenting its current X.509-SVID chain and a CSR signed by
+   * the same key (proof of possession) gets fresh SVIDs for the same ID.
+   */
+  async renewWithX509(chainPem: string, csrPem: string, options: AttestOptions = {}): Promise<AttestResult> {
+    const current = await this.verifyX509Svid(chainPem);
+    if (!(await csrMatchesCertificateKey(csrPem, chainPem))) {
+      throw new GatehouseError(
+        'attestation_failed',
+        'attestation failed: the CSR is not signed by the key of the presented SVID',
+      );
+    }
+    const entry = await this.activeEntry(current.spiffeId);
+    return this.issueForAttestation(entry, 'renewal', { ...options, csrPem });
+  }
+
+  // ---- revocation --------------------------------------------------------------
+
+  async revoke(input: { target: RevocationTarget; value: string; reason?: string }): Promise<Revocation> {
+    if (!['credential', 'identity', 'entry', 'grant'].includes(input.target)) {
+      throw new GatehouseError('entry_invalid', 'target must be one of credential, identity, entry, grant');
+    }
+    if (typeof input.value !== 'string' || input.value.length === 0 || input.value.length > 2048) {
+      throw new GatehouseError('entry_invalid', 'value must be a non-empty string');
+    }
+    if (input.target === 'identity') parseSpiffeId(input.value);
+    const revocation: Revocation = {
+      target: input.target,
+      value: input.value,
+      revokedAt: iso(this.now()),
+      // Nothing issued before now outlives the longest SVID lifetime.
+      expiresAt: iso(
+        this.now() + Math.max(this.settings.jwtSvidMaxTtlSeconds, this.settings.x509SvidMaxTtlSeconds) * 1000,
+      ),
+      ...(input.reason !== undefined ? { reason: String(input.reason).slice(0, 512) } : {}),
+    };
+    await this.store.addRevocation(revocation);
+    this.revocations.add(revocation);
+    if (input.target === 'entry') {
+      // An entry holds one SPIFFE ID: revoking the entry revokes that identity's credentials too,
+      // so verifiers that know only the token's `sub` see it.
+      const entry = await this.store.getEntry(input.value);
+      if (entry) {
+        const byIdentity: Revocation = { ...revocation, target: 'identity', value: entry.spiffeId };
+        await this.store.addRevocation(byIdentity);
+        this.revocations.add(byIdentity);
+      }
+    }
+    return revocation;
+  }
+
+  listRevocations(): Promise<Revocation[]> {
+    return this.store.listRevocations();
+  }
+
+  // ---- JIT grants ----------------------------------------------------------------
+
+  /**
+   * Starts a JIT grant: a credential bound to one task, scoped to one service
+   * and a few actions, living no longer than the task.
+   */
+  async startGrant(input: {
+    entry: string;
+    task: string;
+    scope: GrantScope;
+    ttlSeconds: number;
+    audience?: string[];
+    requestedBy?: string;
+  }): Promise<{ grant: Grant; jwtSvid: JwtSvidIssued }> {
+    const entry = await this.activeEntry(input.entry);
+    if (typeof input.task !== 'string' || input.task.length === 0 || input.task.length > 512) {
+      throw new GatehouseError(
+        'grant_invalid',
+        'invalid grant: task must name the task (1 to 512 characters)',
+      );
+    }
+    const scope = checkScope(input.scope);
+    const ttl = input.ttlSeconds;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > this.settings.grantMaxTtlSeconds) {
+      throw new GatehouseError(
+        'grant_invalid',
+        `invalid grant: ttlSeconds must be between 1 and ${this.settings.grantMaxTtlSeconds}`,
+      );
+    }
+    const now = this.now();
+    const grant: Grant = {
+      id: newId('grt'),
+      entryId: entry.id,
+      spiffeId: entry.spiffeId,
+      task: input.task,
+      scope,
+      startedAt: iso(now),
+      expiresAt: iso(now + ttl * 1000),
+      ...(input.requestedBy !== undefined ? { requestedBy: input.requestedBy } : {}),
+    };
+    await this.store.createGrant(grant);
+    const audience = input.audience?.length ? input.audience : [scope.service];
+    const jwtSvid = await this.mintJwt(entry, audience, ttl, 'grant', grant);
+    return { grant, jwtSvid };
+  }
+
+  /** Ends a grant's task: the grant and every credential issued for it are revoked at once. */
+  async endGrant(id: string): Promise<Grant> {
+    const ended = await this.store.endGrant(id, iso(this.now()));
+    if (!ended) throw new GatehouseError('store_not_found', `no grant \`${id}\``);
+    await this.revoke({ target: 'grant', value: id, reason: 'task ended' });
+    return ended;
+  }
+
+  getGrant(id: string): Promise<Grant | undefined> {
+    return this.store.getGrant(id);
+  }
+
+  listGrants(filter?: { entryId?: string; activeAt?: string }): Promise<Grant[]> {
+    return this.store.listGrants(filter);
+  }
+
+  // ---- OIDC issuers --------------------------------------------------------------
+
+  async trustOidcIssuer(input: {
+    issuer: string;
+    jwks?: { keys: Record<string, unknown>[] };
+    jwksUri?: string;
+    clockSkewSeconds?: number;
+  }): Promise<OidcIssuer> {
+    if (typeof input.issuer !== 'string' || !/^https:\/\/\S+$/.test(input.issuer)) {
+      throw new GatehouseError('entry_invalid', 'issuer must be an https URL');
+    }
+    if ((input.jwks === undefined) === (input.jwksUri === undefined)) {
+      throw new GatehouseError('entry_invalid', 'give exactly one of jwks or jwksUri');
+    }
+    if (input.jwks !== undefined && (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)) {
+      throw new GatehouseError('entry_invalid', 'jwks must be a JWK Set with at least one key');
+    }
+    if (input.jwksUri !== undefined && !/^https?:\/\/\S+$/.test(input.jwksUri)) {
+      throw new GatehouseError('entry_invalid', 'jwksUri must be an http(s) URL');
+    }
+    const record: OidcIssuer = {
+      issuer: input.issuer,
+      createdAt: iso(this.now()),
+      ...(input.jwks ? { jwks: input.jwks } : {}),
+      ...(input.jwksUri ? { jwksUri: input.jwksUri } : {}),
+      ...(input.clockSkewSeconds !== undefined ? { clockSkewSeconds: input.clockSkewSeconds } : {}),
+    };
+    await this.store.putOidcIssuer(record);
+    return record;
+  }
+
+  listOidcIssuers(): Promise<OidcIssuer[]> {
+    return this.store.listOidcIssuers();
+  }
+
+  // ---- admin credentials -----------------------------------------------------------
+
+  /**
+   * Creates the first admin credential when none exists and returns the
+   * secret (to be shown once); returns undefined when one already exists.
+   */
+  async ensureAdminCredential(): Promise<string | undefined> {
+    if ((await this.store.countAdminCredentials()) > 0) return undefined;
+    const secret = newSecret('gha');
+    await this.store.createAdminCredential({
+      id: newId('adm'),
+      hash: hashSecret(secret),
+      createdAt: iso(this.now()),
+    });
+    return secret;
+  }
+
+  async authenticateAdmin(secret: string): Promise<boolean> {
+    if (!secret.startsWith('gha_') || secret.length > 128) return false;
+    return (await this.store.getAdminCredentialByHash(hashSecret(secret))) !== undefined;
+  }
+
+  /** Everything the inventory snapshot needs (GET /v1/inventory). */
+  async inventory(): Promise<{
+    trustDomain: string;
+    generatedAt: string;
+    entries: RegistrationEntry[];
+    credentials: IssuedCredential[];
+    grants: Grant[];
+    revocations: Revocation[];
+  }> {
+    return {
+      trustDomain: this.settings.trustDomain,
+      generatedAt: iso(this.now()),
+      entries: await this.store.listEntries(),
+      credentials: await this.store.listCredentials({ liveAt: iso(this.now()) }),
+      grants: await this.store.listGrants(),
+      revocations: await this.store.listRevocations(),
+    };
+  }
+}
+
+function entryInvalid(problems: { path: string; message: string }[]): GatehouseError {
+  const first = problems[0]!;
+  return new GatehouseError(
+    'entry_invalid',
+    `invalid entry: ${first.path}: ${first.message}` +
+      (problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''),
+    { problems: problems.map((p) => ({ message: `${p.path}: ${p.message}` })) },
+  );
+}
+
+function checkScope(value: unknown): GrantScope {
+  const bad = (why: string) => new GatehouseError('grant_invalid', `invalid grant: scope: ${why}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw bad('must be an object with `service`');
+  const v = value as Record<string, unknown>;
+  for (const k of Object.keys(v))
+    if (!['service', 'methods', 'paths', 'operations'].includes(k)) throw bad(`unknown field \`${k}\``);
+  if (typeof v.service !== 'string' || v.service.length === 0) throw bad('service is required');
+  const list = (k: string): string[] => {
+    const x = v[k];
+    if (x === undefined) return [];
+    if (!Array.isArray(x) || !x.every((s) => typeof s === 'string' && s.length > 0))
+      throw bad(`${k} must be a list of strings`);
+    return x as string[];
+  };
+  const methods = list('methods');
+  for (const m of methods) if (!/^[A-Z]+$/.test(m)) throw bad(`method \`${m}\` must be upper case`);
+  const paths = list('paths');
+  for (const p of paths) {
+    try {
+      compilePathGlob(p);
+    } catch (err) {
+      throw bad((err as Error).message);
+    }
+    if (!p.startsWith('/')) throw bad(`path \`${p}\` must start with \`/\``);
+  }
+  return { service: v.service, methods, paths, operations: list('operations') };
+}
+
+/** The `iss` of a JWT without verifying it, only to pick the issuer's keys. */
+function unverifiedIssuer(token: string): string | undefined {
+  if (typeof token !== 'string' || token.length > 16384) return undefined;
+  const part = token.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { iss?: unknown };
+    return typeof claims.iss === 'string' ? claims.iss : undefined;
+  } catch {
+    return undefined;
+  }
+}

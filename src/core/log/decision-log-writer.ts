@@ -1,0 +1,353 @@
+/**
+ * The writer of the decision log: places each record in the hash chain and
+ * hands it back only once the store holds it durably. Records arriving while
+ * a write is under way go together into the next one (group commit), so one
+ * transaction, one disk sync, carries many decisions.
+ *
+ * Back-pressure, not loss: at most `maxQueue` records wait to be written.
+ * Beyond that `record()` does not resolve until there is room, in call order,
+ * so a slow disk slows the callers down and nothing is dropped. The writer
+ * never gives up on a waiting record by itself; a caller that cannot wait
+ * races `record()` against its own deadline and fails closed (the record may
+ * still be written later).
+ */
+import { GatehouseError } from '../errors.js';
+import type { DecisionLogStore } from '../ports.js';
+import type { DecisionRecord } from './decision-record.js';
+import { ChainWriter, type UnchainedRecord } from './hash-chain.js';
+
+export interface DecisionLogWriterOptions {
+  /** Records per transaction, at most. Default 1000. */
+  maxBatch?: number;
+  /**
+   * Records accepted but not yet durable (queued or being written), at most.
+   * Default 10 000. Beyond it `record()` waits for room.
+   */
+  maxQueue?: number;
+  /**
+   * Runs the next write later. Default: a microtask, which gathers the
+   * records recorded in the same turn of the event loop. A server passes
+   * `setImmediate`, so that the requests already received (whose records a
+   * synchronous store would otherwise keep out) join the batch.
+   */
+  defer?: (run: () => void) => void;
+  /**
+   * Tries per batch when the store answers `store_conflict` (another writer
+   * appended to the same log first): the batch is chained again after the
+   * new last record and retried. Default 3.
+   */
+  attempts?: number;
+}
+
+/** Counters for metrics. */
+export interface DecisionLogWriterStats {
+  /** Records accepted but not yet durable: queued or being written. */
+  queueDepth: number;
+  /** `record()` calls waiting for room in the queue. */
+  waiting: number;
+  /** Records written durably. */
+  written: number;
+  /** Transactions committed. */
+  batches: number;
+  /** Appends that failed; their records were rejected. */
+  writeErrors: number;
+  /** Records rejected: their append failed, or they could not be recorded at all. */
+  rejected: number;
+  /** Batches chained again after another writer appended first. */
+  conflicts: number;
+}
+
+interface Pending {
+  body: UnchainedRecord;
+  /** Call order of `record()`; records are written in this order. */
+  ticket: number;
+  resolve(record: DecisionRecord): void;
+  reject(error: unknown): void;
+}
+
+type Head = Pick<DecisionRecord, 'seq' | 'hash'>;
+
+export class DecisionLogWriter {
+  private readonly maxBatch: number;
+  private readonly maxQueue: number;
+  private readonly defer: (run: () => void) => void;
+  private readonly attempts: number;
+
+  /** Accepted records not yet taken into a write, in ticket order. */
+  private readonly queue: Pending[] = [];
+  /** Callers waiting for room, in ticket order. */
+  private readonly waiters: Pending[] = [];
+  /** Records of the write under way whose callers have not been answered yet. */
+  private inFlight = 0;
+  private writing = false;
+  private scheduled = false;
+  private closing = false;
+
+  /**
+   * The last record the store holds. INVARIANT: when `headKnown`, `head`
+   * is what the store's `last()` would answer; after a failed append it is
+   * unknown (the append may have committed after all) and read again.
+   */
+  private head: Head | undefined;
+  private headKnown = false;
+
+  private issued = 0;
+  private settledThrough = 0;
+  private readonly flushers: { target: number; resolve: () => void }[] = [];
+
+  private readonly counters = { written: 0, batches: 0, writeErrors: 0, rejected: 0, conflicts: 0 };
+
+  /**
+   * A writer continuing the chain after the store's last record. Fails with
+   * the store's error when the log cannot be read; with `store_error` for
+   * option values that are not whole numbers of 1 or more.
+   */
+  static async open(
+    store: DecisionLogStore,
+    options: DecisionLogWriterOptions = {},
+  ): Promise<DecisionLogWriter> {
+    const writer = new DecisionLogWriter(store, options);
+    writer.head = await store.last();
+    writer.headKnown = true;
+    return writer;
+  }
+
+  private constructor(
+    private readonly store: DecisionLogStore,
+    options: DecisionLogWriterOptions,
+  ) {
+    this.maxBatch = positive(options.maxBatch ?? 1000, 'batch size');
+    this.maxQueue = positive(options.maxQueue ?? 10_000, 'queue size');
+    this.attempts = positive(options.attempts ?? 3, 'attempts');
+    this.defer = options.defer ?? ((run) => queueMicrotask(run));
+  }
+
+  /**
+   * Chains `body` after every record recorded before it and resolves to the
+   * chained record once it is durable. Rejects when its batch could not be
+   * written (the caller must then fail closed: deny, or answer 503), when the
+   * writer is closing, and, with `store_error`, for a body the log cannot
+   * hold: `time` not in the form `2026-01-02T03:04:05.000Z`, a missing
+   * decision id, source SPIFFE ID or destination service, a decision other
+   * than allow or deny. Fields named `seq`, `prevHash` and `hash` in `body`
+   * are ignored: the chain sets them.
+   */
+  record(body: UnchainedRecord): Promise<DecisionRecord> {
+    if (this.closing) {
+      return Promise.reject(
+        new GatehouseError('store_error', 'cannot record decision: the decision log writer is closed'),
+      );
+    }
+    const problem = bodyProblem(body);
+    if (problem !== undefined) {
+      this.counters.rejected++;
+      return Promise.reject(
+        new GatehouseError(
+          'store_error',
+          `cannot record decision \`${String(body.decisionId)}\`: ${problem}`,
+        ),
+      );
+    }
+    const {
+      seq: _seq,
+      prevHash: _prevHash,
+      hash: _hash,
+      ...rest
+    } = body as Partial<DecisionRecord> & UnchainedRecord;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { body: rest, ticket: ++this.issued, resolve, reject };
+      if (this.waiters.length === 0 && this.queueDepth() < this.maxQueue) this.admit(pending);
+      else this.waiters.push(pending);
+    });
+  }
+
+  /** Records accepted but not yet durable (queued or being written); callers waiting for room not included. */
+  queueDepth(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  stats(): DecisionLogWriterStats {
+    return { queueDepth: this.queueDepth(), waiting: this.waiters.length, ...this.counters };
+  }
+
+  /**
+   * Resolves once every record recorded before this call is settled: written,
+   * or rejected to its caller. Never rejects.
+   */
+  flush(): Promise<void> {
+    const target = this.issued;
+    if (this.settledThrough >= target) return Promise.resolve();
+    return new Promise((resolve) => this.flushers.push({ target, resolve }));
+  }
+
+  /**
+   * Refuses new records and resolves once those recorded before are settled
+   * (graceful shutdown). The store stays open: its owner closes it after.
+   */
+  close(): Promise<void> {
+    this.closing = true;
+    return this.flush();
+  }
+
+  private admit(pending: Pending): void {
+    this.queue.push(pending);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.writing || this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    this.defer(() => {
+      this.scheduled = false;
+      void this.writeNext();
+    });
+  }
+
+  private async writeNext(): Promise<void> {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = true;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight = batch.length;
+    try {
+      await this.writeBatch(batch);
+    } finally {
+      this.inFlight = 0;
+      this.writing = false;
+      this.settled(batch.at(-1)!.ticket);
+      while (this.waiters.length > 0 && this.queueDepth() < this.maxQueue)
+        this.queue.push(this.waiters.shift()!);
+      this.schedule();
+    }
+  }
+
+  private async writeBatch(batch: readonly Pending[]): Promise<void> {
+    let pending = batch;
+    for (let attempt = 1; ; attempt++) {
+      let head: Head | undefined;
+      try {
+        head = await this.knownHead();
+      } catch (error) {
+        return this.fail(pending, error);
+      }
+      const { records, owners } = this.chain(pending, head);
+      pending = owners;
+      if (records.length === 0) return;
+      try {
+        await this.store.append(records);
+      } catch (error) {
+        // The append may have committed even so (a commit whose answer was
+        // lost): the next batch chains after whatever the store holds.
+        this.headKnown = false;
+        if (isConflict(error) && attempt < this.attempts) {
+          this.counters.conflicts++;
+          continue;
+        }
+        return this.fail(owners, error);
+      }
+      const last = records.at(-1)!;
+      this.head = { seq: last.seq, hash: last.hash };
+      this.headKnown = true;
+      this.counters.written += records.length;
+      this.counters.batches++;
+      this.inFlight -= owners.length;
+      owners.forEach((owner, i) => owner.resolve(records[i]!));
+      return;
+    }
+  }
+
+  private async knownHead(): Promise<Head | undefined> {
+    if (!this.headKnown) {
+      this.head = await this.store.last();
+      this.headKnown = true;
+    }
+    return this.head;
+  }
+
+  /** Chains the bodies after `head`; a body that cannot be hashed is rejected alone. */
+  private chain(
+    pending: readonly Pending[],
+    head: Head | undefined,
+  ): { records: DecisionRecord[]; owners: Pending[] } {
+    const records: DecisionRecord[] = [];
+    const owners: Pending[] = [];
+    let chain = new ChainWriter(head);
+    for (const entry of pending) {
+      try {
+        records.push(chain.append(entry.body));
+        owners.push(entry);
+      } catch (error) {
+        // The chain writer counted the record before it failed to hash it: restart after the last good one.
+        chain = new ChainWriter(records.at(-1) ?? head);
+        this.inFlight--;
+        this.counters.rejected++;
+        entry.reject(
+          new GatehouseError(
+            'store_error',
+            `cannot record decision \`${entry.body.decisionId}\`: it cannot be serialized as JSON`,
+            { cause: error },
+          ),
+        );
+      }
+    }
+    return { records, owners };
+  }
+
+  private fail(owners: readonly Pending[], error: unknown): void {
+    this.inFlight -= owners.length;
+    this.counters.writeErrors++;
+    this.counters.rejected += owners.length;
+    for (const owner of owners) owner.reject(error);
+  }
+
+  private settled(ticket: number): void {
+    this.settledThrough = ticket;
+    for (let i = this.flushers.length - 1; i >= 0; i--) {
+      const flusher = this.flushers[i]!;
+      if (flusher.target <= ticket) {
+        this.flushers.splice(i, 1);
+        flusher.resolve();
+      }
+    }
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new GatehouseError(
+      'store_error',
+      `invalid decision log ${name} \`${String(value)}\`: want a whole number of 1 or more`,
+    );
+  }
+  return value;
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof GatehouseError && error.code === 'store_conflict';
+}
+
+/** Why the store could not hold this body, or undefined. */
+function bodyProblem(body: UnchainedRecord): string | undefined {
+  const loose = body as {
+    decisionId?: unknown;
+    time?: unknown;
+    source?: { spiffeId?: unknown };
+    destination?: { service?: unknown };
+    decision?: unknown;
+  };
+  if (typeof loose.decisionId !== 'string' || loose.decisionId === '') return 'the decision id is missing';
+  if (typeof loose.time !== 'string' || !isCanonicalTime(loose.time)) {
+    return `invalid time \`${String(loose.time)}\`: want RFC 3339 in UTC with milliseconds`;
+  }
+  if (typeof loose.source?.spiffeId !== 'string') return 'the source SPIFFE ID is missing';
+  if (typeof loose.destination?.service !== 'string') return 'the destination service is missing';
+  if (loose.decision !== 'allow' && loose.decision !== 'deny') {
+    return `invalid decision \`${String(loose.decision)}\`: want allow or deny`;
+  }
+  return undefined;
+}
+
+/** `2026-01-02T03:04:05.000Z` exactly: the form `Date#toISOString` writes. */
+function isCanonicalTime(text: string): boolean {
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === text;
+}

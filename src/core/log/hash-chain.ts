@@ -1,0 +1,134 @@
+/**
+ * The hash chain of the decision log: each record carries the hash of the one
+ * before it, so that a record removed, reordered or altered after the fact
+ * breaks the chain at that point (docs/exposure.md).
+ */
+import { createHash } from 'node:crypto';
+import type { DecisionRecord } from './decision-record.js';
+
+/** `prevHash` of the first record of a log. */
+export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
+
+/**
+ * JSON with object keys sorted at every level and `undefined` members dropped:
+ * the same text as the policy revision's canonical JSON, written out directly
+ * because the log hashes every record.
+ */
+export function canonicalRecordJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      out += (i ? ',' : '') + (v === undefined || typeof v === 'function' ? 'null' : canonicalRecordJson(v));
+    }
+    return out + ']';
+  }
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  let first = true;
+  for (const k of keys) {
+    const v = o[k];
+    if (v === undefined || typeof v === 'function') continue;
+    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalRecordJson(v);
+    first = false;
+  }
+  return out + '}';
+}
+
+/** A record before it is placed in the chain. */
+export type UnchainedRecord = Omit<DecisionRecord, 'seq' | 'prevHash' | 'hash'>;
+
+/**
+ * `sha256:<hex>` over the canonical JSON (keys sorted, no white space) of the
+ * record without its `hash` field. Fields the record carries beyond
+ * {@link DecisionRecord} are covered too.
+ */
+export function recordHash(record: Omit<DecisionRecord, 'hash'> | DecisionRecord): string {
+  const { hash: _hash, ...body } = record as DecisionRecord;
+  return `sha256:${createHash('sha256').update(canonicalRecordJson(body)).digest('hex')}`;
+}
+
+/** Places records in a chain one after the other: numbers them from 1 and seals each with its hash. */
+export class ChainWriter {
+  private seq = 0;
+  private prev = GENESIS_HASH;
+
+  /** Continues an existing log after its last record. */
+  constructor(last?: Pick<DecisionRecord, 'seq' | 'hash'>) {
+    if (last) {
+      this.seq = last.seq;
+      this.prev = last.hash;
+    }
+  }
+
+  append<R extends UnchainedRecord>(body: R): R & DecisionRecord {
+    // Key order only reads well: the hash is over the canonical (sorted) form.
+    const { v, ...rest } = body;
+    const record = { v, seq: ++this.seq, ...rest, prevHash: this.prev } as unknown as R &
+      Omit<DecisionRecord, 'hash'>;
+    const sealed = { ...record, hash: recordHash(record) } as R & DecisionRecord;
+    this.prev = sealed.hash;
+    return sealed;
+  }
+}
+
+export interface ChainBreak {
+  seq: number;
+  /** 1-based position of the record in what was checked. */
+  position: number;
+  reason: 'seq_gap' | 'prev_hash_mismatch' | 'hash_mismatch';
+  message: string;
+}
+
+export interface ChainStatus {
+  /** Records checked. */
+  checked: number;
+  /** The first break, when the chain is not intact. */
+  firstBreak?: ChainBreak;
+}
+
+/**
+ * Checks records one at a time, in log order, with constant memory. A log may
+ * start after record 1 (a rotated file): the first record is trusted as the
+ * anchor unless it claims to be record 1, which must link to the genesis hash.
+ */
+export class ChainVerifier {
+  private checked = 0;
+  private prevSeq: number | undefined;
+  private prevHash: string | undefined;
+  private broken: ChainBreak | undefined;
+
+  push(record: DecisionRecord): void {
+    this.checked++;
+    if (this.broken) return;
+    const at = this.checked;
+    const fail = (reason: ChainBreak['reason'], message: string) => {
+      this.broken = { seq: record.seq, position: at, reason, message };
+    };
+    if (this.prevSeq === undefined) {
+      if (record.seq === 1 && record.prevHash !== GENESIS_HASH)
+        return fail('prev_hash_mismatch', 'record 1 does not link to the genesis hash');
+    } else if (record.seq !== this.prevSeq + 1) {
+      return fail('seq_gap', `record ${record.seq} follows record ${this.prevSeq}`);
+    } else if (record.prevHash !== this.prevHash) {
+      return fail('prev_hash_mismatch', `record ${record.seq} does not link to record ${this.prevSeq}`);
+    }
+    if (recordHash(record) !== record.hash)
+      return fail('hash_mismatch', `record ${record.seq} was altered: its hash does not match its content`);
+    this.prevSeq = record.seq;
+    this.prevHash = record.hash;
+  }
+
+  status(): ChainStatus {
+    return this.broken ? { checked: this.checked, firstBreak: this.broken } : { checked: this.checked };
+  }
+}
+
+/** Checks a whole log in order; see {@link ChainVerifier}. */
+export function verifyChain(records: Iterable<DecisionRecord>): ChainStatus {
+  const verifier = new ChainVerifier();
+  for (const r of records) verifier.push(r);
+  return verifier.status();
+}

@@ -1,0 +1,63 @@
+/**
+ * `gatehouse decisions verify`: checks the hash chain of a stored decision
+ * log, streaming, with constant memory.
+ */
+import type { DecisionLogStore } from '../ports.js';
+import type { DecisionRecord } from './decision-record.js';
+import { ChainVerifier, type ChainBreak, type ChainStatus } from './hash-chain.js';
+
+export interface DecisionLogScanOptions {
+  /** The first sequence number to read. Default 1, the whole log. */
+  fromSeq?: number;
+  /** Records read per query. Default 1000. */
+  batchSize?: number;
+}
+
+/**
+ * Reads the log in sequence order and checks each record against the one
+ * before it (see {@link ChainVerifier}): a record altered, removed or
+ * reordered in the store breaks the chain there. Stops at the first break;
+ * `checked` then counts the records read up to and including it. A stored
+ * text that is not a JSON object is reported as an altered record.
+ *
+ * Started after record 1, the first record read is trusted as the anchor.
+ * Records removed from the end of the log leave no break: compare the last
+ * sequence number and hash with a copy kept elsewhere to catch that.
+ */
+export async function verifyDecisionLog(
+  store: Pick<DecisionLogStore, 'scan'>,
+  options: DecisionLogScanOptions = {},
+): Promise<ChainStatus> {
+  const verifier = new ChainVerifier();
+  let checked = 0;
+  for await (const batch of store.scan(options.fromSeq ?? 1, options.batchSize ?? 1000)) {
+    for (const stored of batch) {
+      checked++;
+      const record = parseStored(stored.json);
+      if (record === undefined) {
+        const firstBreak: ChainBreak = {
+          seq: stored.seq,
+          position: checked,
+          reason: 'hash_mismatch',
+          message: `record ${stored.seq} was altered: its stored text is not a JSON record`,
+        };
+        return { checked, firstBreak };
+      }
+      verifier.push(record);
+      const { firstBreak } = verifier.status();
+      if (firstBreak !== undefined) return { checked, firstBreak };
+    }
+  }
+  return { checked };
+}
+
+function parseStored(json: string): DecisionRecord | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as DecisionRecord)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

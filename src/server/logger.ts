@@ -1,0 +1,28 @@
+/**
+ * Structured JSON logs, one object per line: `{"time", "level", "event", ...}`.
+ * Events are stable names (`server_started`, `request_failed`, ...); fields
+ * never carry secrets.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  log(level: LogLevel, event: string, fields?: Record<string, unknown>): void;
+}
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function jsonLogger(
+  out: { write(text: string): unknown },
+  options: { level?: LogLevel; now?: () => number } = {},
+): Logger {
+  const min = ORDER[options.level ?? 'info'];
+  const now = options.now ?? (() => Date.now());
+  return {
+    log(level, event, fields = {}) {
+      if (ORDER[level] < min) return;
+      out.write(JSON.stringify({ time: new Date(now()).toISOString(), level, event, ...fields }) + '\n');
+    },
+  };
+}
+
+export const silentLogger: Logger = { log() {} };

@@ -1,0 +1,298 @@
+/**
+ * The decision log over any {@link SqlDriver}: every query of the port,
+ * written once in the SQL that SQLite and PostgreSQL share. Adapters supply
+ * the reading driver, how one append's transaction runs (the one thing that
+ * differs: see sqlite-decision-log.ts) and the schema
+ * (decision-log-migrations.ts in each).
+ */
+import { GatehouseError } from '../../core/errors.js';
+import type { DecisionRecord } from '../../core/log/decision-record.js';
+import { canonicalRecordJson, GENESIS_HASH } from '../../core/log/hash-chain.js';
+import type { DecisionLogFilter, DecisionLogStore, StoredDecisionRecord } from '../../core/ports.js';
+import type { SqlDriver, SqlRow, SqlValue } from './sql-driver.js';
+import { storeFailure } from './store-failure.js';
+import { storedTime } from './stored-time.js';
+
+/**
+ * One append as data: the check of the stored tail, then the inserts. A
+ * plan is run in one transaction by the adapter ({@link SqlDecisionLogParts}).
+ */
+export interface AppendPlan {
+  /**
+   * Throws `store_conflict` unless the records continue `tail`, the row that
+   * {@link TAIL_SQL} read inside the same transaction (undefined when empty).
+   */
+  check(tail: SqlRow | undefined): void;
+  /** The rows to insert, in order, their values in the order of {@link INSERT_SQL}'s columns. */
+  rows: readonly (readonly SqlValue[])[];
+}
+
+/** The stored last record: `seq`, `hash`. */
+export const TAIL_SQL = 'SELECT seq, hash FROM decision_log ORDER BY seq DESC LIMIT 1';
+
+const COLUMNS = [
+  'seq',
+  'decided_at',
+  'decision_id',
+  'source_spiffe_id',
+  'service',
+  'verdict',
+  'hash',
+  'record_json',
+] as const;
+
+const ROW_PLACEHOLDERS = `(${COLUMNS.map(() => '?').join(', ')})`;
+
+/** Inserts one row of an {@link AppendPlan}. */
+export const INSERT_SQL = `INSERT INTO decision_log (${COLUMNS.join(', ')}) VALUES ${ROW_PLACEHOLDERS}`;
+
+/**
+ * Rows per INSERT statement in {@link appendThrough}: few round trips per
+ * batch, far below the database's parameter limit.
+ */
+const ROWS_PER_INSERT = 100;
+
+export interface SqlDecisionLogParts {
+  /** Every read, and the dialect of every error. Must see committed records only. */
+  reader: SqlDriver;
+  /**
+   * Runs one plan in one transaction that no other writer of the log can
+   * interleave with, durable when it resolves. Called for one append at a
+   * time.
+   */
+  runAppend(plan: AppendPlan): Promise<void>;
+  /** Releases every connection, the reader's included. */
+  close(): Promise<void>;
+}
+
+/**
+ * {@link SqlDecisionLogParts.runAppend} through {@link SqlDriver.exclusive},
+ * for a driver whose calls go over the network: rows are inserted many to a
+ * statement.
+ */
+export function appendThrough(writer: SqlDriver): (plan: AppendPlan) => Promise<void> {
+  return (plan) =>
+    writer.exclusive(async (tx) => {
+      const [tail] = await tx.rows(TAIL_SQL);
+      plan.check(tail);
+      for (let at = 0; at < plan.rows.length; at += ROWS_PER_INSERT) {
+        const chunk = plan.rows.slice(at, at + ROWS_PER_INSERT);
+        await tx.run(
+          `INSERT INTO decision_log (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => ROW_PLACEHOLDERS).join(', ')}`,
+          chunk.flat(),
+        );
+      }
+    });
+}
+
+const VERDICTS: ReadonlySet<string> = new Set(['allow', 'deny']);
+
+/**
+ * Appends are serialized inside the store, and each one checks, in its
+ * transaction, that it continues the stored log: the first record follows
+ * the stored last one by sequence number and links to its hash, and each
+ * following record to the one before. The stored `record_json` is the
+ * record's canonical JSON (keys sorted, no white space), the text its hash
+ * covers plus the hash itself. After `close` (which may be called again)
+ * every method fails with `store_error`.
+ */
+export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLogParts): DecisionLogStore {
+  // `closing` refuses new appends; `closed`, set once the appends asked for before are done, everything.
+  let closing = false;
+  let closed = false;
+  // The tail of the append queue: settles when the last requested append has.
+  let appending: Promise<unknown> = Promise.resolve();
+  let shutDown: Promise<void> = Promise.resolve();
+
+  const closedError = (action: string) =>
+    new GatehouseError('store_error', `cannot ${action}: the decision log is closed`);
+
+  async function attempt<T>(action: string, work: () => Promise<T>): Promise<T> {
+    if (closed) throw closedError(action);
+    try {
+      return await work();
+    } catch (error) {
+      throw storeFailure(action, error, reader.describeFailure(error));
+    }
+  }
+
+  async function appendNow(records: readonly DecisionRecord[]): Promise<void> {
+    const first = records[0]!;
+    const action = `append decision records ${first.seq} to ${records.at(-1)!.seq}`;
+    await attempt(action, async () => {
+      const rows = records.map(recordRow);
+      for (let i = 1; i < records.length; i++) {
+        const record = records[i]!;
+        const before = records[i - 1]!;
+        if (record.seq !== before.seq + 1 || record.prevHash !== before.hash) {
+          throw new GatehouseError(
+            'store_conflict',
+            `cannot ${action}: record ${record.seq} does not follow record ${before.seq} of the same batch`,
+          );
+        }
+      }
+      await runAppend({
+        check(tail) {
+          const tailSeq = tail === undefined ? 0 : Number(tail['seq']);
+          const tailHash = tail === undefined ? GENESIS_HASH : String(tail['hash']);
+          if (first.seq !== tailSeq + 1) {
+            throw new GatehouseError(
+              'store_conflict',
+              `cannot ${action}: the stored log ends at record ${tailSeq}`,
+            );
+          }
+          if (first.prevHash !== tailHash) {
+            throw new GatehouseError(
+              'store_conflict',
+              `cannot ${action}: record ${first.seq} does not link to the stored record ${tailSeq}`,
+            );
+          }
+        },
+        rows,
+      });
+    });
+  }
+
+  return {
+    async append(records) {
+      if (closing) throw closedError('append decision records');
+      if (records.length === 0) return;
+      const run = appending.then(() => appendNow(records));
+      appending = run.catch(() => undefined);
+      return run;
+    },
+
+    last: () =>
+      attempt('read the last decision record', async () => {
+        const [row] = await reader.rows(TAIL_SQL);
+        return row === undefined ? undefined : { seq: Number(row['seq']), hash: String(row['hash']) };
+      }),
+
+    query: async (filter) => {
+      const { where, params } = filterClause(filter);
+      const order = filter.descending === true ? 'DESC' : 'ASC';
+      return attempt('query the decision log', async () => {
+        const rows = await reader.rows(
+          `SELECT seq, record_json FROM decision_log${where} ORDER BY seq ${order} LIMIT ?`,
+          [...params, filter.limit],
+        );
+        return rows.map((row) => parseRecord(Number(row['seq']), String(row['record_json'])));
+      });
+    },
+
+    scan(fromSeq, batchSize) {
+      return {
+        async *[Symbol.asyncIterator]() {
+          wholeNumber(fromSeq, 'scan start', 0);
+          wholeNumber(batchSize, 'scan batch size', 1);
+          let next = fromSeq;
+          while (true) {
+            const rows = await attempt(`read decision records from ${next}`, () =>
+              reader.rows('SELECT seq, record_json FROM decision_log WHERE seq >= ? ORDER BY seq LIMIT ?', [
+                next,
+                batchSize,
+              ]),
+            );
+            if (rows.length === 0) return;
+            const batch: StoredDecisionRecord[] = rows.map((row) => ({
+              seq: Number(row['seq']),
+              json: String(row['record_json']),
+            }));
+            yield batch;
+            if (batch.length < batchSize) return;
+            next = batch.at(-1)!.seq + 1;
+          }
+        },
+      };
+    },
+
+    count: () =>
+      attempt('count decision records', async () => {
+        const [row] = await reader.rows('SELECT COUNT(*) AS n FROM decision_log');
+        return Number(row?.['n'] ?? 0);
+      }),
+
+    close() {
+      if (!closing) {
+        closing = true;
+        shutDown = (async () => {
+          await appending;
+          closed = true;
+          await close();
+        })();
+      }
+      return shutDown;
+    },
+  };
+}
+
+/** The row of a record, in {@link COLUMNS} order. */
+function recordRow(record: DecisionRecord): SqlValue[] {
+  return [
+    record.seq,
+    storedTime(record.time, `decision record ${record.seq}`),
+    record.decisionId,
+    record.source.spiffeId,
+    record.destination.service,
+    record.decision,
+    record.hash,
+    canonicalRecordJson(record),
+  ];
+}
+
+function parseRecord(seq: number, json: string): DecisionRecord {
+  try {
+    return JSON.parse(json) as DecisionRecord;
+  } catch (error) {
+    throw new GatehouseError(
+      'store_error',
+      `decision record ${seq} is unreadable: its stored text is not JSON; check the log with \`gatehouse decisions verify\``,
+      { cause: error },
+    );
+  }
+}
+
+/** The WHERE clause of a filter (empty or with a leading space) and its parameters. */
+function filterClause(filter: DecisionLogFilter): { where: string; params: SqlValue[] } {
+  wholeNumber(filter.limit, 'limit', 1);
+  const conditions: string[] = [];
+  const params: SqlValue[] = [];
+  const add = (condition: string, value: SqlValue) => {
+    conditions.push(condition);
+    params.push(value);
+  };
+  if (filter.identity !== undefined) add('source_spiffe_id = ?', filter.identity);
+  if (filter.service !== undefined) add('service = ?', filter.service);
+  if (filter.verdict !== undefined) {
+    if (!VERDICTS.has(filter.verdict)) {
+      throw new GatehouseError(
+        'request_invalid',
+        `invalid verdict \`${filter.verdict}\`: want allow or deny`,
+      );
+    }
+    add('verdict = ?', filter.verdict);
+  }
+  if (filter.since !== undefined) add('decided_at >= ?', filterTime(filter.since, 'since'));
+  if (filter.until !== undefined) add('decided_at < ?', filterTime(filter.until, 'until'));
+  if (filter.afterSeq !== undefined) add('seq > ?', wholeNumber(filter.afterSeq, 'afterSeq', 0));
+  if (filter.beforeSeq !== undefined) add('seq < ?', wholeNumber(filter.beforeSeq, 'beforeSeq', 0));
+  return { where: conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`, params };
+}
+
+function filterTime(value: string, name: string): string {
+  try {
+    return storedTime(value, name);
+  } catch {
+    throw new GatehouseError('request_invalid', `invalid ${name} \`${String(value)}\`: want RFC 3339`);
+  }
+}
+
+function wholeNumber(value: number, name: string, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new GatehouseError(
+      'request_invalid',
+      `invalid ${name} \`${String(value)}\`: want a whole number of ${min} or more`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,449 @@
+/**
+ * The contract every DecisionLogStore adapter passes against its real
+ * database (STYLE.md §2). Each adapter's test file calls
+ * {@link decisionLogContract} with a harness that opens stores on that
+ * database and can change its rows behind the store's back.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { GatehouseError, type GatehouseErrorCode } from '../../src/core/errors.js';
+import { DecisionLogWriter } from '../../src/core/log/decision-log-writer.js';
+import type { DecisionRecord } from '../../src/core/log/decision-record.js';
+import { exportDecisionLog } from '../../src/core/log/export-decision-log.js';
+import { canonicalRecordJson, ChainWriter, type UnchainedRecord } from '../../src/core/log/hash-chain.js';
+import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
+import type { DecisionLogFilter, DecisionLogStore, StoredDecisionRecord } from '../../src/core/ports.js';
+
+export interface DecisionLogHarness {
+  /** Opens a store on an empty log: schema current, no records. */
+  openEmpty(): Promise<DecisionLogStore>;
+  /** Opens another store (its own connections) on the database of the last `openEmpty`. */
+  openAgain(): Promise<DecisionLogStore>;
+  /** Runs one statement, without placeholders, on that database, behind the store's back. */
+  exec(sql: string): Promise<void>;
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+
+/** Second `n` after 2026-01-01T00:00:00Z, canonical form. */
+export function second(n: number): string {
+  return new Date(T0 + n * 1000).toISOString();
+}
+
+/**
+ * The `n`th decision of a made-up workload: identities `svc-0` to `svc-2` in
+ * turn, services `orders` (even n) and `payments` (odd), every fourth denied.
+ */
+export function decisionBody(n: number, fields: Partial<UnchainedRecord> = {}): UnchainedRecord {
+  const verdict = n % 4 === 0 ? 'deny' : 'allow';
+  return {
+    v: 1,
+    decisionId: `dec_${n}`,
+    time: second(n),
+    policyRevision: `sha256:${'c'.repeat(64)}`,
+    via: 'api',
+    source: { spiffeId: `spiffe://example.org/svc-${n % 3}`, ip: '10.0.0.7', zone: 'prod' },
+    credential: { type: 'jwt-svid', id: `cred_${n}` },
+    destination: { service: n % 2 === 0 ? 'orders' : 'payments', port: 443, zone: 'prod' },
+    action: { method: 'GET', path: `/orders/${n}` },
+    decision: verdict,
+    allowed: verdict === 'allow',
+    enforced: true,
+    mode: 'enforce',
+    wouldDeny: verdict === 'deny',
+    layer: 'permission',
+    reason: verdict === 'allow' ? 'allow_rule' : 'default_deny',
+    rules: verdict === 'allow' ? ['orders-read'] : [],
+    layers: { credential: 'allow', zone: 'allow', flow: 'allow', permission: verdict },
+    latencyMicros: 40 + n,
+    ...fields,
+  };
+}
+
+/** `count` records of {@link decisionBody} chained after `after` (or from the start). */
+export function chained(count: number, after?: Pick<DecisionRecord, 'seq' | 'hash'>): DecisionRecord[] {
+  const chain = new ChainWriter(after);
+  const start = after?.seq ?? 0;
+  return Array.from({ length: count }, (_, i) => chain.append(decisionBody(start + i + 1)));
+}
+
+/** Every stored record, in sequence order. */
+export async function stored(
+  store: DecisionLogStore,
+  batchSize = 1000,
+  fromSeq = 1,
+): Promise<StoredDecisionRecord[]> {
+  const all: StoredDecisionRecord[] = [];
+  for await (const batch of store.scan(fromSeq, batchSize)) all.push(...batch);
+  return all;
+}
+
+export async function rejectsWith(work: Promise<unknown>, code: GatehouseErrorCode): Promise<GatehouseError> {
+  let caught: unknown;
+  await assert.rejects(work, (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof GatehouseError, `want a GatehouseError, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  return caught;
+}
+
+/** Registers the whole contract suite, titled `name`, against the stores `harness` opens. */
+export function decisionLogContract(name: string, harness: DecisionLogHarness): void {
+  describe(name, () => {
+    const opened: DecisionLogStore[] = [];
+    async function fresh(): Promise<DecisionLogStore> {
+      const store = await harness.openEmpty();
+      opened.push(store);
+      return store;
+    }
+    async function again(): Promise<DecisionLogStore> {
+      const store = await harness.openAgain();
+      opened.push(store);
+      return store;
+    }
+    afterEach(async () => {
+      for (const store of opened.splice(0)) await store.close();
+    });
+
+    describe('append and read back', () => {
+      test('an empty log has no last record and no records', async () => {
+        const store = await fresh();
+        assert.equal(await store.last(), undefined);
+        assert.equal(await store.count(), 0);
+        assert.deepEqual(await store.query({ limit: 10 }), []);
+        assert.deepEqual(await stored(store), []);
+      });
+
+      test('records come back as appended, their stored text canonical', async () => {
+        const store = await fresh();
+        const records = chained(5);
+        await store.append(records.slice(0, 2));
+        await store.append(records.slice(2));
+        assert.deepEqual(await store.last(), { seq: 5, hash: records[4]!.hash });
+        assert.equal(await store.count(), 5);
+        assert.deepEqual(await store.query({ limit: 10 }), records);
+        const rows = await stored(store);
+        assert.deepEqual(
+          rows.map((row) => row.seq),
+          [1, 2, 3, 4, 5],
+        );
+        rows.forEach((row, i) => assert.equal(row.json, canonicalRecordJson(records[i])));
+      });
+
+      test('text outside ASCII and JSON escapes are kept byte for byte', async () => {
+        const store = await fresh();
+        const record = new ChainWriter().append(
+          decisionBody(1, {
+            action: { method: 'GET', path: '/ünïcödé/"quoted"/\\back\u2028line/😀', operation: 'a\tb' },
+            rules: ['règle-1', 'rule "two"'],
+          }),
+        );
+        await store.append([record]);
+        assert.deepEqual(await store.query({ limit: 1 }), [record]);
+        assert.equal((await stored(store))[0]!.json, canonicalRecordJson(record));
+        assert.equal((await verifyDecisionLog(store)).firstBreak, undefined);
+      });
+
+      test('records are durable: another store on the same database reads them', async () => {
+        const store = await fresh();
+        const records = chained(3);
+        await store.append(records);
+        await store.close();
+        const reopened = await again();
+        assert.deepEqual(await reopened.query({ limit: 10 }), records);
+        assert.deepEqual(await reopened.last(), { seq: 3, hash: records[2]!.hash });
+      });
+
+      test('a batch of over a thousand records, many INSERT statements in PostgreSQL, is stored whole', async () => {
+        const store = await fresh();
+        const records = chained(1234);
+        await store.append(records);
+        assert.equal(await store.count(), 1234);
+        assert.deepEqual(await store.last(), { seq: 1234, hash: records[1233]!.hash });
+        assert.deepEqual(await verifyDecisionLog(store, { batchSize: 100 }), { checked: 1234 });
+      });
+
+      test('appending no records changes nothing', async () => {
+        const store = await fresh();
+        await store.append([]);
+        assert.equal(await store.count(), 0);
+      });
+    });
+
+    describe('append is all or nothing and never forks the chain', () => {
+      test('a batch with a record the store cannot hold stores none of it', async () => {
+        const store = await fresh();
+        const records = chained(3);
+        // A hand-made record with a time that is not RFC 3339, sealed with a valid hash.
+        const bad = new ChainWriter({ seq: 1, hash: records[0]!.hash }).append(
+          decisionBody(2, { time: 'yesterday' }),
+        );
+        await rejectsWith(store.append([records[0]!, bad]), 'store_error');
+        assert.equal(await store.count(), 0);
+        await store.append(records);
+        assert.equal(await store.count(), 3);
+      });
+
+      test('a batch that skips a sequence number is refused', async () => {
+        const store = await fresh();
+        const records = chained(4);
+        await store.append(records.slice(0, 2));
+        const error = await rejectsWith(store.append(records.slice(3)), 'store_conflict');
+        assert.match(error.message, /stored log ends at record 2/);
+        await rejectsWith(store.append([records[2]!, records[3]!, chained(6)[5]!]), 'store_conflict');
+        assert.equal(await store.count(), 2);
+      });
+
+      test('a batch that takes a stored sequence number is refused', async () => {
+        const store = await fresh();
+        const records = chained(3);
+        await store.append(records);
+        await rejectsWith(store.append(records.slice(2)), 'store_conflict');
+        assert.equal(await store.count(), 3);
+      });
+
+      test('a first record that does not link to the stored last one is refused', async () => {
+        const store = await fresh();
+        await store.append(chained(2));
+        const fork = chained(1, { seq: 2, hash: `sha256:${'f'.repeat(64)}` });
+        const error = await rejectsWith(store.append(fork), 'store_conflict');
+        assert.match(error.message, /does not link to the stored record 2/);
+        assert.equal(await store.count(), 2);
+      });
+
+      test('of two stores appending the same next record, one wins and the other gets store_conflict', async () => {
+        const one = await fresh();
+        const two = await again();
+        await one.append(chained(1));
+        const head = (await one.last())!;
+        const a = new ChainWriter(head).append(decisionBody(2, { decisionId: 'from_a' }));
+        const b = new ChainWriter(head).append(decisionBody(2, { decisionId: 'from_b' }));
+        const results = await Promise.allSettled([one.append([a]), two.append([b])]);
+        assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+        const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        assert.ok(failed.reason instanceof GatehouseError);
+        assert.equal(failed.reason.code, 'store_conflict');
+        assert.equal(await one.count(), 2);
+        assert.deepEqual(await verifyDecisionLog(two), { checked: 2 });
+      });
+    });
+
+    describe('query', () => {
+      const all = chained(40);
+      async function filled(): Promise<DecisionLogStore> {
+        const store = await fresh();
+        await store.append(all);
+        return store;
+      }
+      const seqs = (records: readonly DecisionRecord[]) => records.map((r) => r.seq);
+      const expected = (keep: (r: DecisionRecord) => boolean) => seqs(all.filter(keep));
+
+      test('each filter, alone and combined, in sequence order', async () => {
+        const store = await filled();
+        const cases: [DecisionLogFilter, (r: DecisionRecord) => boolean][] = [
+          [{ limit: 100, identity: 'spiffe://example.org/svc-1' }, (r) => r.seq % 3 === 1],
+          [{ limit: 100, service: 'orders' }, (r) => r.seq % 2 === 0],
+          [{ limit: 100, verdict: 'deny' }, (r) => r.seq % 4 === 0],
+          [{ limit: 100, since: second(30) }, (r) => r.seq >= 30],
+          [{ limit: 100, until: second(5) }, (r) => r.seq < 5],
+          [{ limit: 100, since: second(10), until: second(20) }, (r) => r.seq >= 10 && r.seq < 20],
+          [{ limit: 100, afterSeq: 37 }, (r) => r.seq > 37],
+          [
+            { limit: 100, identity: 'spiffe://example.org/svc-0', service: 'orders', verdict: 'deny' },
+            (r) => r.seq % 12 === 0,
+          ],
+          [{ limit: 100, identity: 'spiffe://example.org/nobody' }, () => false],
+        ];
+        for (const [filter, keep] of cases) {
+          assert.deepEqual(seqs(await store.query(filter)), expected(keep), JSON.stringify(filter));
+        }
+      });
+
+      test('times given with an offset are compared as instants', async () => {
+        const store = await filled();
+        // 01:00:10+01:00 is 00:00:10Z.
+        const got = await store.query({ limit: 100, since: '2026-01-01T01:00:10+01:00', until: second(12) });
+        assert.deepEqual(seqs(got), [10, 11]);
+      });
+
+      test('limit and cursors page through the log both ways', async () => {
+        const store = await filled();
+        const page1 = await store.query({ limit: 15, verdict: 'allow' });
+        const page2 = await store.query({ limit: 15, verdict: 'allow', afterSeq: page1.at(-1)!.seq });
+        const page3 = await store.query({ limit: 15, verdict: 'allow', afterSeq: page2.at(-1)!.seq });
+        assert.deepEqual(
+          seqs([...page1, ...page2, ...page3]),
+          expected((r) => r.decision === 'allow'),
+        );
+        assert.equal(page3.length, 0);
+
+        const newest = await store.query({ limit: 3, descending: true });
+        assert.deepEqual(seqs(newest), [40, 39, 38]);
+        const older = await store.query({ limit: 3, descending: true, beforeSeq: 38, service: 'orders' });
+        assert.deepEqual(seqs(older), [36, 34, 32]);
+      });
+
+      test('a filter out of range is request_invalid', async () => {
+        const store = await filled();
+        const bad: DecisionLogFilter[] = [
+          { limit: 0 },
+          { limit: 1.5 },
+          { limit: 10, verdict: 'maybe' as 'allow' },
+          { limit: 10, since: 'yesterday' },
+          { limit: 10, until: '2026-02-30T00:00:00Z' },
+          { limit: 10, afterSeq: -1 },
+          { limit: 10, beforeSeq: Number.NaN },
+        ];
+        for (const filter of bad) await rejectsWith(store.query(filter), 'request_invalid');
+      });
+    });
+
+    describe('scan', () => {
+      test('reads from a sequence number on, in batches of at most the size asked', async () => {
+        const store = await fresh();
+        const records = chained(7);
+        await store.append(records);
+        const sizes: number[] = [];
+        const got: number[] = [];
+        for await (const batch of store.scan(2, 3)) {
+          sizes.push(batch.length);
+          got.push(...batch.map((row) => row.seq));
+        }
+        assert.deepEqual(sizes, [3, 3]);
+        assert.deepEqual(got, [2, 3, 4, 5, 6, 7]);
+        assert.deepEqual(await stored(store, 7), await stored(store, 2));
+        assert.deepEqual(await stored(store, 3, 8), []);
+      });
+
+      test('a batch size or start out of range is request_invalid', async () => {
+        const store = await fresh();
+        await rejectsWith(stored(store, 0), 'request_invalid');
+        await rejectsWith(stored(store, 10, -1), 'request_invalid');
+      });
+    });
+
+    describe('tamper evidence', () => {
+      test('an intact log verifies, and exports as its stored text line by line', async () => {
+        const store = await fresh();
+        const records = chained(25);
+        await store.append(records);
+        assert.deepEqual(await verifyDecisionLog(store, { batchSize: 7 }), { checked: 25 });
+        assert.deepEqual(await verifyDecisionLog(store, { fromSeq: 10 }), { checked: 16 });
+        let text = '';
+        const count = await exportDecisionLog(
+          store,
+          (lines) => {
+            text += lines;
+          },
+          { batchSize: 4 },
+        );
+        assert.equal(count, 25);
+        assert.equal(text, records.map((r) => `${canonicalRecordJson(r)}\n`).join(''));
+      });
+
+      test('a record altered in the database breaks the chain at that record', async () => {
+        const store = await fresh();
+        await store.append(chained(10));
+        await harness.exec(
+          `UPDATE decision_log SET record_json = replace(record_json, '"latencyMicros":47', '"latencyMicros":1') WHERE seq = 7`,
+        );
+        const status = await verifyDecisionLog(store, { batchSize: 3 });
+        assert.equal(status.checked, 7);
+        assert.equal(status.firstBreak?.seq, 7);
+        assert.equal(status.firstBreak?.reason, 'hash_mismatch');
+      });
+
+      test('a record removed from the database breaks the chain at the next one', async () => {
+        const store = await fresh();
+        await store.append(chained(10));
+        await harness.exec('DELETE FROM decision_log WHERE seq = 4');
+        const status = await verifyDecisionLog(store);
+        assert.equal(status.firstBreak?.seq, 5);
+        assert.equal(status.firstBreak?.reason, 'seq_gap');
+        assert.equal(status.firstBreak?.position, 4);
+      });
+
+      test('a record replaced by a validly hashed forgery breaks the chain at the next one', async () => {
+        const store = await fresh();
+        const records = chained(6);
+        await store.append(records);
+        // A forger who recomputes the hash of record 3 still cannot make record 4 link to it.
+        const forged = new ChainWriter(records[1]).append(decisionBody(3, { decisionId: 'forged' }));
+        await harness.exec(
+          `UPDATE decision_log SET record_json = '${canonicalRecordJson(forged)}', hash = '${forged.hash}' WHERE seq = 3`,
+        );
+        const status = await verifyDecisionLog(store);
+        assert.equal(status.firstBreak?.seq, 4);
+        assert.equal(status.firstBreak?.reason, 'prev_hash_mismatch');
+      });
+
+      test('a stored text that is not JSON is reported, and query says the log is damaged', async () => {
+        const store = await fresh();
+        await store.append(chained(4));
+        await harness.exec(`UPDATE decision_log SET record_json = 'not json' WHERE seq = 2`);
+        const status = await verifyDecisionLog(store);
+        assert.equal(status.firstBreak?.seq, 2);
+        assert.equal(status.firstBreak?.reason, 'hash_mismatch');
+        const error = await rejectsWith(store.query({ limit: 10 }), 'store_error');
+        assert.match(error.message, /decision record 2 is unreadable/);
+      });
+    });
+
+    describe('with the writer', () => {
+      test('concurrent decisions are written in a few transactions as one unbroken chain', async () => {
+        const store = await fresh();
+        const writer = await DecisionLogWriter.open(store);
+        const records = await Promise.all(
+          Array.from({ length: 300 }, (_, i) => writer.record(decisionBody(i + 1))),
+        );
+        assert.deepEqual(
+          records.map((r) => r.seq),
+          Array.from({ length: 300 }, (_, i) => i + 1),
+        );
+        assert.ok(writer.stats().batches <= 3, `${writer.stats().batches} batches`);
+        await writer.close();
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 300 });
+      });
+
+      test('two writers on one log take turns without forking the chain', async () => {
+        const one = await DecisionLogWriter.open(await fresh());
+        const two = await DecisionLogWriter.open(await again(), { attempts: 50 });
+        const written: Promise<DecisionRecord>[] = [];
+        for (let i = 1; i <= 40; i++) written.push((i % 2 === 0 ? one : two).record(decisionBody(i)));
+        const records = await Promise.all(written);
+        assert.deepEqual(
+          records.map((r) => r.seq).sort((a, b) => a - b),
+          Array.from({ length: 40 }, (_, i) => i + 1),
+        );
+        assert.deepEqual(await verifyDecisionLog(opened[0]!), { checked: 40 });
+      });
+    });
+
+    describe('close', () => {
+      test('every method fails with store_error after close, and close may be called again', async () => {
+        const store = await fresh();
+        await store.append(chained(1));
+        await store.close();
+        await store.close();
+        await rejectsWith(store.append(chained(2).slice(1)), 'store_error');
+        await rejectsWith(store.last(), 'store_error');
+        await rejectsWith(store.count(), 'store_error');
+        await rejectsWith(store.query({ limit: 1 }), 'store_error');
+        await rejectsWith(stored(store), 'store_error');
+      });
+
+      test('appends asked for before close are written', async () => {
+        const store = await fresh();
+        const records = chained(6);
+        const first = store.append(records.slice(0, 3));
+        const second = store.append(records.slice(3));
+        await store.close();
+        await Promise.all([first, second]);
+        const reopened = await again();
+        assert.equal(await reopened.count(), 6);
+      });
+    });
+  });
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
+import { openSqliteDecisionLog, openSqliteIdentityStore } from '../../src/store/index.js';
+import { latestVersion } from '../../src/store/sql/migrate.js';
+import { SQLITE_DECISION_LOG_MIGRATIONS } from '../../src/store/sqlite/decision-log-migrations.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { entryRecord } from './identity-store.contract.js';
+import { chained, decisionLogContract, rejectsWith } from './decision-log.contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-decision-log-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+function newFile(): string {
+  return join(dir, `log-${++files}.db`);
+}
+
+let current = '';
+decisionLogContract('SQLite decision log contract', {
+  openEmpty: () => openSqliteDecisionLog((current = newFile())),
+  openAgain: () => openSqliteDecisionLog(current),
+  async exec(sql) {
+    const db = new Database(current);
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+  },
+});
+
+function versions(file: string, table: string): number[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(`SELECT version FROM ${table} ORDER BY version`).all() as { version: number }[]).map(
+      (row) => row.version,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+describe('SQLite decision log', () => {
+  test('an in-memory database works', async () => {
+    const store = await openSqliteDecisionLog(':memory:');
+    await store.append(chained(3));
+    assert.deepEqual(await verifyDecisionLog(store), { checked: 3 });
+    await store.close();
+  });
+
+  test('shares a file with the identity store, each with its own migration ledger', async () => {
+    for (const logFirst of [true, false]) {
+      const file = newFile();
+      const open = logFirst
+        ? [() => openSqliteDecisionLog(file), () => openSqliteIdentityStore(file)]
+        : [() => openSqliteIdentityStore(file), () => openSqliteDecisionLog(file)];
+      const [a, b] = [await open[0]!(), await open[1]!()];
+      const log = (logFirst ? a : b) as Awaited<ReturnType<typeof openSqliteDecisionLog>>;
+      const identity = (logFirst ? b : a) as Awaited<ReturnType<typeof openSqliteIdentityStore>>;
+      await identity.createEntry(entryRecord('ent_1'));
+      await log.append(chained(2));
+      await Promise.all([log.close(), identity.close()]);
+
+      const [log2, identity2] = [await openSqliteDecisionLog(file), await openSqliteIdentityStore(file)];
+      assert.equal(await log2.count(), 2);
+      assert.equal((await identity2.listEntries()).length, 1);
+      await Promise.all([log2.close(), identity2.close()]);
+      assert.deepEqual(versions(file, 'schema_migrations'), [latestVersion(SQLITE_MIGRATIONS)]);
+      assert.deepEqual(versions(file, 'decision_log_migrations'), [
+        latestVersion(SQLITE_DECISION_LOG_MIGRATIONS),
+      ]);
+    }
+  });
+
+  test('the database is in WAL mode', async () => {
+    const file = newFile();
+    await (await openSqliteDecisionLog(file)).close();
+    const db = new Database(file, { readonly: true });
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  test('a log schema from a newer version is refused', async () => {
+    const file = newFile();
+    await (await openSqliteDecisionLog(file)).close();
+    const db = new Database(file);
+    db.prepare('INSERT INTO decision_log_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+      latestVersion(SQLITE_DECISION_LOG_MIGRATIONS) + 1,
+      'from_the_future',
+      '2030-01-01T00:00:00.000Z',
+    );
+    db.close();
+    await rejectsWith(openSqliteDecisionLog(file), 'store_error');
+    // The identity store's ledger is another matter: it still opens.
+    await (await openSqliteIdentityStore(file)).close();
+  });
+
+  test('a file that cannot be opened is a store_error', async () => {
+    const error = await rejectsWith(openSqliteDecisionLog(join(dir, 'no-such-dir', 'x.db')), 'store_error');
+    assert.match(error.message, /cannot open SQLite database/);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Runs the real `gatehouse serve` process (the built bin) on a random
+ * loopback port with a real SQLite file, for integration tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CliIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+
+export const root = new URL('../..', import.meta.url).pathname;
+export const bin = join(root, 'dist/cli/main.js');
+export const built = existsSync(bin);
+
+export interface ServerProcess {
+  url: string;
+  adminToken: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  child: ChildProcess;
+}
+
+export async function startServer(
+  dir: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--db',
+      join(dir, 'gatehouse.db'),
+      '--admin-token-file',
+      join(dir, 'admin.token'),
+      ...extraArgs,
+    ],
+    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}\n${err}`)), 20_000);
+    const poll = setInterval(() => {
+      const m = /API\s+(http:\/\/\S+)\/v1/.exec(out);
+      if (m) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}\n${err}`));
+    });
+  });
+  const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+  return {
+    url,
+    adminToken,
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs the CLI in-process against a server, with the given environment. */
+export async function cli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cwd = root,
+): Promise<CliResult> {
+  let out = '';
+  let err = '';
+  const io: CliIo = {
+    stdout: { write: (t: string) => (out += t) },
+    stderr: { write: (t: string) => (err += t) },
+    readStdin: async () => '',
+    cwd,
+    env,
+    isTty: false,
+  };
+  const code = await main(args, io);
+  return { code, out, err };
+}

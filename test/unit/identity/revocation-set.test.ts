@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Revocation } from '../../../src/core/identity/credential.js';
+import { RevocationSet } from '../../../src/core/identity/index.js';
+
+const at = (s: string) => `2026-01-01T00:${s}.000Z`;
+const ID = 'spiffe://example.org/web';
+
+describe('RevocationSet', () => {
+  test('credential revocations cover that id only', () => {
+    const set = new RevocationSet([{ target: 'credential', value: 'jti-1', revokedAt: at('00:00') }]);
+    assert.ok(set.isRevoked({ id: 'jti-1', spiffeId: ID, issuedAt: at('10:00') }));
+    assert.ok(!set.isRevoked({ id: 'jti-2', spiffeId: ID, issuedAt: at('00:00') }));
+  });
+
+  test('identity revocations cover credentials issued at or before revokedAt', () => {
+    const set = new RevocationSet([{ target: 'identity', value: ID, revokedAt: at('05:00') }]);
+    assert.ok(set.isRevoked({ id: 'a', spiffeId: ID, issuedAt: at('04:59') }));
+    assert.ok(set.isRevoked({ id: 'b', spiffeId: ID, issuedAt: at('05:00') }));
+    assert.ok(!set.isRevoked({ id: 'c', spiffeId: ID, issuedAt: at('05:01') }));
+    assert.ok(!set.isRevoked({ id: 'd', spiffeId: 'spiffe://example.org/db', issuedAt: at('00:00') }));
+    // Epoch milliseconds and Dates work as well as RFC 3339.
+    assert.ok(set.isRevoked({ spiffeId: ID, issuedAt: Date.parse(at('04:00')) }));
+    assert.ok(!set.isRevoked({ spiffeId: ID, issuedAt: new Date(at('06:00')) }));
+    // An unknown or unreadable issue time cannot prove the credential is newer.
+    assert.ok(set.isRevoked({ spiffeId: ID }));
+    assert.ok(set.isRevoked({ spiffeId: ID, issuedAt: 'yesterday' }));
+  });
+
+  test('entry revocations cover the entry credentials issued before them', () => {
+    const set = new RevocationSet([{ target: 'entry', value: 'ent_1', revokedAt: at('05:00') }]);
+    assert.ok(set.isRevoked({ id: 'a', spiffeId: ID, entryId: 'ent_1', issuedAt: at('01:00') }));
+    assert.ok(!set.isRevoked({ id: 'a', spiffeId: ID, entryId: 'ent_1', issuedAt: at('06:00') }));
+    assert.ok(!set.isRevoked({ id: 'a', spiffeId: ID, issuedAt: at('01:00') }));
+  });
+
+  test('grant revocations cover every credential of the grant', () => {
+    const set = new RevocationSet([{ target: 'grant', value: 'grt_1', revokedAt: at('05:00') }]);
+    assert.ok(set.isRevoked({ id: 'a', spiffeId: ID, grantId: 'grt_1', issuedAt: at('09:00') }));
+    assert.ok(!set.isRevoked({ id: 'a', spiffeId: ID, grantId: 'grt_2', issuedAt: at('01:00') }));
+  });
+
+  test('add takes effect at once; repeats fold; the later identity revocation wins', () => {
+    const set = new RevocationSet();
+    const c = { id: 'jti', spiffeId: ID, issuedAt: at('07:00') };
+    assert.ok(!set.isRevoked(c));
+    set.add({ target: 'identity', value: ID, revokedAt: at('05:00') });
+    assert.ok(!set.isRevoked(c));
+    set.add({ target: 'identity', value: ID, revokedAt: at('08:00'), reason: 'compromised' });
+    assert.equal(set.find(c)?.reason, 'compromised');
+    set.add({ target: 'identity', value: ID, revokedAt: at('06:00') });
+    assert.ok(set.isRevoked(c));
+    set.add({ target: 'credential', value: 'x', revokedAt: at('00:00'), reason: 'first' });
+    set.add({ target: 'credential', value: 'x', revokedAt: at('01:00'), reason: 'second' });
+    assert.equal(set.find({ id: 'x', spiffeId: 'spiffe://example.org/other' })?.reason, 'first');
+    assert.equal(set.size, 2);
+  });
+
+  test('refuses bad revocations', () => {
+    const set = new RevocationSet();
+    assert.throws(() => set.add({ target: 'identity', value: ID, revokedAt: 'soon' }), {
+      code: 'request_invalid',
+    });
+    assert.throws(
+      () => set.add({ target: 'token', value: 'x', revokedAt: at('00:00') } as unknown as Revocation),
+      {
+        code: 'request_invalid',
+      },
+    );
+    assert.throws(() => set.add({ target: 'credential', value: '', revokedAt: at('00:00') }), {
+      code: 'request_invalid',
+    });
+  });
+
+  test('answers in constant time for many revocations', () => {
+    const set = new RevocationSet();
+    for (let i = 0; i < 100_000; i++)
+      set.add({ target: 'credential', value: `jti-${i}`, revokedAt: at('00:00') });
+    const start = performance.now();
+    for (let i = 0; i < 100_000; i++)
+      set.isRevoked({ id: `other-${i}`, spiffeId: ID, issuedAt: at('01:00') });
+    assert.ok(performance.now() - start < 1000);
+    assert.ok(set.isRevoked({ id: 'jti-99999', spiffeId: ID }));
+  });
+});
