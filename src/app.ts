@@ -7,8 +7,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { IdentityAuthority } from './core/identity/authority.js';
 import { identitySettings, type IdentitySettings } from './core/identity/settings.js';
-import type { Clock, IdentityStore } from './core/ports.js';
-import { parsePolicy, type Policy } from './core/policy/index.js';
+import { DecisionLogWriter } from './core/log/decision-log-writer.js';
+import type { Clock, DecisionLogStore, IdentityStore } from './core/ports.js';
+import { compileValidatedPolicy, parsePolicy, type Policy } from './core/policy/index.js';
+import { DecisionService } from './server/decision-service.js';
+import { decisionRoutes } from './server/routes/decision-routes.js';
+import { metricsRoute } from './server/routes/metrics-route.js';
 import { readPolicySources } from './cli/policy-files.js';
 import { createHttpServer } from './server/http-server.js';
 import type { Logger } from './server/logger.js';
@@ -16,8 +20,13 @@ import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
 import { identityRoutes } from './server/routes/identity-routes.js';
 import { opsRoutes } from './server/routes/ops-routes.js';
-import { openPostgresIdentityStore, openSqliteIdentityStore } from './store/index.js';
-import { systemClock } from './system.js';
+import {
+  openPostgresDecisionLog,
+  openPostgresIdentityStore,
+  openSqliteDecisionLog,
+  openSqliteIdentityStore,
+} from './store/index.js';
+import { decisionIds, systemClock } from './system.js';
 
 export interface AppConfig {
   host: string;
@@ -48,11 +57,20 @@ export interface AppDeps {
   clock?: Clock;
 }
 
+function dbLocation(db: string, cwd: string): { postgres: boolean; where: string } {
+  if (/^postgres(ql)?:\/\//.test(db)) return { postgres: true, where: db };
+  return { postgres: false, where: db === ':memory:' ? db : new URL(db, `file://${cwd}/`).pathname };
+}
+
 export function openStore(db: string, cwd: string): Promise<IdentityStore> {
-  if (/^postgres(ql)?:\/\//.test(db)) return openPostgresIdentityStore({ connectionString: db });
-  return Promise.resolve(
-    openSqliteIdentityStore(db === ':memory:' ? db : new URL(db, `file://${cwd}/`).pathname),
-  );
+  const { postgres, where } = dbLocation(db, cwd);
+  return postgres ? openPostgresIdentityStore({ connectionString: where }) : openSqliteIdentityStore(where);
+}
+
+/** The decision log lives in the same database as the identity plane. */
+export function openDecisionLog(db: string, cwd: string): Promise<DecisionLogStore> {
+  const { postgres, where } = dbLocation(db, cwd);
+  return postgres ? openPostgresDecisionLog({ connectionString: where }) : openSqliteDecisionLog(where);
 }
 
 export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> {
@@ -63,6 +81,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     trustDomain: config.trustDomain ?? policy.trustDomain,
   });
   const store = await openStore(config.db, config.cwd);
+  const log = await openDecisionLog(config.db, config.cwd);
   let closing = false;
   let server: Server | undefined;
   try {
@@ -80,6 +99,17 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         authority.signingKeys().some((k) => k.state === 'active') ? undefined : 'no active signing key',
     });
     identityRoutes(router, authority);
+    // Records arriving while a commit is in flight share the next one (group commit).
+    const writer = await DecisionLogWriter.open(log, { defer: (run) => setImmediate(run) });
+    const decisions = new DecisionService(
+      compileValidatedPolicy(policy, { clock, ids: decisionIds() }),
+      authority,
+      writer,
+      clock,
+      decisionIds(),
+    );
+    decisionRoutes(router, authority, decisions, log);
+    metricsRoute(router, decisions, writer);
 
     server = createHttpServer({ router, logger: deps.logger });
     await listen(server, config.host, config.port);
@@ -111,6 +141,9 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
           s.close(() => resolve());
           s.closeIdleConnections();
         });
+        // Graceful shutdown: every decision already answered is on disk before the store closes.
+        await writer.close();
+        await log.close();
         await store.close();
       },
     };
@@ -123,6 +156,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     return app;
   } catch (err) {
     server?.close();
+    await log.close();
     await store.close();
     throw err;
   }

@@ -9,6 +9,7 @@ import * as blastRadius from './commands/blast-radius.js';
 import * as bundle from './commands/bundle.js';
 import * as check from './commands/check.js';
 import * as decide from './commands/decide.js';
+import * as decisions from './commands/decisions.js';
 import * as entry from './commands/entry.js';
 import * as grant from './commands/grant.js';
 import * as issuer from './commands/issuer.js';
@@ -39,6 +40,7 @@ const VERBS: Record<string, Verb> = {
   token,
   check,
   decide,
+  decisions,
   audit,
   'blast-radius': blastRadius,
   privileges,
@@ -68,6 +70,7 @@ identity (talk to a running server):
   issuer   trust an external OIDC issuer for federation
   keys     list and rotate the trust domain's signing keys
   bundle   print the trust bundle (JSON or PEM)
+  decisions  query, export and verify the decision log
   version  print the version
 
 Run \`gatehouse <command> --help\` for a command's options. Docs: docs/cli.md`;

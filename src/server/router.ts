@@ -66,6 +66,11 @@ function split(path: string): string[] {
 }
 
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  // A final `*` matches the rest of the path, one segment or more.
+  if (pattern[pattern.length - 1] === '*') {
+    if (parts.length < pattern.length) return undefined;
+    return matchSegments(pattern.slice(0, -1), parts.slice(0, pattern.length - 1));
+  }
   if (pattern.length !== parts.length) return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < pattern.length; i++) {

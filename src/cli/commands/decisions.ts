@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import type { DecisionRecord } from '../../core/log/decision-record.js';
+import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE } from '../api-client.js';
+import { EXIT, type CliIo } from '../io.js';
+import { renderTable } from '../table.js';
+import { UsageError } from '../usage-error.js';
+
+export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [--service NAME] [--verdict allow|deny]
+                           [--since TIME] [--until TIME] [--limit N] [--oldest-first] [--output table|json]
+       gatehouse decisions export [--from-seq N]      (JSON lines, as stored)
+       gatehouse decisions verify                     (check the hash chain; exit 1 when broken)
+
+Reads the decision log of a running server: every decision with its identity, network path,
+verdict per layer, deciding rules and mode. Newest first unless --oldest-first.
+${CLIENT_USAGE}`;
+
+interface ChainStatus {
+  checked: number;
+  firstBreak?: { seq: number; message: string };
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const sub = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'list';
+  const rest = argv[0] === sub ? argv.slice(1) : argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      ...CLIENT_OPTIONS,
+      identity: { type: 'string' },
+      service: { type: 'string' },
+      verdict: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      limit: { type: 'string', default: '50' },
+      'oldest-first': { type: 'boolean', default: false },
+      'from-seq': { type: 'string', default: '1' },
+      output: { type: 'string', default: 'table' },
+    },
+  });
+  const api = apiClient(values, io);
+  if (sub === 'verify') {
+    const s = await api.call<ChainStatus>('GET', '/v1/decisions/verify');
+    if (s.firstBreak) {
+      io.stdout.write(
+        `BROKEN at seq ${s.firstBreak.seq}: ${s.firstBreak.message} (${s.checked} record(s) checked)\n`,
+      );
+      return EXIT.error;
+    }
+    io.stdout.write(`ok: ${s.checked} record(s), hash chain intact\n`);
+    return EXIT.ok;
+  }
+  if (sub === 'export') {
+    const res = await fetch(
+      `${api.server}/v1/decisions/export?fromSeq=${encodeURIComponent(values['from-seq'])}`,
+      {
+        headers: { authorization: `Bearer ${values.token ?? io.env.GATEHOUSE_TOKEN ?? ''}` },
+      },
+    );
+    if (!res.ok) throw new UsageError(`export failed: HTTP ${res.status}`);
+    io.stdout.write(await res.text());
+    return EXIT.ok;
+  }
+  if (sub !== 'list') throw new UsageError(`unknown decisions command \`${sub}\``);
+  if (values.output !== 'table' && values.output !== 'json')
+    throw new UsageError('--output must be table or json');
+  const q = new URLSearchParams({ limit: values.limit });
+  for (const k of ['identity', 'service', 'verdict', 'since', 'until'] as const)
+    if (values[k]) q.set(k, values[k]);
+  if (!values['oldest-first']) q.set('order', 'desc');
+  const { decisions } = await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`);
+  if (values.output === 'json') {
+    for (const d of decisions) io.stdout.write(JSON.stringify(d) + '\n');
+    return EXIT.ok;
+  }
+  io.stdout.write(
+    renderTable(
+      ['SEQ', 'TIME', 'SOURCE', 'FROM', 'SERVICE', 'ACTION', 'VERDICT', 'LAYER', 'RULES'],
+      decisions.map((d) => [
+        String(d.seq),
+        d.time,
+        d.source.spiffeId || '-',
+        `${d.source.ip ?? '?'} (${d.source.zone})`,
+        `${d.destination.service}${d.destination.port ? `:${d.destination.port}` : ''}`,
+        d.action ? `${d.action.method ?? ''} ${d.action.path ?? d.action.operation ?? ''}`.trim() : '-',
+        d.wouldDeny ? 'would-deny' : d.decision,
+        `${d.layer}/${d.reason}`,
+        d.rules.join(',') || '-',
+      ]),
+    ),
+  );
+  return EXIT.ok;
+}

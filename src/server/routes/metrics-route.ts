@@ -1,0 +1,62 @@
+/**
+ * Prometheus metrics at `/metrics` (text exposition format 0.0.4): decisions
+ * by verdict, layer and mode; decision latency; verification cache size; the
+ * decision log's queue depth and write counters.
+ */
+import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
+import { LATENCY_BUCKETS_MICROS, type DecisionService } from '../decision-service.js';
+import type { Router } from '../router.js';
+
+export function metricsRoute(router: Router, service: DecisionService, writer: DecisionLogWriter): void {
+  router.add('GET', '/metrics', () => {
+    const lines: string[] = [];
+    lines.push(
+      '# HELP gatehouse_decisions_total Decisions made, by verdict, deciding layer and rollout mode.',
+    );
+    lines.push('# TYPE gatehouse_decisions_total counter');
+    for (const [key, n] of service.counters) {
+      const [verdict, layer, mode] = key.split('|');
+      lines.push(`gatehouse_decisions_total{verdict="${verdict}",layer="${layer}",mode="${mode}"} ${n}`);
+    }
+    lines.push(
+      '# HELP gatehouse_decision_duration_seconds Time to decide, credential verification included.',
+    );
+    lines.push('# TYPE gatehouse_decision_duration_seconds histogram');
+    let cumulative = 0;
+    LATENCY_BUCKETS_MICROS.forEach((le, i) => {
+      cumulative += service.latencyBuckets[i]!;
+      lines.push(`gatehouse_decision_duration_seconds_bucket{le="${le / 1e6}"} ${cumulative}`);
+    });
+    cumulative += service.latencyBuckets[LATENCY_BUCKETS_MICROS.length]!;
+    lines.push(`gatehouse_decision_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
+    lines.push(`gatehouse_decision_duration_seconds_sum ${service.latencySumMicros / 1e6}`);
+    lines.push(`gatehouse_decision_duration_seconds_count ${service.latencyCount}`);
+    const s = writer.stats();
+    const gauge = (name: string, help: string, value: number, type = 'gauge') =>
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    gauge(
+      'gatehouse_decision_log_queue_depth',
+      'Decision records accepted but not yet durable.',
+      s.queueDepth,
+    );
+    gauge('gatehouse_decision_log_waiting', 'Callers waiting for room in the decision log queue.', s.waiting);
+    gauge('gatehouse_decision_log_written_total', 'Decision records written durably.', s.written, 'counter');
+    gauge(
+      'gatehouse_decision_log_batches_total',
+      'Decision log transactions committed.',
+      s.batches,
+      'counter',
+    );
+    gauge(
+      'gatehouse_decision_log_write_errors_total',
+      'Decision log appends that failed.',
+      s.writeErrors,
+      'counter',
+    );
+    return {
+      status: 200,
+      body: lines.join('\n') + '\n',
+      headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+    };
+  });
+}

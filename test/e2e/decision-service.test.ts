@@ -1,0 +1,181 @@
+/**
+ * The decision service as enforcement points use it, against the real server
+ * process: `/v1/decide` with a presented JWT-SVID (verified, revocation
+ * included), Envoy's HTTP ext_authz contract, the durable decision log with
+ * its hash chain across a restart, and metrics.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
+
+const WEB = 'spiffe://acme.corp/ns/shop/sa/web';
+const ORDERS = 'spiffe://acme.corp/ns/shop/sa/orders';
+
+describe('decision service', { skip: built ? false : 'run `npm run build` first' }, () => {
+  let dir: string;
+  let server: ServerProcess;
+  let env: Record<string, string>;
+  let token: string;
+  const ids: string[] = [];
+
+  const decide = async (body: unknown, auth = env.GATEHOUSE_TOKEN) => {
+    const res = await fetch(`${server.url}/v1/decide`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (res.ok) ids.push(json.decisionId as string);
+    return { status: res.status, json, header: res.headers.get('x-gatehouse-decision-id') };
+  };
+  const request = (credential?: unknown) => ({
+    source: { spiffeId: WEB, ip: '10.10.1.20' },
+    ...(credential ? { credential } : {}),
+    destination: { service: 'orders', port: 8443 },
+    action: { method: 'POST', path: '/orders' },
+    context: { mtls: true, risk: 10 },
+  });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-decide-'));
+    server = await startServer(dir);
+    env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
+    const e = await cli(
+      ['entry', 'create', '--spiffe-id', WEB, '--kind', 'service', '--owner', 'team-shop'],
+      env,
+    );
+    assert.equal(e.code, 0, e.err);
+    const t = await cli(['svid', 'jwt', '--spiffe-id', WEB, '--audience', ORDERS], env);
+    assert.equal(t.code, 0, t.err);
+    token = t.out.trim();
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the decision API needs a caller credential', async () => {
+    const res = await fetch(`${server.url}/v1/decide`, { method: 'POST', body: '{}' });
+    assert.equal(res.status, 401);
+  });
+
+  test('a presented JWT-SVID is verified by the decision point', async () => {
+    const ok = await decide(request({ jwtSvid: token }));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.decision, 'allow', JSON.stringify(ok.json));
+    assert.equal(ok.header, ok.json.decisionId);
+    const missing = await decide(request());
+    assert.equal(missing.json.decision, 'deny');
+    assert.equal(missing.json.reason, 'credential_missing');
+    const forged = await decide(request({ jwtSvid: token.slice(0, -4) + 'AAAA' }));
+    assert.equal(forged.json.reason, 'credential_unverified');
+    const other = await decide({
+      ...request({ jwtSvid: token }),
+      source: { spiffeId: 'spiffe://acme.corp/ns/x', ip: '10.10.1.20' },
+    });
+    assert.equal(other.json.decision, 'deny', 'a token for another identity does not vouch for this one');
+  });
+
+  test('Envoy ext_authz: 200 allows, 403 denies, with the decision id', async () => {
+    const call = (path: string, headers: Record<string, string>) =>
+      fetch(`${server.url}/v1/ext_authz/orders${path}`, {
+        method: 'POST',
+        headers: { 'x-forwarded-port': '8443', ...headers },
+      });
+    // The peer certificate as Envoy forwards it: mTLS, which the orders permission requires.
+    const x = await cli(['svid', 'x509', '--spiffe-id', WEB, '--output', 'json'], env);
+    assert.equal(x.code, 0, x.err);
+    const chain = (JSON.parse(x.out) as { chainPem: string }).chainPem;
+    const xfcc = `By=${ORDERS};Cert="${encodeURIComponent(chain)}";URI=${WEB}`;
+    const allowed = await call('/orders', {
+      'x-forwarded-client-cert': xfcc,
+      'x-forwarded-for': '10.10.1.20',
+    });
+    assert.equal(allowed.status, 200, await allowed.text());
+    assert.match(allowed.headers.get('x-gatehouse-decision-id') ?? '', /.+/);
+    const bearer = await call('/orders', {
+      authorization: `Bearer ${token}`,
+      'x-forwarded-for': '10.10.1.20',
+    });
+    assert.equal(bearer.status, 403, 'a verified bearer token without mTLS fails `context.mtls == true`');
+    assert.equal(((await bearer.json()) as { reason: string }).reason, 'default_deny');
+    const denied = await call('/orders', { 'x-forwarded-for': '10.10.1.20' });
+    assert.equal(denied.status, 403);
+    const tricky = await call('/orders/%2e%2e/admin', {
+      'x-forwarded-client-cert': xfcc,
+      'x-forwarded-for': '10.10.1.20',
+    });
+    assert.equal(tricky.status, 403);
+    const bad = await fetch(`${server.url}/v1/ext_authz/orders/orders`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer x.y.z', 'x-forwarded-for': '10.10.1.20' },
+    });
+    assert.equal(bad.status, 403);
+  });
+
+  test('hostile input gets a clear 4xx, never an allow', async () => {
+    for (const body of [
+      '{',
+      '[]',
+      '"x"',
+      JSON.stringify({ source: 1 }),
+      JSON.stringify({ ...request(), action: { method: 'get ', path: 'x' } }),
+    ]) {
+      const res = await fetch(`${server.url}/v1/decide`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${env.GATEHOUSE_TOKEN}` },
+        body,
+      });
+      assert.ok(res.status >= 400 && res.status < 500, `${body} → ${res.status}`);
+    }
+    const huge = await fetch(`${server.url}/v1/decide`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.GATEHOUSE_TOKEN}` },
+      body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    assert.equal(huge.status, 413);
+  });
+
+  test('revoking the credential denies at once', async () => {
+    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+    assert.equal((await cli(['revoke', '--credential', jti], env)).code, 0);
+    const d = await decide(request({ jwtSvid: token }));
+    assert.equal(d.json.reason, 'credential_revoked');
+  });
+
+  test('every answered decision is in the log, the chain verifies, and both survive a restart', async () => {
+    const list = await cli(['decisions', '--limit', '100', '--output', 'json'], env);
+    assert.equal(list.code, 0, list.err);
+    const logged = list.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { decisionId: string });
+    for (const id of ids)
+      assert.ok(
+        logged.some((r) => r.decisionId === id),
+        `decision ${id} is logged`,
+      );
+    const table = await cli(['decisions', '--service', 'orders', '--verdict', 'allow'], env);
+    assert.match(
+      table.out,
+      /spiffe:\/\/acme\.corp\/ns\/shop\/sa\/web\s+10\.10\.1\.20 \(prod\)\s+orders:8443\s+POST \/orders\s+allow/,
+    );
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /gatehouse_decisions_total\{verdict="allow",layer="permission",mode="enforce"\} \d+/,
+    );
+    assert.match(metrics, /gatehouse_decision_log_queue_depth 0/);
+    assert.equal(await server.stop(), 0);
+    server = await startServer(dir);
+    env.GATEHOUSE_SERVER = server.url;
+    const v = await cli(['decisions', 'verify'], env);
+    assert.equal(v.code, 0, v.out + v.err);
+    assert.match(v.out, new RegExp(`ok: ${logged.length} record\\(s\\), hash chain intact`));
+    const exported = await cli(['decisions', 'export'], env);
+    assert.equal(exported.out.trim().split('\n').length, logged.length);
+  });
+});
