@@ -11,7 +11,9 @@ import { DecisionLogWriter } from './core/log/decision-log-writer.js';
 import type { Clock, DecisionLogStore, IdentityStore } from './core/ports.js';
 import { compileValidatedPolicy, parsePolicy, type Policy } from './core/policy/index.js';
 import { DecisionService } from './server/decision-service.js';
+import { PolicyManager } from './server/policy-manager.js';
 import { decisionRoutes } from './server/routes/decision-routes.js';
+import { policyRoutes } from './server/routes/policy-routes.js';
 import { metricsRoute } from './server/routes/metrics-route.js';
 import { readPolicySources } from './cli/policy-files.js';
 import { createHttpServer } from './server/http-server.js';
@@ -20,6 +22,7 @@ import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
 import { identityRoutes } from './server/routes/identity-routes.js';
 import { opsRoutes } from './server/routes/ops-routes.js';
+import { syncRoutes } from './server/routes/sync-routes.js';
 import {
   openPostgresDecisionLog,
   openPostgresIdentityStore,
@@ -46,7 +49,9 @@ export interface App {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
   authority: IdentityAuthority;
+  /** The policy active at start; `policies.current()` is the live one. */
   policy: Policy;
+  policies: PolicyManager;
   /** The admin secret when this start created it (first start only): show it once. */
   createdAdminSecret?: string;
   close(): Promise<void>;
@@ -75,7 +80,8 @@ export function openDecisionLog(db: string, cwd: string): Promise<DecisionLogSto
 
 export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
-  const policy = parsePolicy(readPolicySources(config.policy, config.cwd));
+  const policySources = readPolicySources(config.policy, config.cwd);
+  const policy = parsePolicy(policySources);
   const settings = identitySettings({
     ...config.identity,
     trustDomain: config.trustDomain ?? policy.trustDomain,
@@ -109,6 +115,17 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       decisionIds(),
     );
     decisionRoutes(router, authority, decisions, log);
+    const policies = await PolicyManager.open({
+      store,
+      decisions,
+      clock,
+      ids: decisionIds(),
+      logger: deps.logger,
+      sources: policySources,
+      policy,
+    });
+    policyRoutes(router, authority, policies);
+    syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
     metricsRoute(router, decisions, writer);
 
     server = createHttpServer({ router, logger: deps.logger });
@@ -133,6 +150,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       url,
       authority,
       policy,
+      policies,
       async close() {
         if (closing) return;
         closing = true;

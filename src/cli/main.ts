@@ -14,6 +14,7 @@ import * as entry from './commands/entry.js';
 import * as grant from './commands/grant.js';
 import * as issuer from './commands/issuer.js';
 import * as keys from './commands/keys.js';
+import * as policyVerb from './commands/policy.js';
 import * as privileges from './commands/privileges.js';
 import * as revoke from './commands/revoke.js';
 import * as serve from './commands/serve.js';
@@ -43,6 +44,7 @@ const VERBS: Record<string, Verb> = {
   decisions,
   audit,
   'blast-radius': blastRadius,
+  policy: policyVerb,
   privileges,
 };
 
@@ -71,6 +73,7 @@ identity (talk to a running server):
   keys     list and rotate the trust domain's signing keys
   bundle   print the trust bundle (JSON or PEM)
   decisions  query, export and verify the decision log
+  policy   push, list, activate (roll back) and diff the server's policy versions
   version  print the version
 
 Run \`gatehouse <command> --help\` for a command's options. Docs: docs/cli.md`;

@@ -8,6 +8,7 @@ import type { IssuedCredential, Revocation } from './identity/credential.js';
 import type { EntryKind, EntryStatus, RegistrationEntry } from './identity/entry.js';
 import type { Grant } from './identity/grant.js';
 import type { StoredSigningKey } from './identity/signing-key.js';
+import type { PolicyVersion } from './policy/policy-version.js';
 import type { DecisionRecord } from './log/decision-record.js';
 
 /** Wall-clock time. The core never reads the system clock itself. */
@@ -107,6 +108,14 @@ export interface IdentityStore {
   createAdminCredential(credential: AdminCredential): Promise<void>;
   getAdminCredentialByHash(hash: string): Promise<AdminCredential | undefined>;
   countAdminCredentials(): Promise<number>;
+
+  /** Stores a policy version; storing the same revision again keeps the first (content-addressed). */
+  putPolicyVersion(version: PolicyVersion): Promise<void>;
+  getPolicyVersion(revision: string): Promise<PolicyVersion | undefined>;
+  /** Newest first. */
+  listPolicyVersions(): Promise<PolicyVersion[]>;
+  /** Records that `revision` became active at `at`; store_not_found when unknown. */
+  markPolicyActivated(revision: string, at: string): Promise<void>;
 
   /** Small named values (bundle sequence number, schema facts). */
   getMeta(key: string): Promise<string | undefined>;

@@ -694,6 +694,31 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
       });
     });
 
+    describe('policy versions', () => {
+      test('versions are content-addressed, listed newest first, and activation is recorded', async () => {
+        const store = await fresh();
+        const v1 = { revision: 'sha256:aa', sources: [{ file: 'a.yaml', text: 'x: 1\n' }], createdAt: at(1) };
+        const v2 = {
+          revision: 'sha256:bb',
+          sources: [
+            { file: 'a.yaml', text: 'x: 2\n' },
+            { file: 'b.yaml', text: 'y: [ü]\n' },
+          ],
+          comment: 'tighten orders',
+          createdAt: at(2),
+        };
+        await store.putPolicyVersion(v1);
+        await store.putPolicyVersion(v2);
+        await store.putPolicyVersion({ ...v1, comment: 'again', createdAt: at(3) });
+        assert.deepEqual(await store.listPolicyVersions(), [v2, v1]);
+        assert.deepEqual(await store.getPolicyVersion('sha256:bb'), v2);
+        assert.equal(await store.getPolicyVersion('sha256:cc'), undefined);
+        await store.markPolicyActivated('sha256:aa', at(4));
+        assert.equal((await store.getPolicyVersion('sha256:aa'))?.activatedAt, at(4));
+        await assert.rejects(store.markPolicyActivated('sha256:cc', at(5)), { code: 'store_not_found' });
+      });
+    });
+
     describe('meta', () => {
       test('get of a missing key is undefined; set inserts and overwrites', async () => {
         const store = await fresh();

@@ -35,3 +35,6 @@ export type { PolicyProblem } from './problem.js';
 export { policyRevision, canonicalJson } from './revision.js';
 export { compilePathGlob } from './glob.js';
 export type { PathGlob } from './glob.js';
+export { diffPolicies } from './diff.js';
+export type { PolicyDiff, PolicyChange, PolicyPart } from './diff.js';
+export type { PolicyVersion } from './policy-version.js';

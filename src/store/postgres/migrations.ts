@@ -126,5 +126,19 @@ export const POSTGRES_MIGRATIONS: MigrationSet = {
         )`,
       ],
     },
+    {
+      version: 2,
+      name: 'policy_versions',
+      statements: [
+        `CREATE TABLE policy_versions (
+          revision text COLLATE "C" PRIMARY KEY,
+          sources json NOT NULL,
+          comment text,
+          created_at timestamptz NOT NULL,
+          activated_at timestamptz
+        )`,
+        'CREATE INDEX policy_versions_created_at ON policy_versions (created_at, revision)',
+      ],
+    },
   ],
 };

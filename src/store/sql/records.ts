@@ -10,6 +10,7 @@ import type { IssuedCredential, Revocation } from '../../core/identity/credentia
 import type { RegistrationEntry } from '../../core/identity/entry.js';
 import type { Grant } from '../../core/identity/grant.js';
 import type { StoredSigningKey } from '../../core/identity/signing-key.js';
+import type { PolicyVersion } from '../../core/policy/policy-version.js';
 import type { SqlRow, SqlValue } from './sql-driver.js';
 import { storedTime, storedTimeOrNull } from './stored-time.js';
 
@@ -234,6 +235,27 @@ export function adminCredentialFromRow(row: SqlRow): AdminCredential {
     hash: text(row, 'hash'),
     createdAt: text(row, 'created_at'),
     lastUsedAt: optText(row, 'last_used_at'),
+  });
+}
+
+export function policyVersionRow(v: PolicyVersion): RowValues {
+  const at = (field: string) => `policy version \`${v.revision}\` ${field}`;
+  return {
+    revision: v.revision,
+    sources: JSON.stringify(v.sources),
+    comment: v.comment ?? null,
+    created_at: storedTime(v.createdAt, at('createdAt')),
+    activated_at: storedTimeOrNull(v.activatedAt, at('activatedAt')),
+  };
+}
+
+export function policyVersionFromRow(row: SqlRow): PolicyVersion {
+  return withoutAbsent({
+    revision: text(row, 'revision'),
+    sources: json(row, 'sources') as PolicyVersion['sources'],
+    comment: optText(row, 'comment'),
+    createdAt: text(row, 'created_at'),
+    activatedAt: optText(row, 'activated_at'),
   });
 }
 

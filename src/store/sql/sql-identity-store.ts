@@ -19,6 +19,8 @@ import {
   joinTokenRow,
   oidcIssuerFromRow,
   oidcIssuerRow,
+  policyVersionFromRow,
+  policyVersionRow,
   revocationFromRow,
   revocationRow,
   signingKeyFromRow,
@@ -248,6 +250,33 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
       attempt('count admin credentials', async () => {
         const [row] = await driver.rows('SELECT COUNT(*) AS n FROM admin_credentials');
         return Number(row?.['n'] ?? 0);
+      }),
+
+    putPolicyVersion: (version) =>
+      attempt(`store policy version \`${version.revision}\``, async () => {
+        const [sql, params] = insert('policy_versions', policyVersionRow(version));
+        await driver.run(`${sql} ON CONFLICT (revision) DO NOTHING`, params);
+      }),
+
+    getPolicyVersion: (revision) =>
+      attempt(`read policy version \`${revision}\``, () =>
+        one('SELECT * FROM policy_versions WHERE revision = ?', [revision], policyVersionFromRow),
+      ),
+
+    listPolicyVersions: () =>
+      attempt('list policy versions', async () =>
+        (await driver.rows('SELECT * FROM policy_versions ORDER BY created_at DESC, revision DESC')).map(
+          policyVersionFromRow,
+        ),
+      ),
+
+    markPolicyActivated: (revision, at) =>
+      attempt(`activate policy version \`${revision}\``, async () => {
+        const [row] = await driver.rows(
+          'UPDATE policy_versions SET activated_at = ? WHERE revision = ? RETURNING revision',
+          [storedTime(at, 'activation time'), revision],
+        );
+        if (!row) throw notFound('policy version', revision);
       }),
 
     getMeta: (key) =>

@@ -124,5 +124,19 @@ export const SQLITE_MIGRATIONS: MigrationSet = {
         ) STRICT`,
       ],
     },
+    {
+      version: 2,
+      name: 'policy_versions',
+      statements: [
+        `CREATE TABLE policy_versions (
+          revision TEXT PRIMARY KEY NOT NULL,
+          sources TEXT NOT NULL,
+          comment TEXT,
+          created_at TEXT NOT NULL,
+          activated_at TEXT
+        ) STRICT`,
+        'CREATE INDEX policy_versions_created_at ON policy_versions (created_at, revision)',
+      ],
+    },
   ],
 };
