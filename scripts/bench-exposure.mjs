@@ -16,15 +16,7 @@
  * The log is generated once into .bench/ (git-ignored). Prints a table, then a
  * JSON summary as the last line with blastRadiusMs, auditMs and the command.
  */
-import {
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  statSync,
-  openSync,
-  writeSync,
-  closeSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, statSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
