@@ -15,6 +15,7 @@ import { PolicyManager } from './server/policy-manager.js';
 import { decisionRoutes } from './server/routes/decision-routes.js';
 import { policyRoutes } from './server/routes/policy-routes.js';
 import { metricsRoute } from './server/routes/metrics-route.js';
+import { readInventoryFile } from './cli/inventory-file.js';
 import { readPolicySources } from './cli/policy-files.js';
 import { createHttpServer } from './server/http-server.js';
 import type { Logger } from './server/logger.js';
@@ -43,6 +44,8 @@ export interface AppConfig {
   identity?: Partial<Omit<IdentitySettings, 'trustDomain'>>;
   /** Working directory for relative paths. */
   cwd: string;
+  /** An inventory file whose entries are registered when the store has none (a demo estate). */
+  seedInventory?: string;
 }
 
 export interface App {
@@ -93,6 +96,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   try {
     const authority = await IdentityAuthority.open({ store, clock, settings, oidcKeys: oidcJwksFetcher() });
     const createdAdminSecret = await authority.ensureAdminCredential();
+    const seeded = config.seedInventory ? await seedEntries(authority, config.seedInventory, config.cwd) : 0;
+    if (seeded) deps.logger.log('info', 'inventory_seeded', { entries: seeded, from: config.seedInventory });
 
     const router = new Router();
     opsRoutes(router, {
@@ -188,4 +193,22 @@ function listen(server: Server, host: string, port: number): Promise<void> {
       resolve();
     });
   });
+}
+
+/**
+ * Registers the entries of an inventory file when the store holds none yet,
+ * keeping what a caller may set (ids, timestamps and history are the
+ * server's own). Entries of other trust domains are skipped.
+ */
+async function seedEntries(authority: IdentityAuthority, file: string, cwd: string): Promise<number> {
+  if ((await authority.listEntries()).length > 0) return 0;
+  const inventory = readInventoryFile(file, cwd);
+  let n = 0;
+  for (const entry of inventory.entries) {
+    if (!entry.spiffeId.startsWith(`spiffe://${authority.settings.trustDomain}/`)) continue;
+    const { id: _id, createdAt: _c, updatedAt: _u, lastSeenAt: _l, ...input } = entry;
+    await authority.createEntry(input);
+    n++;
+  }
+  return n;
 }

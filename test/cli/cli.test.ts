@@ -85,7 +85,7 @@ describe('gatehouse check', () => {
 });
 
 describe('gatehouse decide', () => {
-  test('the example requests as a table (what npm start prints)', async () => {
+  test('the example requests as a table (README quick start)', async () => {
     const r = await run([
       'decide',
       '--policy',

@@ -9,7 +9,7 @@ import { UsageError } from '../usage-error.js';
 
 export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL] [--policy POLICY]...
                       [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
-                      [--admin-token-file FILE] [--log-level debug|info|warn|error]
+                      [--admin-token-file FILE] [--log-level debug|info|warn|error] [--seed INVENTORY]
 
 Runs the control plane: the identity API, the trust bundle and the decision API.
   --listen            address to listen on (default 127.0.0.1:8080; env GATEHOUSE_LISTEN)
@@ -19,6 +19,8 @@ Runs the control plane: the identity API, the trust bundle and the decision API.
   --key-alg           algorithm of new signing keys (default ES256)
   --admin-token-file  on first start, also write the admin credential to FILE (mode 0600)
   --log-level         structured JSON logs on stderr (default info)
+  --seed              an inventory file (docs/inventory.md) whose entries are registered when
+                      the database has none: a demo estate
 Environment: GATEHOUSE_KEY_PASSPHRASE encrypts private keys at rest.
 The admin credential is created on first start, printed once and stored hashed.`;
 
@@ -43,6 +45,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'key-alg': { type: 'string' },
       'admin-token-file': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      seed: { type: 'string' },
     },
   });
   const { host, port } = parseListen(values.listen ?? io.env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
@@ -62,6 +65,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       db,
       policy,
       cwd: io.cwd,
+      ...(values.seed ? { seedInventory: values.seed } : {}),
       ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
       identity: { keyAlgorithm: alg, ...(passphrase ? { keyPassphrase: passphrase } : {}) },
     },

@@ -24,7 +24,7 @@ import { RevocationSet } from './revocation-set.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 import type { IdentitySettings } from './settings.js';
 import type { KeyUse, StoredSigningKey } from './signing-key.js';
-import { generateSigningKey } from './signing-keys.js';
+import { generateSigningKey, loadPrivateKey } from './signing-keys.js';
 import { parseSpiffeId } from './spiffe-id.js';
 import { createTrustDomainCa } from './trust-domain-ca.js';
 import { csrMatchesCertificateKey } from './proof-of-possession.js';
@@ -102,6 +102,8 @@ export class IdentityAuthority {
   private bundleCache: SpiffeBundle | undefined;
   private sequence = 0;
   private verifier: JwtSvidVerifier;
+  /** The tail of the queue of key changes; see {@link exclusive}. */
+  private keyChanges: Promise<unknown> = Promise.resolve();
 
   private constructor(options: AuthorityOptions) {
     this.store = options.store;
@@ -112,8 +114,20 @@ export class IdentityAuthority {
     this.verifier = this.newVerifier();
   }
 
-  /** Opens the authority on a store: loads revocations and makes sure signing keys exist. */
+  /**
+   * Opens the authority on a store: checks that the stored keys open with the
+   * configured passphrase, loads revocations and makes sure signing keys exist.
+   * @throws GatehouseError `key_passphrase_required` / `key_passphrase_wrong`
+   *   when sealed keys do not open, before anything is created or issued
+   */
   static async open(options: AuthorityOptions): Promise<IdentityAuthority> {
+    // Fail closed at once: otherwise an authority without the right passphrase would start,
+    // refuse every signing, and on its first rotation store new keys sealed under the wrong
+    // passphrase (or in the clear) and go on to sign with them. Opened keys are cached, so
+    // the first signing pays nothing more. Retired keys never sign again and are skipped.
+    for (const key of await options.store.listSigningKeys()) {
+      if (key.state !== 'retired') loadPrivateKey(key, options.settings.keyPassphrase);
+    }
     const authority = new IdentityAuthority(options);
     for (const r of await options.store.listRevocations()) authority.revocations.add(r);
     authority.sequence = Number((await options.store.getMeta('bundle_sequence')) ?? '0');
@@ -142,10 +156,32 @@ export class IdentityAuthority {
    * the old one and deletes retired keys whose credentials have all expired.
    * Returns true when anything changed (the bundle sequence then moves).
    */
-  async rotateKeys(options: { force?: boolean } = {}): Promise<boolean> {
+  rotateKeys(options: { force?: boolean } = {}): Promise<boolean> {
+    return this.exclusive(() => this.rotateKeysNow(options));
+  }
+
+  /**
+   * Runs `work` after every key change queued before it. Rotation and the
+   * reservations signers make ({@link reserveKey}) read and write the stored
+   * keys; interleaved, a rotation would retire or delete a key from a stale
+   * copy while a signer used it, and the signer would then write the key back
+   * as it knew it (active again, or undeleted but missing from the bundle).
+   */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.keyChanges.then(work, work);
+    this.keyChanges = run.catch(() => undefined);
+    return run;
+  }
+
+  private async rotateKeysNow(options: { force?: boolean }): Promise<boolean> {
     const now = this.now();
     let keys = await this.store.listSigningKeys();
     let changed = false;
+    // A forced rotation holds for a use until it has activated a new key: with no next key
+    // waiting, the first pass only creates one and the second must still be forced to activate
+    // it (forcing the first pass alone left the old key signing). Forcing after the activation
+    // would rotate twice.
+    const forcing = new Set<KeyUse>(options.force === true ? ['jwt-svid', 'x509-svid'] : []);
     // A plan may need a second pass (a key created now can be activated at once when none is
     // active); three passes always reach a fixed point.
     for (let pass = 0; pass < 3; pass++)
@@ -158,11 +194,12 @@ export class IdentityAuthority {
             alg: this.settings.keyAlgorithm,
             activeLifetimeSeconds: this.settings.keyActiveLifetimeSeconds,
             prepublishSeconds: this.settings.keyPrepublishSeconds,
-            force: options.force === true && pass === 0,
+            force: forcing.has(use),
           },
         );
         for (const action of actions) {
           changed = true;
+          if (action.type === 'activate') forcing.delete(use);
           if (action.type === 'create-next') {
             const key = await this.newKey(use, now);
             await this.store.putSigningKey(key);
@@ -227,12 +264,23 @@ export class IdentityAuthority {
     return key;
   }
 
-  /** Remembers that a key signed something valid until `until`, so rotation keeps it published. */
-  private async extendKey(key: StoredSigningKey, until: string): Promise<void> {
-    if (key.signedUntil !== undefined && key.signedUntil >= until) return;
-    const next = { ...key, signedUntil: until };
-    this.keys = this.keys.map((k) => (k.kid === key.kid ? next : k));
-    await this.store.putSigningKey(next);
+  /**
+   * The active key of `use`, already recorded as signing something valid
+   * until `until`: the record is written before the key signs, so a rotation
+   * that runs meanwhile keeps the key published (retired, never deleted)
+   * until then.
+   */
+  private reserveKey(use: KeyUse, until: number): Promise<StoredSigningKey> {
+    return this.exclusive(async () => {
+      const key = this.activeKey(use);
+      const signedUntil = iso(until);
+      if (key.signedUntil === undefined || key.signedUntil < signedUntil) {
+        const next = { ...key, signedUntil };
+        await this.store.putSigningKey(next);
+        this.keys = this.keys.map((k) => (k.kid === key.kid ? next : k));
+      }
+      return key;
+    });
   }
 
   // ---- entries ---------------------------------------------------------------
@@ -494,7 +542,8 @@ export class IdentityAuthority {
     if (grant) ttl = Math.min(ttl, Math.floor((Date.parse(grant.expiresAt) - now) / 1000));
     if (ttl < 1)
       throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` has no lifetime left to issue`);
-    const key = this.activeKey('jwt-svid');
+    // Signing ends no later than this: `exp` is the issue second plus the TTL.
+    const key = await this.reserveKey('jwt-svid', now + ttl * 1000);
     const extra = grant
       ? { [GRANT_CLAIM]: { id: grant.id, task: grant.task, scope: grant.scope } }
       : undefined;
@@ -521,7 +570,6 @@ export class IdentityAuthority {
       ...(grant ? { grantId: grant.id } : {}),
     };
     await this.store.recordCredential(credential);
-    await this.extendKey(key, credential.expiresAt);
     return { token: issued.token, spiffeId: entry.spiffeId, audience, jti, expiresAt: credential.expiresAt };
   }
 
@@ -542,7 +590,8 @@ export class IdentityAuthority {
       ttl = Math.min(ttl, Math.floor((Date.parse(entry.expiresAt) - now) / 1000));
     if (ttl < 1)
       throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` has no lifetime left to issue`);
-    const ca = this.activeKey('x509-svid');
+    // `notAfter` is at most the TTL after now (earlier when the CA certificate ends first).
+    const ca = await this.reserveKey('x509-svid', now + ttl * 1000);
     const issued = await issueX509Svid({
       spiffeId: entry.spiffeId,
       ...(csrPem !== undefined ? { csrPem } : {}),
@@ -561,7 +610,6 @@ export class IdentityAuthority {
       issuedAt: iso(now),
       expiresAt,
     });
-    await this.extendKey(ca, expiresAt);
     return {
       spiffeId: entry.spiffeId,
       serial: issued.serial,
@@ -601,7 +649,10 @@ export class IdentityAuthority {
       id: result.serial,
       spiffeId: result.spiffeId,
       entryId: credential?.entryId,
-      issuedAt: credential?.issuedAt ?? iso(this.now()),
+      // Without a record (a store restored from an older backup), `notBefore` stands in: it is
+      // never after the real issue time, so identity revocations made since still cover the
+      // SVID. Taking "now" instead let such an SVID escape every revocation a second later.
+      issuedAt: credential?.issuedAt ?? result.notBefore,
     });
     if (revoked) throw new GatehouseError('svid_revoked', `X.509-SVID ${result.serial} is revoked`);
     return {

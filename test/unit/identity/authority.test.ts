@@ -1,0 +1,1046 @@
+/**
+ * The identity authority in process: a real SQLite store (in memory, or a
+ * file when a test reopens it), real keys and signatures, and a fake clock
+ * the tests move by hand. Each block follows one promise of docs/identity.md.
+ */
+import assert from 'node:assert/strict';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { GatehouseError } from '../../../src/core/errors.js';
+import type { OidcIssuer } from '../../../src/core/identity/attestation-records.js';
+import {
+  IdentityAuthority,
+  type AttestResult,
+  type OidcKeySource,
+} from '../../../src/core/identity/authority.js';
+import type { GrantScope } from '../../../src/core/identity/grant.js';
+import { identitySettings, type IdentitySettings } from '../../../src/core/identity/settings.js';
+import { webcrypto, x509 } from '../../../src/core/identity/x509-library.js';
+import type { Clock, IdentityStore } from '../../../src/core/ports.js';
+import { openSqliteIdentityStore } from '../../../src/store/index.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const TD = 'acme.corp';
+const MINUTE = 60;
+const HOUR = 3600;
+const ORDERS = 'spiffe://acme.corp/ns/shop/orders';
+const CONTROL_PLANE = 'spiffe://acme.corp/gatehouse';
+
+/** A clock that moves only when told to. */
+class FakeClock implements Clock {
+  constructor(public ms = T0) {}
+  now(): number {
+    return this.ms;
+  }
+  advance(seconds: number): void {
+    this.ms += seconds * 1000;
+  }
+}
+
+interface Harness {
+  authority: IdentityAuthority;
+  store: IdentityStore;
+  clock: FakeClock;
+}
+
+let tmp: string;
+let files = 0;
+const dbFile = () => join(tmp, `identity-${++files}.db`);
+// Every store a test opens; closing twice is allowed.
+const opened: IdentityStore[] = [];
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'gatehouse-authority-'));
+});
+after(async () => {
+  for (const store of opened) await store.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function open(
+  options: {
+    settings?: Partial<IdentitySettings>;
+    file?: string;
+    clock?: FakeClock;
+    oidcKeys?: OidcKeySource;
+  } = {},
+): Promise<Harness> {
+  const clock = options.clock ?? new FakeClock();
+  const store = await openSqliteIdentityStore(options.file ?? ':memory:');
+  opened.push(store);
+  const authority = await IdentityAuthority.open({
+    store,
+    clock,
+    settings: identitySettings({ trustDomain: TD, ...options.settings }),
+    ...(options.oidcKeys ? { oidcKeys: options.oidcKeys } : {}),
+  });
+  return { authority, store, clock };
+}
+
+function code(expected: string) {
+  return (e: unknown) => {
+    assert.ok(e instanceof GatehouseError, String(e));
+    assert.equal(e.code, expected, e.message);
+    return true;
+  };
+}
+
+const segment = (token: string, i: number) =>
+  JSON.parse(Buffer.from(token.split('.')[i]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+const kidOf = (token: string) => segment(token, 0).kid as string;
+const claimsOf = (token: string) => segment(token, 1);
+const seconds = (iso: string) => Date.parse(iso) / 1000;
+
+/** An entry that attests with a join token. */
+async function joinTokenEntry(authority: IdentityAuthority, path = '/ns/shop/checkout', extra: object = {}) {
+  const entry = await authority.createEntry({
+    spiffeId: `spiffe://${TD}${path}`,
+    kind: 'service',
+    attestation: [{ type: 'join-token' }],
+    ...extra,
+  });
+  return entry;
+}
+
+async function attestWithJoinToken(
+  authority: IdentityAuthority,
+  entryId: string,
+  options: Parameters<IdentityAuthority['attestJoinToken']>[1] = {},
+): Promise<AttestResult> {
+  const { token } = await authority.createJoinToken(entryId);
+  return authority.attestJoinToken(token, options);
+}
+
+/** A PKCS#10 request for an ECDSA P-256 private key, self-signed with it. */
+async function csrFor(privateKeyPem: string): Promise<string> {
+  const privateKey = createPrivateKey(privateKeyPem);
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const subtle = webcrypto.subtle;
+  const keys = {
+    privateKey: await subtle.importKey(
+      'pkcs8',
+      privateKey.export({ type: 'pkcs8', format: 'der' }),
+      algorithm,
+      false,
+      ['sign'],
+    ),
+    publicKey: await subtle.importKey(
+      'spki',
+      createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
+      algorithm,
+      true,
+      ['verify'],
+    ),
+  };
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: 'CN=workload', keys, signingAlgorithm: algorithm },
+    webcrypto,
+  );
+  return csr.toString('pem');
+}
+
+// ---- 1. OIDC federation ----------------------------------------------------------------------------
+
+const ISS = 'https://ci.example';
+const CI_AUDIENCE = 'gatehouse';
+const DEPLOY = 'spiffe://acme.corp/ci/shop-deploy';
+
+interface IssuerKey {
+  privateKey: CryptoKey;
+  jwk: JWK;
+  alg: string;
+  kid: string;
+}
+
+async function issuerKey(alg: 'ES256' | 'RS256', kid: string): Promise<IssuerKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' }, alg, kid };
+}
+
+/** A CI token as the issuer would sign it, valid for five minutes from `nowMs`. */
+async function ciToken(key: IssuerKey, nowMs: number, claims: Record<string, unknown> = {}): Promise<string> {
+  const s = Math.floor(nowMs / 1000);
+  return new SignJWT({
+    iss: ISS,
+    aud: CI_AUDIENCE,
+    sub: 'repo:acme/shop:ref:refs/heads/main',
+    repository: 'acme/shop',
+    ref: 'refs/heads/main',
+    iat: s,
+    exp: s + 5 * MINUTE,
+    ...claims,
+  })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+    .sign(key.privateKey);
+}
+
+describe('IdentityAuthority: OIDC federation', () => {
+  let es: IssuerKey;
+  let rs: IssuerKey;
+  let stranger: IssuerKey;
+  before(async () => {
+    es = await issuerKey('ES256', 'ci-es');
+    rs = await issuerKey('RS256', 'ci-rs');
+    stranger = await issuerKey('ES256', 'ci-es');
+  });
+
+  async function federated(): Promise<Harness & { entryId: string }> {
+    const h = await open();
+    await h.authority.trustOidcIssuer({ issuer: ISS, jwks: { keys: [es.jwk, rs.jwk] } });
+    // An entry that does not federate, so there is something to choose from.
+    await joinTokenEntry(h.authority, '/ns/shop/checkout');
+    const entry = await h.authority.createEntry({
+      spiffeId: DEPLOY,
+      kind: 'ci-pipeline',
+      attestation: [
+        {
+          type: 'oidc',
+          issuer: ISS,
+          audience: CI_AUDIENCE,
+          claims: { repository: 'acme/shop', ref: 'refs/heads/*' },
+        },
+      ],
+    });
+    return { ...h, entryId: entry.id };
+  }
+
+  test('a token whose claims match gets SVIDs for the matching entry (ES256 and RS256)', async () => {
+    const { authority, entryId, clock } = await federated();
+    for (const key of [es, rs]) {
+      const result = await authority.attestOidc(await ciToken(key, clock.now()), { audience: [ORDERS] });
+      assert.equal(result.via, 'oidc');
+      assert.equal(result.spiffeId, DEPLOY);
+      assert.equal(result.entryId, entryId);
+      assert.deepEqual(result.jwtSvid?.audience, [ORDERS, CONTROL_PLANE]);
+      const verified = await authority.verifyJwtSvid(result.jwtSvid!.token, ORDERS);
+      assert.equal(verified.spiffeId, DEPLOY);
+      assert.equal((await authority.verifyX509Svid(result.x509Svid!.chainPem)).spiffeId, DEPLOY);
+    }
+    assert.ok((await authority.getEntry(entryId))?.lastSeenAt, 'attestation moves lastSeenAt');
+  });
+
+  test('claims that do not match every condition get attestation_failed', async () => {
+    const { authority, clock } = await federated();
+    for (const claims of [
+      { ref: 'refs/tags/v1.0.0' },
+      // `*` never crosses `/`.
+      { ref: 'refs/heads/feature/x' },
+      { repository: 'acme/shop-fork' },
+      { repository: undefined },
+      { ref: ['refs/heads/main'] },
+    ]) {
+      await assert.rejects(
+        authority.attestOidc(await ciToken(es, clock.now(), claims)),
+        code('attestation_failed'),
+        JSON.stringify(claims),
+      );
+    }
+  });
+
+  test('wrong audience, expiry, a foreign key, `none` and HS256, unknown issuer: attestation_failed', async () => {
+    const { authority, clock } = await federated();
+    const now = clock.now();
+    const cases: [string, Promise<string>][] = [
+      ['wrong audience', ciToken(es, now, { aud: 'someone-else' })],
+      ['expired', ciToken(es, now - HOUR * 1000)],
+      ['issued in the future', ciToken(es, now + HOUR * 1000)],
+      ['signed by another key under the same kid', ciToken(stranger, now)],
+      ['unknown issuer', ciToken(es, now, { iss: 'https://other.example' })],
+      ['issuer differing in case', ciToken(es, now, { iss: 'https://CI.example' })],
+      [
+        'alg none',
+        (async () => {
+          const good = await ciToken(es, now);
+          const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+          return `${header}.${good.split('.')[1]}.`;
+        })(),
+      ],
+      [
+        'HS256 keyed with the issuer JWK',
+        new SignJWT({
+          iss: ISS,
+          aud: CI_AUDIENCE,
+          repository: 'acme/shop',
+          ref: 'refs/heads/main',
+          iat: Math.floor(now / 1000),
+          exp: Math.floor(now / 1000) + 300,
+        })
+          .setProtectedHeader({ alg: 'HS256', kid: es.kid })
+          .sign(new TextEncoder().encode(JSON.stringify(es.jwk))),
+      ],
+      ['not a JWT', Promise.resolve('not-a-jwt')],
+    ];
+    for (const [why, token] of cases) {
+      await assert.rejects(authority.attestOidc(await token), code('attestation_failed'), why);
+    }
+    assert.equal((await authority.inventory()).credentials.length, 0, 'nothing was issued');
+  });
+
+  test('two entries federating with one issuer: `spiffeId` picks one; a disabled entry is never chosen', async () => {
+    const { authority, clock } = await federated();
+    const release = await authority.createEntry({
+      spiffeId: 'spiffe://acme.corp/ci/shop-release',
+      kind: 'ci-pipeline',
+      attestation: [
+        {
+          type: 'oidc',
+          issuer: ISS,
+          audience: CI_AUDIENCE,
+          claims: { repository: 'acme/shop', ref: ['refs/heads/main', 'refs/tags/*'] },
+        },
+      ],
+    });
+    const token = await ciToken(es, clock.now());
+    assert.equal((await authority.attestOidc(token, { spiffeId: DEPLOY })).spiffeId, DEPLOY);
+    const picked = await authority.attestOidc(token, { spiffeId: release.spiffeId });
+    assert.equal(picked.spiffeId, release.spiffeId);
+    assert.equal(picked.entryId, release.id);
+    // A tag matches only the release entry, whatever is asked.
+    const tag = await ciToken(es, clock.now(), { ref: 'refs/tags/v2' });
+    assert.equal((await authority.attestOidc(tag)).spiffeId, release.spiffeId);
+    await assert.rejects(authority.attestOidc(tag, { spiffeId: DEPLOY }), code('attestation_failed'));
+    // `spiffeId` of an entry that does not federate at all.
+    await assert.rejects(
+      authority.attestOidc(token, { spiffeId: 'spiffe://acme.corp/ns/shop/checkout' }),
+      code('attestation_failed'),
+    );
+
+    await authority.setEntryStatus(release.id, 'disabled');
+    await assert.rejects(authority.attestOidc(tag), code('attestation_failed'));
+    await assert.rejects(
+      authority.attestOidc(token, { spiffeId: release.spiffeId }),
+      code('attestation_failed'),
+    );
+    assert.equal((await authority.attestOidc(token)).spiffeId, DEPLOY, 'the disabled one is skipped');
+  });
+
+  test('an issuer registered by `jwksUri` gets its keys from the key source port', async () => {
+    const asked: OidcIssuer[] = [];
+    const source: OidcKeySource = {
+      jwksFor: (issuer) => {
+        asked.push(issuer);
+        return Promise.resolve({ keys: [es.jwk] });
+      },
+    };
+    const { authority, clock } = await open({ oidcKeys: source });
+    await authority.trustOidcIssuer({ issuer: ISS, jwksUri: 'https://ci.example/.well-known/jwks' });
+    await authority.createEntry({
+      spiffeId: DEPLOY,
+      kind: 'ci-pipeline',
+      attestation: [
+        { type: 'oidc', issuer: ISS, audience: CI_AUDIENCE, claims: { repository: 'acme/shop' } },
+      ],
+    });
+    const result = await authority.attestOidc(await ciToken(es, clock.now()));
+    assert.equal(result.spiffeId, DEPLOY);
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]!.issuer, ISS);
+    assert.equal(asked[0]!.jwksUri, 'https://ci.example/.well-known/jwks');
+    // The key source only knows the ES256 key: an RS256 token has no key.
+    await assert.rejects(authority.attestOidc(await ciToken(rs, clock.now())), code('attestation_failed'));
+
+    // Without a key source, an issuer registered by URL cannot be used.
+    const bare = await open();
+    await bare.authority.trustOidcIssuer({ issuer: ISS, jwksUri: 'https://ci.example/.well-known/jwks' });
+    await bare.authority.createEntry({
+      spiffeId: DEPLOY,
+      kind: 'ci-pipeline',
+      attestation: [
+        { type: 'oidc', issuer: ISS, audience: CI_AUDIENCE, claims: { repository: 'acme/shop' } },
+      ],
+    });
+    await assert.rejects(
+      bare.authority.attestOidc(await ciToken(es, bare.clock.now())),
+      code('attestation_failed'),
+    );
+  });
+});
+
+// ---- 2. Renewal ------------------------------------------------------------------------------------
+
+describe('IdentityAuthority: renewal', () => {
+  test('renewWithJwt with the control-plane JWT-SVID gives fresh SVIDs', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const first = await attestWithJoinToken(authority, entry.id, { audience: [ORDERS] });
+    clock.advance(MINUTE);
+    const renewed = await authority.renewWithJwt(first.jwtSvid!.token, { audience: [ORDERS] });
+    assert.equal(renewed.via, 'renewal');
+    assert.equal(renewed.spiffeId, entry.spiffeId);
+    assert.equal(renewed.entryId, entry.id);
+    assert.notEqual(renewed.jwtSvid!.jti, first.jwtSvid!.jti);
+    assert.ok(renewed.jwtSvid!.expiresAt > first.jwtSvid!.expiresAt);
+    assert.notEqual(renewed.x509Svid!.serial, first.x509Svid!.serial);
+    await authority.verifyJwtSvid(renewed.jwtSvid!.token, CONTROL_PLANE);
+    await authority.verifyX509Svid(renewed.x509Svid!.chainPem);
+    const credentials = await authority.inventory();
+    assert.deepEqual(
+      credentials.credentials.map((c) => c.via),
+      ['join-token', 'join-token', 'renewal', 'renewal'],
+    );
+  });
+
+  test('renewWithJwt refuses a token for another audience, an expired one, and a revoked identity', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const other = await authority.issueJwtSvid(entry.id, [ORDERS]);
+    await assert.rejects(authority.renewWithJwt(other.token), code('svid_bad_audience'));
+
+    const first = await attestWithJoinToken(authority, entry.id);
+    clock.advance(10 * MINUTE);
+    await assert.rejects(authority.renewWithJwt(first.jwtSvid!.token), code('svid_expired'));
+
+    const second = await attestWithJoinToken(authority, entry.id);
+    clock.advance(MINUTE);
+    await authority.revoke({ target: 'identity', value: entry.spiffeId, reason: 'leaked' });
+    await assert.rejects(authority.renewWithJwt(second.jwtSvid!.token), code('svid_revoked'));
+  });
+
+  test('renewWithJwt refuses a grant credential and an entry that is no longer active', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const { jwtSvid: grantSvid } = await authority.startGrant({
+      entry: entry.id,
+      task: 'INC-1',
+      scope: { service: ORDERS, methods: [], paths: [], operations: [] },
+      ttlSeconds: 600,
+      audience: [CONTROL_PLANE],
+    });
+    await assert.rejects(authority.renewWithJwt(grantSvid.token), code('attestation_failed'));
+
+    const current = await attestWithJoinToken(authority, entry.id);
+    clock.advance(1);
+    await authority.updateEntry(entry.id, { expiresAt: new Date(clock.now() + 1000).toISOString() });
+    clock.advance(2);
+    await assert.rejects(authority.renewWithJwt(current.jwtSvid!.token), code('entry_inactive'));
+  });
+
+  test('renewWithX509 needs a CSR made with the key of the presented SVID', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const first = await attestWithJoinToken(authority, entry.id);
+    const { chainPem, privateKeyPem } = first.x509Svid!;
+    assert.ok(privateKeyPem, 'no CSR given: the authority generated the key');
+
+    clock.advance(MINUTE);
+    const renewed = await authority.renewWithX509(chainPem, await csrFor(privateKeyPem));
+    assert.equal(renewed.via, 'renewal');
+    assert.equal(renewed.spiffeId, entry.spiffeId);
+    assert.equal(renewed.x509Svid!.privateKeyPem, undefined, 'the key stays with the workload');
+    const leafKey = (pem: string) =>
+      new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    assert.equal(leafKey(renewed.x509Svid!.certificatePem), leafKey(first.x509Svid!.certificatePem));
+    await authority.verifyX509Svid(renewed.x509Svid!.chainPem);
+
+    // Another key: a CSR anyone could make proves nothing.
+    const stranger = (await attestWithJoinToken(authority, entry.id)).x509Svid!.privateKeyPem!;
+    await assert.rejects(
+      authority.renewWithX509(chainPem, await csrFor(stranger)),
+      code('attestation_failed'),
+    );
+    // A revoked SVID cannot renew, even with the right key.
+    await authority.revoke({ target: 'credential', value: first.x509Svid!.serial });
+    await assert.rejects(
+      authority.renewWithX509(chainPem, await csrFor(privateKeyPem)),
+      code('svid_revoked'),
+    );
+  });
+});
+
+// ---- 3. Keys at rest -------------------------------------------------------------------------------
+
+describe('IdentityAuthority: keys at rest', () => {
+  const PASSPHRASE = 'correct horse battery staple';
+
+  test('with a passphrase, private keys are sealed and the store reopens with it', async () => {
+    const file = dbFile();
+    const first = await open({ file, settings: { keyPassphrase: PASSPHRASE } });
+    const keys = await first.store.listSigningKeys();
+    assert.equal(keys.length, 2);
+    for (const k of keys) {
+      assert.ok(k.privateKey.startsWith('enc:v1:'), `${k.use} key is sealed`);
+      assert.doesNotMatch(k.privateKey, /PRIVATE KEY/);
+    }
+    const entry = await joinTokenEntry(first.authority);
+    const earlier = await attestWithJoinToken(first.authority, entry.id);
+    await first.store.close();
+
+    const again = await open({ file, clock: first.clock, settings: { keyPassphrase: PASSPHRASE } });
+    assert.deepEqual(
+      (await again.store.listSigningKeys()).map((k) => k.kid).sort(),
+      keys.map((k) => k.kid).sort(),
+      'the same keys, none created',
+    );
+    assert.equal(
+      (await again.authority.verifyJwtSvid(earlier.jwtSvid!.token, CONTROL_PLANE)).spiffeId,
+      entry.spiffeId,
+    );
+    await again.authority.verifyX509Svid(earlier.x509Svid!.chainPem);
+    const later = await again.authority.issueJwtSvid(entry.id, [ORDERS]);
+    assert.equal(kidOf(later.token), kidOf(earlier.jwtSvid!.token));
+  });
+
+  for (const [label, passphrase, expected] of [
+    ['no passphrase', undefined, 'key_passphrase_required'],
+    ['a wrong passphrase', 'wrong horse battery staple', 'key_passphrase_wrong'],
+  ] as const) {
+    test(`reopening with ${label} fails closed with ${expected}`, async () => {
+      const file = dbFile();
+      const first = await open({ file, settings: { keyPassphrase: PASSPHRASE } });
+      const entry = await joinTokenEntry(first.authority);
+      const { token: joinToken } = await first.authority.createJoinToken(entry.id);
+      const sealed = await first.store.listSigningKeys();
+      await first.store.close();
+
+      const store = await openSqliteIdentityStore(file);
+      opened.push(store);
+      const clock = new FakeClock(first.clock.now());
+      const settings = identitySettings({ trustDomain: TD, keyPassphrase: passphrase });
+      // The authority refuses to open: nothing can attest against it, so nothing is issued and
+      // no join token is spent.
+      await assert.rejects(IdentityAuthority.open({ store, clock, settings }), code(expected));
+
+      // Even when a rotation is due, no key is made under the wrong (or no) passphrase.
+      clock.advance(30 * HOUR);
+      await assert.rejects(IdentityAuthority.open({ store, clock, settings }), code(expected));
+      assert.deepEqual(await store.listSigningKeys(), sealed, 'no key was created, changed or deleted');
+      assert.deepEqual(await store.listCredentials(), [], 'nothing was issued');
+      await store.close();
+
+      // With the passphrase, the unspent join token works, and rotation seals new keys too.
+      const reopened = await open({
+        file,
+        clock: new FakeClock(first.clock.now()),
+        settings: { keyPassphrase: PASSPHRASE },
+      });
+      const result = await reopened.authority.attestJoinToken(joinToken);
+      assert.equal(result.spiffeId, entry.spiffeId);
+      reopened.clock.advance(30 * HOUR);
+      assert.equal(await reopened.authority.rotateKeys(), true);
+      const keys = await reopened.store.listSigningKeys();
+      assert.equal(keys.filter((k) => k.state === 'next').length, 2);
+      for (const k of keys) assert.ok(k.privateKey.startsWith('enc:v1:'), `${k.kid} is sealed`);
+    });
+  }
+});
+
+// ---- 4. Rotation -----------------------------------------------------------------------------------
+
+describe('IdentityAuthority: key rotation with overlap', () => {
+  const settings = { keyActiveLifetimeSeconds: 24 * HOUR, keyPrepublishSeconds: HOUR };
+  const jwtKids = (a: IdentityAuthority) =>
+    a
+      .bundle()
+      .keys.filter((k) => k.use === 'jwt-svid')
+      .map((k) => k.kid!);
+  const state = (a: IdentityAuthority, kid: string) => a.signingKeys().find((k) => k.kid === kid)?.state;
+
+  test('a next key is published before it signs, then takes over; the old one stays while its tokens live', async () => {
+    const { authority, clock, store } = await open({ settings });
+    const entry = await joinTokenEntry(authority);
+    const seq = () => authority.bundle().spiffe_sequence!;
+    const start = seq();
+    assert.ok(start >= 1);
+    const [first] = jwtKids(authority);
+    assert.equal(jwtKids(authority).length, 1);
+    assert.equal(state(authority, first!), 'active');
+
+    // Nothing is due: no change, no new sequence.
+    clock.advance(HOUR);
+    assert.equal(await authority.rotateKeys(), false);
+    assert.equal(seq(), start);
+
+    // Prepublication: a next key enters the bundle, but the old key still signs.
+    clock.advance(22 * HOUR);
+    assert.equal(await authority.rotateKeys(), true);
+    assert.equal(seq(), start + 1);
+    const kids = jwtKids(authority);
+    assert.equal(kids.length, 2);
+    const second = kids.find((k) => k !== first)!;
+    assert.equal(state(authority, second), 'next');
+    const beforeSwitch = await authority.issueJwtSvid(entry.id, [ORDERS]);
+    assert.equal(kidOf(beforeSwitch.token), first);
+    assert.equal(await authority.rotateKeys(), false, 'a pending key is not created twice');
+    assert.equal(seq(), start + 1);
+
+    // The active lifetime ends and the next key has been published for an hour: it becomes
+    // active and the old key retires.
+    clock.advance(HOUR - 2 * MINUTE);
+    const lastOld = await authority.issueJwtSvid(entry.id, [ORDERS]);
+    assert.equal(kidOf(lastOld.token), first);
+    clock.advance(2 * MINUTE);
+    assert.equal(await authority.rotateKeys(), true);
+    assert.equal(seq(), start + 2);
+    assert.equal(state(authority, second), 'active');
+    assert.equal(state(authority, first!), 'retired');
+    const afterSwitch = await authority.issueJwtSvid(entry.id, [ORDERS]);
+    assert.equal(kidOf(afterSwitch.token), second);
+    assert.deepEqual(jwtKids(authority).sort(), [first, second].sort());
+
+    // The old key's last token keeps verifying until it expires; the old key stays until then.
+    assert.equal(
+      (await store.listSigningKeys()).find((k) => k.kid === first)?.signedUntil,
+      lastOld.expiresAt,
+    );
+    clock.ms = Date.parse(lastOld.expiresAt) - 1000;
+    assert.equal(await authority.rotateKeys(), false);
+    assert.equal(seq(), start + 2);
+    assert.ok(jwtKids(authority).includes(first!));
+    await authority.verifyJwtSvid(lastOld.token, ORDERS);
+
+    // At its signedUntil the old key leaves the bundle and the store.
+    clock.ms = Date.parse(lastOld.expiresAt);
+    assert.equal(await authority.rotateKeys(), true);
+    assert.equal(seq(), start + 3);
+    assert.deepEqual(jwtKids(authority), [second]);
+    assert.equal(
+      (await store.listSigningKeys()).some((k) => k.kid === first),
+      false,
+    );
+    clock.advance(MINUTE);
+    await assert.rejects(authority.verifyJwtSvid(lastOld.token, ORDERS), code('svid_unknown_key'));
+    await authority.verifyJwtSvid(afterSwitch.token, ORDERS);
+
+    // The sequence is kept in the store.
+    assert.equal(await store.getMeta('bundle_sequence'), String(seq()));
+  });
+
+  test('the X.509 CA rotates the same way; a retired CA stays while its SVIDs live', async () => {
+    const { authority, clock } = await open({ settings });
+    const entry = await joinTokenEntry(authority);
+    const caKids = () => authority.signingKeys().filter((k) => k.use === 'x509-svid');
+    clock.advance(23 * HOUR);
+    await authority.rotateKeys();
+    assert.deepEqual(
+      caKids().map((k) => k.state),
+      ['active', 'next'],
+    );
+    clock.advance(59 * MINUTE);
+    const svid = await authority.issueX509Svid(entry.id, { ttlSeconds: HOUR });
+    clock.advance(MINUTE);
+    await authority.rotateKeys();
+    assert.deepEqual(
+      caKids().map((k) => k.state),
+      ['retired', 'active'],
+    );
+    assert.equal(authority.bundle().keys.filter((k) => k.use === 'x509-svid').length, 2);
+    await authority.verifyX509Svid(svid.chainPem);
+    clock.ms = Date.parse(svid.expiresAt);
+    await authority.rotateKeys();
+    assert.deepEqual(
+      caKids().map((k) => k.state),
+      ['active'],
+    );
+  });
+
+  for (const order of ['rotation first', 'issuance first'] as const) {
+    test(`SVIDs issued while a rotation runs stay verifiable (${order})`, async () => {
+      const { authority, clock, store } = await open({ settings });
+      const entry = await joinTokenEntry(authority);
+      // The previous keys signed long ago: nothing of theirs is still valid.
+      await authority.issueJwtSvid(entry.id, [ORDERS]);
+      clock.advance(23 * HOUR);
+      await authority.rotateKeys();
+      clock.advance(HOUR);
+      // The server rotates on a timer while requests are served: both run interleaved.
+      const issue = () =>
+        Promise.all([authority.issueJwtSvid(entry.id, [ORDERS]), authority.issueX509Svid(entry.id)]);
+      const [changed, [jwt, svid]] =
+        order === 'rotation first'
+          ? await Promise.all([authority.rotateKeys(), issue()])
+          : await Promise.all([issue(), authority.rotateKeys()]).then(([i, c]) => [c, i] as const);
+      assert.equal(changed, true);
+      await authority.verifyJwtSvid(jwt.token, ORDERS);
+      await authority.verifyX509Svid(svid.chainPem);
+
+      const stored = await store.listSigningKeys();
+      for (const use of ['jwt-svid', 'x509-svid']) {
+        assert.equal(
+          stored.filter((k) => k.use === use && k.state === 'active').length,
+          1,
+          `one active ${use} key`,
+        );
+      }
+      const signers = [
+        [kidOf(jwt.token), jwt.expiresAt],
+        [(await store.getCredential(svid.serial))!.kid, svid.expiresAt],
+      ] as const;
+      for (const [kid, until] of signers) {
+        const key = stored.find((k) => k.kid === kid);
+        assert.ok(key && key.signedUntil! >= until, `key ${kid} is kept until ${until}`);
+      }
+      assert.deepEqual(
+        authority
+          .signingKeys()
+          .map((k) => `${k.kid}:${k.state}`)
+          .sort(),
+        stored.map((k) => `${k.kid}:${k.state}`).sort(),
+        'memory and store agree',
+      );
+      // After a restart, too.
+      const again = await IdentityAuthority.open({
+        store,
+        clock,
+        settings: identitySettings({ trustDomain: TD, ...settings }),
+      });
+      await again.verifyJwtSvid(jwt.token, ORDERS);
+      await again.verifyX509Svid(svid.chainPem);
+    });
+  }
+
+  test('rotateKeys({force: true}) switches the signing key now, whether or not a next key waits', async () => {
+    const { authority, clock } = await open({ settings });
+    const entry = await joinTokenEntry(authority);
+    const seq = () => authority.bundle().spiffe_sequence!;
+    const [first] = jwtKids(authority);
+    const before = await authority.issueJwtSvid(entry.id, [ORDERS]);
+
+    // No next key waits: a forced rotation makes one and activates it at once.
+    clock.advance(MINUTE);
+    const s0 = seq();
+    assert.equal(await authority.rotateKeys({ force: true }), true);
+    assert.equal(seq(), s0 + 1);
+    const second = authority.signingKeys().find((k) => k.use === 'jwt-svid' && k.state === 'active')!.kid;
+    assert.notEqual(second, first);
+    assert.equal(state(authority, first!), 'retired');
+    assert.equal(kidOf((await authority.issueJwtSvid(entry.id, [ORDERS])).token), second);
+    await authority.verifyJwtSvid(before.token, ORDERS);
+    assert.equal(
+      authority.signingKeys().filter((k) => k.state === 'active').length,
+      2,
+      'one active key per use',
+    );
+    assert.equal(
+      authority.signingKeys().filter((k) => k.state === 'next').length,
+      0,
+      'a forced rotation rotates once',
+    );
+
+    // A next key waits (prepublication): a forced rotation activates that one.
+    clock.advance(23 * HOUR + 30 * MINUTE);
+    await authority.rotateKeys();
+    const waiting = authority.signingKeys().find((k) => k.use === 'jwt-svid' && k.state === 'next')!.kid;
+    const lastBySecond = await authority.issueJwtSvid(entry.id, [ORDERS]);
+    const s1 = seq();
+    assert.equal(await authority.rotateKeys({ force: true }), true);
+    assert.equal(seq(), s1 + 1);
+    assert.equal(state(authority, waiting), 'active');
+    assert.equal(state(authority, second), 'retired');
+    assert.equal(kidOf((await authority.issueJwtSvid(entry.id, [ORDERS])).token), waiting);
+    await authority.verifyJwtSvid(lastBySecond.token, ORDERS);
+  });
+});
+
+// ---- 5. Revocation ---------------------------------------------------------------------------------
+
+describe('IdentityAuthority: revocation', () => {
+  async function issueBoth(authority: IdentityAuthority, entryId: string) {
+    return {
+      jwt: await authority.issueJwtSvid(entryId, [ORDERS]),
+      x509: await authority.issueX509Svid(entryId),
+    };
+  }
+  async function valid(authority: IdentityAuthority, c: Awaited<ReturnType<typeof issueBoth>>) {
+    await authority.verifyJwtSvid(c.jwt.token, ORDERS);
+    await authority.verifyX509Svid(c.x509.chainPem);
+  }
+  async function revoked(authority: IdentityAuthority, c: Awaited<ReturnType<typeof issueBoth>>) {
+    await assert.rejects(authority.verifyJwtSvid(c.jwt.token, ORDERS), code('svid_revoked'));
+    await assert.rejects(authority.verifyX509Svid(c.x509.chainPem), code('svid_revoked'));
+  }
+
+  test('disable revokes, enable issues anew, disable again revokes what was issued in between', async () => {
+    const { authority, clock, store } = await open();
+    const entry = await joinTokenEntry(authority);
+    const neighbour = await joinTokenEntry(authority, '/ns/shop/cart');
+    const theirs = await issueBoth(authority, neighbour.id);
+    const first = await issueBoth(authority, entry.id);
+    await valid(authority, first);
+
+    clock.advance(10);
+    await authority.setEntryStatus(entry.id, 'disabled');
+    await revoked(authority, first);
+    await assert.rejects(authority.issueJwtSvid(entry.id, [ORDERS]), code('entry_inactive'));
+    await assert.rejects(authority.createJoinToken(entry.id), code('entry_inactive'));
+
+    clock.advance(10);
+    await authority.setEntryStatus(entry.id, 'active');
+    const second = await issueBoth(authority, entry.id);
+    await valid(authority, second);
+    await revoked(authority, first);
+
+    clock.advance(10);
+    await authority.setEntryStatus(entry.id, 'disabled');
+    await revoked(authority, second);
+    await revoked(authority, first);
+    const byEntry = (await store.listRevocations()).find((r) => r.target === 'entry' && r.value === entry.id);
+    assert.equal(byEntry?.revokedAt, new Date(clock.now()).toISOString(), 'the later revocation is kept');
+
+    await valid(authority, theirs);
+  });
+
+  test('a single credential revocation takes back that credential only', async () => {
+    const { authority } = await open();
+    const entry = await joinTokenEntry(authority);
+    const a = await issueBoth(authority, entry.id);
+    const b = await issueBoth(authority, entry.id);
+    await authority.revoke({ target: 'credential', value: a.jwt.jti, reason: 'leaked in a log' });
+    await authority.revoke({ target: 'credential', value: a.x509.serial });
+    await revoked(authority, a);
+    await valid(authority, b);
+  });
+
+  test('offboarding is final', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const c = await issueBoth(authority, entry.id);
+    clock.advance(1);
+    await authority.setEntryStatus(entry.id, 'offboarded');
+    await revoked(authority, c);
+    clock.advance(1);
+    await assert.rejects(authority.setEntryStatus(entry.id, 'active'), code('entry_inactive'));
+    await assert.rejects(authority.setEntryStatus(entry.id, 'disabled'), code('entry_inactive'));
+    await assert.rejects(authority.updateEntry(entry.id, { status: 'active' }), code('entry_inactive'));
+    await assert.rejects(authority.updateEntry(entry.id, { owner: 'someone' }), code('entry_inactive'));
+    await assert.rejects(authority.issueJwtSvid(entry.id, [ORDERS]), code('entry_inactive'));
+    assert.equal((await authority.getEntry(entry.id))?.status, 'offboarded');
+  });
+
+  test('revocations made by one instance hold after reopening the store in another', async () => {
+    const file = dbFile();
+    const first = await open({ file });
+    const { authority, clock } = first;
+    const entry = await joinTokenEntry(authority);
+    const other = await joinTokenEntry(authority, '/ns/shop/cart');
+    const one = await issueBoth(authority, entry.id);
+    const kept = await issueBoth(authority, other.id);
+    const single = await issueBoth(authority, other.id);
+    await authority.revoke({ target: 'credential', value: single.jwt.jti });
+    clock.advance(10);
+    await authority.setEntryStatus(entry.id, 'disabled');
+    clock.advance(10);
+    await authority.setEntryStatus(entry.id, 'active');
+    const two = await issueBoth(authority, entry.id);
+    clock.advance(10);
+    await authority.setEntryStatus(entry.id, 'disabled');
+    await first.store.close();
+
+    const second = await open({ file, clock });
+    await revoked(second.authority, one);
+    await revoked(second.authority, two);
+    await assert.rejects(second.authority.verifyJwtSvid(single.jwt.token, ORDERS), code('svid_revoked'));
+    await second.authority.verifyX509Svid(single.x509.chainPem);
+    await valid(second.authority, kept);
+  });
+
+  test('an X.509-SVID the store has no record of is still covered by identity revocations', async () => {
+    // A store restored from a backup taken before the SVID was issued: the CA is the same, the
+    // credential record is missing.
+    const file = dbFile();
+    const backup = dbFile();
+    const first = await open({ file });
+    const entry = await joinTokenEntry(first.authority);
+    await first.store.close();
+    copyFileSync(file, backup);
+    const live = await open({ file, clock: first.clock });
+    first.clock.advance(MINUTE);
+    const svid = await live.authority.issueX509Svid(entry.id);
+    await live.store.close();
+
+    const restored = await open({ file: backup, clock: first.clock });
+    assert.equal(await restored.store.getCredential(svid.serial), undefined);
+    await restored.authority.verifyX509Svid(svid.chainPem);
+    first.clock.advance(MINUTE);
+    await restored.authority.revoke({ target: 'identity', value: entry.spiffeId, reason: 'compromised' });
+    for (const later of [0, 1, HOUR / 2]) {
+      first.clock.advance(later);
+      await assert.rejects(
+        restored.authority.verifyX509Svid(svid.chainPem),
+        code('svid_revoked'),
+        `+${later}s`,
+      );
+    }
+    // An SVID issued after the revocation is unaffected.
+    await restored.authority.verifyX509Svid((await restored.authority.issueX509Svid(entry.id)).chainPem);
+  });
+});
+
+// ---- 6. JIT grants ---------------------------------------------------------------------------------
+
+describe('IdentityAuthority: JIT grants', () => {
+  const scope: GrantScope = { service: ORDERS, methods: ['GET'], paths: ['/orders/*'], operations: [] };
+
+  test('the TTL is capped by grantMaxTtlSeconds and the scope is validated', async () => {
+    const { authority } = await open({ settings: { grantMaxTtlSeconds: 2 * HOUR } });
+    const entry = await joinTokenEntry(authority);
+    const start = (over: object) =>
+      authority.startGrant({ entry: entry.id, task: 'INC-42 backfill', scope, ttlSeconds: 600, ...over });
+    await assert.rejects(start({ ttlSeconds: 2 * HOUR + 1 }), code('grant_invalid'));
+    await assert.rejects(start({ ttlSeconds: 0 }), code('grant_invalid'));
+    await assert.rejects(start({ ttlSeconds: 1.5 }), code('grant_invalid'));
+    await assert.rejects(start({ task: '' }), code('grant_invalid'));
+    for (const bad of [
+      undefined,
+      [],
+      { methods: ['GET'] },
+      { service: '' },
+      { ...scope, methods: ['get'] },
+      { ...scope, methods: 'GET' },
+      { ...scope, paths: ['orders/*'] },
+      { ...scope, paths: [''] },
+      { ...scope, operations: [1] },
+      { ...scope, extra: true },
+    ]) {
+      await assert.rejects(start({ scope: bad }), code('grant_invalid'), JSON.stringify(bad));
+    }
+    assert.deepEqual(await authority.listGrants(), [], 'no refused grant was stored');
+    const { grant } = await start({ ttlSeconds: 2 * HOUR });
+    assert.equal(grant.task, 'INC-42 backfill');
+  });
+
+  test('the grant credential lives no longer than the grant and carries its scope', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    for (const ttlSeconds of [60, 8 * HOUR]) {
+      const { grant, jwtSvid } = await authority.startGrant({
+        entry: entry.id,
+        task: 'INC-42 backfill',
+        // As an HTTP body would give it: lists left out are filled in as empty.
+        scope: {
+          service: ORDERS,
+          methods: ['GET'],
+          paths: ['/orders/*'],
+        } as Partial<GrantScope> as GrantScope,
+        ttlSeconds,
+      });
+      assert.equal(grant.expiresAt, new Date(clock.now() + ttlSeconds * 1000).toISOString());
+      assert.ok(jwtSvid.expiresAt <= grant.expiresAt, `${jwtSvid.expiresAt} <= ${grant.expiresAt}`);
+      assert.ok((claimsOf(jwtSvid.token).exp as number) <= seconds(grant.expiresAt));
+      assert.deepEqual(jwtSvid.audience, [ORDERS], 'the audience defaults to the scoped service');
+      const verified = await authority.verifyJwtSvid(jwtSvid.token, ORDERS);
+      assert.deepEqual(verified.grant, { id: grant.id, scope });
+      assert.equal(verified.spiffeId, entry.spiffeId);
+    }
+  });
+
+  test('endGrant revokes the grant credential at once; ending twice is fine', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const standing = await authority.issueJwtSvid(entry.id, [ORDERS]);
+    const { grant, jwtSvid } = await authority.startGrant({
+      entry: entry.id,
+      task: 'INC-7',
+      scope,
+      ttlSeconds: 600,
+    });
+    await authority.verifyJwtSvid(jwtSvid.token, ORDERS);
+    clock.advance(MINUTE);
+    const ended = await authority.endGrant(grant.id);
+    assert.equal(ended.endedAt, new Date(clock.now()).toISOString());
+    await assert.rejects(authority.verifyJwtSvid(jwtSvid.token, ORDERS), code('svid_revoked'));
+    clock.advance(MINUTE);
+    const again = await authority.endGrant(grant.id);
+    assert.equal(again.endedAt, ended.endedAt, 'the first end is kept');
+    await assert.rejects(authority.verifyJwtSvid(jwtSvid.token, ORDERS), code('svid_revoked'));
+    await authority.verifyJwtSvid(standing.token, ORDERS);
+    await assert.rejects(authority.endGrant('grt_unknown'), code('store_not_found'));
+  });
+
+  test('a grant needs an active entry', async () => {
+    const { authority } = await open();
+    const entry = await joinTokenEntry(authority);
+    await authority.setEntryStatus(entry.id, 'disabled');
+    await assert.rejects(
+      authority.startGrant({ entry: entry.id, task: 'INC-8', scope, ttlSeconds: 600 }),
+      code('entry_inactive'),
+    );
+  });
+});
+
+// ---- 7. TTL caps -----------------------------------------------------------------------------------
+
+describe('IdentityAuthority: SVID lifetimes', () => {
+  const caps = {
+    jwtSvidTtlSeconds: 300,
+    jwtSvidMaxTtlSeconds: 900,
+    x509SvidTtlSeconds: HOUR,
+    x509SvidMaxTtlSeconds: 4 * HOUR,
+  };
+  const lifetime = (from: number, until: string) => (Date.parse(until) - from) / 1000;
+
+  test('server defaults, per-entry overrides and the server maximum', async () => {
+    const { authority, clock } = await open({ settings: caps });
+    const plain = await joinTokenEntry(authority, '/ns/plain');
+    const short = await joinTokenEntry(authority, '/ns/short', {
+      jwtSvidTtlSeconds: 120,
+      x509SvidTtlSeconds: 600,
+    });
+    const long = await joinTokenEntry(authority, '/ns/long', {
+      jwtSvidTtlSeconds: 24 * HOUR,
+      x509SvidTtlSeconds: 48 * HOUR,
+    });
+    const now = clock.now();
+    const expect = [
+      [plain.id, 300, HOUR],
+      [short.id, 120, 600],
+      [long.id, 900, 4 * HOUR],
+    ] as const;
+    for (const [id, jwt, x509Ttl] of expect) {
+      const r = await attestWithJoinToken(authority, id);
+      assert.equal(lifetime(now, r.jwtSvid!.expiresAt), jwt, `${id} JWT-SVID`);
+      const exp = claimsOf(r.jwtSvid!.token).exp as number;
+      assert.equal(exp - (claimsOf(r.jwtSvid!.token).iat as number), jwt);
+      assert.equal(lifetime(now, r.x509Svid!.expiresAt), x509Ttl, `${id} X.509-SVID`);
+      assert.equal(Date.parse(new X509Certificate(r.x509Svid!.certificatePem).validTo), now + x509Ttl * 1000);
+    }
+    // A requested TTL is capped by the server maximum too.
+    const asked = await authority.issueJwtSvid(plain.id, [ORDERS], { ttlSeconds: 24 * HOUR });
+    assert.equal(lifetime(now, asked.expiresAt), 900);
+    const asked509 = await authority.issueX509Svid(plain.id, { ttlSeconds: 24 * HOUR });
+    assert.equal(lifetime(now, asked509.expiresAt), 4 * HOUR);
+  });
+
+  test('an entry expiry cuts SVID lifetimes, and an expired entry cannot attest', async () => {
+    const { authority, clock } = await open({ settings: caps });
+    const expiresAt = new Date(clock.now() + 90 * 1000).toISOString();
+    const entry = await joinTokenEntry(authority, '/ns/temp', { expiresAt });
+    const ci = await authority.createEntry({
+      spiffeId: 'spiffe://acme.corp/ci/temp',
+      kind: 'ci-pipeline',
+      expiresAt,
+      attestation: [
+        { type: 'oidc', issuer: ISS, audience: CI_AUDIENCE, claims: { repository: 'acme/shop' } },
+      ],
+    });
+    const key = await issuerKey('ES256', 'ci-es');
+    await authority.trustOidcIssuer({ issuer: ISS, jwks: { keys: [key.jwk] } });
+
+    const r = await attestWithJoinToken(authority, entry.id);
+    assert.equal(r.jwtSvid!.expiresAt, expiresAt);
+    assert.equal(r.x509Svid!.expiresAt, expiresAt);
+    const viaOidc = await authority.attestOidc(await ciToken(key, clock.now()));
+    assert.equal(viaOidc.entryId, ci.id);
+    assert.equal(viaOidc.jwtSvid!.expiresAt, expiresAt);
+
+    clock.advance(60);
+    const grant = await authority.startGrant({
+      entry: entry.id,
+      task: 'INC-9',
+      scope: { service: ORDERS } as Partial<GrantScope> as GrantScope,
+      ttlSeconds: 600,
+    });
+    assert.equal(grant.jwtSvid.expiresAt, expiresAt, 'a grant credential is cut by the entry expiry too');
+
+    const { token } = await authority.createJoinToken(entry.id);
+    clock.advance(30);
+    await assert.rejects(authority.attestJoinToken(token), code('entry_inactive'));
+    await assert.rejects(authority.createJoinToken(entry.id), code('entry_inactive'));
+    await assert.rejects(authority.issueJwtSvid(entry.id, [ORDERS]), code('entry_inactive'));
+    await assert.rejects(authority.attestOidc(await ciToken(key, clock.now())), code('attestation_failed'));
+    // Its last JWT-SVID is still within the verifier's clock skew, but the entry is over.
+    await assert.rejects(authority.renewWithJwt(r.jwtSvid!.token), code('entry_inactive'));
+  });
+});
