@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// The HTTP part of the benchmarks: `/v1/decide` of a real `gatehouse serve`
+// (SQLite, durable decision log) against a bare Node `http` server answering
+// a fixed JSON body, loaded by wrk on loopback in the same run.
+//
+//   npm run build && node scripts/bench-http.mjs [--duration 10] [--connections 64]
+//
+// Needs wrk (Debian package `wrk`). Prints a table, then a JSON summary as
+// its last line.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = new URL('..', import.meta.url).pathname;
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '64' },
+  },
+});
+if (spawnSync('wrk', ['--version']).error) {
+  console.error('bench-http: wrk is not installed (apt-get install wrk)');
+  process.exit(1);
+}
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-http-'));
+
+function waitFor(child, pattern, what) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 20000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${out}`)));
+  });
+}
+
+const bare = spawn(
+  process.execPath,
+  [
+    '-e',
+    `const body = JSON.stringify({ decision: 'allow', allowed: true });
+     const s = require('node:http').createServer((req, res) => {
+       req.resume();
+       req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); res.end(body); });
+     });
+     s.keepAliveTimeout = 65000;
+     s.listen(0, '127.0.0.1', () => console.log('PORT ' + s.address().port));`,
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const gatehouse = spawn(
+  process.execPath,
+  [
+    join(root, 'dist/cli/main.js'),
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--db',
+    join(dir, 'g.db'),
+    '--admin-token-file',
+    join(dir, 'admin.token'),
+    '--log-level',
+    'warn',
+  ],
+  { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+);
+
+function wrk(url, body, headers) {
+  const lua = join(dir, `req-${Math.random().toString(36).slice(2)}.lua`);
+  writeFileSync(
+    lua,
+    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\n` +
+      Object.entries(headers)
+        .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
+        .join('\n') +
+      '\n',
+  );
+  const r = spawnSync(
+    'wrk',
+    ['-t1', `-c${values.connections}`, `-d${values.duration}s`, '--latency', '-s', lua, url],
+    { encoding: 'utf8' },
+  );
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const toMs = (m) => (m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN);
+  const p50 = toMs(/50%\s+([\d.]+)(us|ms|s)/.exec(r.stdout));
+  const p99 = toMs(/99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout));
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  return { rps, p50, p99, non2xx };
+}
+
+try {
+  const barePort = await waitFor(bare, /PORT (\d+)/, 'bare server');
+  const url = await waitFor(gatehouse, /API\s+(http:\/\/\S+)\/v1/, 'gatehouse');
+  const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+  const request = JSON.stringify({
+    source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', ip: '10.10.1.20' },
+    credential: { type: 'x509-svid', verified: true },
+    destination: { service: 'orders', port: 8443 },
+    action: { method: 'GET', path: '/orders/42' },
+    context: { mtls: true, risk: 10 },
+  });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  // Warm both up.
+  wrk(`http://127.0.0.1:${barePort}/`, request, headers);
+  const base = wrk(`http://127.0.0.1:${barePort}/`, request, headers);
+  wrk(`${url}/v1/decide`, request, headers);
+  const decide = wrk(`${url}/v1/decide`, request, headers);
+  const rows = [
+    ['bare node http', base],
+    ['gatehouse /v1/decide', decide],
+  ];
+  console.log(`loopback, wrk -t1 -c${values.connections} -d${values.duration}s, one server process each`);
+  console.log('server                 req/s      p50 ms   p99 ms   non-2xx');
+  for (const [name, r] of rows) {
+    console.log(
+      `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.non2xx}`,
+    );
+  }
+  const ratio = decide.rps / base.rps;
+  console.log(`ratio /v1/decide vs bare: ${(ratio * 100).toFixed(1)} % (target >= 80 %)`);
+  console.log(
+    JSON.stringify({
+      bench: 'http',
+      connections: Number(values.connections),
+      durationS: Number(values.duration),
+      bareRequestsPerSec: Math.round(base.rps),
+      decideRequestsPerSec: Math.round(decide.rps),
+      ratio: Number(ratio.toFixed(3)),
+      bareP99Ms: base.p99,
+      decideP50Ms: decide.p50,
+      decideP99Ms: decide.p99,
+      decideNon2xx: decide.non2xx,
+    }),
+  );
+} finally {
+  bare.kill();
+  gatehouse.kill('SIGTERM');
+  await new Promise((r) => gatehouse.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
