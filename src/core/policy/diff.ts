@@ -64,11 +64,41 @@ export function diffPolicies(from: Policy, to: Policy): PolicyDiff {
       ['name', { value: p.name ?? null }],
     ]);
   compare('setting', settings(from), settings(to), changes);
-  compare('zone', byKey(from.zones, (z) => z.name), byKey(to.zones, (z) => z.name), changes);
-  compare('service', byKey(from.services, (s) => s.name), byKey(to.services, (s) => s.name), changes);
-  compare('workload', byKey(from.workloads, (w) => w.spiffeId), byKey(to.workloads, (w) => w.spiffeId), changes);
-  compare('segmentation', byKey(from.segmentation, (r) => r.id), byKey(to.segmentation, (r) => r.id), changes);
-  compare('flow', byKey(from.flows, (r) => r.id), byKey(to.flows, (r) => r.id), changes);
-  compare('permission', byKey(from.permissions, (r) => r.id), byKey(to.permissions, (r) => r.id), changes);
+  compare(
+    'zone',
+    byKey(from.zones, (z) => z.name),
+    byKey(to.zones, (z) => z.name),
+    changes,
+  );
+  compare(
+    'service',
+    byKey(from.services, (s) => s.name),
+    byKey(to.services, (s) => s.name),
+    changes,
+  );
+  compare(
+    'workload',
+    byKey(from.workloads, (w) => w.spiffeId),
+    byKey(to.workloads, (w) => w.spiffeId),
+    changes,
+  );
+  compare(
+    'segmentation',
+    byKey(from.segmentation, (r) => r.id),
+    byKey(to.segmentation, (r) => r.id),
+    changes,
+  );
+  compare(
+    'flow',
+    byKey(from.flows, (r) => r.id),
+    byKey(to.flows, (r) => r.id),
+    changes,
+  );
+  compare(
+    'permission',
+    byKey(from.permissions, (r) => r.id),
+    byKey(to.permissions, (r) => r.id),
+    changes,
+  );
   return { from: from.revision, to: to.revision, changes };
 }
