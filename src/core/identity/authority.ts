@@ -868,8 +868,16 @@ export class IdentityAuthority {
 
   async authenticateAdmin(secret: string): Promise<boolean> {
     if (!secret.startsWith('gha_') || secret.length > 128) return false;
-    return (await this.store.getAdminCredentialByHash(hashSecret(secret))) !== undefined;
+    const hash = hashSecret(secret);
+    // Admin credentials are never deleted, so a positive answer can be remembered; this keeps a
+    // database read off every authenticated decision request.
+    if (this.knownAdmins.has(hash)) return true;
+    const found = (await this.store.getAdminCredentialByHash(hash)) !== undefined;
+    if (found && this.knownAdmins.size < 1000) this.knownAdmins.add(hash);
+    return found;
   }
+
+  private readonly knownAdmins = new Set<string>();
 
   /** Everything the inventory snapshot needs (GET /v1/inventory). */
   async inventory(): Promise<{
