@@ -16,9 +16,8 @@
  * The log is generated once into .bench/ (git-ignored). Prints a table, then a
  * JSON summary as the last line with blastRadiusMs, auditMs and the command.
  */
-import { createReadStream, existsSync, mkdirSync, statSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +25,7 @@ const dist = (p) => import(new URL(`../dist/${p}`, import.meta.url).href);
 const { Audit, blastRadius, buildEstate, resolveBlastTarget } = await dist('core/analysis/exposure/index.js');
 const { validatePolicy, policyDocumentFromObject } = await dist('core/policy/index.js');
 const { ChainWriter } = await dist('core/log/hash-chain.js');
+const { readDecisionLog } = await dist('cli/decision-log-file.js');
 
 const args = { identities: 100_000, records: 1_000_000, rounds: 3 };
 for (let i = 2; i < process.argv.length; i += 2) {
@@ -229,11 +229,8 @@ async function auditOnce(verifyChain) {
   const s = performance.now();
   const audit = new Audit(policy, inventory, { now: NOW, verifyChain });
   audit.withLog();
-  const lines = createInterface({
-    input: createReadStream(logFile, { encoding: 'utf8' }),
-    crlfDelay: Infinity,
-  });
-  for await (const line of lines) if (line) audit.add(JSON.parse(line));
+  // As `gatehouse audit --decisions FILE` reads it.
+  await readDecisionLog(logFile, ROOT, audit);
   const fed = performance.now();
   const report = audit.finish();
   const e = performance.now();

@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
 
@@ -22,38 +21,49 @@ function recordProblem(v: unknown): string | undefined {
   return undefined;
 }
 
+/** Where the records of a log go. */
+export interface DecisionLogSink {
+  add(record: ObservedRecord): void;
+  /**
+   * Takes a line it can read without building the record (`Audit.addLine`);
+   * false leaves the line to be parsed, checked and given to {@link add}.
+   */
+  addLine?(line: string): boolean;
+}
+
 /**
- * Streams decision records from a JSON-lines file (`-` for standard input),
- * one at a time, so a log of millions of lines needs constant memory.
+ * Reads a JSON-lines decision log (`-` for standard input) into `sink`, line
+ * by line, so a log of millions of lines needs constant memory.
  * @throws GatehouseError `request_invalid` naming the first line that is not a record
  */
-export async function* readDecisionLog(
+export async function readDecisionLog(
   path: string,
   cwd: string,
-  stdin?: () => AsyncIterable<string>,
-): AsyncGenerator<ObservedRecord> {
-  const lines: AsyncIterable<string> =
-    path === '-' && stdin
-      ? stdin()
-      : createInterface({
-          input: createReadStream(resolve(cwd, path), { encoding: 'utf8' }),
-          crlfDelay: Infinity,
-        });
+  sink: DecisionLogSink,
+  stdin?: () => Promise<string>,
+): Promise<void> {
+  const batches: AsyncIterable<readonly string[]> | Iterable<readonly string[]> =
+    path === '-' && stdin ? [(await stdin()).split('\n')] : fileLines(resolve(cwd, path));
   let n = 0;
   try {
-    for await (const line of lines) {
-      n++;
-      if (line.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (e) {
-        throw new GatehouseError('request_invalid', `${path}:${n}: not valid JSON: ${(e as Error).message}`);
+    for await (const lines of batches) {
+      for (const line of lines) {
+        n++;
+        if (line.trim() === '' || sink.addLine?.(line)) continue;
+        let value: unknown;
+        try {
+          value = JSON.parse(line);
+        } catch (e) {
+          throw new GatehouseError(
+            'request_invalid',
+            `${path}:${n}: not valid JSON: ${(e as Error).message}`,
+          );
+        }
+        const problem = recordProblem(value);
+        if (problem)
+          throw new GatehouseError('request_invalid', `${path}:${n}: not a decision record: ${problem}`);
+        sink.add(value as ObservedRecord);
       }
-      const problem = recordProblem(value);
-      if (problem)
-        throw new GatehouseError('request_invalid', `${path}:${n}: not a decision record: ${problem}`);
-      yield value as ObservedRecord;
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT')
@@ -62,7 +72,52 @@ export async function* readDecisionLog(
   }
 }
 
-/** Lines of a text, for `-` when standard input was read whole. */
-export async function* linesOf(text: string): AsyncGenerator<string> {
-  for (const line of text.split('\n')) yield line;
+/**
+ * The lines of a text file, a batch per chunk read. Lines end at `\n`,
+ * `\r\n` or a lone `\r`, and a last line without an end counts when it is
+ * not empty — as node:readline reads them.
+ */
+async function* fileLines(file: string): AsyncGenerator<string[]> {
+  let rest = '';
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const text = chunk as string;
+    const first = text.indexOf('\n');
+    if (first === -1) {
+      rest += text;
+      continue;
+    }
+    const lines: string[] = [];
+    // The line begun in the chunk before ends here; a `\r` it ended with pairs with this `\n`.
+    cutLines(rest + text.slice(0, first + 1), lines);
+    rest = cutLines(text.slice(first + 1), lines);
+    yield lines;
+  }
+  if (rest !== '') {
+    const lines: string[] = [];
+    cutLines(rest + '\n', lines);
+    yield lines;
+  }
+}
+
+/** Pushes the complete lines of `text` onto `out`; returns what follows the last `\n`. */
+function cutLines(text: string, out: string[]): string {
+  let start = 0;
+  let cr = text.indexOf('\r');
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) return text.slice(start);
+    if (cr === -1 || cr > nl) {
+      out.push(text.slice(start, nl));
+    } else {
+      // A `\r` before the `\n` ends a line of its own, unless it is the `\r` of `\r\n`.
+      while (cr !== -1 && cr < nl - 1) {
+        out.push(text.slice(start, cr));
+        start = cr + 1;
+        cr = text.indexOf('\r', start);
+      }
+      out.push(text.slice(start, cr === nl - 1 ? nl - 1 : nl));
+      cr = text.indexOf('\r', nl + 1);
+    }
+    start = nl + 1;
+  }
 }

@@ -8,7 +8,7 @@ import {
   type Severity,
 } from '../../core/analysis/exposure/index.js';
 import { parsePolicy } from '../../core/policy/index.js';
-import { linesOf, readDecisionLog } from '../decision-log-file.js';
+import { readDecisionLog } from '../decision-log-file.js';
 import { analysisNow, countFlag, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -78,10 +78,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     const audit = new Audit(policy, inventory, options);
     if (values.decisions !== undefined) {
       audit.withLog();
-      const stdin = async function* () {
-        yield* linesOf(await io.readStdin());
-      };
-      for await (const record of readDecisionLog(values.decisions, io.cwd, stdin)) audit.add(record);
+      await readDecisionLog(values.decisions, io.cwd, audit, () => io.readStdin());
     }
     const report = audit.finish();
     if (report.log.chain === 'broken')

@@ -8,7 +8,7 @@ import {
 } from '../../core/analysis/exposure/index.js';
 import { parsePolicy } from '../../core/policy/index.js';
 import { formatProblem } from '../../core/policy/index.js';
-import { linesOf, readDecisionLog } from '../decision-log-file.js';
+import { readDecisionLog } from '../decision-log-file.js';
 import { analysisNow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -64,10 +64,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     const activityOptions: ActivityOptions = { until: until ?? now };
     if (since !== undefined) activityOptions.since = since;
     const activity = new ActivityCollector(activityOptions);
-    const stdin = async function* () {
-      yield* linesOf(await io.readStdin());
-    };
-    for await (const record of readDecisionLog(values.decisions!, io.cwd, stdin)) activity.add(record);
+    await readDecisionLog(values.decisions!, io.cwd, activity, () => io.readStdin());
     const report = grantedVsUsed(estate, activity, values.propose ? { file: values.propose } : {});
     if (values.identity) {
       const wanted = new Set(

@@ -3,7 +3,7 @@
  * before it, so that a record removed, reordered or altered after the fact
  * breaks the chain at that point (docs/exposure.md).
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { DecisionRecord } from './decision-record.js';
 
 /** `prevHash` of the first record of a log. */
@@ -47,7 +47,18 @@ export type UnchainedRecord = Omit<DecisionRecord, 'seq' | 'prevHash' | 'hash'>;
  */
 export function recordHash(record: Omit<DecisionRecord, 'hash'> | DecisionRecord): string {
   const { hash: _hash, ...body } = record as DecisionRecord;
-  return `sha256:${createHash('sha256').update(canonicalRecordJson(body)).digest('hex')}`;
+  return bodyHash(canonicalRecordJson(body));
+}
+
+// One-shot hashing (Node 20.12 and later) saves a hash object per record; the digest is the same.
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/** {@link recordHash} of the record whose canonical JSON without `hash` is `body`. */
+export function bodyHash(body: string): string {
+  return `sha256:${sha256Hex(body)}`;
 }
 
 /** Places records in a chain one after the other: numbers them from 1 and seals each with its hash. */
@@ -101,6 +112,18 @@ export class ChainVerifier {
   private broken: ChainBreak | undefined;
 
   push(record: DecisionRecord): void {
+    this.next(record, undefined);
+  }
+
+  /**
+   * Like {@link push}, for a record whose canonical JSON without `hash` (as
+   * {@link canonicalRecordJson} writes it) is already at hand.
+   */
+  pushCanonical(record: Pick<DecisionRecord, 'seq' | 'prevHash' | 'hash'>, body: string): void {
+    this.next(record, body);
+  }
+
+  private next(record: Pick<DecisionRecord, 'seq' | 'prevHash' | 'hash'>, body: string | undefined): void {
     this.checked++;
     if (this.broken) return;
     const at = this.checked;
@@ -115,7 +138,8 @@ export class ChainVerifier {
     } else if (record.prevHash !== this.prevHash) {
       return fail('prev_hash_mismatch', `record ${record.seq} does not link to record ${this.prevSeq}`);
     }
-    if (recordHash(record) !== record.hash)
+    const hash = body === undefined ? recordHash(record as DecisionRecord) : bodyHash(body);
+    if (hash !== record.hash)
       return fail('hash_mismatch', `record ${record.seq} was altered: its hash does not match its content`);
     this.prevSeq = record.seq;
     this.prevHash = record.hash;

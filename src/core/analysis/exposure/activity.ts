@@ -5,9 +5,56 @@
  * exercised, which zone boundaries it was stopped at.
  */
 import type { DecisionRecord } from '../../log/decision-record.js';
+import { RecordLineScanner } from './record-line.js';
 
 /** Records may carry fields beyond {@link DecisionRecord}; the one read here is the client's user agent. */
 export type ObservedRecord = DecisionRecord & { userAgent?: string };
+
+/** What the collector reads of a record, as the record holds it. */
+export interface RecordFields {
+  time: string;
+  spiffeId: string;
+  ip: string | undefined;
+  sourceZone: string;
+  /** The record has a credential. */
+  credential: boolean;
+  credentialType: NonNullable<DecisionRecord['credential']>['type'] | undefined;
+  credentialId: string | undefined;
+  service: string;
+  port: number | undefined;
+  destinationZone: string;
+  method: string | undefined;
+  path: string | undefined;
+  decision: DecisionRecord['decision'];
+  layer: DecisionRecord['layer'];
+  rules: readonly string[];
+  wouldDeny: boolean;
+  userAgent: unknown;
+}
+
+/** The fields of a record the collector reads. */
+export function recordFields(record: ObservedRecord): RecordFields {
+  const credential = record.credential;
+  return {
+    time: record.time,
+    spiffeId: record.source.spiffeId,
+    ip: record.source.ip,
+    sourceZone: record.source.zone,
+    credential: Boolean(credential),
+    credentialType: credential ? credential.type : undefined,
+    credentialId: credential ? credential.id : undefined,
+    service: record.destination.service,
+    port: record.destination.port,
+    destinationZone: record.destination.zone,
+    method: record.action?.method,
+    path: record.action?.path,
+    decision: record.decision,
+    layer: record.layer,
+    rules: record.rules,
+    wouldDeny: Boolean(record.wouldDeny),
+    userAgent: record.userAgent,
+  };
+}
 
 export const MAX_ADDRESSES = 256;
 export const MAX_PATHS = 64;
@@ -116,7 +163,22 @@ function newActivity(spiffeId: string): IdentityActivity {
   };
 }
 
-const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
+/**
+ * A key as kept: a value cut from a log line would keep the whole line alive
+ * (engines share the text of long substrings), so a new key is copied once.
+ */
+function own<K>(k: K): K {
+  return typeof k === 'string' && k.length > 12 ? ((' ' + k).slice(1) as K) : k;
+}
+
+const bump = <K>(m: Map<K, number>, k: K) => {
+  const n = m.get(k);
+  m.set(n === undefined ? own(k) : k, (n ?? 0) + 1);
+};
+
+const addTo = <K>(set: Set<K>, k: K) => {
+  if (!set.has(k)) set.add(own(k));
+};
 
 /** Gathers activity record by record; feed it the log in order. */
 export class ActivityCollector {
@@ -126,22 +188,53 @@ export class ActivityCollector {
   private first = Infinity;
   private last = -Infinity;
   private readonly offboarded = new Map<string, number | undefined>();
+  private lines: RecordLineScanner | undefined;
 
   constructor(private readonly options: ActivityOptions = {}) {}
 
   add(record: ObservedRecord): void {
-    const t = Date.parse(record.time);
+    const t = this.inWindow(record.time);
+    if (t !== undefined) this.gather(t, recordFields(record));
+  }
+
+  /**
+   * Adds one line of a JSON-lines decision log when it is plain (see
+   * {@link RecordLineScanner}); false when it was not taken: parse it and
+   * {@link add} the record.
+   */
+  addLine(line: string): boolean {
+    const read = (this.lines ??= new RecordLineScanner()).scan(line, false);
+    if (read) this.addFields(read.fields);
+    return read !== undefined;
+  }
+
+  /** Like {@link add}, for a record already reduced to its fields. */
+  addFields(fields: RecordFields): void {
+    const t = this.inWindow(fields.time);
+    if (t !== undefined) this.gather(t, fields);
+  }
+
+  /** The record's time when it counts; otherwise it is counted as skipped. */
+  private inWindow(time: string): number | undefined {
+    const t = Date.parse(time);
     const { since, until } = this.options;
     if (Number.isNaN(t) || (since !== undefined && t < since) || (until !== undefined && t >= until)) {
       this.skipped++;
-      return;
+      return undefined;
     }
+    return t;
+  }
+
+  private gather(t: number, record: RecordFields): void {
     this.records++;
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
-    const id = record.source.spiffeId;
+    const id = record.spiffeId;
     let a = this.identities.get(id);
-    if (!a) this.identities.set(id, (a = newActivity(id)));
+    if (!a) {
+      const key = own(id);
+      this.identities.set(key, (a = newActivity(key)));
+    }
     if (a.records > 0 && t >= a.last) {
       // Welford: constant memory for the spread of the gaps between calls.
       const gap = (t - a.last) / 1000;
@@ -157,47 +250,47 @@ export class ActivityCollector {
     const allowed = record.decision === 'allow';
     if (allowed) a.allowed++;
     else a.denied++;
-    const ip = record.source.ip;
+    const ip = record.ip;
     if (ip !== undefined) {
       if (a.addresses.has(ip) || a.addresses.size < MAX_ADDRESSES) bump(a.addresses, ip);
       else a.addressesDropped++;
     }
-    bump(a.zones, record.source.zone);
+    bump(a.zones, record.sourceZone);
     // UTC hour and weekday by arithmetic: no Date per record (1970-01-01 was a Thursday).
     a.hours[Math.floor(t / 3_600_000) % 24]!++;
     a.weekdays[(Math.floor(t / 86_400_000) + 4) % 7]!++;
-    const path = record.action?.path === undefined ? undefined : pathShape(record.action.path);
+    const path = record.path === undefined ? undefined : pathShape(record.path);
     if (path !== undefined) {
-      if (a.paths.has(path) || a.paths.size < MAX_PATHS) a.paths.add(path);
+      if (a.paths.has(path) || a.paths.size < MAX_PATHS) addTo(a.paths, path);
       else a.pathsDropped++;
     }
     const ua = record.userAgent;
     if (typeof ua === 'string' && (a.userAgents.has(ua) || a.userAgents.size < MAX_USER_AGENTS))
       bump(a.userAgents, ua);
     if (record.credential) {
-      bump(a.credentialTypes, record.credential.type);
-      if (record.credential.id !== undefined && a.credentialIds.size < MAX_METHODS)
-        a.credentialIds.add(record.credential.id);
+      bump(a.credentialTypes, record.credentialType!);
+      if (record.credentialId !== undefined && a.credentialIds.size < MAX_METHODS)
+        addTo(a.credentialIds, record.credentialId);
     }
 
-    const service = record.destination.service;
+    const service = record.service;
     let use = a.services.get(service);
-    if (!use) a.services.set(service, (use = { requests: 0, allowed: 0, allowedAt: new Set() }));
+    if (!use) a.services.set(own(service), (use = { requests: 0, allowed: 0, allowedAt: new Set() }));
     use.requests++;
     if (allowed) {
       use.allowed++;
-      use.allowedAt.add(`${record.source.zone}\u0000${record.destination.port ?? 0}`);
+      addTo(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`);
       if (t > a.lastAllowed) a.lastAllowed = t;
       if (record.layer === 'permission') {
-        const method = record.action?.method ?? '';
+        const method = record.method ?? '';
         for (const rule of record.rules) {
           let r = a.permissionRules.get(rule);
-          if (!r) a.permissionRules.set(rule, (r = { count: 0, services: new Map() }));
+          if (!r) a.permissionRules.set(own(rule), (r = { count: 0, services: new Map() }));
           r.count++;
           let s = r.services.get(service);
-          if (!s) r.services.set(service, (s = { methods: new Set(), zones: new Set() }));
-          if (s.methods.size < MAX_METHODS) s.methods.add(method);
-          s.zones.add(record.source.zone);
+          if (!s) r.services.set(own(service), (s = { methods: new Set(), zones: new Set() }));
+          if (s.methods.size < MAX_METHODS) addTo(s.methods, method);
+          addTo(s.zones, record.sourceZone);
         }
       }
       const off = this.offboardedAt(id);
@@ -205,13 +298,13 @@ export class ActivityCollector {
         a.allowedAfterOffboarding++;
         if (t < a.firstAfterOffboarding) a.firstAfterOffboarding = t;
       }
-    } else if (record.layer === 'zone' && record.source.zone !== record.destination.zone) {
-      const key = `${record.source.zone}\u0000${record.destination.zone}`;
+    } else if (record.layer === 'zone' && record.sourceZone !== record.destinationZone) {
+      const key = `${record.sourceZone}\u0000${record.destinationZone}`;
       let z = a.zoneDenials.get(key);
       if (!z) {
         z = {
-          sourceZone: record.source.zone,
-          destinationZone: record.destination.zone,
+          sourceZone: own(record.sourceZone),
+          destinationZone: own(record.destinationZone),
           count: 0,
           first: t,
           last: t,
@@ -219,20 +312,21 @@ export class ActivityCollector {
           rules: new Set(),
           unenforced: 0,
         };
-        a.zoneDenials.set(key, z);
+        a.zoneDenials.set(own(key), z);
       }
       z.count++;
       if (record.wouldDeny) z.unenforced++;
       if (t < z.first) z.first = t;
       if (t > z.last) z.last = t;
-      z.services.add(service);
-      for (const r of record.rules) z.rules.add(r);
+      addTo(z.services, service);
+      for (const r of record.rules) addTo(z.rules, r);
     }
   }
 
   private offboardedAt(spiffeId: string): number | undefined {
     if (!this.options.offboardedAt) return undefined;
-    if (!this.offboarded.has(spiffeId)) this.offboarded.set(spiffeId, this.options.offboardedAt(spiffeId));
+    if (!this.offboarded.has(spiffeId))
+      this.offboarded.set(own(spiffeId), this.options.offboardedAt(spiffeId));
     return this.offboarded.get(spiffeId);
   }
 

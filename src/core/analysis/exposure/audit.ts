@@ -8,6 +8,7 @@ import type { InventorySnapshot } from '../../identity/inventory.js';
 import { ChainVerifier, type ChainStatus } from '../../log/hash-chain.js';
 import type { Policy } from '../../policy/model.js';
 import { ActivityCollector, type ObservedRecord } from './activity.js';
+import { RecordLineScanner } from './record-line.js';
 import { DEFAULT_THRESHOLDS, type AuditContext, type AuditThresholds } from './audit-context.js';
 import { findCrossZone } from './cross-zone.js';
 import { Estate } from './estate.js';
@@ -77,6 +78,7 @@ export class Audit {
   private readonly chain: ChainVerifier | undefined;
   private readonly options: AuditOptions;
   private readonly thresholds: AuditThresholds;
+  private readonly lines = new RecordLineScanner();
   private given = false;
 
   constructor(policy: Policy, inventory: InventorySnapshot, options: AuditOptions) {
@@ -115,6 +117,21 @@ export class Audit {
     this.given = true;
     this.chain?.push(record);
     this.activity.add(record);
+  }
+
+  /**
+   * Adds one line of a JSON-lines decision log, read without building the
+   * record when it is plain (see {@link RecordLineScanner}). False when the
+   * line was not taken: parse it and {@link add} the record, which decides
+   * the same things the general way (and finds what is wrong with it).
+   */
+  addLine(line: string): boolean {
+    const read = this.lines.scan(line, this.chain !== undefined);
+    if (!read) return false;
+    this.given = true;
+    if (read.chain) this.chain!.pushCanonical(read.chain.record, read.chain.body);
+    this.activity.addFields(read.fields);
+    return true;
   }
 
   /** The activity gathered so far (for granted-vs-used over the same pass). */

@@ -296,6 +296,56 @@ export function edgeRules(r: ReachedService): string {
   );
 }
 
+/**
+ * What one set of reached services looks like in the result, worked out once
+ * and shared by every identity that reaches exactly that set (identities
+ * matching the same rules from the same zones): one entry per service, the
+ * best of the zones it is reached from, in service order.
+ */
+interface ReachProfile {
+  list: readonly ReachedService[];
+  /** The graph edge of each entry of `list`, without its `from`. */
+  edges: readonly EdgeTemplate[];
+  /** Sum of the entries' {@link serviceValue}s. */
+  value: number;
+}
+
+interface EdgeTemplate {
+  to: string;
+  ports: string;
+  rules: readonly string[];
+  conditional: boolean;
+  unenforced: boolean;
+  /** Position of the service in this run's tables. */
+  slot: number;
+}
+
+/** Orders paths: higher score first, then fewer hops, then SPIFFE ID. */
+function comparePaths(a: CompromisedIdentity, b: CompromisedIdentity): number {
+  return b.score - a.score || a.hops - b.hops || (a.spiffeId < b.spiffeId ? -1 : 1);
+}
+
+/** The first `k` of `items` in {@link comparePaths} order, as a full sort would give them. */
+function topPaths(items: readonly CompromisedIdentity[], k: number): CompromisedIdentity[] {
+  // Anything but a count keeps the meaning `slice` gives it.
+  if (!Number.isInteger(k) || k < 0 || k >= items.length) return [...items].sort(comparePaths).slice(0, k);
+  const top: CompromisedIdentity[] = [];
+  if (k === 0) return top;
+  for (const c of items) {
+    if (top.length === k && comparePaths(c, top[k - 1]!) >= 0) continue;
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePaths(c, top[mid]!) < 0) hi = mid;
+      else lo = mid + 1;
+    }
+    top.splice(lo, 0, c);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
 export function blastRadius(
   estate: Estate,
   start: BlastStart,
@@ -310,12 +360,55 @@ export function blastRadius(
     w.state === 'expired' ? 0 : w.state === 'live' ? Math.min(w.remainingMs!, horizon) / horizon : 1;
 
   const visited = new Map<string, CompromisedIdentity>();
-  const order: CompromisedIdentity[] = [];
   const nodes = new Map<string, GraphNode>();
   const edges: GraphEdge[] = [];
-  const holdEdges = new Set<string>();
-  const looted = new Set<string>();
-  const services = new Map<string, ReachedService & { by: string; hops: number }>();
+  // Held credentials already drawn, by holder: each holder's list is walked once, but may repeat a name.
+  const holdEdges = new Map<string, Set<string>>();
+
+  // Services get a slot on first sight; per-slot tables replace maps keyed by name on the hot path.
+  const slots = new Map<string, number>();
+  const slotNames: string[] = [];
+  const closest: (ReachedService & { by: string; hops: number })[] = [];
+  const closestValue: number[] = [];
+  const looted: boolean[] = [];
+  const drawn: boolean[] = [];
+  const slotOf = (service: string) => {
+    let k = slots.get(service);
+    if (k === undefined) {
+      k = slotNames.length;
+      slots.set(service, k);
+      slotNames.push(service);
+    }
+    return k;
+  };
+
+  const profiles = new Map<readonly ServiceReach[], ReachProfile>();
+  const profileOf = (all: readonly ServiceReach[]): ReachProfile => {
+    let p = profiles.get(all);
+    if (p) return p;
+    const best = new Map<string, ServiceReach>();
+    for (const r of all) {
+      const b = best.get(r.service);
+      if (!b || rank(r) > rank(b)) best.set(r.service, r);
+    }
+    const list: ReachedService[] = [];
+    for (const r of best.values()) list.push(reached(r));
+    list.sort((a, b) => (a.service < b.service ? -1 : 1));
+    p = {
+      list,
+      edges: list.map((s) => ({
+        to: `service:${s.service}`,
+        ports: s.ports,
+        rules: [...s.zoneRules, ...s.flowRules, ...s.permissionRules],
+        conditional: s.conditional,
+        unenforced: s.unenforced,
+        slot: slotOf(s.service),
+      })),
+      value: list.reduce((n, s) => n + serviceValue(s), 0),
+    };
+    profiles.set(all, p);
+    return p;
+  };
 
   const identityNode = (c: CompromisedIdentity, isStart: boolean) => {
     const n: GraphNode = {
@@ -328,11 +421,10 @@ export function blastRadius(
     if (isStart) n.start = true;
     nodes.set(c.spiffeId, n);
   };
-  const hold = (from: string, to: string) => {
-    const key = `${from}\u0000${to}`;
-    if (holdEdges.has(key)) return;
-    holdEdges.add(key);
-    edges.push({ from, to, kind: 'holds' });
+  const holds = (from: string) => {
+    let seen = holdEdges.get(from);
+    if (!seen) holdEdges.set(from, (seen = new Set()));
+    return seen;
   };
 
   const startWindow =
@@ -347,86 +439,95 @@ export function blastRadius(
     dormant: startWindow.state === 'expired',
   };
   visited.set(first.spiffeId, first);
+  // Breadth first, so the queue is also the order identities are reported in.
   const queue: CompromisedIdentity[] = [first];
-  const enqueue = (
-    spiffeId: string,
+  const takeHeld = (
+    holder: string,
+    held: readonly string[],
     hops: number,
     zones: readonly string[],
-    via: { identity: string; service?: string },
+    identity: string,
+    service: string | undefined,
   ) => {
-    if (visited.has(spiffeId)) return;
-    const window = windowOf(estate.lifetime(spiffeId));
-    const c: CompromisedIdentity = {
-      spiffeId,
-      hops,
-      window,
-      zones,
-      reach: [],
-      via,
-      score: 0,
-      dormant: window.state === 'expired',
-    };
-    visited.set(spiffeId, c);
-    queue.push(c);
+    const seen = holds(holder);
+    for (const y of held) {
+      if (!seen.has(y)) {
+        seen.add(y);
+        edges.push({ from: holder, to: y, kind: 'holds' });
+      }
+      if (visited.has(y)) continue;
+      const window = windowOf(estate.lifetime(y));
+      const c: CompromisedIdentity = {
+        spiffeId: y,
+        hops,
+        window,
+        zones,
+        reach: [],
+        via: service === undefined ? { identity } : { identity, service },
+        score: 0,
+        dormant: window.state === 'expired',
+      };
+      visited.set(y, c);
+      queue.push(c);
+    }
   };
 
   for (let qi = 0; qi < queue.length; qi++) {
     const c = queue[qi]!;
-    order.push(c);
     identityNode(c, qi === 0);
-    const all = estate.reach(c.spiffeId, c.zones).services;
-    // One entry per service: the best of the zones it is reached from.
-    const best = new Map<string, ServiceReach>();
-    for (const r of all) {
-      const b = best.get(r.service);
-      if (!b || rank(r) > rank(b)) best.set(r.service, r);
-    }
-    const list: ReachedService[] = [];
-    for (const r of best.values()) {
-      const s = reached(r);
-      list.push(s);
-      const sid = `service:${s.service}`;
-      if (!nodes.has(sid))
-        nodes.set(sid, { id: sid, kind: 'service', label: s.service, zone: s.zone, mode: s.mode });
-      const edge: GraphEdge = {
-        from: c.spiffeId,
-        to: sid,
-        kind: 'reaches',
-        ports: s.ports,
-        rules: [...s.zoneRules, ...s.flowRules, ...s.permissionRules],
-      };
-      if (s.conditional) edge.conditional = true;
-      if (s.unenforced) edge.unenforced = true;
-      edges.push(edge);
-      const known = services.get(s.service);
-      if (!known || (known.hops === c.hops && serviceValue(s) > serviceValue(known)))
-        services.set(s.service, { ...s, by: c.spiffeId, hops: c.hops });
+    const profile = profileOf(estate.reach(c.spiffeId, c.zones).services);
+    const from = c.spiffeId;
+    const loots = !c.dormant && c.hops < maxHops;
+    const list = profile.list;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      const t = profile.edges[i]!;
+      const k = t.slot;
+      if (!drawn[k]) {
+        drawn[k] = true;
+        if (!nodes.has(t.to))
+          nodes.set(t.to, { id: t.to, kind: 'service', label: s.service, zone: s.zone, mode: s.mode });
+      }
+      // Object literals in one key order per shape, as the JSON output shows them.
+      edges.push(
+        t.conditional
+          ? t.unenforced
+            ? {
+                from,
+                to: t.to,
+                kind: 'reaches',
+                ports: t.ports,
+                rules: t.rules,
+                conditional: true,
+                unenforced: true,
+              }
+            : { from, to: t.to, kind: 'reaches', ports: t.ports, rules: t.rules, conditional: true }
+          : t.unenforced
+            ? { from, to: t.to, kind: 'reaches', ports: t.ports, rules: t.rules, unenforced: true }
+            : { from, to: t.to, kind: 'reaches', ports: t.ports, rules: t.rules },
+      );
+      const known = closest[k];
+      if (!known || (known.hops === c.hops && serviceValue(s) > closestValue[k]!)) {
+        closest[k] = { ...s, by: from, hops: c.hops };
+        closestValue[k] = serviceValue(s);
+      }
       // Breadth first: the first identity to reach a service does so in the fewest hops, so
       // what the service holds is taken then, once.
-      if (c.dormant || c.hops >= maxHops || looted.has(s.service)) continue;
-      looted.add(s.service);
+      if (!loots || looted[k]) continue;
+      looted[k] = true;
       const svc = estate.service(s.service);
-      const holder = svc ? estate.serviceEntry(svc) : undefined;
-      for (const y of holder?.holdsCredentialsOf ?? []) {
-        hold(sid, y);
-        enqueue(y, c.hops + 1, [svc!.zone], { identity: c.spiffeId, service: s.service });
-      }
+      const held = (svc ? estate.serviceEntry(svc) : undefined)?.holdsCredentialsOf;
+      if (held?.length) takeHeld(t.to, held, c.hops + 1, [svc!.zone], from, s.service);
     }
-    c.reach = list.sort((a, b) => (a.service < b.service ? -1 : 1));
-    c.score = Number((list.reduce((n, s) => n + serviceValue(s), 0) * weight(c.window)).toPrecision(3));
+    c.reach = list;
+    c.score = Number((profile.value * weight(c.window)).toPrecision(3));
     if (qi === 0 && start.via === 'identity' && !c.dormant && maxHops > 0) {
-      for (const y of estate.identities.get(c.spiffeId)?.entry?.holdsCredentialsOf ?? []) {
-        hold(c.spiffeId, y);
-        enqueue(y, 1, c.zones, { identity: c.spiffeId });
-      }
+      const held = estate.identities.get(c.spiffeId)?.entry?.holdsCredentialsOf;
+      if (held?.length) takeHeld(c.spiffeId, held, 1, c.zones, c.spiffeId, undefined);
     }
   }
-  for (const c of order) if (!nodes.has(c.spiffeId)) identityNode(c, false);
-
-  const ranked = [...order].sort(
-    (a, b) => b.score - a.score || a.hops - b.hops || (a.spiffeId < b.spiffeId ? -1 : 1),
-  );
-  const paths = ranked.slice(0, maxPaths).map((c, i) => pathTo(c, i + 1));
+  const order = queue;
+  const paths = topPaths(order, maxPaths).map((c, i) => pathTo(c, i + 1));
 
   function pathTo(c: CompromisedIdentity, rankNo: number): BlastPath {
     const chain: CompromisedIdentity[] = [];
@@ -500,7 +601,7 @@ export function blastRadius(
     };
   }
 
-  const serviceList = [...services.values()].sort((a, b) => (a.service < b.service ? -1 : 1));
+  const serviceList = closest.filter((s) => s !== undefined).sort((a, b) => (a.service < b.service ? -1 : 1));
   return {
     start,
     now: new Date(estate.now).toISOString(),

@@ -58,21 +58,23 @@ export class Estate {
   readonly identities = new Map<string, EstateIdentity>();
   readonly reachability: Reachability;
   private readonly zoneTable: PrefixTable<string>;
-  private readonly addressTable: PrefixTable<readonly string[]> | undefined;
-  private readonly environments = new Map<string, string>();
+  // Built on first use: a blast radius needs none of these, an audit all.
+  private addressTable: PrefixTable<readonly string[]> | undefined | null = null;
+  private environments: Map<string, string> | undefined;
+  private entriesById: Map<string, RegistrationEntry> | undefined;
+  private readonly environmentsConfigured: Readonly<Record<string, string>> | undefined;
   private readonly credentials = new Map<string, IssuedCredential[]>();
   private readonly grantsBy = new Map<string, Grant[]>();
-  private readonly entriesById = new Map<string, RegistrationEntry>();
   private readonly servicesByName = new Map<string, Service>();
   private readonly servicesBySpiffeId = new Map<string, Service>();
   private readonly lifetimes = new Map<string, Lifetime>();
-  private readonly reaches = new Map<string, IdentityReach>();
   private readonly revocations: readonly Revocation[];
 
   constructor(policy: Policy, inventory: InventorySnapshot, options: EstateOptions) {
     this.policy = policy;
     this.inventory = inventory;
     this.now = options.now;
+    this.environmentsConfigured = options.environments;
     this.reachability = new Reachability(policy, options.now);
     this.zoneTable = createPrefixTable(
       policy.zones.flatMap((z) => z.cidrs.map((c) => ({ cidr: parseCidr(c), value: z.name }))),
@@ -82,21 +84,8 @@ export class Estate {
       if (s.spiffeId) this.servicesBySpiffeId.set(s.spiffeId, s);
     }
     const workloads = new Map(policy.workloads.map((w) => [w.spiffeId, w]));
-    const owners = new Map<string, string[]>();
     for (const entry of inventory.entries) {
-      this.entriesById.set(entry.id, entry);
-      for (const a of entry.addresses ?? []) {
-        const cidr = formatCidr(parseCidr(a.includes('/') ? a : a.includes(':') ? `${a}/128` : `${a}/32`));
-        const list = owners.get(cidr);
-        if (list) list.push(entry.spiffeId);
-        else owners.set(cidr, [entry.spiffeId]);
-      }
-    }
-    this.addressTable = owners.size
-      ? createPrefixTable([...owners].map(([c, ids]) => ({ cidr: parseCidr(c), value: ids })))
-      : undefined;
-    for (const entry of inventory.entries) {
-      const workload = workloads.get(entry.spiffeId);
+      const workload = workloads.size ? workloads.get(entry.spiffeId) : undefined;
       this.identities.set(entry.spiffeId, this.describe(entry.spiffeId, entry, workload));
     }
     for (const w of policy.workloads) {
@@ -106,28 +95,6 @@ export class Estate {
     for (const c of inventory.credentials) push(this.credentials, c.spiffeId, c);
     for (const g of inventory.grants) push(this.grantsBy, g.spiffeId, g);
     this.revocations = inventory.revocations.filter((r) => Date.parse(r.revokedAt) <= this.now);
-
-    // Environments: as configured, else the most common `env` label of the identities in each zone.
-    const votes = new Map<string, Map<string, number>>();
-    for (const id of this.identities.values()) {
-      const env = id.labels.env;
-      if (!env) continue;
-      for (const z of id.zones) {
-        const m = votes.get(z) ?? new Map<string, number>();
-        m.set(env, (m.get(env) ?? 0) + 1);
-        votes.set(z, m);
-      }
-    }
-    for (const z of policy.zones) {
-      const configured = options.environments?.[z.name];
-      if (configured) {
-        this.environments.set(z.name, configured);
-        continue;
-      }
-      const m = votes.get(z.name);
-      const best = m ? [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0] : z.name;
-      this.environments.set(z.name, best);
-    }
   }
 
   private describe(
@@ -135,17 +102,18 @@ export class Estate {
     entry: RegistrationEntry | undefined,
     workload: Workload | undefined,
   ): EstateIdentity {
-    const zones = new Set<string>();
-    if (entry?.zone) zones.add(entry.zone);
+    let zones: string[] = [];
+    if (entry?.zone) zones.push(entry.zone);
     for (const a of entry?.addresses ?? []) {
-      const base = a.split('/')[0]!;
-      const z = this.zoneTable.lookupText(base);
-      if (z) zones.add(z);
+      const slash = a.indexOf('/');
+      const z = this.zoneTable.lookupText(slash === -1 ? a : a.slice(0, slash));
+      if (z && !zones.includes(z)) zones.push(z);
     }
+    if (zones.length > 1) zones = zones.sort();
     const id: EstateIdentity = {
       spiffeId,
       labels: { ...(entry?.labels ?? {}), ...(workload?.labels ?? {}) },
-      zones: [...zones].sort(),
+      zones,
     };
     if (entry) id.entry = entry;
     if (workload) id.workload = workload;
@@ -156,6 +124,51 @@ export class Estate {
     return id;
   }
 
+  /** Which addresses belong to which identities: inventory entries' declared ranges. */
+  private addresses(): PrefixTable<readonly string[]> | undefined {
+    if (this.addressTable !== null) return this.addressTable;
+    const owners = new Map<string, string[]>();
+    for (const entry of this.inventory.entries) {
+      for (const a of entry.addresses ?? []) {
+        const cidr = formatCidr(parseCidr(a.includes('/') ? a : a.includes(':') ? `${a}/128` : `${a}/32`));
+        const list = owners.get(cidr);
+        if (list) list.push(entry.spiffeId);
+        else owners.set(cidr, [entry.spiffeId]);
+      }
+    }
+    this.addressTable = owners.size
+      ? createPrefixTable([...owners].map(([c, ids]) => ({ cidr: parseCidr(c), value: ids })))
+      : undefined;
+    return this.addressTable;
+  }
+
+  /** Environments: as configured, else the most common `env` label of the identities in each zone. */
+  private environmentTable(): Map<string, string> {
+    if (this.environments) return this.environments;
+    const environments = new Map<string, string>();
+    const votes = new Map<string, Map<string, number>>();
+    for (const id of this.identities.values()) {
+      const env = id.labels.env;
+      if (!env) continue;
+      for (const z of id.zones) {
+        const m = votes.get(z) ?? new Map<string, number>();
+        m.set(env, (m.get(env) ?? 0) + 1);
+        votes.set(z, m);
+      }
+    }
+    for (const z of this.policy.zones) {
+      const configured = this.environmentsConfigured?.[z.name];
+      if (configured) {
+        environments.set(z.name, configured);
+        continue;
+      }
+      const m = votes.get(z.name);
+      const best = m ? [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0] : z.name;
+      environments.set(z.name, best);
+    }
+    return (this.environments = environments);
+  }
+
   /** The zone of an address, as the decision point sees it. */
   zoneOf(ip: string): string {
     return this.zoneTable.lookupText(ip) ?? UNKNOWN_ZONE;
@@ -163,12 +176,12 @@ export class Estate {
 
   /** The identities whose inventory entries declare an address range holding `ip`. */
   workloadsAt(ip: string): readonly string[] {
-    return this.addressTable?.lookupText(ip) ?? [];
+    return this.addresses()?.lookupText(ip) ?? [];
   }
 
   /** The environment a zone belongs to; `undefined` for `unknown`. */
   environmentOf(zone: string): string | undefined {
-    return this.environments.get(zone);
+    return this.environmentTable().get(zone);
   }
 
   service(name: string): Service | undefined {
@@ -186,6 +199,10 @@ export class Estate {
   }
 
   entry(id: string): RegistrationEntry | undefined {
+    if (!this.entriesById) {
+      this.entriesById = new Map();
+      for (const entry of this.inventory.entries) this.entriesById.set(entry.id, entry);
+    }
     return this.entriesById.get(id);
   }
 
@@ -199,6 +216,7 @@ export class Estate {
 
   /** Whether an issued credential has been taken back by a revocation in force. */
   isRevoked(c: IssuedCredential): boolean {
+    if (!this.revocations.length) return false;
     const issued = Date.parse(c.issuedAt);
     return this.revocations.some((r) => {
       if (r.target === 'credential') return r.value === c.id;
@@ -244,19 +262,15 @@ export class Estate {
   /**
    * What an identity reaches, from its own zones or from `zones` (a credential
    * used from another host). Identities unknown to the estate have no labels.
+   * Identities that match the same rules from the same zones share one
+   * `services` array (see {@link Reachability.servicesOf}).
    */
   reach(spiffeId: string, zones?: readonly string[], options: ReachOptions = {}): IdentityReach {
     const id = this.identities.get(spiffeId);
-    const from = zones ?? id?.zones ?? [];
-    const key = `${spiffeId}\u0000${from.join(',')}\u0000${options.includeUnenforced ?? true}`;
-    let r = this.reaches.get(key);
-    if (!r) {
-      r = this.reachability.of({ spiffeId, labels: id?.labels ?? {}, zones: from }, options);
-      // Bounded: a blast radius over a large estate asks once per identity; keep what is reused.
-      if (this.reaches.size > 200_000) this.reaches.clear();
-      this.reaches.set(key, r);
-    }
-    return r;
+    return this.reachability.of(
+      { spiffeId, labels: id?.labels ?? {}, zones: zones ?? id?.zones ?? [] },
+      options,
+    );
   }
 
   /** `now` minus a number of days. */

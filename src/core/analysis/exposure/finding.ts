@@ -4,7 +4,7 @@
  * Non-Human Identities Top 10 (2025), the NIST SP 800-207 tenets and NIST CSF
  * 2.0 (mappings.ts). Wire format: schemas/finding.v1.json.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { FINDING_CATALOGUE, type CsfId, type FindingType, type OwaspNhiId, type Tenet } from './mappings.js';
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
@@ -42,10 +42,16 @@ export interface Finding {
   data?: Readonly<Record<string, unknown>>;
 }
 
+// One-shot hashing (Node 20.12 and later) saves a hash object per finding; the digest is the same.
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
 /** The stable id of a finding of `type` about `subject`. */
 export function findingId(type: FindingType, subject: FindingSubject): string {
   const text = `${type}\u0000${subject.kind}\u0000${subject.id}\u0000${subject.identity ?? ''}`;
-  return `nhf_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`;
+  return `nhf_${sha256Hex(text).slice(0, 12)}`;
 }
 
 export interface FindingInput {

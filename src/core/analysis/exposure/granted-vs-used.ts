@@ -20,6 +20,7 @@ import type { FlowRule, PermissionRule } from '../../policy/model.js';
 import type { PolicyProblem } from '../../policy/problem.js';
 import type { ActivityCollector } from './activity.js';
 import type { Estate } from './estate.js';
+import type { ServiceReach } from './reachability.js';
 import { isoTime } from './format.js';
 import { policyToDocument } from './policy-document.js';
 import { ALL_PORTS, contains, portsOf, union, formatPorts, type PortSet } from './port-set.js';
@@ -56,22 +57,27 @@ export interface IdentityPrivileges {
   broadRules: readonly { rule: string; service: string; methods: readonly string[] }[];
 }
 
-/** What one identity is granted and what it used, from its own zones and those it called from. */
-export function identityPrivileges(
-  estate: Estate,
-  activity: ActivityCollector,
-  spiffeId: string,
-): IdentityPrivileges {
-  const a = activity.identities.get(spiffeId);
-  const declared = estate.identities.get(spiffeId)?.zones ?? [];
-  const zones = [...new Set([...declared, ...(a ? a.zones.keys() : [])])].sort();
-  const reach = estate.reach(spiffeId, zones, { includeUnenforced: false });
+const granted = new WeakMap<
+  readonly ServiceReach[],
+  { services: readonly GrantedService[]; permissionRules: readonly GrantedRule[] }
+>();
+
+/**
+ * What a reach grants, by service and by permission rule. Identities that
+ * reach the same (they share the array) share the answer.
+ */
+function grantedBy(reach: readonly ServiceReach[]): {
+  services: readonly GrantedService[];
+  permissionRules: readonly GrantedRule[];
+} {
+  const known = granted.get(reach);
+  if (known) return known;
   const services = new Map<
     string,
     { ports: PortSet; zone: Set<string>; flow: Set<string>; perm: Set<string>; conditional: boolean }
   >();
   const rules = new Map<string, { services: Set<string>; everyAction: boolean; when?: string }>();
-  for (const s of reach.services) {
+  for (const s of reach) {
     let g = services.get(s.service);
     if (!g)
       services.set(
@@ -93,19 +99,36 @@ export function identityPrivileges(
       r.services.add(s.service);
     }
   }
-  const granted: GrantedService[] = [...services].map(([service, g]) => ({
-    service,
-    ports: formatPorts(g.ports),
-    zoneRules: [...g.zone],
-    flowRules: [...g.flow],
-    permissionRules: [...g.perm],
-    conditional: g.conditional,
-  }));
-  const grantedRules: GrantedRule[] = [...rules].map(([rule, r]) => {
-    const out: GrantedRule = { rule, services: [...r.services].sort(), everyAction: r.everyAction };
-    if (r.when !== undefined) out.when = r.when;
-    return out;
-  });
+  const answer = {
+    services: [...services].map(([service, g]) => ({
+      service,
+      ports: formatPorts(g.ports),
+      zoneRules: [...g.zone],
+      flowRules: [...g.flow],
+      permissionRules: [...g.perm],
+      conditional: g.conditional,
+    })),
+    permissionRules: [...rules].map(([rule, r]) => {
+      const out: GrantedRule = { rule, services: [...r.services].sort(), everyAction: r.everyAction };
+      if (r.when !== undefined) out.when = r.when;
+      return out;
+    }),
+  };
+  granted.set(reach, answer);
+  return answer;
+}
+
+/** What one identity is granted and what it used, from its own zones and those it called from. */
+export function identityPrivileges(
+  estate: Estate,
+  activity: ActivityCollector,
+  spiffeId: string,
+): IdentityPrivileges {
+  const a = activity.identities.get(spiffeId);
+  const declared = estate.identities.get(spiffeId)?.zones ?? [];
+  const zones = [...new Set([...declared, ...(a ? a.zones.keys() : [])])].sort();
+  const reach = estate.reach(spiffeId, zones, { includeUnenforced: false });
+  const { services: granted, permissionRules: grantedRules } = grantedBy(reach.services);
   const usedServices = a
     ? [...a.services]
         .filter(([, u]) => u.requests > 0)

@@ -115,8 +115,19 @@ interface IndexedRule {
 
 interface RuleIndex {
   byId: Map<string, IndexedRule[]>;
-  byLabel: Map<string, IndexedRule[]>;
+  /** Label name → label value → rules. */
+  byLabel: Map<string, Map<string, IndexedRule[]>>;
   always: IndexedRule[];
+}
+
+const NO_RULES: IndexedRule[] = [];
+const UNKNOWN_ZONES: readonly string[] = [UNKNOWN_ZONE];
+
+/** The positions of rules in their layer, as a cache key. */
+function ruleKey(rules: readonly IndexedRule[]): string {
+  let key = '';
+  for (let i = 0; i < rules.length; i++) key += (i ? ',' : '') + rules[i]!.index;
+  return key;
 }
 
 const push = <K, V>(map: Map<K, V[]>, key: K, value: V) => {
@@ -135,6 +146,7 @@ export class Reachability {
   private readonly permissions: RuleIndex;
   private readonly unenforced: Service[];
   private readonly cache = new Map<string, readonly ServiceReach[]>();
+  private readonly combined = new Map<string, readonly ServiceReach[]>();
   private stamp = 0;
 
   constructor(policy: Policy, now: number) {
@@ -225,28 +237,63 @@ export class Reachability {
 
   /** Everything `subject` reaches, from each of its zones. */
   of(subject: ReachSubject, options: ReachOptions = {}): IdentityReach {
+    const { accepted, services } = this.servicesOf(subject, options);
+    return { spiffeId: subject.spiffeId, accepted, services };
+  }
+
+  /**
+   * What {@link of} lists, without the identity around it. Subjects that match
+   * the same rules from the same zones get the same array: it must not be
+   * changed.
+   */
+  servicesOf(
+    subject: ReachSubject,
+    options: ReachOptions = {},
+  ): { accepted: boolean; services: readonly ServiceReach[] } {
     const includeUnenforced = options.includeUnenforced ?? true;
     const parsed = tryParseSpiffeId(subject.spiffeId);
     const accepted = parsed !== undefined && this.trustDomains.has(parsed.trustDomain);
-    const zones = subject.zones.length ? subject.zones : [UNKNOWN_ZONE];
-    const out: ServiceReach[] = [];
+    const zones = subject.zones.length ? subject.zones : UNKNOWN_ZONES;
+    let combinedKey = includeUnenforced ? '' : '-';
+    const parts: (readonly ServiceReach[])[] = [];
     for (const zone of zones) {
-      const facts = accepted ? this.facts(subject, zone) : undefined;
-      const flows = facts ? this.candidates(this.flows, facts) : [];
-      const permissions = facts ? this.candidates(this.permissions, facts) : [];
-      const key = `${zone}\u0000${accepted}\u0000${flows.map((r) => r.index).join(',')}|${permissions.map((r) => r.index).join(',')}`;
+      let key = `${zone}\u0000${accepted}\u0000`;
+      let flows: IndexedRule[] = NO_RULES;
+      let permissions: IndexedRule[] = NO_RULES;
+      if (accepted) {
+        const facts = {
+          spiffeId: subject.spiffeId,
+          trustDomain: parsed.trustDomain,
+          path: parsed.path,
+          labels: subject.labels,
+          zone,
+        };
+        flows = this.candidates(this.flows, facts);
+        permissions = this.candidates(this.permissions, facts);
+        key += ruleKey(flows) + '|' + ruleKey(permissions);
+      } else key += '|';
       let reach = this.cache.get(key);
       if (!reach) {
         reach = this.compute(zone, accepted, flows, permissions);
         this.cache.set(key, reach);
       }
-      for (const r of reach) if (includeUnenforced || r.allowedByPolicy) out.push(r);
+      parts.push(reach);
+      combinedKey += `${key}\u0001`;
     }
-    if (zones.length > 1)
-      out.sort((a, b) =>
-        a.service === b.service ? (a.sourceZone < b.sourceZone ? -1 : 1) : a.service < b.service ? -1 : 1,
-      );
-    return { spiffeId: subject.spiffeId, accepted, services: out };
+    if (parts.length === 1 && includeUnenforced) return { accepted, services: parts[0]! };
+    let services = this.combined.get(combinedKey);
+    if (!services) {
+      const out: ServiceReach[] = [];
+      for (const reach of parts)
+        for (const r of reach) if (includeUnenforced || r.allowedByPolicy) out.push(r);
+      if (parts.length > 1)
+        out.sort((a, b) =>
+          a.service === b.service ? (a.sourceZone < b.sourceZone ? -1 : 1) : a.service < b.service ? -1 : 1,
+        );
+      services = out;
+      this.combined.set(combinedKey, services);
+    }
+    return { accepted, services };
   }
 
   private facts(subject: ReachSubject, zone: string) {
@@ -273,9 +320,9 @@ export class Reachability {
       }
     };
     visit(index.byId.get(facts.spiffeId));
-    for (const k in facts.labels) visit(index.byLabel.get(`${k}\u0000${facts.labels[k]}`));
+    for (const k in facts.labels) visit(index.byLabel.get(k)?.get(facts.labels[k]!));
     visit(index.always);
-    return out.sort((a, b) => a.index - b.index);
+    return out.length > 1 ? out.sort((a, b) => a.index - b.index) : out;
   }
 
   private compute(
@@ -380,7 +427,11 @@ function placeRule(index: RuleIndex, from: Selector, rule: IndexedRule): void {
   for (const key of keys) {
     const [kind, a, b] = key.split('\u0000') as [string, string, string | undefined];
     if (kind === 'id') push(index.byId, a, rule);
-    else push(index.byLabel, `${a}\u0000${b}`, rule);
+    else {
+      let values = index.byLabel.get(a);
+      if (!values) index.byLabel.set(a, (values = new Map()));
+      push(values, b!, rule);
+    }
   }
 }
 
