@@ -1,7 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
+import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
+import type { DecisionRecord } from '../core/log/decision-record.js';
+import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -70,6 +74,55 @@ export async function readDecisionLog(
       throw new GatehouseError('request_invalid', `cannot read decision log \`${path}\`: no such file`);
     throw e;
   }
+}
+
+/**
+ * Checks the hash chain of a JSON-lines decision log file as {@link Audit}
+ * checks it while reading: line by line, in constant memory, blank lines
+ * skipped. Stops at a line that is not a JSON object — the reader of the same
+ * file reports that line.
+ */
+export async function checkChainOfFile(file: string): Promise<ChainStatus> {
+  const verifier = new ChainVerifier();
+  const scanner = new RecordLineScanner();
+  for await (const lines of fileLines(file)) {
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const read = scanner.scan(line, true);
+      if (read) {
+        verifier.pushCanonical(read.chain!.record, read.chain!.body);
+        continue;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        return verifier.status();
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return verifier.status();
+      verifier.push(value as DecisionRecord);
+    }
+  }
+  return verifier.status();
+}
+
+/**
+ * {@link checkChainOfFile} on a thread of its own, so that hashing a large
+ * log overlaps with reading it for analysis. Rejects when the thread fails.
+ */
+export function checkChainInWorker(file: string): Promise<ChainStatus> {
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(new URL('./chain-check-worker.js', import.meta.url), { workerData: { file } });
+    let done = false;
+    worker.once('message', (status: ChainStatus) => {
+      done = true;
+      resolvePromise(status);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (!done) reject(new Error(`the chain check thread exited with code ${code}`));
+    });
+  });
 }
 
 /**

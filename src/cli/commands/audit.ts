@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
 import {
-  Audit,
   renderAuditHtml,
   SEVERITIES,
   type AuditOptions,
@@ -8,7 +7,7 @@ import {
   type Severity,
 } from '../../core/analysis/exposure/index.js';
 import { parsePolicy } from '../../core/policy/index.js';
-import { readDecisionLog } from '../decision-log-file.js';
+import { auditWithLog } from '../audit-log.js';
 import { analysisNow, countFlag, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -75,12 +74,14 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     if (since !== undefined) options.since = since;
     if (until !== undefined) options.until = until;
     if (staleDays !== undefined) options.staleDays = staleDays;
-    const audit = new Audit(policy, inventory, options);
-    if (values.decisions !== undefined) {
-      audit.withLog();
-      await readDecisionLog(values.decisions, io.cwd, audit, () => io.readStdin());
-    }
-    const report = audit.finish();
+    const report = await auditWithLog(
+      policy,
+      inventory,
+      options,
+      values.decisions === undefined
+        ? undefined
+        : { path: values.decisions, cwd: io.cwd, stdin: () => io.readStdin() },
+    );
     if (report.log.chain === 'broken')
       io.stderr.write(
         `gatehouse audit: the decision log's hash chain is broken: ${report.log.chainBreak!.message}; records may have been removed or altered\n`,

@@ -66,6 +66,9 @@ export interface ServiceUse {
   allowed: number;
   /** Allowed requests by `<source zone>\0<port>` (port `0` when the request had none). */
   allowedAt: Set<string>;
+  /** The zone and port last added to `allowedAt`: a caller mostly repeats them, so the key need not be built again. */
+  lastZone?: string;
+  lastPort?: number | undefined;
 }
 
 export interface RuleUse {
@@ -116,6 +119,8 @@ export interface IdentityActivity {
   /** Allowed decisions after the entry was disabled or offboarded. */
   allowedAfterOffboarding: number;
   firstAfterOffboarding: number;
+  /** When the identity was disabled or offboarded (ms); undefined while active. Looked up once per identity. */
+  offboardedAt: number | undefined;
 }
 
 export interface ActivityOptions {
@@ -160,6 +165,7 @@ function newActivity(spiffeId: string): IdentityActivity {
     zoneDenials: new Map(),
     allowedAfterOffboarding: 0,
     firstAfterOffboarding: Infinity,
+    offboardedAt: undefined,
   };
 }
 
@@ -187,7 +193,6 @@ export class ActivityCollector {
   private skipped = 0;
   private first = Infinity;
   private last = -Infinity;
-  private readonly offboarded = new Map<string, number | undefined>();
   private lines: RecordLineScanner | undefined;
 
   constructor(private readonly options: ActivityOptions = {}) {}
@@ -234,6 +239,7 @@ export class ActivityCollector {
     if (!a) {
       const key = own(id);
       this.identities.set(key, (a = newActivity(key)));
+      a.offboardedAt = this.options.offboardedAt?.(key);
     }
     if (a.records > 0 && t >= a.last) {
       // Welford: constant memory for the spread of the gaps between calls.
@@ -279,7 +285,11 @@ export class ActivityCollector {
     use.requests++;
     if (allowed) {
       use.allowed++;
-      addTo(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`);
+      if (use.lastZone !== record.sourceZone || use.lastPort !== record.port) {
+        addTo(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`);
+        use.lastZone = own(record.sourceZone);
+        use.lastPort = record.port;
+      }
       if (t > a.lastAllowed) a.lastAllowed = t;
       if (record.layer === 'permission') {
         const method = record.method ?? '';
@@ -293,7 +303,7 @@ export class ActivityCollector {
           addTo(s.zones, record.sourceZone);
         }
       }
-      const off = this.offboardedAt(id);
+      const off = a.offboardedAt;
       if (off !== undefined && t >= off) {
         a.allowedAfterOffboarding++;
         if (t < a.firstAfterOffboarding) a.firstAfterOffboarding = t;
@@ -321,13 +331,6 @@ export class ActivityCollector {
       addTo(z.services, service);
       for (const r of record.rules) addTo(z.rules, r);
     }
-  }
-
-  private offboardedAt(spiffeId: string): number | undefined {
-    if (!this.options.offboardedAt) return undefined;
-    if (!this.offboarded.has(spiffeId))
-      this.offboarded.set(own(spiffeId), this.options.offboardedAt(spiffeId));
-    return this.offboarded.get(spiffeId);
   }
 
   summary(): ActivitySummary {

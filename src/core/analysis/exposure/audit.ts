@@ -139,7 +139,12 @@ export class Audit {
     return this.activity;
   }
 
-  finish(): AuditReport {
+  /**
+   * The report. `chain` is the status of a chain check made elsewhere over
+   * the same records (on another thread, say) for an audit built with
+   * `verifyChain: false`.
+   */
+  finish(chain?: ChainStatus): AuditReport {
     const summary = this.activity.summary();
     const ctx: AuditContext = {
       estate: this.estate,
@@ -177,7 +182,7 @@ export class Audit {
     const sortedOwasp = Object.fromEntries(
       (Object.keys(OWASP_NHI) as OwaspNhiId[]).filter((k) => byOwasp[k]).map((k) => [k, byOwasp[k]!]),
     );
-    const chain = this.chain?.status();
+    chain ??= this.chain?.status();
     const log: AuditReport['log'] = {
       given: this.given,
       records: summary.records,
