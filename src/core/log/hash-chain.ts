@@ -15,6 +15,16 @@ export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
  * because the log hashes every record.
  */
 export function canonicalRecordJson(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      // JSON.stringify escapes only quotes, backslashes, control characters and lone surrogates.
+      return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+    case 'number':
+      // Finite numbers print as JSON.stringify prints them; NaN and the infinities are `null`.
+      return Number.isFinite(value) ? `${value}` : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+  }
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
@@ -25,16 +35,64 @@ export function canonicalRecordJson(value: unknown): string {
     return out + ']';
   }
   const o = value as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
+  const keys = Object.keys(o);
+  const shape = shapeOf(keys);
   let out = '{';
   let first = true;
-  for (const k of keys) {
-    const v = o[k];
+  for (let i = 0; i < shape.order.length; i++) {
+    const v = o[keys[shape.order[i]!]!];
     if (v === undefined || typeof v === 'function') continue;
-    out += (first ? '' : ',') + JSON.stringify(k) + ':' + canonicalRecordJson(v);
+    out += (first ? '' : ',') + shape.quoted[i]! + canonicalRecordJson(v);
     first = false;
   }
   return out + '}';
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** An object layout: its keys as listed, their sorted order, each key as written (`"key":`). */
+interface Shape {
+  keys: readonly string[];
+  /** Indexes into `keys`, in sorted key order. */
+  order: readonly number[];
+  /** `JSON.stringify(key) + ':'`, in sorted key order. */
+  quoted: readonly string[];
+}
+
+/**
+ * Layouts seen, by key count and first and last key. Records are written by
+ * a few programs, so a few layouts recur: sorting and quoting their keys once
+ * makes the log's hashing several times cheaper.
+ */
+const SHAPES = new Map<string, Shape[]>();
+const MAX_SHAPES = 512;
+let shapeCount = 0;
+
+function shapeOf(keys: readonly string[]): Shape {
+  const n = keys.length;
+  const signature = n === 0 ? '' : `${n}\u0000${keys[0]!}\u0000${keys[n - 1]!}`;
+  const known = SHAPES.get(signature);
+  if (known) {
+    for (const shape of known) if (sameKeys(shape.keys, keys)) return shape;
+  }
+  const order = keys
+    .map((_, i) => i)
+    .sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+  const shape: Shape = { keys: [...keys], order, quoted: order.map((i) => `${JSON.stringify(keys[i])}:`) };
+  // Bounded: a stream of records with ever new layouts must not grow memory.
+  if (shapeCount < MAX_SHAPES) {
+    shapeCount++;
+    if (known) known.push(shape);
+    else SHAPES.set(signature, [shape]);
+  }
+  return shape;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A record before it is placed in the chain. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { ChainWriter, GENESIS_HASH, recordHash, verifyChain } from '../../../../src/core/log/hash-chain.js';
 import type { DecisionRecord } from '../../../../src/core/log/decision-record.js';
 import { acmeRecords } from './acme.js';
@@ -52,4 +53,54 @@ test('the record canonical JSON is the policy canonical JSON', async () => {
   for (const r of acmeRecords().slice(0, 200)) assert.equal(canonicalRecordJson(r), canonicalJson(r));
   const odd = { b: [1, undefined, { d: undefined, c: 'x"\u2028' }], a: null, e: undefined };
   assert.equal(canonicalRecordJson(odd), canonicalJson(odd));
+});
+
+/** The canonical JSON of a record as first defined (sort the keys of every object): hashes of stored logs depend on it. */
+function sortedJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value))
+    return `[${value.map((v: unknown) => (v === undefined || typeof v === 'function' ? 'null' : sortedJson(v))).join(',')}]`;
+  const o = value as Record<string, unknown>;
+  const members = Object.keys(o)
+    .sort()
+    .filter((k) => o[k] !== undefined && typeof o[k] !== 'function')
+    .map((k) => `${JSON.stringify(k)}:${sortedJson(o[k])}`);
+  return `{${members.join(',')}}`;
+}
+
+test('the record canonical JSON sorts every key, on random values whose layouts repeat', async () => {
+  const { canonicalRecordJson } = await import('../../../../src/core/log/hash-chain.js');
+  // Few key names, so that layouts (same keys, same or another order) recur and are reused.
+  const key = fc.constantFrom('a', 'b', 'seq', 'hash', '__proto__', '10', '2', 'é', 'B', '');
+  const value = fc.letrec((tie) => ({
+    any: fc.oneof(
+      { depthSize: 'small' },
+      fc.constantFrom(
+        null,
+        true,
+        false,
+        undefined,
+        0,
+        -0,
+        1.5,
+        1e21,
+        -Infinity,
+        Number.NaN,
+        'x',
+        '\ud800',
+        '😀',
+        '\u0007',
+        'a"\\\u2028',
+      ),
+      fc.array(tie('any'), { maxLength: 4 }),
+      fc.dictionary(key, tie('any'), { maxKeys: 6 }),
+    ),
+  })).any;
+  fc.assert(
+    fc.property(fc.array(value, { minLength: 1, maxLength: 8 }), (values) => {
+      for (const v of values) assert.equal(canonicalRecordJson(v), sortedJson(v));
+    }),
+    { numRuns: 1000 },
+  );
+  for (const r of acmeRecords()) assert.equal(canonicalRecordJson(r), sortedJson(r));
 });
