@@ -1,63 +1,196 @@
 /**
- * The HTTP front of the control plane: routing, bounded JSON bodies, one
- * error mapping, and a request log for failures. Handlers never see raw
- * sockets; they get a {@link RouteRequest} and return a {@link RouteResponse}.
+ * The HTTP front of the control plane: routing, bounded requests, one error
+ * mapping, and a request log for failures. Handlers never see raw sockets;
+ * they get a {@link RouteRequest} and return a {@link RouteResponse}.
+ *
+ * Every request the server refuses gets a JSON error with a stable code,
+ * even one the HTTP parser rejects before routing (docs/decision-api.md,
+ * "Limits and errors").
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import { errorResponse, HttpError } from './http-error.js';
 import type { Logger } from './logger.js';
 import type { RouteRequest, RouteResponse, Router } from './router.js';
 
+/** What the server accepts from a client, and for how long it waits. */
+export interface HttpLimits {
+  /** Largest request body; larger bodies get 413. */
+  maxBodyBytes: number;
+  /** Longest request target (path and query); longer ones get 414. */
+  maxUrlBytes: number;
+  /** Largest request head (request line and header fields); larger heads get 431. */
+  maxHeaderBytes: number;
+  /** Most header fields in one request; more get 431. */
+  maxHeaders: number;
+  /** Time to receive the request head; then 408. */
+  headersTimeoutMs: number;
+  /** Time to receive the body once a handler reads it; then 408. */
+  bodyTimeoutMs: number;
+  /** Time to receive the whole request, head and body; then 408. */
+  requestTimeoutMs: number;
+  /** How long an idle kept-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+}
+
+const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  maxBodyBytes: 1024 * 1024,
+  maxUrlBytes: 8 * 1024,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaders: 100,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+};
+
 export interface HttpServerOptions {
   router: Router;
   logger: Logger;
-  /** Largest accepted request body; larger bodies get 413. */
-  maxBodyBytes?: number;
+  limits?: Partial<HttpLimits>;
 }
 
-const DEFAULT_MAX_BODY = 1024 * 1024;
+// Header fields whose repetition would make two readers of the request disagree.
+const SINGLE_HEADERS = ['authorization', 'content-type', 'host'];
 
 export function createHttpServer(options: HttpServerOptions): Server {
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    void handle(req, res, options, maxBody);
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const server = createServer(
+    {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // The timeouts above are only checked this often (Node's default is 30 s).
+      connectionsCheckingInterval: 1000,
+      // Checked in `handle`, so that the answer is a JSON error like every other.
+      requireHostHeader: false,
+    },
+    (req, res) => {
+      handle(req, res, options, limits).catch((err: unknown) => {
+        options.logger.log('error', 'request_failed', { error: String(err) });
+        res.destroy();
+      });
+    },
+  );
+  // One more than allowed, so that a request with too many is seen, not silently cut.
+  server.maxHeadersCount = limits.maxHeaders + 1;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const inFlight = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+    // Never write into a response already under way: the peer would read garbage.
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    endWithError(socket, clientError(err, limits));
   });
-  // Slowloris guard: a client has this long to send its headers.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+  // CONNECT never reaches the request handler; no route tunnels.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    endWithError(socket, new HttpError(405, 'method_not_allowed', 'CONNECT is not allowed here'));
+  });
   return server;
+}
+
+/** What a request the HTTP parser refused gets. */
+function clientError(err: NodeJS.ErrnoException, limits: HttpLimits): HttpError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new HttpError(
+        431,
+        'headers_too_large',
+        `request head is larger than ${limits.maxHeaderBytes} bytes`,
+      );
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new HttpError(408, 'request_timeout', 'request was not received in time');
+    case 'HPE_INVALID_METHOD':
+      return new HttpError(400, 'method_invalid', 'unknown request method: methods are upper case');
+    case 'HPE_INVALID_URL':
+      return new HttpError(400, 'path_invalid', 'request target is not a valid path');
+    default: {
+      const reason = (err as { reason?: unknown }).reason;
+      const why = typeof reason === 'string' ? `: ${reason.toLowerCase()}` : '';
+      return new HttpError(400, 'request_malformed', `malformed HTTP request${why}`);
+    }
+  }
+}
+
+function endWithError(socket: Duplex, err: HttpError): void {
+  const { status, body } = errorResponse(err);
+  const payload = JSON.stringify(body);
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(payload)}`,
+    'cache-control: no-store',
+    'connection: close',
+    ...Object.entries(err.headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${payload}`, () => socket.destroy());
+}
+
+/** The query of a request; a parameter given twice is refused rather than half-read. */
+class Query extends URLSearchParams {
+  override get(name: string): string | null {
+    const all = this.getAll(name);
+    if (all.length > 1)
+      throw new HttpError(400, 'query_invalid', `query parameter \`${name}\` must appear once`);
+    return all[0] ?? null;
+  }
+}
+
+/** Refuses a request whose head is out of bounds or ambiguous, before any route sees it. */
+function checkHead(req: IncomingMessage, rawUrl: string, limits: HttpLimits): void {
+  if (rawUrl.length > limits.maxUrlBytes)
+    throw new HttpError(414, 'uri_too_long', `request target is longer than ${limits.maxUrlBytes} bytes`);
+  if (!rawUrl.startsWith('/'))
+    throw new HttpError(400, 'path_invalid', 'request target must be a path starting with `/`');
+  if (req.rawHeaders.length / 2 > limits.maxHeaders)
+    throw new HttpError(431, 'headers_too_many', `request has more than ${limits.maxHeaders} header fields`);
+  if (req.httpVersion === '1.1' && req.headers.host === undefined)
+    throw new HttpError(400, 'header_missing', 'header `host` is required');
+  const seen = new Set<string>();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!.toLowerCase();
+    if (!SINGLE_HEADERS.includes(name)) continue;
+    if (seen.has(name)) throw new HttpError(400, 'header_duplicate', `header \`${name}\` must appear once`);
+    seen.add(name);
+  }
 }
 
 async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   options: HttpServerOptions,
-  maxBody: number,
+  limits: HttpLimits,
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const method = req.method ?? 'GET';
-  let path = '/';
-  let query = new URLSearchParams();
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
-  path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-  if (q >= 0) query = new URLSearchParams(rawUrl.slice(q + 1));
+  const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   let response: RouteResponse;
   try {
+    checkHead(req, rawUrl, limits);
     const found = options.router.match(method, path);
-    if (!found) throw new HttpError(404, 'not_found', `no route for ${method} ${path}`);
+    if (!found) throw new HttpError(404, 'not_found', `no route for \`${method} ${path.slice(0, 200)}\``);
     if ('allow' in found) {
       throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here`, {
         allow: found.allow.join(', '),
       });
     }
     let raw: Promise<Buffer> | undefined;
-    const rawBody = () => (raw ??= readBody(req, maxBody));
+    const rawBody = () => (raw ??= readBody(req, limits));
     const request: RouteRequest = {
       method,
       path,
       params: found.params,
-      query,
+      query: new Query(q < 0 ? '' : rawUrl.slice(q + 1)),
       headers: req.headers,
       remoteAddress: req.socket.remoteAddress ?? '',
       rawBody,
@@ -69,7 +202,7 @@ async function handle(
     if (mapped.internal) {
       options.logger.log('error', 'request_failed', {
         method,
-        path,
+        path: path.slice(0, 200),
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       });
     }
@@ -77,10 +210,17 @@ async function handle(
     // Unread bodies of failed requests must not be parsed as the next request.
     if (!req.complete) res.setHeader('connection', 'close');
   }
+  // The client went away, or a timeout already answered on this socket.
+  if (res.destroyed || req.socket.destroyed) return;
   send(res, response, method === 'HEAD');
   const micros = Number((process.hrtime.bigint() - started) / 1000n);
   if (response.status >= 500)
-    options.logger.log('warn', 'request_served', { method, path, status: response.status, micros });
+    options.logger.log('warn', 'request_served', {
+      method,
+      path: path.slice(0, 200),
+      status: response.status,
+      micros,
+    });
 }
 
 function send(res: ServerResponse, response: RouteResponse, head: boolean): void {
@@ -97,32 +237,50 @@ function send(res: ServerResponse, response: RouteResponse, head: boolean): void
   res.end(head ? undefined : payload);
 }
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+/** The whole body, within `maxBodyBytes` and `bodyTimeoutMs`. */
+function readBody(req: IncomingMessage, limits: HttpLimits): Promise<Buffer> {
+  const max = limits.maxBodyBytes;
+  const tooLarge = () => new HttpError(413, 'body_too_large', `request body is larger than ${max} bytes`);
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > max) {
-      reject(new HttpError(413, 'body_too_large', `request body is larger than ${max} bytes`));
+    if (Number(req.headers['content-length'] ?? '0') > max) {
+      reject(tooLarge());
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const timer = setTimeout(() => {
+      fail(
+        new HttpError(408, 'body_timeout', `request body was not received within ${limits.bodyTimeoutMs} ms`),
+      );
+    }, limits.bodyTimeoutMs);
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > max) {
-        reject(new HttpError(413, 'body_too_large', `request body is larger than ${max} bytes`));
-        req.pause();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+      if (size > max) fail(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks));
+    };
+    const onClose = () => {
+      if (!req.complete) fail(new HttpError(400, 'body_incomplete', 'request body ended early'));
+    };
+    function fail(err: HttpError): void {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('close', onClose);
+      req.pause();
+      reject(err);
+    }
+    req.on('data', onData).on('end', onEnd).on('close', onClose);
+    req.on('error', () => fail(new HttpError(400, 'body_incomplete', 'request body ended early')));
   });
 }
 
+const JSON_MEDIA = /^application\/(?:[a-z0-9.+-]*\+)?json\s*(?:;|$)/i;
+
 function parseJson(raw: Buffer, contentType: string | undefined): unknown {
   if (raw.length === 0) return undefined;
-  if (contentType && !/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
+  if (!contentType || !JSON_MEDIA.test(contentType)) {
     throw new HttpError(415, 'unsupported_media_type', 'request body must be application/json');
   }
   try {

@@ -1,13 +1,18 @@
 /**
  * A small method + path router. Patterns are literal segments and `:name`
- * parameters; the first matching route wins. A path that matches a route
- * with another method answers 405 with `Allow`.
+ * parameters, optionally ending in `*`; the first matching route wins. A
+ * path that matches a route with another method answers 405 with `Allow`.
+ *
+ * Matching is exact: `//`, a trailing `/`, `.` and `..` segments never
+ * match a literal segment, and a parameter never decodes to an empty
+ * value, `.`, `..`, or one holding `/`, `\` or a control character.
  */
 import type { IncomingMessage } from 'node:http';
 
 export interface RouteRequest {
   method: string;
   path: string;
+  /** Decoded `:name` parameters; `*` holds the raw rest of the path, from its `/`. */
   params: Record<string, string>;
   query: URLSearchParams;
   headers: IncomingMessage['headers'];
@@ -28,18 +33,28 @@ export interface RouteResponse {
 
 export type Handler = (req: RouteRequest) => Promise<RouteResponse> | RouteResponse;
 
-interface Route {
+/** A registered route, as {@link Router.routes} lists it. */
+export interface RouteInfo {
   method: string;
+  pattern: string;
+}
+
+interface Route extends RouteInfo {
   segments: string[];
   handler: Handler;
 }
 
 export class Router {
-  private readonly routes: Route[] = [];
+  private readonly table: Route[] = [];
 
   add(method: string, pattern: string, handler: Handler): this {
-    this.routes.push({ method, segments: split(pattern), handler });
+    this.table.push({ method, pattern, segments: split(pattern), handler });
     return this;
+  }
+
+  /** Every registered route in registration order. */
+  routes(): RouteInfo[] {
+    return this.table.map(({ method, pattern }) => ({ method, pattern }));
   }
 
   /** The handler and parameters for a request; `allow` lists methods when only the path matched. */
@@ -49,7 +64,7 @@ export class Router {
   ): { handler: Handler; params: Record<string, string> } | { allow: string[] } | undefined {
     const parts = split(path);
     const allow: string[] = [];
-    for (const route of this.routes) {
+    for (const route of this.table) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
@@ -61,15 +76,29 @@ export class Router {
   }
 }
 
+// Empty segments are kept, so that `//v1/decide` or `/v1/decide/` match nothing.
 function split(path: string): string[] {
-  return path.split('/').filter((s) => s.length > 0);
+  return path === '/' ? [] : path.slice(1).split('/');
+}
+
+/** INVARIANT: a parameter names one thing; it can never climb, split or hide a path. */
+function unsafeParam(value: string): boolean {
+  if (value === '' || value === '.' || value === '..') return true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x2f /* / */ || c === 0x5c /* \\ */) return true;
+  }
+  return false;
 }
 
 function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
-  // A final `*` matches the rest of the path, one segment or more.
+  // A final `*` matches the rest of the path, one segment or more, kept raw.
+  let rest: string | undefined;
   if (pattern[pattern.length - 1] === '*') {
     if (parts.length < pattern.length) return undefined;
-    return matchSegments(pattern.slice(0, -1), parts.slice(0, pattern.length - 1));
+    rest = '/' + parts.slice(pattern.length - 1).join('/');
+    pattern = pattern.slice(0, -1);
+    parts = parts.slice(0, pattern.length);
   }
   if (pattern.length !== parts.length) return undefined;
   const params: Record<string, string> = {};
@@ -83,8 +112,10 @@ function matchSegments(pattern: string[], parts: string[]): Record<string, strin
       } catch {
         return undefined;
       }
+      if (unsafeParam(decoded)) return undefined;
       params[p.slice(1)] = decoded;
     } else if (p !== v) return undefined;
   }
+  if (rest !== undefined) params['*'] = rest;
   return params;
 }

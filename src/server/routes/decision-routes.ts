@@ -16,8 +16,8 @@ import type { RouteRequest, Router } from '../router.js';
 
 const MAX_BATCH = 1000;
 const MAX_PAGE = 1000;
-const EXT_AUTHZ_PREFIX = '/v1/ext_authz/';
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE'];
+// CONNECT never reaches a route: the server answers it 405 itself.
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
 
 export function decisionRoutes(
   router: Router,
@@ -138,10 +138,10 @@ function xfccElement(header: string | string[] | undefined, key: 'Cert' | 'URI')
 }
 
 async function extAuthz(req: RouteRequest, service: DecisionService) {
-  const rest = req.path.slice(EXT_AUTHZ_PREFIX.length);
-  const slash = rest.indexOf('/');
-  const serviceName = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
-  let path = slash < 0 ? '/' : rest.slice(slash);
+  // The router decoded the service name and keeps the original path raw: the engine
+  // normalizes it, and denies a path it cannot normalize safely.
+  const serviceName = req.params.service!;
+  let path = req.params['*'] ?? '/';
   const query = req.query.toString();
   if (query) path += `?${query}`;
   const h = req.headers;

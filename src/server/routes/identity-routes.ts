@@ -4,6 +4,7 @@
  * grants, OIDC issuers, keys, and the trust bundle at
  * `/.well-known/spiffe-bundle`.
  */
+import { isRealDate } from '../../core/dates.js';
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import type { RevocationTarget } from '../../core/identity/credential.js';
 import type { EntryKind, EntryStatus } from '../../core/identity/entry.js';
@@ -22,6 +23,23 @@ export async function objectBody(req: RouteRequest): Promise<Body> {
     throw new HttpError(400, 'body_invalid', 'request body must be a JSON object');
   }
   return body as Body;
+}
+
+// RFC 3339 §5.6 date-time, years 0000–9999 (the store's range).
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * A query parameter holding an RFC 3339 date-time, as UTC with milliseconds;
+ * undefined when absent or empty.
+ * @throws HttpError 400 for anything else
+ */
+function timeParam(req: RouteRequest, key: string): string | undefined {
+  const v = req.query.get(key);
+  if (!v) return undefined;
+  const iso = DATE_TIME.test(v) && isRealDate(v) ? new Date(Date.parse(v)).toISOString() : '';
+  if (!/^\d{4}-/.test(iso))
+    throw new HttpError(400, 'request_invalid', `\`${key}\` must be an RFC 3339 date-time`);
+  return iso;
 }
 
 function optString(body: Body, key: string): string | undefined {
@@ -242,7 +260,7 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
   router.add('GET', '/v1/grants', async (req) => {
     await requireAdmin(authority, req);
     const entryId = req.query.get('entryId');
-    const activeAt = req.query.get('activeAt');
+    const activeAt = timeParam(req, 'activeAt');
     return json(200, {
       grants: await authority.listGrants({
         ...(entryId ? { entryId } : {}),
