@@ -1,0 +1,194 @@
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startProxy, type ProxyConfig } from '../../proxy/index.js';
+import { jsonLogger, type LogLevel } from '../../server/logger.js';
+import { EXIT, type CliIo } from '../io.js';
+import { UsageError } from '../usage-error.js';
+import { parseListen } from './serve.js';
+
+export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--listen HOST:PORT] [--server URL]
+                      [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
+                      [--keep-credential] [--sync-interval DURATION] [--service-port PORT]
+                      [--decision-buffer N] [--log-level debug|info|warn|error]
+
+Runs an enforcing reverse proxy in front of one service (docs/enforce.md). Each request is
+decided in-process with the policy synced from the server, then forwarded or denied (403 with
+the decision id and reason); the service's mode decides whether denies are enforced.
+  --service          the service, as named in the policy
+  --upstream         where the service listens, e.g. http://127.0.0.1:9000
+  --listen           address to listen on (default 127.0.0.1:8443)
+  --server           the control plane (env GATEHOUSE_SERVER, default http://127.0.0.1:8080)
+  --token, --token-file
+                     the proxy's credential for the server (env GATEHOUSE_TOKEN): the admin
+                     credential, or the service's own JWT-SVID (a token file is re-read when it changes)
+  --tls-cert, --tls-key
+                     the proxy's own X.509-SVID (e.g. svid.pem and svid.key from \`gatehouse attest
+                     --out-dir\`): terminate TLS and request client X.509-SVIDs (mTLS); reloaded on change
+  --tls-ca           CA certificates to advertise to clients (bundle.pem)
+  --keep-credential  forward the caller's Authorization header (default: stripped)
+  --sync-interval    how often to poll the server: 500ms (default), 2s, ...
+  --service-port     the destination port the policy sees (default: the port the proxy listens on)
+  --decision-buffer  decision records kept while the server is unreachable (default 50000)
+  --log-level        structured JSON logs on stderr (default info)`;
+
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      service: { type: 'string' },
+      upstream: { type: 'string' },
+      listen: { type: 'string', default: '127.0.0.1:8443' },
+      server: { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'keep-credential': { type: 'boolean', default: false },
+      'sync-interval': { type: 'string', default: '500ms' },
+      'service-port': { type: 'string' },
+      'decision-buffer': { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  if (!values.service) throw new UsageError('--service is required: the service as named in the policy');
+  if (!values.upstream) throw new UsageError('--upstream is required: the URL the service listens on');
+  let upstream: URL;
+  try {
+    upstream = new URL(values.upstream);
+  } catch {
+    throw new UsageError(`--upstream must be an http(s) URL, not \`${values.upstream}\``);
+  }
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:')
+    throw new UsageError(`--upstream must be an http(s) URL, not \`${values.upstream}\``);
+  const { host, port } = parseListen(values.listen);
+  const server = (values.server ?? io.env.GATEHOUSE_SERVER ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^\s/]+$/.test(server))
+    throw new UsageError(`--server must be an http(s) URL, not \`${server}\``);
+  const level = values['log-level'] as LogLevel;
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key']))
+    throw new UsageError('--tls-cert and --tls-key go together');
+  if (values['tls-ca'] && !values['tls-cert'])
+    throw new UsageError('--tls-ca needs --tls-cert and --tls-key');
+  const path = (p: string) => resolve(io.cwd, p);
+  const config: ProxyConfig = {
+    service: values.service,
+    host,
+    port,
+    upstream,
+    server,
+    credential: credentialSource(values.token, values['token-file'], io),
+    keepCredential: values['keep-credential'],
+    syncIntervalMs: parseDuration(values['sync-interval'], '--sync-interval'),
+  };
+  if (values['tls-cert']) {
+    config.tls = {
+      certFile: path(values['tls-cert']),
+      keyFile: path(values['tls-key']!),
+      ...(values['tls-ca'] ? { caFile: path(values['tls-ca']) } : {}),
+    };
+  }
+  if (values['service-port'] !== undefined) {
+    const n = Number(values['service-port']);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new UsageError('--service-port must be a port number');
+    config.servicePort = n;
+  }
+  if (values['decision-buffer'] !== undefined) {
+    const n = Number(values['decision-buffer']);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError('--decision-buffer must be a positive whole number');
+    config.maxBufferedDecisions = n;
+  }
+
+  const logger = jsonLogger(io.stderr, { level });
+  let proxy;
+  try {
+    proxy = await startProxy(config, { logger });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (
+      e.code === 'ENOENT' ||
+      e.code === 'EADDRINUSE' ||
+      e.code === 'EACCES' ||
+      /PEM|key|certificate/i.test(e.message)
+    )
+      throw new UsageError(`cannot start the proxy: ${e.message}`);
+    throw err;
+  }
+  io.stdout.write(
+    [
+      `Gatehouse proxy for service ${config.service}`,
+      `  listening  ${proxy.url}${config.tls ? '  (mTLS: client X.509-SVIDs requested)' : ''}`,
+      `  upstream   ${upstream.href}`,
+      `  server     ${server}  (sync every ${config.syncIntervalMs} ms)`,
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      logger.log('info', 'proxy_stopping', { signal });
+      void proxy.close().then((unshipped) => {
+        logger.log(unshipped ? 'warn' : 'info', 'proxy_stopped', {
+          unshippedDecisions: unshipped,
+          ...proxy.shipper.stats(),
+        });
+        done();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return EXIT.ok;
+}
+
+/** `500ms`, `2s`, or a bare number of milliseconds; 50 ms to 1 hour. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  if (!(ms >= 50 && ms <= 3_600_000))
+    throw new UsageError(`${flag} must be a duration from 50ms to 1h, such as 500ms or 2s`);
+  return Math.round(ms);
+}
+
+/**
+ * The credential, from --token, --token-file or GATEHOUSE_TOKEN. A token file
+ * is read again whenever it changes, so a renewed JWT-SVID is picked up.
+ */
+function credentialSource(
+  token: string | undefined,
+  file: string | undefined,
+  io: CliIo,
+): () => string | undefined {
+  if (file) {
+    const abs = resolve(io.cwd, file);
+    const read = () => {
+      try {
+        return readFileSync(abs, 'utf8').trim();
+      } catch (err) {
+        throw new UsageError(`cannot read --token-file: ${(err as Error).message}`);
+      }
+    };
+    let value = read();
+    let stamp = statSync(abs).mtimeMs;
+    return () => {
+      try {
+        const now = statSync(abs).mtimeMs;
+        if (now !== stamp) {
+          value = readFileSync(abs, 'utf8').trim();
+          stamp = now;
+        }
+      } catch {
+        // Keep the last credential read: the file may be in the middle of a replacement.
+      }
+      return value;
+    };
+  }
+  const value = token ?? io.env.GATEHOUSE_TOKEN;
+  if (!value) throw new UsageError('give the proxy a credential: --token, --token-file or GATEHOUSE_TOKEN');
+  return () => value;
+}

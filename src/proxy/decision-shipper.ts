@@ -1,0 +1,154 @@
+/**
+ * Ships the proxy's decision records to the control plane in batches
+ * (`POST /v1/decisions/records`), where they are chained into the decision
+ * log. The proxy's own decisions never wait for it.
+ *
+ * While the server is unreachable the records wait in a bounded buffer
+ * (`maxBuffered`, oldest first) and are sent when it is back; a record
+ * arriving when the buffer is full is dropped and counted, never the proxy's
+ * answer. Delivery is at least once: a batch whose answer was lost is sent
+ * again, and the server skips decision ids it has already written.
+ */
+import type { UnchainedRecord } from '../core/log/hash-chain.js';
+import type { Logger } from '../server/logger.js';
+import type { RecordsResponse } from '../server/routes/sync-routes.js';
+import type { ControlPlaneClient } from './control-plane-client.js';
+
+export interface DecisionShipperOptions {
+  client: ControlPlaneClient;
+  logger: Logger;
+  /** Records kept while they cannot be shipped; default 50 000. */
+  maxBuffered?: number;
+  /** Records per request; default 500 (the server takes at most 1000). */
+  maxBatch?: number;
+  /** Pause between shipments; default 200 ms. */
+  intervalMs?: number;
+}
+
+export interface ShipperStats {
+  buffered: number;
+  shipped: number;
+  /** Records dropped because the buffer was full. */
+  dropped: number;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+export class DecisionShipper {
+  private buffer: UnchainedRecord[] = [];
+  private shipped = 0;
+  private dropped = 0;
+  /** Dropped since the last warning. */
+  private droppedUnreported = 0;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private stopped = false;
+  private readonly maxBuffered: number;
+  private readonly maxBatch: number;
+  private readonly intervalMs: number;
+
+  constructor(private readonly options: DecisionShipperOptions) {
+    this.maxBuffered = options.maxBuffered ?? 50_000;
+    this.maxBatch = options.maxBatch ?? 500;
+    this.intervalMs = options.intervalMs ?? 200;
+  }
+
+  /** Queues a record; O(1), never throws. */
+  push(record: UnchainedRecord): void {
+    if (this.buffer.length >= this.maxBuffered) {
+      this.dropped++;
+      if (this.droppedUnreported++ === 0) {
+        this.options.logger.log('warn', 'decision_records_dropped', {
+          why: `the shipping buffer is full (${this.maxBuffered} records)`,
+        });
+      }
+      return;
+    }
+    this.buffer.push(record);
+  }
+
+  stats(): ShipperStats {
+    return { buffered: this.buffer.length, shipped: this.shipped, dropped: this.dropped };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(this.intervalMs);
+  }
+
+  /**
+   * Stops shipping after trying to send what is buffered for at most
+   * `deadlineMs`; resolves with the records left unsent.
+   */
+  async stop(deadlineMs: number): Promise<number> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const until = Date.now() + deadlineMs;
+    await this.sending;
+    while (this.buffer.length > 0 && Date.now() < until) {
+      if (!(await this.shipBatch())) break;
+    }
+    return this.buffer.length;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.sending = this.drain().finally(() => (this.sending = undefined));
+    }, delay);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length > 0 && !this.stopped) {
+      if (!(await this.shipBatch())) {
+        this.schedule(Math.min(MAX_BACKOFF_MS, this.intervalMs * 2 ** Math.min(this.failures, 10)));
+        return;
+      }
+      if (this.buffer.length < this.maxBatch) break;
+    }
+    this.schedule(this.intervalMs);
+  }
+
+  /** Sends the oldest batch; false when the server could not take it. */
+  private async shipBatch(): Promise<boolean> {
+    const batch = this.buffer.slice(0, this.maxBatch);
+    let answer: RecordsResponse;
+    try {
+      answer = await this.options.client.post<RecordsResponse>('/v1/decisions/records', { records: batch });
+    } catch (err) {
+      if ((err as { status?: number }).status === 400) {
+        // The server refuses the batch as malformed: sending it again cannot help.
+        this.buffer.splice(0, batch.length);
+        this.dropped += batch.length;
+        this.options.logger.log('error', 'decision_records_refused', {
+          records: batch.length,
+          error: (err as Error).message,
+        });
+        return true;
+      }
+      if (this.failures++ === 0) {
+        this.options.logger.log('warn', 'decision_shipping_failed', {
+          error: (err as Error).message,
+          buffered: this.buffer.length,
+          maxBuffered: this.maxBuffered,
+        });
+      }
+      return false;
+    }
+    // Records the log could not take now go back to the front, in order.
+    const again = answer.failed.map((i) => batch[i]!).filter(Boolean);
+    this.buffer.splice(0, batch.length, ...again);
+    this.shipped += batch.length - again.length;
+    if (this.failures > 0 || this.droppedUnreported > 0) {
+      this.options.logger.log('info', 'decision_shipping_restored', {
+        buffered: this.buffer.length,
+        droppedWhileUnavailable: this.droppedUnreported,
+      });
+      this.failures = 0;
+      this.droppedUnreported = 0;
+    }
+    return again.length === 0;
+  }
+}

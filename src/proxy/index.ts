@@ -1,0 +1,16 @@
+export { startProxy } from './start-proxy.js';
+export type { ProxyConfig, ProxyTlsFiles, RunningProxy } from './start-proxy.js';
+export { SyncClient } from './sync-client.js';
+export type { SyncClientOptions } from './sync-client.js';
+export { LocalVerifier } from './local-verifier.js';
+export type { CallerIdentity, TrustSource } from './local-verifier.js';
+export { buildDecisionRequest } from './request-builder.js';
+export type { BuiltRequest, InboundRequest } from './request-builder.js';
+export { Forwarder } from './forwarder.js';
+export type { ForwardOptions, ForwarderOptions } from './forwarder.js';
+export { DecisionShipper } from './decision-shipper.js';
+export type { DecisionShipperOptions, ShipperStats } from './decision-shipper.js';
+export { proxyHandler, NO_POLICY_MESSAGE } from './proxy-handler.js';
+export type { ProxyHandlerOptions } from './proxy-handler.js';
+export { controlPlaneClient, ControlPlaneError } from './control-plane-client.js';
+export type { ControlPlaneClient, ControlPlaneClientOptions } from './control-plane-client.js';

@@ -1,0 +1,196 @@
+/**
+ * One request through the proxy: verify the caller's SVIDs locally, build the
+ * decision request, decide in-process with the synced policy, record the
+ * decision, then forward or answer the deny. Every answer carries
+ * `x-gatehouse-decision-id`.
+ *
+ * - Allowed (an allow, or a deny in `simulate`/`observe` mode): forwarded;
+ *   a would-deny is marked `x-gatehouse-would-deny: true` both ways.
+ * - Denied: 403 `{decision, decisionId, layer, reason}`; a request the policy
+ *   cannot evaluate (a path that does not normalize, a target that is not a
+ *   path): 400 with the same body and a `message`.
+ * - No policy synced yet: 503, reason `policy_unavailable`, for every request.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Decision } from '../core/decision/decision.js';
+import { failedDecision } from '../core/decision/failed-decision.js';
+import type { UnchainedRecord } from '../core/log/hash-chain.js';
+import { recordFromDecision } from '../core/log/record-from-decision.js';
+import type { Clock, Random } from '../core/ports.js';
+import type { CompiledPolicy } from '../core/policy/index.js';
+import type { Logger } from '../server/logger.js';
+import type { Forwarder } from './forwarder.js';
+import type { CallerIdentity, LocalVerifier } from './local-verifier.js';
+import { buildDecisionRequest } from './request-builder.js';
+
+export interface ProxyHandlerOptions {
+  service: string;
+  /** The destination port the policy sees; default: the port the connection arrived on. */
+  servicePort?: number;
+  /** Forward the caller's bearer JWT-SVID instead of stripping it. */
+  keepCredential: boolean;
+  /** The synced policy, read on every request; undefined before the first sync. */
+  policy(): CompiledPolicy | undefined;
+  verifier: LocalVerifier;
+  forwarder: Forwarder;
+  records: { push(record: UnchainedRecord): void };
+  clock: Clock;
+  /** The same id source the synced engines use. */
+  ids: Random;
+  logger: Logger;
+}
+
+export const NO_POLICY_MESSAGE = 'the proxy has no policy: it has not synced with the control plane yet';
+const DECISION_ID = 'x-gatehouse-decision-id';
+const SPIFFE_ID = 'x-gatehouse-spiffe-id';
+const WOULD_DENY = 'x-gatehouse-would-deny';
+const MAX_DRAINED_BODY = 1024 * 1024;
+const NO_CALLER: CallerIdentity = Object.freeze({ spiffeId: '', mtls: false });
+
+export function proxyHandler(
+  options: ProxyHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { service, verifier, forwarder, records, clock, ids, logger } = options;
+  const via = `proxy:${service}`;
+  // The names a JWT-SVID for this service may carry as audience, per synced policy.
+  const audiences = new WeakMap<CompiledPolicy, readonly string[]>();
+  const audiencesOf = (policy: CompiledPolicy): readonly string[] => {
+    let list = audiences.get(policy);
+    if (!list) {
+      const spiffeId = policy.policy.services.find((s) => s.name === service)?.spiffeId;
+      list = spiffeId ? [spiffeId, service] : [service];
+      audiences.set(policy, list);
+    }
+    return list;
+  };
+
+  const failed = (res: ServerResponse, err: unknown) => {
+    // Fail closed: nothing was forwarded.
+    logger.log('error', 'proxy_request_failed', {
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    if (res.headersSent) res.destroy();
+    else sendJson(res, 500, { error: { code: 'internal_error', message: 'internal error' } }, [], true);
+  };
+
+  /** Decides with the caller known, records, then forwards or denies; synchronous. */
+  const finish = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    started: bigint,
+    policy: CompiledPolicy | undefined,
+    bearer: string | undefined,
+    caller: CallerIdentity,
+  ): void => {
+    const socket = req.socket as TLSSocket;
+    const built = buildDecisionRequest(
+      { method: req.method ?? 'GET', url: req.url ?? '/', remoteAddress: socket.remoteAddress ?? '' },
+      caller,
+      { service, port: options.servicePort ?? socket.localPort },
+    );
+    let decision: Decision = policy
+      ? policy.decide(built.request)
+      : failedDecision('internal_error', NO_POLICY_MESSAGE, 'none', service);
+    if (decision.decisionId === undefined) decision = { ...decision, decisionId: ids.id() };
+    const decisionId = decision.decisionId!;
+    records.push(
+      recordFromDecision(built.request, decision, {
+        decisionId,
+        time: new Date(clock.now()).toISOString(),
+        via,
+        latencyMicros: Number((process.hrtime.bigint() - started) / 1000n),
+      }),
+    );
+    if (!policy) return deny(req, res, 503, decision, 'policy_unavailable');
+    if (!decision.allowed || built.forwardPath === undefined) {
+      return deny(req, res, decision.reason === 'request_invalid' ? 400 : 403, decision);
+    }
+    const upstreamHeaders = [DECISION_ID, decisionId];
+    const responseHeaders = [DECISION_ID, decisionId];
+    if (decision.layers.credential.verdict === 'allow')
+      upstreamHeaders.push(SPIFFE_ID, built.request.source.spiffeId);
+    if (decision.wouldDeny) {
+      upstreamHeaders.push(WOULD_DENY, 'true');
+      responseHeaders.push(WOULD_DENY, 'true');
+    }
+    forwarder.forward(req, res, {
+      path: built.forwardPath,
+      clientIp: built.clientIp,
+      stripAuthorization: bearer !== undefined && !options.keepCredential,
+      proto: socket.encrypted === true ? 'https' : 'http',
+      upstreamHeaders,
+      responseHeaders,
+    });
+  };
+
+  return (req, res) => {
+    try {
+      const started = process.hrtime.bigint();
+      const socket = req.socket as TLSSocket;
+      const policy = options.policy();
+      const bearer = bearerToken(req.headers.authorization);
+      const caller = policy
+        ? verifier.identify(bearer, socket.encrypted === true ? socket : undefined, audiencesOf(policy))
+        : NO_CALLER;
+      if (caller instanceof Promise) {
+        caller.then(
+          (known) => finish(req, res, started, policy, bearer, known),
+          (err: unknown) => failed(res, err),
+        );
+      } else finish(req, res, started, policy, bearer, caller);
+    } catch (err) {
+      failed(res, err);
+    }
+  };
+}
+
+function deny(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  decision: Decision,
+  reason: string = decision.reason,
+): void {
+  const body: Record<string, unknown> = {
+    decision: 'deny',
+    decisionId: decision.decisionId,
+    layer: decision.layer,
+    reason,
+  };
+  if (decision.message !== undefined) body.message = decision.message;
+  // A small unread body is drained so the connection stays usable; a large or
+  // open-ended one is not read just to be thrown away: the connection closes instead.
+  const length = Number(req.headers['content-length'] ?? 0);
+  const large = req.headers['transfer-encoding'] !== undefined || !(length <= MAX_DRAINED_BODY);
+  sendJson(res, status, body, [DECISION_ID, decision.decisionId!], large && !req.complete);
+}
+
+/** Answers with a JSON body; `headers` is a flat name/value list added to the answer. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: readonly string[],
+  close: boolean,
+): void {
+  const text = JSON.stringify(body);
+  const out = [
+    ...headers,
+    'content-type',
+    'application/json',
+    'content-length',
+    String(Buffer.byteLength(text)),
+    'cache-control',
+    'no-store',
+  ];
+  if (close) out.push('connection', 'close');
+  res.writeHead(status, out);
+  res.end(text);
+}
+
+/** The token of `Authorization: Bearer …`; an empty string for a malformed bearer header. */
+function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined || !/^bearer(\s|$)/i.test(header)) return undefined;
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? '';
+}

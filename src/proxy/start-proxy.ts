@@ -1,0 +1,217 @@
+/**
+ * The proxy's composition root: typed configuration in, the sync client,
+ * verifier, forwarder and decision shipper wired together, the listening
+ * server out (plain HTTP, or TLS requesting client X.509-SVIDs).
+ *
+ * The server listens at once and decides from the first request: before the
+ * first sync every request is denied (503), and once synced the proxy keeps
+ * enforcing the last state it has whenever the control plane is away.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import http, { STATUS_CODES, type Server } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Clock } from '../core/ports.js';
+import type { Logger } from '../server/logger.js';
+import { decisionIds, systemClock } from '../system.js';
+import { controlPlaneClient } from './control-plane-client.js';
+import { DecisionShipper } from './decision-shipper.js';
+import { Forwarder } from './forwarder.js';
+import { LocalVerifier } from './local-verifier.js';
+import { proxyHandler, sendJson } from './proxy-handler.js';
+import { SyncClient } from './sync-client.js';
+
+export interface ProxyTlsFiles {
+  /** The proxy's own X.509-SVID chain, PEM (leaf first). */
+  certFile: string;
+  keyFile: string;
+  /** CA certificates advertised to clients as acceptable issuers (the trust bundle as PEM). */
+  caFile?: string;
+}
+
+export interface ProxyConfig {
+  /** The service this proxy protects, as named in the policy. */
+  service: string;
+  host: string;
+  port: number;
+  upstream: URL;
+  /** The control plane's base URL. */
+  server: string;
+  /** The proxy's credential for the control plane, read before every call. */
+  credential: () => string | undefined;
+  tls?: ProxyTlsFiles;
+  keepCredential: boolean;
+  syncIntervalMs: number;
+  /** The destination port the policy sees; default: the port a connection arrived on. */
+  servicePort?: number;
+  /** Decision records kept while the server is unreachable. */
+  maxBufferedDecisions?: number;
+}
+
+export interface RunningProxy {
+  /** Where the proxy listens, e.g. `https://127.0.0.1:8443`. */
+  url: string;
+  sync: SyncClient;
+  shipper: DecisionShipper;
+  /** Stops listening, then ships what is buffered for at most `deadlineMs`; resolves with the records left unsent. */
+  close(deadlineMs?: number): Promise<number>;
+}
+
+// TLS files are checked this often; a renewed SVID is loaded without a restart.
+const TLS_RELOAD_MS = 10_000;
+
+export async function startProxy(
+  config: ProxyConfig,
+  deps: { logger: Logger; clock?: Clock },
+): Promise<RunningProxy> {
+  const { logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const ids = decisionIds();
+  const client = controlPlaneClient({ server: config.server, credential: config.credential });
+  const sync = new SyncClient({ client, clock, ids, logger, intervalMs: config.syncIntervalMs });
+  const shipper = new DecisionShipper({
+    client,
+    logger,
+    ...(config.maxBufferedDecisions !== undefined ? { maxBuffered: config.maxBufferedDecisions } : {}),
+  });
+  const forwarder = new Forwarder({
+    upstream: config.upstream,
+    fail: (res, status, message, headers) => {
+      const code = status === 504 ? 'upstream_timeout' : 'upstream_unavailable';
+      sendJson(res, status, { error: { code, message } }, headers, false);
+    },
+  });
+  const handler = proxyHandler({
+    service: config.service,
+    ...(config.servicePort !== undefined ? { servicePort: config.servicePort } : {}),
+    keepCredential: config.keepCredential,
+    policy: () => sync.policy,
+    verifier: new LocalVerifier(sync, clock),
+    forwarder,
+    records: shipper,
+    clock,
+    ids,
+    logger,
+  });
+
+  let reload: NodeJS.Timeout | undefined;
+  let server: Server;
+  if (config.tls) {
+    const files = config.tls;
+    const read = () => ({
+      cert: readFileSync(files.certFile),
+      key: readFileSync(files.keyFile),
+      ...(files.caFile ? { ca: readFileSync(files.caFile) } : {}),
+    });
+    const tlsServer = https.createServer(
+      // Client certificates are requested, not required: a caller without one still gets
+      // a decision (and its reason), and the chain is verified against the synced bundle.
+      { ...read(), requestCert: true, rejectUnauthorized: false },
+      handler,
+    );
+    let stamp = tlsStamp(files);
+    reload = setInterval(() => {
+      const next = tlsStamp(files);
+      if (next === stamp) return;
+      try {
+        tlsServer.setSecureContext(read());
+        stamp = next;
+        logger.log('info', 'tls_reloaded', { certFile: files.certFile });
+      } catch (err) {
+        logger.log('error', 'tls_reload_failed', { error: (err as Error).message });
+      }
+    }, TLS_RELOAD_MS);
+    reload.unref();
+    server = tlsServer;
+  } else {
+    server = http.createServer(handler);
+  }
+  server.keepAliveTimeout = 65_000;
+  // Slowloris guard: a client has this long to send its headers.
+  server.headersTimeout = 20_000;
+  server.on('clientError', answerClientError);
+  // Upgrades and tunnels would carry traffic past the per-request decision.
+  server.on('upgrade', (_req, socket: Socket) =>
+    refuse(socket, 400, 'upgrade_unsupported', 'protocol upgrades are not proxied'),
+  );
+  server.on('connect', (_req, socket: Socket) =>
+    refuse(socket, 405, 'method_not_allowed', 'CONNECT is not proxied'),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  sync.start();
+  shipper.start();
+  logger.log('info', 'proxy_started', {
+    url,
+    service: config.service,
+    upstream: config.upstream.href,
+    server: config.server,
+    mtls: config.tls !== undefined,
+  });
+
+  let closed: Promise<number> | undefined;
+  return {
+    url,
+    sync,
+    shipper,
+    close(deadlineMs = 5000) {
+      closed ??= (async () => {
+        if (reload) clearInterval(reload);
+        sync.stop();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        forwarder.close();
+        return shipper.stop(deadlineMs);
+      })();
+      return closed;
+    },
+  };
+}
+
+function tlsStamp(files: ProxyTlsFiles): string {
+  return [files.certFile, files.keyFile, files.caFile]
+    .map((f) => {
+      if (!f) return '';
+      try {
+        const st = statSync(f);
+        return `${st.mtimeMs}:${st.size}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join('|');
+}
+
+/** A request the HTTP parser refused (bad method, oversized headers, garbage): a clear 4xx, then close. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    return refuse(socket, 431, 'headers_too_large', 'request headers are too large');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return refuse(socket, 408, 'request_timeout', 'the request took too long');
+  if (err.code === 'HPE_INVALID_METHOD')
+    return refuse(socket, 400, 'method_invalid', 'the method is not an upper-case HTTP method');
+  refuse(socket, 400, 'request_malformed', 'the request is not valid HTTP/1.1');
+}
+
+function refuse(socket: Socket, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

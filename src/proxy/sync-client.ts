@@ -1,0 +1,172 @@
+/**
+ * The proxy's copy of what the control plane knows: the compiled policy, the
+ * trust bundle and the revocations, refreshed by polling `GET /v1/sync`.
+ *
+ * INVARIANT: the state only moves forward. A failed poll, an unreadable
+ * bundle or a policy that does not parse leaves the last good state in place,
+ * so the proxy keeps enforcing it while the server is away; a proxy that has
+ * never synced has no state and denies everything.
+ */
+import { parseBundle, type SpiffeBundles } from '../core/identity/bundle.js';
+import type { Revocation } from '../core/identity/credential.js';
+import { RevocationSet } from '../core/identity/revocation-set.js';
+import type { Clock, Random } from '../core/ports.js';
+import { compileValidatedPolicy, parsePolicy, type CompiledPolicy } from '../core/policy/index.js';
+import type { Logger } from '../server/logger.js';
+import type { PolicyResponse, SyncResponse } from '../server/routes/sync-routes.js';
+import type { ControlPlaneClient } from './control-plane-client.js';
+
+export interface SyncClientOptions {
+  client: ControlPlaneClient;
+  clock: Clock;
+  /** Decision ids for the engines compiled from synced policies. */
+  ids: Random;
+  logger: Logger;
+  /** Pause between polls; default 500 ms. */
+  intervalMs?: number;
+}
+
+// While the server stays away, the warning is repeated this often.
+const FAILURE_REMINDER_MS = 60_000;
+
+export class SyncClient {
+  /** Every revocation synced so far; verifiers read it on each request. */
+  readonly revocations = new RevocationSet();
+  private compiled: CompiledPolicy | undefined;
+  private trustBundles: SpiffeBundles | undefined;
+  private bundleSequence: number | undefined;
+  private cursor: string | undefined;
+  /** The server revision last fetched, even when it did not parse: fetched again only when it changes. */
+  private fetchedRevision: string | undefined;
+  private lastSuccess: number | undefined;
+  private failingSince: number | undefined;
+  private lastReminder = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly intervalMs: number;
+
+  constructor(private readonly options: SyncClientOptions) {
+    this.intervalMs = options.intervalMs ?? 500;
+  }
+
+  /** The policy to decide with; undefined until a policy and a bundle have both been synced. */
+  get policy(): CompiledPolicy | undefined {
+    return this.trustBundles ? this.compiled : undefined;
+  }
+
+  /** The synced trust bundle, by trust domain; empty before the first sync. */
+  get bundles(): SpiffeBundles {
+    return this.trustBundles ?? {};
+  }
+
+  /** Polls until {@link stop}; the first poll starts at once. */
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      await this.syncOnce().catch(() => undefined);
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.intervalMs);
+    };
+    void loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /**
+   * One poll: revocations and bundle first, then the policy when its revision
+   * moved. Rejects when the server could not be asked; the state is then unchanged.
+   */
+  async syncOnce(): Promise<void> {
+    const { client, logger, clock } = this.options;
+    try {
+      const q = new URLSearchParams();
+      if (this.bundleSequence !== undefined) q.set('bundleSequence', String(this.bundleSequence));
+      if (this.cursor !== undefined) q.set('revocationCursor', this.cursor);
+      const sync = await client.get<SyncResponse>(`/v1/sync?${q}`);
+      this.applyRevocations(sync.revocations);
+      this.cursor = sync.revocationCursor;
+      if (sync.bundle) this.applyBundle(sync.trustDomain, sync.bundleSequence, sync.bundle);
+      if (sync.policyRevision !== this.fetchedRevision) await this.fetchPolicy();
+    } catch (err) {
+      this.failed(err);
+      throw err;
+    }
+    const now = clock.now();
+    if (this.lastSuccess === undefined && this.policy) {
+      logger.log('info', 'proxy_synced', {
+        policyRevision: this.compiled!.revision,
+        bundleSequence: this.bundleSequence,
+        revocations: this.revocations.size,
+      });
+    }
+    if (this.failingSince !== undefined) {
+      logger.log('info', 'sync_restored', { downMs: now - this.failingSince });
+      this.failingSince = undefined;
+    }
+    if (this.policy) this.lastSuccess = now;
+  }
+
+  private applyRevocations(list: readonly Revocation[]): void {
+    for (const r of list) {
+      try {
+        this.revocations.add(r);
+      } catch (err) {
+        this.options.logger.log('warn', 'revocation_skipped', { error: (err as Error).message });
+      }
+    }
+  }
+
+  private applyBundle(trustDomain: string, sequence: number, value: unknown): void {
+    try {
+      // A fresh object: verifications cached against the previous bundle are dropped.
+      this.trustBundles = { [trustDomain]: parseBundle(value, trustDomain) };
+      this.bundleSequence = sequence;
+      this.options.logger.log('info', 'bundle_updated', { trustDomain, bundleSequence: sequence });
+    } catch (err) {
+      this.options.logger.log('error', 'bundle_rejected', { error: (err as Error).message });
+    }
+  }
+
+  private async fetchPolicy(): Promise<void> {
+    const { client, clock, ids, logger } = this.options;
+    const served = await client.get<PolicyResponse>('/v1/policy');
+    this.fetchedRevision = served.revision;
+    try {
+      const policy = parsePolicy(served.sources);
+      if (policy.revision !== served.revision) {
+        logger.log('warn', 'policy_revision_mismatch', {
+          served: served.revision,
+          parsed: policy.revision,
+        });
+      }
+      const previous = this.compiled?.revision;
+      this.compiled = compileValidatedPolicy(policy, { clock, ids });
+      logger.log('info', 'policy_updated', {
+        policyRevision: policy.revision,
+        ...(previous ? { previous } : {}),
+      });
+    } catch (err) {
+      logger.log('error', 'policy_rejected', {
+        policyRevision: served.revision,
+        error: (err as Error).message,
+        keeping: this.compiled?.revision ?? 'nothing',
+      });
+    }
+  }
+
+  private failed(err: unknown): void {
+    const now = this.options.clock.now();
+    const first = this.failingSince === undefined;
+    if (first) this.failingSince = now;
+    if (!first && now - this.lastReminder < FAILURE_REMINDER_MS) return;
+    this.lastReminder = now;
+    this.options.logger.log('warn', first ? 'sync_failed' : 'sync_still_failing', {
+      error: (err as Error).message,
+      // What the proxy goes on enforcing meanwhile.
+      enforcing: this.policy ? this.policy.revision : 'nothing: every request is denied',
+      ...(this.lastSuccess !== undefined ? { lastSyncedAt: new Date(this.lastSuccess).toISOString() } : {}),
+    });
+  }
+}
