@@ -13,7 +13,9 @@ import { compileValidatedPolicy, parsePolicy, type Policy } from './core/policy/
 import { DecisionService } from './server/decision-service.js';
 import { PolicyManager } from './server/policy-manager.js';
 import { decisionRoutes } from './server/routes/decision-routes.js';
+import { exposureRoutes } from './server/routes/exposure-routes.js';
 import { policyRoutes } from './server/routes/policy-routes.js';
+import { rolloutRoutes } from './server/routes/rollout-routes.js';
 import { metricsRoute } from './server/routes/metrics-route.js';
 import { readInventoryFile } from './cli/inventory-file.js';
 import { readPolicySources } from './cli/policy-files.js';
@@ -130,9 +132,14 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       policy,
     });
     policyRoutes(router, authority, policies);
+    rolloutRoutes(router, { authority, log, policies, clock });
+    exposureRoutes(router, { authority, log, policies, clock });
     syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
     metricsRoute(router, decisions, writer);
 
+    deps.logger.log('debug', 'routes_registered', {
+      routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
+    });
     server = createHttpServer({ router, logger: deps.logger });
     await listen(server, config.host, config.port);
     const address = server.address() as AddressInfo;

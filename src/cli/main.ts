@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { GatehouseError } from '../core/errors.js';
 import { systemClock } from '../system.js';
 import { ApiError } from './api-client.js';
+import * as assess from './commands/assess.js';
 import * as attest from './commands/attest.js';
 import * as audit from './commands/audit.js';
 import * as blastRadius from './commands/blast-radius.js';
@@ -11,13 +12,18 @@ import * as check from './commands/check.js';
 import * as decide from './commands/decide.js';
 import * as decisions from './commands/decisions.js';
 import * as entry from './commands/entry.js';
+import * as flows from './commands/flows.js';
 import * as grant from './commands/grant.js';
 import * as issuer from './commands/issuer.js';
 import * as keys from './commands/keys.js';
+import * as map from './commands/map.js';
 import * as policyVerb from './commands/policy.js';
 import * as privileges from './commands/privileges.js';
+import * as proxy from './commands/proxy.js';
 import * as revoke from './commands/revoke.js';
 import * as serve from './commands/serve.js';
+import * as simulate from './commands/simulate.js';
+import * as suggest from './commands/suggest.js';
 import * as svid from './commands/svid.js';
 import * as token from './commands/token.js';
 import { EXIT, processIo, type CliIo } from './io.js';
@@ -46,6 +52,12 @@ const VERBS: Record<string, Verb> = {
   'blast-radius': blastRadius,
   policy: policyVerb,
   privileges,
+  flows,
+  map,
+  simulate,
+  suggest,
+  assess,
+  proxy,
 };
 
 const HELP = `gatehouse — Zero Trust control plane for non-human identities
@@ -61,6 +73,13 @@ exposure (offline, from the policy, an inventory and the decision log):
   privileges    granted vs used privileges, and a tightened policy
   blast-radius  what a compromised identity or credential reaches, hop by hop
 
+rollout (observe → simulate → enforce, from observed flows; docs/rollout.md):
+  flows     import flows (VPC Flow Logs, Hubble, decision log) as Gatehouse flow records
+  map       the dependency map: who talks to whom, as a table, JSON, DOT or Mermaid
+  simulate  replay flows against a candidate policy: coverage, breaks, promotion verdicts
+  suggest   a least-privilege policy from observed traffic
+  assess    readiness per service and the next step: zone first, microsegment, enforce
+
 identity (talk to a running server):
   serve    run the control plane: identity API, trust bundle, decisions
   entry    create, list, show, disable and offboard registration entries; join tokens
@@ -73,6 +92,7 @@ identity (talk to a running server):
   keys     list and rotate the trust domain's signing keys
   bundle   print the trust bundle (JSON or PEM)
   decisions  query, export and verify the decision log
+  proxy    enforce the policy in front of one service: a reverse proxy deciding in-process
   policy   push, list, activate (roll back) and diff the server's policy versions
   version  print the version
 
