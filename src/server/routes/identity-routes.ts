@@ -1,5 +1,5 @@
 /**
- * The identity API under `/v1` (docs/identity.md, schemas/openapi.v1.json):
+ * The identity API under `/v1` (docs/identity.md, schemas/openapi.v1.yaml):
  * entries, join tokens, attestation, SVIDs, verification, revocation, JIT
  * grants, OIDC issuers, keys, and the trust bundle at
  * `/.well-known/spiffe-bundle`.
