@@ -1,41 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { golden, root, runCli } from '../support/cli-run.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (t: string) => (out += t) },
-    stderr: { write: (t: string) => (err += t) },
-    readStdin: async () => stdin,
-    cwd: root,
-    env: {},
-    isTty: false,
-  };
-  const code = await main(args, io, () => NOW);
-  return { code, out, err };
-}
-
-/** Compares with a golden file; GATEHOUSE_UPDATE_GOLDEN=1 rewrites it. */
-function golden(name: string, actual: string): void {
-  const path = join(root, 'test/golden', name);
-  if (process.env.GATEHOUSE_UPDATE_GOLDEN === '1') {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-  }
-  assert.equal(
-    actual,
-    readFileSync(path, 'utf8'),
-    `golden file ${name} differs (GATEHOUSE_UPDATE_GOLDEN=1 to accept)`,
-  );
-}
+const run = (args: string[], stdin = '') => runCli(args, { stdin, now: NOW });
 
 describe('gatehouse check', () => {
   test('the example estate is valid; lint reports the overdue review', async () => {

@@ -1,42 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { golden, root, runCli } from '../support/cli-run.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 const ESTATE = ['--policy', 'examples/acme/policy', '--inventory', 'examples/acme/inventory.yaml'];
 const LOG = ['--decisions', 'examples/acme/decisions.jsonl'];
 
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (t: string) => (out += t) },
-    stderr: { write: (t: string) => (err += t) },
-    readStdin: async () => stdin,
-    cwd: root,
-    env: {},
-    isTty: false,
-  };
-  const code = await main(args, io, () => Date.parse('2030-01-01T00:00:00Z'));
-  return { code, out, err };
-}
-
-function golden(name: string, actual: string): void {
-  const path = join(root, 'test/golden', name);
-  if (process.env.GATEHOUSE_UPDATE_GOLDEN === '1') {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-  }
-  assert.equal(
-    actual,
-    readFileSync(path, 'utf8'),
-    `golden file ${name} differs (GATEHOUSE_UPDATE_GOLDEN=1 to accept)`,
-  );
-}
+const run = (args: string[], stdin = '') => runCli(args, { stdin, now: Date.parse('2030-01-01T00:00:00Z') });
 
 describe('gatehouse audit', () => {
   test('the example estate as a table, judged at the inventory snapshot time', async () => {

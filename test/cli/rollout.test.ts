@@ -14,28 +14,14 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { basename, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { main } from '../../src/cli/main.js';
-import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '../support/cli-run.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const DOC = 'docs/rollout.md';
 const WORK = '/tmp/rollout';
 const NOW = Date.parse('2030-01-01T00:00:00Z');
 
-async function run(args: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (t: string) => (out += t) },
-    stderr: { write: (t: string) => (err += t) },
-    readStdin: async () => stdin,
-    cwd: root,
-    env: {},
-    isTty: false,
-  };
-  const code = await main(args, io, () => NOW);
-  return { code, out, err };
-}
+const run = (args: string[], stdin = '') => runCli(args, { stdin, now: NOW });
 
 /** Splits a command line as a POSIX shell would for the simple lines the document uses. */
 function words(line: string): string[] {

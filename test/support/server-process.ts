@@ -5,10 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CliIo } from '../../src/cli/io.js';
-import { main } from '../../src/cli/main.js';
+import { root, runCli, type CliResult } from './cli-run.js';
 
-export const root = new URL('../..', import.meta.url).pathname;
+export { root };
 export const bin = join(root, 'dist/cli/main.js');
 export const built = existsSync(bin);
 
@@ -78,28 +77,9 @@ export async function startServer(
   };
 }
 
-export interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
+export type { CliResult } from './cli-run.js';
 
 /** Runs the CLI in-process against a server, with the given environment. */
-export async function cli(
-  args: string[],
-  env: Record<string, string | undefined>,
-  cwd = root,
-): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    stdout: { write: (t: string) => (out += t) },
-    stderr: { write: (t: string) => (err += t) },
-    readStdin: async () => '',
-    cwd,
-    env,
-    isTty: false,
-  };
-  const code = await main(args, io);
-  return { code, out, err };
+export function cli(args: string[], env: Record<string, string | undefined>, cwd = root): Promise<CliResult> {
+  return runCli(args, { env, cwd });
 }
