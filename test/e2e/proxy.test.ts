@@ -8,7 +8,6 @@
  * never synced denying everything, and every decision in `gatehouse decisions`.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -17,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { bin, built, cli, root, startServer, type ServerProcess } from '../support/server-process.js';
+import { built, cli, spawnGatehouse, startServer, type ServerProcess } from '../support/server-process.js';
 
 const POLICY = 'test/fixtures/proxy/policy.yaml';
 const WEB = 'spiffe://example.org/client/web';
@@ -33,41 +32,16 @@ interface ProxyProcess {
 }
 
 async function startProxy(args: string[], options: { synced: boolean }): Promise<ProxyProcess> {
-  const child: ChildProcess = spawn(process.execPath, [bin, 'proxy', '--listen', '127.0.0.1:0', ...args], {
-    cwd: root,
-    env: { ...process.env, GATEHOUSE_TOKEN: '', GATEHOUSE_SERVER: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${out}\n${err}`)), 20_000);
-    const poll = setInterval(() => {
+  const p = await spawnGatehouse(
+    'proxy',
+    ['proxy', '--listen', '127.0.0.1:0', ...args],
+    { GATEHOUSE_TOKEN: '', GATEHOUSE_SERVER: '' },
+    (out, err) => {
       const m = /listening\s+(https?:\/\/\S+)/.exec(out);
-      if (m && (!options.synced || err.includes('"proxy_synced"'))) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    }, 20);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`proxy exited with ${code}:\n${out}\n${err}`));
-    });
-  });
-  return {
-    url,
-    stderr: () => err,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
-        child.kill('SIGTERM');
-      }),
-  };
+      return m && (!options.synced || err.includes('"proxy_synced"')) ? m[1] : undefined;
+    },
+  );
+  return { url: p.found, stderr: p.stderr, stop: p.stop };
 }
 
 interface Answer {

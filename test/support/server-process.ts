@@ -21,50 +21,55 @@ export interface ServerProcess {
   child: ChildProcess;
 }
 
-export async function startServer(
-  dir: string,
-  extraArgs: string[] = [],
-  env: Record<string, string> = {},
-): Promise<ServerProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      'serve',
-      '--listen',
-      '127.0.0.1:0',
-      '--db',
-      join(dir, 'gatehouse.db'),
-      '--admin-token-file',
-      join(dir, 'admin.token'),
-      ...extraArgs,
-    ],
-    { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+/** A running `gatehouse` process with its output so far. */
+export interface GatehouseProcess {
+  /** What `ready` found in the output. */
+  found: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  child: ChildProcess;
+}
+
+/**
+ * Starts the built `gatehouse` with `args` and waits (at most 20 s) until
+ * `ready` finds what it looks for in the output so far; fails when the
+ * process exits first.
+ */
+export async function spawnGatehouse(
+  what: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  ready: (stdout: string, stderr: string) => string | undefined,
+): Promise<GatehouseProcess> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}\n${err}`)), 20_000);
+  const found = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}\n${err}`)), 20_000);
     const poll = setInterval(() => {
-      const m = /API\s+(http:\/\/\S+)\/v1/.exec(out);
-      if (m) {
+      const hit = ready(out, err);
+      if (hit !== undefined) {
         clearInterval(poll);
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(hit);
       }
     }, 20);
     child.once('exit', (code) => {
       clearInterval(poll);
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out}\n${err}`));
+      reject(new Error(`${what} exited with ${code}:\n${out}\n${err}`));
     });
   });
-  const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
   return {
-    url,
-    adminToken,
+    found,
     child,
     stdout: () => out,
     stderr: () => err,
@@ -75,6 +80,18 @@ export async function startServer(
         child.kill('SIGTERM');
       }),
   };
+}
+
+export async function startServer(
+  dir: string,
+  extraArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const args = ['serve', '--listen', '127.0.0.1:0', '--db', join(dir, 'gatehouse.db')];
+  args.push('--admin-token-file', join(dir, 'admin.token'), ...extraArgs);
+  const p = await spawnGatehouse('server', args, env, (out) => /API\s+(http:\/\/\S+)\/v1/.exec(out)?.[1]);
+  const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+  return { url: p.found, adminToken, child: p.child, stdout: p.stdout, stderr: p.stderr, stop: p.stop };
 }
 
 export type { CliResult } from './cli-run.js';

@@ -6,8 +6,6 @@
  * random traffic), and assess's next steps.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FlowRecord } from '../../../src/core/analysis/flows/index.js';
@@ -27,8 +25,8 @@ import {
 import type { InventorySnapshot } from '../../../src/core/identity/inventory.js';
 import { checkPolicy, compileValidatedPolicy, parsePolicy } from '../../../src/core/policy/index.js';
 import { fixedClock } from '../../../src/core/ports.js';
+import { golden } from '../../support/cli-run.js';
 
-const root = new URL('../../..', import.meta.url).pathname;
 const NOW = Date.parse('2026-11-23T06:00:00Z');
 const TD = 'shop.example';
 const id = (path: string) => `spiffe://${TD}${path}`;
@@ -38,19 +36,6 @@ const ORDERS = id('/ns/shop/sa/orders');
 const REFUNDS = id('/ns/pay/sa/refund-worker');
 const TESTER = id('/ns/dev/sa/load-tester');
 const AGENT = id('/agents/pricing');
-
-function golden(name: string, actual: string): void {
-  const path = join(root, 'test/golden', name);
-  if (process.env.GATEHOUSE_UPDATE_GOLDEN === '1') {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-  }
-  assert.equal(
-    actual,
-    readFileSync(path, 'utf8'),
-    `golden file ${name} differs (GATEHOUSE_UPDATE_GOLDEN=1 to accept)`,
-  );
-}
 
 const BASE = `
 apiVersion: gatehouse.dev/v1
