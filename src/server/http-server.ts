@@ -210,6 +210,13 @@ async function handle(
     // Unread bodies of failed requests must not be parsed as the next request.
     if (!req.complete) res.setHeader('connection', 'close');
   }
+  // A client still sending would have its connection reset, the answer with it, if the
+  // connection closed over unread bytes: read and drop a bounded rest of the body first
+  // (not for a client too slow to send it, which has its answer already).
+  if (!req.complete && response.status !== 408) {
+    await drain(req);
+    if (!req.complete) res.setHeader('connection', 'close');
+  }
   // The client went away, or a timeout already answered on this socket.
   if (res.destroyed || req.socket.destroyed) return;
   send(res, response, method === 'HEAD');
@@ -273,6 +280,30 @@ function readBody(req: IncomingMessage, limits: HttpLimits): Promise<Buffer> {
     }
     req.on('data', onData).on('end', onEnd).on('close', onClose);
     req.on('error', () => fail(new HttpError(400, 'body_incomplete', 'request body ended early')));
+  });
+}
+
+/** How much of a refused request's body is read and dropped before the answer, at most. */
+const DRAIN_BYTES = 16 * 1024 * 1024;
+const DRAIN_MS = 2000;
+
+/** Reads and drops the rest of a request body: until it ends, {@link DRAIN_BYTES} or {@link DRAIN_MS}. */
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    let size = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', done).off('close', done).off('error', done);
+      req.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > DRAIN_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_MS);
+    req.on('data', onData).on('end', done).on('close', done).on('error', done);
+    req.resume();
   });
 }
 
