@@ -6,6 +6,7 @@
  */
 import type { DecisionRecord } from '../../log/decision-record.js';
 import { RecordLineScanner } from './record-line.js';
+import { SmallMap, SmallSet } from './small-collections.js';
 
 /** Records may carry fields beyond {@link DecisionRecord}; the one read here is the client's user agent. */
 export type ObservedRecord = DecisionRecord & { userAgent?: string };
@@ -65,7 +66,7 @@ export interface ServiceUse {
   requests: number;
   allowed: number;
   /** Allowed requests by `<source zone>\0<port>` (port `0` when the request had none). */
-  allowedAt: Set<string>;
+  allowedAt: SmallSet<string>;
   /** The zone and port last added to `allowedAt`: a caller mostly repeats them, so the key need not be built again. */
   lastZone?: string;
   lastPort?: number | undefined;
@@ -74,7 +75,7 @@ export interface ServiceUse {
 export interface RuleUse {
   count: number;
   /** Per service: the methods seen (`''` for a request without one) and the source zones. */
-  services: Map<string, { methods: Set<string>; zones: Set<string> }>;
+  services: SmallMap<string, { methods: SmallSet<string>; zones: SmallSet<string> }>;
 }
 
 export interface ZoneDenial {
@@ -83,8 +84,8 @@ export interface ZoneDenial {
   count: number;
   first: number;
   last: number;
-  services: Set<string>;
-  rules: Set<string>;
+  services: SmallSet<string>;
+  rules: SmallSet<string>;
   /** Denials let through because the service was in `observe` or `simulate` mode. */
   unenforced: number;
 }
@@ -98,24 +99,24 @@ export interface IdentityActivity {
   last: number;
   lastAllowed: number;
   /** Source addresses and how often each was seen (at most {@link MAX_ADDRESSES}). */
-  addresses: Map<string, number>;
+  addresses: SmallMap<string, number>;
   addressesDropped: number;
-  zones: Map<string, number>;
+  zones: SmallMap<string, number>;
   /** Records by UTC hour of day and by UTC day of week (0 = Sunday). */
   hours: number[];
   weekdays: number[];
   /** Running mean and squared deviation of the seconds between consecutive records (Welford). */
   gaps: { n: number; mean: number; m2: number };
   /** Distinct path shapes: segments holding a digit read as `{}` (`/orders/{}/items`). */
-  paths: Set<string>;
+  paths: SmallSet<string>;
   pathsDropped: number;
-  userAgents: Map<string, number>;
-  credentialTypes: Map<string, number>;
-  credentialIds: Set<string>;
-  services: Map<string, ServiceUse>;
+  userAgents: SmallMap<string, number>;
+  credentialTypes: SmallMap<string, number>;
+  credentialIds: SmallSet<string>;
+  services: SmallMap<string, ServiceUse>;
   /** Permission allow rules named by allowed decisions. */
-  permissionRules: Map<string, RuleUse>;
-  zoneDenials: Map<string, ZoneDenial>;
+  permissionRules: SmallMap<string, RuleUse>;
+  zoneDenials: SmallMap<string, ZoneDenial>;
   /** Allowed decisions after the entry was disabled or offboarded. */
   allowedAfterOffboarding: number;
   firstAfterOffboarding: number;
@@ -149,20 +150,20 @@ function newActivity(spiffeId: string): IdentityActivity {
     first: Infinity,
     last: -Infinity,
     lastAllowed: -Infinity,
-    addresses: new Map(),
+    addresses: new SmallMap(),
     addressesDropped: 0,
-    zones: new Map(),
+    zones: new SmallMap(),
     hours: new Array<number>(24).fill(0),
     weekdays: new Array<number>(7).fill(0),
     gaps: { n: 0, mean: 0, m2: 0 },
-    paths: new Set(),
+    paths: new SmallSet(),
     pathsDropped: 0,
-    userAgents: new Map(),
-    credentialTypes: new Map(),
-    credentialIds: new Set(),
-    services: new Map(),
-    permissionRules: new Map(),
-    zoneDenials: new Map(),
+    userAgents: new SmallMap(),
+    credentialTypes: new SmallMap(),
+    credentialIds: new SmallSet(),
+    services: new SmallMap(),
+    permissionRules: new SmallMap(),
+    zoneDenials: new SmallMap(),
     allowedAfterOffboarding: 0,
     firstAfterOffboarding: Infinity,
     offboardedAt: undefined,
@@ -177,12 +178,12 @@ function own<K>(k: K): K {
   return typeof k === 'string' && k.length > 12 ? ((' ' + k).slice(1) as K) : k;
 }
 
-const bump = <K>(m: Map<K, number>, k: K) => {
+const bump = <K>(m: SmallMap<K, number>, k: K) => {
   const n = m.get(k);
   m.set(n === undefined ? own(k) : k, (n ?? 0) + 1);
 };
 
-const addTo = <K>(set: Set<K>, k: K) => {
+const addTo = <K>(set: SmallSet<K>, k: K) => {
   if (!set.has(k)) set.add(own(k));
 };
 
@@ -281,7 +282,7 @@ export class ActivityCollector {
 
     const service = record.service;
     let use = a.services.get(service);
-    if (!use) a.services.set(own(service), (use = { requests: 0, allowed: 0, allowedAt: new Set() }));
+    if (!use) a.services.set(own(service), (use = { requests: 0, allowed: 0, allowedAt: new SmallSet() }));
     use.requests++;
     if (allowed) {
       use.allowed++;
@@ -295,10 +296,10 @@ export class ActivityCollector {
         const method = record.method ?? '';
         for (const rule of record.rules) {
           let r = a.permissionRules.get(rule);
-          if (!r) a.permissionRules.set(own(rule), (r = { count: 0, services: new Map() }));
+          if (!r) a.permissionRules.set(own(rule), (r = { count: 0, services: new SmallMap() }));
           r.count++;
           let s = r.services.get(service);
-          if (!s) r.services.set(own(service), (s = { methods: new Set(), zones: new Set() }));
+          if (!s) r.services.set(own(service), (s = { methods: new SmallSet(), zones: new SmallSet() }));
           if (s.methods.size < MAX_METHODS) addTo(s.methods, method);
           addTo(s.zones, record.sourceZone);
         }
@@ -318,8 +319,8 @@ export class ActivityCollector {
           count: 0,
           first: t,
           last: t,
-          services: new Set(),
-          rules: new Set(),
+          services: new SmallSet(),
+          rules: new SmallSet(),
           unenforced: 0,
         };
         a.zoneDenials.set(own(key), z);
