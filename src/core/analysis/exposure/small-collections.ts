@@ -5,11 +5,10 @@
  * one credential: over a large estate the inline entry spares hundreds of
  * thousands of hash tables, their allocation and the garbage collector's
  * work. Read like a Map or Set: `get`, `has`, `size`, `keys`, `values`,
- * `entries`, iteration in insertion order. Keys compare as in a Map
- * (SameValueZero).
+ * `entries`, iteration in insertion order. Keys compare with `===`, as a
+ * Map compares them for every key but NaN: keys here are names and
+ * addresses.
  */
-
-const same = (a: unknown, b: unknown): boolean => a === b || (a !== a && b !== b);
 
 export class SmallMap<K, V> {
   private k: K | undefined = undefined;
@@ -23,12 +22,12 @@ export class SmallMap<K, V> {
 
   get(key: K): V | undefined {
     if (this.many) return this.many.get(key);
-    return this.one && same(this.k, key) ? this.v : undefined;
+    return this.one && this.k === key ? this.v : undefined;
   }
 
   has(key: K): boolean {
     if (this.many) return this.many.has(key);
-    return this.one && same(this.k, key);
+    return this.one && this.k === key;
   }
 
   set(key: K, value: V): this {
@@ -37,7 +36,7 @@ export class SmallMap<K, V> {
       this.k = key;
       this.v = value;
       this.one = true;
-    } else if (same(this.k, key)) this.v = value;
+    } else if (this.k === key) this.v = value;
     else {
       this.many = new Map<K, V>([
         [this.k as K, this.v as V],
@@ -80,7 +79,7 @@ export class SmallSet<K> {
 
   has(key: K): boolean {
     if (this.many) return this.many.has(key);
-    return this.one && same(this.k, key);
+    return this.one && this.k === key;
   }
 
   add(key: K): this {
@@ -88,7 +87,7 @@ export class SmallSet<K> {
     else if (!this.one) {
       this.k = key;
       this.one = true;
-    } else if (!same(this.k, key)) {
+    } else if (!this.k === key) {
       this.many = new Set<K>([this.k as K, key]);
       this.k = undefined;
       this.one = false;
