@@ -87,7 +87,7 @@ export class SmallSet<K> {
     else if (!this.one) {
       this.k = key;
       this.one = true;
-    } else if (!this.k === key) {
+    } else if (this.k !== key) {
       this.many = new Set<K>([this.k as K, key]);
       this.k = undefined;
       this.one = false;
