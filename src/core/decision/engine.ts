@@ -438,8 +438,11 @@ export class DecisionEngine {
       errors = this.errors;
       this.errors = [];
     }
+    // The id is in the literal, not added after: an added property moves every decision to a
+    // slower, larger layout (a fifth of the engine's speed on the peer workload).
     const decision: Decision = {
       apiVersion: DECISION_API_VERSION,
+      decisionId: this.ids?.id(),
       decision: verdict.verdict,
       allowed: allow || !enforced,
       enforced,
@@ -455,7 +458,6 @@ export class DecisionEngine {
       sourceZone,
       destinationZone: compiledService.zone,
     };
-    if (this.ids) decision.decisionId = this.ids.id();
     return decision;
   }
 
