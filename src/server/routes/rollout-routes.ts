@@ -20,12 +20,12 @@ import {
   EndpointResolver,
   FlowIngest,
   FLOW_INPUT_FORMATS,
-  flowTimeMs,
   parseVpcLogFormat,
   type FlowInputFormat,
   type FlowRecord,
   type IngestReport,
 } from '../../core/analysis/flows/index.js';
+import { parseUtcTime } from '../../core/utc-time.js';
 import {
   Assessment,
   DependencyMapBuilder,
@@ -211,7 +211,7 @@ async function collectFlows(
     since === undefined && until === undefined
       ? sink
       : (r: FlowRecord) => {
-          const t = flowTimeMs(r.time);
+          const t = parseUtcTime(r.time);
           if ((since === undefined || t >= since) && (until === undefined || t < until)) sink(r);
         };
   if (a.decisionLog) {

@@ -19,7 +19,6 @@ import {
   createHubbleParser,
   createVpcFlowLogParser,
   EndpointResolver,
-  flowTimeMs,
   formatFlowRecord,
   formatIngestProblems,
   ingestFlowLines,
@@ -27,6 +26,7 @@ import {
   type FlowLineOutcome,
   type FlowRecord,
 } from '../../../src/core/analysis/flows/index.js';
+import { parseUtcTime } from '../../../src/core/utc-time.js';
 import type { InventorySnapshot } from '../../../src/core/identity/inventory.js';
 import { parsePolicy } from '../../../src/core/policy/index.js';
 
@@ -219,7 +219,7 @@ describe('the Gatehouse flow format v1', () => {
 });
 
 describe('flow times', () => {
-  test('flowTimeMs answers what Date.parse answers, on every form and on edge days', () => {
+  test('parseUtcTime answers what Date.parse answers, on every form and on edge days', () => {
     const pad = (n: number, w: number) => String(n).padStart(w, '0');
     fc.assert(
       fc.property(
@@ -243,13 +243,13 @@ describe('flow times', () => {
                 : form === 'offset'
                   ? `${base}+02:00`
                   : `${base}z`;
-          assert.ok(Object.is(flowTimeMs(v), Date.parse(v)), v);
+          assert.ok(Object.is(parseUtcTime(v), Date.parse(v)), v);
         },
       ),
       { numRuns: 5000 },
     );
     for (const v of ['2026-02-29T00:00:00Z', '2024-02-29T23:59:59.999Z', '2026-11-2aT00:00:00Z', 'x'])
-      assert.ok(Object.is(flowTimeMs(v), Date.parse(v)), v);
+      assert.ok(Object.is(parseUtcTime(v), Date.parse(v)), v);
   });
 });
 

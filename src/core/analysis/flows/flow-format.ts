@@ -6,6 +6,7 @@
 import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
 import { tryParseIpAddress } from '../../net/index.js';
 import { scanIpv4 } from '../../net/ip-address.js';
+import { two } from '../../utc-time.js';
 import { isObject, problem, readJsonLine, type FlowLineOutcome, type FlowLineParser } from './flow-line.js';
 import {
   FLOW_FORMAT_VERSION,
@@ -44,11 +45,6 @@ const ACTION = new Set(['method', 'path', 'operation']);
 const spiffeIds = new Set<string>();
 const CACHE_LIMIT = 20_000;
 
-/** Two decimal digits at `i`. */
-function two(v: string, i: number): number {
-  return (v.charCodeAt(i) - 48) * 10 + (v.charCodeAt(i + 1) - 48);
-}
-
 /**
  * Whether a string is an RFC 3339 date-time of a real calendar day and time
  * (`2026-02-30` and `25:00` are not). Checked on the digits, without building
@@ -69,63 +65,6 @@ export function isFlowTime(v: unknown): v is string {
   return two(v, v.length - 5) <= 23 && two(v, v.length - 2) <= 59;
 }
 
-/** Whether the characters of `v` from `from` to before `to` are all ASCII digits. */
-function digits(v: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
-}
-
-/**
- * The instant of a flow time, in epoch ms: what `Date.parse` answers, several
- * times faster for the UTC forms flow records are written in
- * (`2026-11-20T14:01:00Z`, `2026-11-20T14:01:00.604Z`). Analysis reads the
- * time of every record, so this is on the hot path of map and replay.
- */
-export function flowTimeMs(v: string): number {
-  const n = v.length;
-  if (
-    (n === 20 || (n === 24 && v.charCodeAt(19) === 46)) &&
-    v.charCodeAt(n - 1) === 90 &&
-    v.charCodeAt(4) === 45 &&
-    v.charCodeAt(7) === 45 &&
-    v.charCodeAt(10) === 84 &&
-    v.charCodeAt(13) === 58 &&
-    v.charCodeAt(16) === 58 &&
-    digits(v, 0, 4) &&
-    digits(v, 5, 7) &&
-    digits(v, 8, 10) &&
-    digits(v, 11, 13) &&
-    digits(v, 14, 16) &&
-    digits(v, 17, 19) &&
-    (n === 20 || digits(v, 20, 23))
-  ) {
-    const month = two(v, 5);
-    const day = two(v, 8);
-    const hour = two(v, 11);
-    const minute = two(v, 14);
-    const second = two(v, 17);
-    const year = two(v, 0) * 100 + two(v, 2);
-    // Out-of-range fields (month 13, day 32) go to Date.parse, which decides them. Days 29
-    // to 31 of a short month roll over alike in both (`02-30` is March 2), as a property test checks.
-    if (month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59) {
-      const ms = n === 24 ? two(v, 20) * 10 + (v.charCodeAt(22) - 48) : 0;
-      return daysFromCivil(year, month, day) * 86_400_000 + ((hour * 60 + minute) * 60 + second) * 1000 + ms;
-    }
-  }
-  return Date.parse(v);
-}
 
 /** Whether a string is a valid SPIFFE ID (docs/identity.md). */
 export function isSpiffeId(v: unknown): v is string {

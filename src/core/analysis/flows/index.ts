@@ -12,7 +12,6 @@ export type { FlowInputFormat, FlowLineOutcome, FlowLineParser, FlowSkipReason }
 export {
   checkFlowRecord,
   createFlowFormatParser,
-  flowTimeMs,
   formatFlowRecord,
   isFlowTime,
 } from './flow-format.js';

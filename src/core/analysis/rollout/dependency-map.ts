@@ -9,7 +9,7 @@
  */
 import { normalizeRequestPath } from '../../decision/request-path.js';
 import { UNKNOWN_ZONE, type Policy } from '../../policy/model.js';
-import { flowTimeMs } from '../flows/flow-format.js';
+import { parseUtcTime } from '../../utc-time.js';
 import { observationsOf, type FlowRecord } from '../flows/flow-record.js';
 import { PathTemplates, templatePath } from './path-template.js';
 
@@ -216,7 +216,7 @@ export class DependencyMapBuilder {
     const { since, until } = this.options;
     let time = Number.NaN;
     if (since !== undefined || until !== undefined) {
-      time = flowTimeMs(r.time);
+      time = parseUtcTime(r.time);
       if ((since !== undefined && time < since) || (until !== undefined && time >= until)) return;
     }
     const d = r.destination;
@@ -228,7 +228,7 @@ export class DependencyMapBuilder {
       !(sourceService !== undefined && this.only.has(sourceService))
     )
       return;
-    if (Number.isNaN(time)) time = flowTimeMs(r.time);
+    if (Number.isNaN(time)) time = parseUtcTime(r.time);
     const port = d.port;
     // The edge's key names its two nodes as their ids would; the nodes themselves are
     // looked up only for a new edge (the hot path is an edge seen before).

@@ -38,7 +38,7 @@ import {
 import { compileValidatedPolicy, type CompiledPolicy } from '../../policy/compile.js';
 import { UNKNOWN_ZONE, type LayerName, type Policy, type RolloutMode } from '../../policy/model.js';
 import { fixedClock } from '../../ports.js';
-import { flowTimeMs } from '../flows/flow-format.js';
+import { parseUtcTime } from '../../utc-time.js';
 import { observationsOf, type FlowRecord } from '../flows/flow-record.js';
 import { isIdSegment } from './path-template.js';
 
@@ -170,7 +170,7 @@ export class FlowGroups {
 
   add(r: FlowRecord): void {
     const n = observationsOf(r);
-    const time = flowTimeMs(r.time);
+    const time = parseUtcTime(r.time);
     this.records++;
     this.flows += n;
     if (time < this.first) this.first = time;
