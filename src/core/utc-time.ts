@@ -10,7 +10,7 @@ export function two(v: string, i: number): number {
 }
 
 /** Whether the characters of `v` from `from` to before `to` are all ASCII digits. */
-export function digits(v: string, from: number, to: number): boolean {
+function digits(v: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = v.charCodeAt(i);
     if (c < 48 || c > 57) return false;
