@@ -7,6 +7,7 @@
 import type { DecisionRecord } from '../../log/decision-record.js';
 import { RecordLineScanner } from './record-line.js';
 import { SmallMap, SmallSet } from './small-collections.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 /** Records may carry fields beyond {@link DecisionRecord}; the one read here is the client's user agent. */
 export type ObservedRecord = DecisionRecord & { userAgent?: string };
@@ -222,7 +223,7 @@ export class ActivityCollector {
 
   /** The record's time when it counts; otherwise it is counted as skipped. */
   private inWindow(time: string): number | undefined {
-    const t = Date.parse(time);
+    const t = parseUtcTime(time);
     const { since, until } = this.options;
     if (Number.isNaN(t) || (since !== undefined && t < since) || (until !== undefined && t >= until)) {
       this.skipped++;

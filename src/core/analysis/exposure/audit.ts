@@ -25,6 +25,7 @@ import { findSecrets } from './secrets.js';
 import { findSharing } from './sharing.js';
 import { findStale } from './stale.js';
 import { findThirdParty } from './third-party.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 export const AUDIT_REPORT_KIND = 'AuditReport';
 
@@ -97,7 +98,7 @@ export class Audit {
     const offboarded = new Map(
       inventory.entries
         .filter((e) => e.status !== 'active')
-        .map((e) => [e.spiffeId, Date.parse(e.updatedAt)]),
+        .map((e) => [e.spiffeId, parseUtcTime(e.updatedAt)]),
     );
     this.activity = new ActivityCollector({
       ...(options.since !== undefined ? { since: options.since } : {}),

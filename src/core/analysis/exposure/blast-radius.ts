@@ -21,6 +21,7 @@ import type { Estate, Lifetime } from './estate.js';
 import { duration, shortId } from './format.js';
 import { formatPorts } from './port-set.js';
 import type { ServiceReach } from './reachability.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 const MS_PER_DAY = 86_400_000;
 
@@ -214,7 +215,7 @@ function credentialWindow(estate: Estate, start: BlastStart): CredentialWindow {
   const id = start.credential!.id;
   const issued = estate.inventory.credentials.find((c) => c.id === id);
   if (issued) {
-    const expires = Date.parse(issued.expiresAt);
+    const expires = parseUtcTime(issued.expiresAt);
     if (expires <= estate.now || estate.isRevoked(issued))
       return {
         state: 'expired',
@@ -230,7 +231,7 @@ function credentialWindow(estate: Estate, start: BlastStart): CredentialWindow {
     };
   }
   const secret = estate.identities.get(start.spiffeId)?.entry?.staticSecrets?.find((s) => s.id === id);
-  const expires = secret?.expiresAt === undefined ? null : Date.parse(secret.expiresAt);
+  const expires = secret?.expiresAt === undefined ? null : parseUtcTime(secret.expiresAt);
   if (expires === null) return { state: 'no-expiry', remainingMs: null, credential: id, text: 'no expiry' };
   if (expires <= estate.now) return { state: 'expired', remainingMs: null, credential: id, text: 'expired' };
   return {

@@ -12,6 +12,7 @@ import type { InventorySnapshot } from '../../identity/inventory.js';
 import { createPrefixTable, formatCidr, parseCidr, type PrefixTable } from '../../net/index.js';
 import { UNKNOWN_ZONE, type Policy, type Service, type Workload } from '../../policy/model.js';
 import { Reachability, type IdentityReach, type ReachOptions } from './reachability.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 export interface EstateIdentity {
   spiffeId: string;
@@ -94,7 +95,7 @@ export class Estate {
     }
     for (const c of inventory.credentials) push(this.credentials, c.spiffeId, c);
     for (const g of inventory.grants) push(this.grantsBy, g.spiffeId, g);
-    this.revocations = inventory.revocations.filter((r) => Date.parse(r.revokedAt) <= this.now);
+    this.revocations = inventory.revocations.filter((r) => parseUtcTime(r.revokedAt) <= this.now);
   }
 
   private describe(
@@ -217,11 +218,11 @@ export class Estate {
   /** Whether an issued credential has been taken back by a revocation in force. */
   isRevoked(c: IssuedCredential): boolean {
     if (!this.revocations.length) return false;
-    const issued = Date.parse(c.issuedAt);
+    const issued = parseUtcTime(c.issuedAt);
     return this.revocations.some((r) => {
       if (r.target === 'credential') return r.value === c.id;
       if (r.target === 'grant') return c.grantId !== undefined && r.value === c.grantId;
-      const before = issued < Date.parse(r.revokedAt);
+      const before = issued < parseUtcTime(r.revokedAt);
       if (r.target === 'identity') return before && r.value === c.spiffeId;
       return before && r.value === c.entryId;
     });
@@ -234,18 +235,18 @@ export class Estate {
     const live: LiveCredential[] = [];
     const issued = this.issuedCredentials(spiffeId);
     for (const c of issued) {
-      const expiresAt = Date.parse(c.expiresAt);
+      const expiresAt = parseUtcTime(c.expiresAt);
       if (expiresAt > this.now && !this.isRevoked(c))
-        live.push({ id: c.id, kind: c.type, issuedAt: Date.parse(c.issuedAt), expiresAt });
+        live.push({ id: c.id, kind: c.type, issuedAt: parseUtcTime(c.issuedAt), expiresAt });
     }
     const secrets = this.identities.get(spiffeId)?.entry?.staticSecrets ?? [];
     for (const s of secrets) {
-      const expiresAt = s.expiresAt === undefined ? null : Date.parse(s.expiresAt);
+      const expiresAt = s.expiresAt === undefined ? null : parseUtcTime(s.expiresAt);
       if (expiresAt === null || expiresAt > this.now)
         live.push({
           id: s.id,
           kind: 'static-secret',
-          issuedAt: Date.parse(s.rotatedAt ?? s.createdAt),
+          issuedAt: parseUtcTime(s.rotatedAt ?? s.createdAt),
           expiresAt,
         });
     }

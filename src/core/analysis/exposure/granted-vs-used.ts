@@ -24,6 +24,7 @@ import type { ServiceReach } from './reachability.js';
 import { isoTime } from './format.js';
 import { policyToDocument } from './policy-document.js';
 import { ALL_PORTS, contains, portsOf, union, formatPorts, type PortSet } from './port-set.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 export interface GrantedService {
   service: string;
@@ -187,7 +188,7 @@ export function proposeTightenedPolicy(
   options: { file?: string } = {},
 ): TightenedPolicy {
   const policy = estate.policy;
-  const live = (r: { expires?: string }) => r.expires === undefined || Date.parse(r.expires) > estate.now;
+  const live = (r: { expires?: string }) => r.expires === undefined || parseUtcTime(r.expires) > estate.now;
   const use = new Map<string, RuleUse>();
   const useOf = (id: string) => {
     let u = use.get(id);

@@ -6,18 +6,19 @@
 import type { AuditContext } from './audit-context.js';
 import { makeFinding, type Finding } from './finding.js';
 import { codeList, duration, isoDay, isoTime } from './format.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 export function findOffboarding(ctx: AuditContext): Finding[] {
   const { estate, activity } = ctx;
   const out: Finding[] = [];
   for (const entry of estate.inventory.entries) {
     if (entry.status === 'active') continue;
-    const changed = Date.parse(entry.updatedAt);
+    const changed = parseUtcTime(entry.updatedAt);
     const status = `\`${entry.status}\` since ${isoDay(changed)}`;
     const lifetime = estate.lifetime(entry.spiffeId);
     const grants = estate
       .grants(entry.spiffeId)
-      .filter((g) => !g.endedAt && Date.parse(g.expiresAt) > estate.now);
+      .filter((g) => !g.endedAt && parseUtcTime(g.expiresAt) > estate.now);
     if (lifetime.live.length || grants.length) {
       const evidence = [`entry \`${entry.id}\` is ${status}`];
       for (const c of lifetime.live)
@@ -28,7 +29,7 @@ export function findOffboarding(ctx: AuditContext): Finding[] {
         );
       for (const g of grants)
         evidence.push(
-          `JIT grant \`${g.id}\` (${g.task}) on \`${g.scope.service}\` runs until ${isoDay(Date.parse(g.expiresAt))}`,
+          `JIT grant \`${g.id}\` (${g.task}) on \`${g.scope.service}\` runs until ${isoDay(parseUtcTime(g.expiresAt))}`,
         );
       out.push(
         makeFinding('offboarded_live_credentials', {

@@ -33,6 +33,7 @@ import {
 } from '../../policy/model.js';
 import { canonicalJson } from '../../policy/revision.js';
 import { contains, covers, intersect, portsOf, subtract, union, type PortSet } from './port-set.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 export interface ReachSubject {
   spiffeId: string;
@@ -155,7 +156,7 @@ export class Reachability {
     this.trustDomains = new Set([policy.trustDomain, ...policy.federatedTrustDomains]);
     this.unenforced = policy.services.filter((s) => s.mode !== 'enforce');
     const services = new Map(policy.services.map((s) => [s.name, s]));
-    const live = (r: { expires?: string }) => r.expires === undefined || Date.parse(r.expires) > now;
+    const live = (r: { expires?: string }) => r.expires === undefined || parseUtcTime(r.expires) > now;
     const selectors = new Map<string, SourceMatcher>();
     const build = (
       rules: readonly (FlowRule | PermissionRule)[],

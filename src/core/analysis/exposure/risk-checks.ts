@@ -12,6 +12,7 @@ import { hasWildcard } from '../../policy/glob.js';
 import type { Estate, EstateIdentity } from './estate.js';
 import { makeFinding, type Finding } from './finding.js';
 import { codeList, shortId } from './format.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 /**
  * Zones a rule's callers can call from: a term's own `zones`, else the zones
@@ -102,7 +103,7 @@ function selectedZones(estate: Estate, term: SelectorTerm): Set<string> {
 
 function zoneContradictions(estate: Estate): Finding[] {
   const out: Finding[] = [];
-  const live = (r: { expires?: string }) => r.expires === undefined || Date.parse(r.expires) > estate.now;
+  const live = (r: { expires?: string }) => r.expires === undefined || parseUtcTime(r.expires) > estate.now;
   for (const rule of [...estate.policy.flows, ...estate.policy.permissions]) {
     if (rule.effect !== 'allow' || !live(rule) || rule.to.services === '*') continue;
     const { zones, fromIdentities } = callerZones(estate, rule);

@@ -6,6 +6,7 @@
 import type { AuditContext } from './audit-context.js';
 import { makeFinding, type Finding } from './finding.js';
 import { codeList, days, duration, isoDay } from './format.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 const MS_PER_DAY = 86_400_000;
 
@@ -17,10 +18,10 @@ export function findSecrets(ctx: AuditContext): Finding[] {
     if (entry.status !== 'active') continue;
     const used = activity.identities.get(entry.spiffeId);
     for (const s of entry.staticSecrets ?? []) {
-      const expiresAt = s.expiresAt === undefined ? undefined : Date.parse(s.expiresAt);
+      const expiresAt = s.expiresAt === undefined ? undefined : parseUtcTime(s.expiresAt);
       if (expiresAt !== undefined && expiresAt <= estate.now) continue;
-      const created = Date.parse(s.createdAt);
-      const since = s.rotatedAt ? Date.parse(s.rotatedAt) : created;
+      const created = parseUtcTime(s.createdAt);
+      const since = s.rotatedAt ? parseUtcTime(s.rotatedAt) : created;
       const age = estate.now - since;
       const evidence = [`created on ${isoDay(created)}`];
       evidence.push(
@@ -28,7 +29,7 @@ export function findSecrets(ctx: AuditContext): Finding[] {
       );
       evidence.push(expiresAt === undefined ? 'no expiry' : `expires on ${isoDay(expiresAt)}`);
       const lastUsed = Math.max(
-        s.lastUsedAt ? Date.parse(s.lastUsedAt) : -Infinity,
+        s.lastUsedAt ? parseUtcTime(s.lastUsedAt) : -Infinity,
         used?.credentialIds.has(s.id) ? used.last : -Infinity,
       );
       if (lastUsed > -Infinity) evidence.push(`last used on ${isoDay(lastUsed)}`);
@@ -84,8 +85,8 @@ export function findSecrets(ctx: AuditContext): Finding[] {
 
   const maxTtl = thresholds.credentialMaxTtlHours * 3_600_000;
   for (const c of estate.inventory.credentials) {
-    const issued = Date.parse(c.issuedAt);
-    const expires = Date.parse(c.expiresAt);
+    const issued = parseUtcTime(c.issuedAt);
+    const expires = parseUtcTime(c.expiresAt);
     if (expires <= estate.now || expires - issued <= maxTtl || estate.isRevoked(c)) continue;
     const ttl = expires - issued;
     out.push(

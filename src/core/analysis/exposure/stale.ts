@@ -2,6 +2,7 @@
 import type { AuditContext } from './audit-context.js';
 import { makeFinding, type Finding } from './finding.js';
 import { codeList, days, isoDay, plural } from './format.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 export function findStale(ctx: AuditContext): Finding[] {
   const { estate, activity, thresholds, log } = ctx;
@@ -11,10 +12,10 @@ export function findStale(ctx: AuditContext): Finding[] {
     if (entry.status !== 'active') continue;
     const seen = activity.identities.get(entry.spiffeId);
     const times = [seen?.last ?? -Infinity];
-    if (entry.lastSeenAt) times.push(Date.parse(entry.lastSeenAt));
-    for (const s of entry.staticSecrets ?? []) if (s.lastUsedAt) times.push(Date.parse(s.lastUsedAt));
+    if (entry.lastSeenAt) times.push(parseUtcTime(entry.lastSeenAt));
+    for (const s of entry.staticSecrets ?? []) if (s.lastUsedAt) times.push(parseUtcTime(s.lastUsedAt));
     const last = Math.max(...times);
-    const created = Date.parse(entry.createdAt);
+    const created = parseUtcTime(entry.createdAt);
     if (last >= threshold || (last === -Infinity && created >= threshold)) continue;
 
     const evidence: string[] = [];

@@ -7,6 +7,7 @@ import type { FlowRule, PermissionRule } from '../../policy/model.js';
 import type { AuditContext } from './audit-context.js';
 import { makeFinding, type Finding } from './finding.js';
 import { codeList, days, isoDay } from './format.js';
+import { parseUtcTime } from '../../utc-time.js';
 
 const MS_PER_DAY = 86_400_000;
 
@@ -46,14 +47,14 @@ export function findThirdParty(ctx: AuditContext): Finding[] {
       evidence.push(`gets access through rules that do not name it: ${[...inherited].join(', ')}`);
     }
     for (const g of estate.grants(id.spiffeId)) {
-      const expires = Date.parse(g.expiresAt);
+      const expires = parseUtcTime(g.expiresAt);
       if (g.endedAt || expires <= estate.now) continue;
       const wide = !g.scope.methods.length && !g.scope.paths.length && !g.scope.operations.length;
-      const long = expires - Date.parse(g.startedAt) > 7 * MS_PER_DAY;
+      const long = expires - parseUtcTime(g.startedAt) > 7 * MS_PER_DAY;
       if (!wide && !long) continue;
       reasons++;
       evidence.push(
-        `JIT grant \`${g.id}\` on \`${g.scope.service}\`${wide ? ' allows any method and path' : ''}${wide && long ? ' and' : ''}${long ? ` lasts ${days(expires - Date.parse(g.startedAt))} days` : ''} (until ${isoDay(expires)})`,
+        `JIT grant \`${g.id}\` on \`${g.scope.service}\`${wide ? ' allows any method and path' : ''}${wide && long ? ' and' : ''}${long ? ` lasts ${days(expires - parseUtcTime(g.startedAt))} days` : ''} (until ${isoDay(expires)})`,
       );
     }
     if (!reasons) continue;
