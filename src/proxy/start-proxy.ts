@@ -19,6 +19,7 @@ import { DecisionShipper } from './decision-shipper.js';
 import { Forwarder } from './forwarder.js';
 import { LocalVerifier } from './local-verifier.js';
 import { proxyHandler, sendJson } from './proxy-handler.js';
+import { ProxyMetrics, serveProxyMetrics } from './proxy-metrics.js';
 import { SyncClient } from './sync-client.js';
 
 export interface ProxyTlsFiles {
@@ -46,6 +47,8 @@ export interface ProxyConfig {
   servicePort?: number;
   /** Decision records kept while the server is unreachable. */
   maxBufferedDecisions?: number;
+  /** Where to serve `/metrics`, `/healthz` and `/readyz` (docs/enforce.md); none when absent. */
+  metrics?: { host: string; port: number };
 }
 
 export interface RunningProxy {
@@ -53,6 +56,8 @@ export interface RunningProxy {
   url: string;
   sync: SyncClient;
   shipper: DecisionShipper;
+  /** Where `/metrics` is served, when asked for. */
+  metricsUrl?: string;
   /** Stops listening, then ships what is buffered for at most `deadlineMs`; resolves with the records left unsent. */
   close(deadlineMs?: number): Promise<number>;
 }
@@ -81,6 +86,7 @@ export async function startProxy(
       sendJson(res, status, { error: { code, message } }, headers, false);
     },
   });
+  const metrics = new ProxyMetrics(config.service, sync, shipper, clock);
   const handler = proxyHandler({
     service: config.service,
     ...(config.servicePort !== undefined ? { servicePort: config.servicePort } : {}),
@@ -88,7 +94,12 @@ export async function startProxy(
     policy: () => sync.policy,
     verifier: new LocalVerifier(sync, clock),
     forwarder,
-    records: shipper,
+    records: {
+      push(record) {
+        metrics.count(record);
+        shipper.push(record);
+      },
+    },
     clock,
     ids,
     logger,
@@ -148,6 +159,14 @@ export async function startProxy(
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  const metricsServer = config.metrics
+    ? await serveProxyMetrics(metrics, sync, config.metrics.host, config.metrics.port).catch(
+        (err: unknown) => {
+          server.close();
+          throw err;
+        },
+      )
+    : undefined;
   sync.start();
   shipper.start();
   logger.log('info', 'proxy_started', {
@@ -156,6 +175,7 @@ export async function startProxy(
     upstream: config.upstream.href,
     server: config.server,
     mtls: config.tls !== undefined,
+    ...(metricsServer ? { metrics: metricsServer.url } : {}),
   });
 
   let closed: Promise<number> | undefined;
@@ -163,6 +183,7 @@ export async function startProxy(
     url,
     sync,
     shipper,
+    ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
     close(deadlineMs = 5000) {
       closed ??= (async () => {
         if (reload) clearInterval(reload);
@@ -172,7 +193,10 @@ export async function startProxy(
           server.closeIdleConnections();
         });
         forwarder.close();
-        return shipper.stop(deadlineMs);
+        const left = await shipper.stop(deadlineMs);
+        metricsServer?.server.close();
+        metricsServer?.server.closeAllConnections();
+        return left;
       })();
       return closed;
     },

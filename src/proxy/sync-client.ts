@@ -50,6 +50,11 @@ export class SyncClient {
   }
 
   /** The policy to decide with; undefined until a policy and a bundle have both been synced. */
+  /** When the last sync that left the proxy with a policy succeeded (epoch ms); undefined before. */
+  get lastSyncAt(): number | undefined {
+    return this.lastSuccess;
+  }
+
   get policy(): CompiledPolicy | undefined {
     return this.trustBundles ? this.compiled : undefined;
   }

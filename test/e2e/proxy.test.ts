@@ -27,6 +27,8 @@ const CONTROL_PLANE = 'spiffe://example.org/gatehouse';
 
 interface ProxyProcess {
   url: string;
+  /** Where `/metrics` is served, when started with `--metrics-listen`. */
+  metrics: string | undefined;
   stderr(): string;
   stop(): Promise<number | null>;
 }
@@ -41,7 +43,8 @@ async function startProxy(args: string[], options: { synced: boolean }): Promise
       return m && (!options.synced || err.includes('"proxy_synced"')) ? m[1] : undefined;
     },
   );
-  return { url: p.found, stderr: p.stderr, stop: p.stop };
+  const metrics = /metrics\s+(http:\/\/\S+)\/metrics/.exec(p.stdout())?.[1];
+  return { url: p.found, metrics, stderr: p.stderr, stop: p.stop };
 }
 
 interface Answer {
@@ -219,7 +222,16 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
       { synced: true },
     );
     preview = await startProxy(
-      ['--service', 'hello-preview', '--upstream', upstreamUrl, ...proxyArgs(), '--keep-credential'],
+      [
+        '--service',
+        'hello-preview',
+        '--upstream',
+        upstreamUrl,
+        ...proxyArgs(),
+        '--keep-credential',
+        '--metrics-listen',
+        '127.0.0.1:0',
+      ],
       { synced: true },
     );
   });
@@ -234,10 +246,28 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
 
   test('a proxy that never synced denies everything, with a clear reason', async () => {
     const lonely = await startProxy(
-      ['--service', 'hello', '--upstream', upstreamUrl, '--server', 'http://127.0.0.1:9', '--token', 'gha_x'],
+      [
+        '--service',
+        'hello',
+        '--upstream',
+        upstreamUrl,
+        '--server',
+        'http://127.0.0.1:9',
+        '--token',
+        'gha_x',
+        '--metrics-listen',
+        '127.0.0.1:0',
+      ],
       { synced: false },
     );
     try {
+      // Alive, not ready: it has no policy to decide with.
+      assert.equal((await fetch(`${lonely.metrics!}/healthz`)).status, 200);
+      assert.equal((await fetch(`${lonely.metrics!}/readyz`)).status, 503);
+      assert.match(
+        await (await fetch(`${lonely.metrics!}/metrics`)).text(),
+        /^gatehouse_proxy_policy_synced\{service="hello"\} 0$/m,
+      );
       seen = [];
       for (const headers of [{}, { authorization: `Bearer ${webToken}` }] as Record<string, string>[]) {
         for (const path of ['/hello/', '/admin', '/']) {
@@ -350,6 +380,33 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
     assert.equal(allowed.headers['x-gatehouse-would-deny'], undefined);
     const invalid = await call(`${preview.url}/hello/%2e%2e/%2e%2e/admin`);
     assert.equal(invalid.status, 400, 'a request that cannot be evaluated is denied in every mode');
+  });
+
+  test('the metrics listener counts decisions by verdict and mode, and says the proxy is synced', async () => {
+    const base = preview.metrics!;
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    const before = await (await fetch(`${base}/metrics`)).text();
+    const count = (text: string, verdict: string) =>
+      [...text.matchAll(/^gatehouse_proxy_decisions_total\{([^}]*)\} (\d+)$/gm)]
+        .filter((m) => m[1]!.includes(`verdict="${verdict}"`))
+        .reduce((n, m) => n + Number(m[2]), 0);
+    await call(`${preview.url}/preview/`, { headers: { authorization: `Bearer ${previewToken}` } });
+    await call(`${preview.url}/preview/`, {});
+    const after = await (await fetch(`${base}/metrics`)).text();
+    assert.equal(
+      count(after, 'allow') + count(after, 'deny'),
+      count(before, 'allow') + count(before, 'deny') + 2,
+    );
+    assert.match(after, /^# TYPE gatehouse_proxy_decisions_total counter$/m);
+    assert.match(after, /^gatehouse_proxy_policy_synced\{service="hello-preview"\} 1$/m);
+    assert.match(
+      after,
+      /^gatehouse_proxy_policy_info\{service="hello-preview",revision="sha256:[0-9a-f]{64}"\} 1$/m,
+    );
+    assert.match(after, /^gatehouse_proxy_last_sync_age_seconds\{service="hello-preview"\} [0-9.]+$/m);
+    assert.match(after, /^gatehouse_proxy_decision_records_dropped_total\{service="hello-preview"\} 0$/m);
+    assert.equal((await fetch(`${base}/nope`)).status, 404);
+    assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
   });
 
   test('hostile input gets a clear 4xx, never an allow, and the proxy keeps serving', async () => {

@@ -10,7 +10,7 @@ import { parseListen } from './serve.js';
 export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--listen HOST:PORT] [--server URL]
                       [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
                       [--keep-credential] [--sync-interval DURATION] [--service-port PORT]
-                      [--decision-buffer N] [--log-level debug|info|warn|error]
+                      [--decision-buffer N] [--metrics-listen HOST:PORT] [--log-level debug|info|warn|error]
 
 Runs an enforcing reverse proxy in front of one service (docs/enforce.md). Each request is
 decided in-process with the policy synced from the server, then forwarded or denied (403 with
@@ -30,6 +30,7 @@ the decision id and reason); the service's mode decides whether denies are enfor
   --sync-interval    how often to poll the server: 500ms (default), 2s, ...
   --service-port     the destination port the policy sees (default: the port the proxy listens on)
   --decision-buffer  decision records kept while the server is unreachable (default 50000)
+  --metrics-listen   serve /metrics (Prometheus), /healthz and /readyz on this address (default: off)
   --log-level        structured JSON logs on stderr (default info)`;
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -51,6 +52,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'sync-interval': { type: 'string', default: '500ms' },
       'service-port': { type: 'string' },
       'decision-buffer': { type: 'string' },
+      'metrics-listen': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
     },
   });
@@ -104,6 +106,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError('--decision-buffer must be a positive whole number');
     config.maxBufferedDecisions = n;
   }
+  if (values['metrics-listen'] !== undefined)
+    config.metrics = parseListen(values['metrics-listen'], '--metrics-listen');
 
   const logger = jsonLogger(io.stderr, { level });
   let proxy;
@@ -126,6 +130,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       `  listening  ${proxy.url}${config.tls ? '  (mTLS: client X.509-SVIDs requested)' : ''}`,
       `  upstream   ${upstream.href}`,
       `  server     ${server}  (sync every ${config.syncIntervalMs} ms)`,
+      ...(proxy.metricsUrl ? [`  metrics    ${proxy.metricsUrl}/metrics`] : []),
       '',
     ].join('\n'),
   );
