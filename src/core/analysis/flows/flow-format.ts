@@ -65,7 +65,6 @@ export function isFlowTime(v: unknown): v is string {
   return two(v, v.length - 5) <= 23 && two(v, v.length - 2) <= 59;
 }
 
-
 /** Whether a string is a valid SPIFFE ID (docs/identity.md). */
 export function isSpiffeId(v: unknown): v is string {
   if (typeof v !== 'string') return false;

@@ -9,12 +9,7 @@ export type {
 } from './flow-record.js';
 export { FLOW_INPUT_FORMATS, FLOW_SKIP_REASONS } from './flow-line.js';
 export type { FlowInputFormat, FlowLineOutcome, FlowLineParser, FlowSkipReason } from './flow-line.js';
-export {
-  checkFlowRecord,
-  createFlowFormatParser,
-  formatFlowRecord,
-  isFlowTime,
-} from './flow-format.js';
+export { checkFlowRecord, createFlowFormatParser, formatFlowRecord, isFlowTime } from './flow-format.js';
 export { createVpcFlowLogParser, parseVpcLogFormat, VPC_DEFAULT_FIELDS } from './importers/vpc-flow-logs.js';
 export type { VpcFlowLogOptions } from './importers/vpc-flow-logs.js';
 export { createHubbleParser } from './importers/hubble.js';
