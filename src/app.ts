@@ -11,6 +11,7 @@ import { DecisionLogWriter } from './core/log/decision-log-writer.js';
 import type { Clock, DecisionLogStore, IdentityStore } from './core/ports.js';
 import { compileValidatedPolicy, parsePolicy, type Policy } from './core/policy/index.js';
 import { DecisionService } from './server/decision-service.js';
+import { startExtAuthzGrpcServer, type ExtAuthzGrpcServer } from './server/grpc/ext-authz-grpc-server.js';
 import { PolicyManager } from './server/policy-manager.js';
 import { decisionRoutes } from './server/routes/decision-routes.js';
 import { exposureRoutes } from './server/routes/exposure-routes.js';
@@ -48,11 +49,15 @@ export interface AppConfig {
   cwd: string;
   /** An inventory file whose entries are registered when the store has none (a demo estate). */
   seedInventory?: string;
+  /** Where to serve Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization`); off when absent. */
+  grpc?: { host: string; port: number };
 }
 
 export interface App {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
+  /** `HOST:PORT` of the gRPC ext_authz listener, when `grpc` was configured. */
+  grpcAddress?: string;
   authority: IdentityAuthority;
   /** The policy active at start; `policies.current()` is the live one. */
   policy: Policy;
@@ -95,6 +100,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
   const log = await openDecisionLog(config.db, config.cwd);
   let closing = false;
   let server: Server | undefined;
+  let grpc: ExtAuthzGrpcServer | undefined;
   try {
     const authority = await IdentityAuthority.open({ store, clock, settings, oidcKeys: oidcJwksFetcher() });
     const createdAdminSecret = await authority.ensureAdminCredential();
@@ -145,6 +151,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
+    if (config.grpc)
+      grpc = await startExtAuthzGrpcServer(decisions, config.grpc.host, config.grpc.port, deps.logger);
 
     // Keys rotate on their own schedule; a failure is logged and retried, never fatal.
     const rotation = setInterval(
@@ -158,6 +166,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     rotation.unref();
 
     const s = server;
+    const g = grpc;
     const app: App = {
       url,
       authority,
@@ -167,10 +176,13 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         if (closing) return;
         closing = true;
         clearInterval(rotation);
-        await new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeIdleConnections();
-        });
+        await Promise.all([
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+          }),
+          g?.close(),
+        ]);
         // Graceful shutdown: every decision already answered is on disk before the store closes.
         await writer.close();
         await log.close();
@@ -178,14 +190,17 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       },
     };
     if (createdAdminSecret) app.createdAdminSecret = createdAdminSecret;
+    if (grpc) app.grpcAddress = grpc.address;
     deps.logger.log('info', 'server_started', {
       url,
+      ...(grpc ? { grpc: grpc.address } : {}),
       trustDomain: settings.trustDomain,
       policyRevision: policy.revision,
     });
     return app;
   } catch (err) {
     server?.close();
+    await grpc?.close();
     await log.close();
     await store.close();
     throw err;

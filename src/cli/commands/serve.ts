@@ -10,6 +10,7 @@ import { UsageError } from '../usage-error.js';
 export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL] [--policy POLICY]...
                       [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
                       [--admin-token-file FILE] [--log-level debug|info|warn|error] [--seed INVENTORY]
+                      [--grpc-listen HOST:PORT]
 
 Runs the control plane: the identity API, the trust bundle and the decision API.
   --listen            address to listen on (default 127.0.0.1:8080; env GATEHOUSE_LISTEN)
@@ -21,13 +22,15 @@ Runs the control plane: the identity API, the trust bundle and the decision API.
   --log-level         structured JSON logs on stderr (default info)
   --seed              an inventory file (docs/inventory.md) whose entries are registered when
                       the database has none: a demo estate
+  --grpc-listen       also serve Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization)
+                      on HOST:PORT, plaintext (default off; env GATEHOUSE_GRPC_LISTEN)
 Environment: GATEHOUSE_KEY_PASSPHRASE encrypts private keys at rest.
 The admin credential is created on first start, printed once and stored hashed.`;
 
-export function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--listen must be HOST:PORT, not \`${text}\``);
+  if (!m || port > 65535) throw new UsageError(`${flag} must be HOST:PORT, not \`${text}\``);
   return { host: (m[1] ?? m[2])!, port };
 }
 
@@ -46,9 +49,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'admin-token-file': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       seed: { type: 'string' },
+      'grpc-listen': { type: 'string' },
     },
   });
   const { host, port } = parseListen(values.listen ?? io.env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
+  const grpcListen = values['grpc-listen'] ?? io.env.GATEHOUSE_GRPC_LISTEN;
+  const grpc = grpcListen ? parseListen(grpcListen, '--grpc-listen') : undefined;
   const db = values.db ?? io.env.GATEHOUSE_DB ?? 'gatehouse.db';
   const policy = values.policy?.length ? values.policy : [io.env.GATEHOUSE_POLICY ?? 'examples/acme/policy'];
   const alg = (values['key-alg'] ?? 'ES256') as SigningAlgorithm;
@@ -66,6 +72,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       policy,
       cwd: io.cwd,
       ...(values.seed ? { seedInventory: values.seed } : {}),
+      ...(grpc ? { grpc } : {}),
       ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
       identity: { keyAlgorithm: alg, ...(passphrase ? { keyPassphrase: passphrase } : {}) },
     },
@@ -84,6 +91,7 @@ function printBanner(app: App, db: string, io: CliIo, tokenFile: string | undefi
     `  health         ${app.url}/healthz  ${app.url}/readyz`,
     `  database       ${db}`,
   ];
+  if (app.grpcAddress) lines.splice(4, 0, `  ext_authz gRPC ${app.grpcAddress}`);
   if (app.createdAdminSecret) {
     lines.push(
       '',

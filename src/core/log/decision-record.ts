@@ -15,7 +15,7 @@ export interface DecisionRecord {
   /** RFC 3339 (ms) time of the decision. */
   time: string;
   policyRevision: string;
-  /** Which enforcement point asked: `api`, `ext_authz`, `proxy:<service>`, `cli`. */
+  /** Which enforcement point asked: `api`, `ext_authz`, `ext_authz_grpc`, `proxy:<service>`, `cli`. */
   via: string;
   source: {
     spiffeId: string;

@@ -5,12 +5,12 @@
  * (`GET /v1/decisions`, export, verify).
  */
 import type { IdentityAuthority } from '../../core/identity/authority.js';
-import type { DecisionRequest } from '../../core/decision/request.js';
 import { exportDecisionLog } from '../../core/log/export-decision-log.js';
 import { verifyDecisionLog } from '../../core/log/verify-decision-log.js';
 import type { DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
 import { requireAdmin, requireCaller } from '../auth.js';
 import type { DecisionService } from '../decision-service.js';
+import { checkExtAuthz } from '../ext-authz.js';
 import { HttpError } from '../http-error.js';
 import type { RouteRequest, Router } from '../router.js';
 
@@ -120,89 +120,24 @@ function decisionFilter(req: RouteRequest): DecisionLogFilter {
   return filter;
 }
 
-/** `x-forwarded-client-cert`: the `Cert` element (URL-encoded PEM) of the last (nearest) element. */
-export function xfccCertificate(header: string | string[] | undefined): string | undefined {
-  return xfccElement(header, 'Cert');
-}
-
-function xfccElement(header: string | string[] | undefined, key: 'Cert' | 'URI'): string | undefined {
-  if (typeof header !== 'string') return undefined;
-  const last = header.split(',').pop() ?? '';
-  const m = new RegExp(`(?:^|;)\\s*${key}="?([^";]+)"?`, 'i').exec(last);
-  if (!m) return undefined;
-  try {
-    return decodeURIComponent(m[1]!);
-  } catch {
-    return undefined;
-  }
-}
-
 async function extAuthz(req: RouteRequest, service: DecisionService) {
   // The router decoded the service name and keeps the original path raw: the engine
   // normalizes it, and denies a path it cannot normalize safely.
-  const serviceName = req.params.service!;
   let path = req.params['*'] ?? '/';
   const query = req.query.toString();
   if (query) path += `?${query}`;
-  const h = req.headers;
-  const forwardedFor =
-    typeof h['x-forwarded-for'] === 'string' ? h['x-forwarded-for'].split(',')[0]!.trim() : undefined;
-  const ip = forwardedFor || req.remoteAddress.replace(/^::ffff:/, '') || undefined;
-  const portText =
-    (typeof h['x-forwarded-port'] === 'string' && h['x-forwarded-port']) ||
-    /:(\d+)$/.exec(String(h.host ?? ''))?.[1];
-  const port = portText ? Number(portText) : undefined;
-  const bearer =
-    typeof h.authorization === 'string' ? /^Bearer\s+(\S+)$/i.exec(h.authorization)?.[1] : undefined;
-  const cert = xfccCertificate(h['x-forwarded-client-cert']);
-  // Only a name for the source: the credential is verified after, and must be for this same ID.
-  const spiffeId =
-    typeof h['x-gatehouse-spiffe-id'] === 'string'
-      ? h['x-gatehouse-spiffe-id']
-      : bearer
-        ? sourceIdFrom(bearer)
-        : xfccElement(h['x-forwarded-client-cert'], 'URI');
-  const request: Omit<DecisionRequest, 'credential'> & { credential?: unknown } = {
-    source: { spiffeId: spiffeId ?? '', ...(ip ? { ip } : {}) },
-    destination: { service: serviceName, ...(port && port <= 65535 ? { port } : {}) },
-    action: { method: req.method, path },
-    context: { mtls: cert !== undefined },
-  };
-  if (bearer) request.credential = { jwtSvid: bearer };
-  else if (cert) request.credential = { x509Chain: cert };
-  let decision;
-  try {
-    decision = (await service.decide(request, 'ext_authz')).decision;
-  } catch (err) {
-    // A request Gatehouse cannot even read is a deny, said in Envoy's terms.
-    if (err instanceof HttpError && err.status === 400) {
-      return { status: 403, body: { decision: 'deny', reason: 'request_invalid', message: err.message } };
-    }
-    throw err;
-  }
-  const headers: Record<string, string> = { 'x-gatehouse-decision-id': decision.decisionId! };
-  if (decision.wouldDeny) headers['x-gatehouse-would-deny'] = 'true';
-  if (decision.allowed) return { status: 200, headers };
-  return {
-    status: 403,
-    headers,
-    body: {
-      decision: 'deny',
-      decisionId: decision.decisionId,
-      layer: decision.layer,
-      reason: decision.reason,
+  const answer = await checkExtAuthz(
+    service,
+    {
+      service: req.params.service!,
+      method: req.method,
+      path,
+      headers: req.headers,
+      remoteAddress: req.remoteAddress,
     },
-  };
-}
-
-/** The `sub` of a bearer JWT, unverified: only to name the source; the credential is verified after. */
-function sourceIdFrom(token: string | undefined): string | undefined {
-  const part = token?.split('.')[1];
-  if (!part || part.length > 8192) return undefined;
-  try {
-    const sub = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
-    return typeof sub === 'string' ? sub : undefined;
-  } catch {
-    return undefined;
-  }
+    'ext_authz',
+  );
+  return answer.body
+    ? { status: answer.status, headers: answer.headers, body: answer.body }
+    : { status: answer.status, headers: answer.headers };
 }

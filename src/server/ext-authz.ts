@@ -1,0 +1,147 @@
+/**
+ * Envoy's external authorization, independent of its transport: the HTTP
+ * form (`/v1/ext_authz/{service}/…`) and the gRPC form
+ * (`envoy.service.auth.v3.Authorization/Check`) both describe the original
+ * request with these fields, and both answer with this verdict.
+ */
+import type { DecisionRequest } from '../core/decision/request.js';
+import type { DecisionService } from './decision-service.js';
+import { HttpError } from './http-error.js';
+
+/** The original request as the proxy saw it. */
+export interface ExtAuthzInput {
+  /** The destination service, as named in the policy. */
+  service: string;
+  method: string;
+  /** The raw request target, query included: the engine normalizes it. */
+  path: string;
+  /** Lower-case names, as Node and Envoy give them. */
+  headers: Record<string, string | string[] | undefined>;
+  /** The downstream address; `x-forwarded-for` takes precedence. */
+  remoteAddress: string;
+  /** The destination port when the proxy says it; else `x-forwarded-port` or the `host` port. */
+  destinationPort?: number;
+  /** What the proxy verified of the downstream mTLS peer, when it says so outside the headers. */
+  peer?: { principal?: string; certificate?: string };
+}
+
+/** The verdict, ready for either wire form. */
+export interface ExtAuthzAnswer {
+  allowed: boolean;
+  /** 200 allows; 403 denies. */
+  status: 200 | 403;
+  /** `x-gatehouse-decision-id` (absent only when the request could not be read), `x-gatehouse-would-deny`. */
+  headers: Record<string, string>;
+  /** The deny body, `{decision: 'deny', …}`; absent on allow. */
+  body?: Record<string, unknown>;
+}
+
+/**
+ * Decides one ext_authz check through the decision service (so it is
+ * logged, `via` naming the form). A request that cannot be read is a deny
+ * with reason `request_invalid`; any other failure is thrown to the caller,
+ * which must answer it as a deny too.
+ */
+export async function checkExtAuthz(
+  service: DecisionService,
+  input: ExtAuthzInput,
+  via: 'ext_authz' | 'ext_authz_grpc',
+): Promise<ExtAuthzAnswer> {
+  let decision;
+  try {
+    decision = (await service.decide(extAuthzRequest(input), via)).decision;
+  } catch (err) {
+    // A request Gatehouse cannot even read is a deny, said in Envoy's terms.
+    if (err instanceof HttpError && err.status === 400) {
+      return {
+        allowed: false,
+        status: 403,
+        headers: {},
+        body: { decision: 'deny', reason: 'request_invalid', message: err.message },
+      };
+    }
+    throw err;
+  }
+  const headers: Record<string, string> = { 'x-gatehouse-decision-id': decision.decisionId! };
+  if (decision.wouldDeny) headers['x-gatehouse-would-deny'] = 'true';
+  if (decision.allowed) return { allowed: true, status: 200, headers };
+  return {
+    allowed: false,
+    status: 403,
+    headers,
+    body: {
+      decision: 'deny',
+      decisionId: decision.decisionId,
+      layer: decision.layer,
+      reason: decision.reason,
+    },
+  };
+}
+
+/**
+ * The decision request for an ext_authz check: the source named by
+ * `x-gatehouse-spiffe-id`, the bearer JWT's `sub`, the XFCC `URI` or the
+ * peer principal, in that order, and the credential presented (bearer
+ * JWT-SVID first, else the client certificate) for the decision service to
+ * verify.
+ */
+function extAuthzRequest(
+  input: ExtAuthzInput,
+): Omit<DecisionRequest, 'credential'> & { credential?: unknown } {
+  const h = input.headers;
+  const forwardedFor =
+    typeof h['x-forwarded-for'] === 'string' ? h['x-forwarded-for'].split(',')[0]!.trim() : undefined;
+  const ip = forwardedFor || input.remoteAddress.replace(/^::ffff:/, '') || undefined;
+  const portText =
+    (typeof h['x-forwarded-port'] === 'string' && h['x-forwarded-port']) ||
+    /:(\d+)$/.exec(String(h.host ?? ''))?.[1];
+  const port = input.destinationPort || (portText ? Number(portText) : undefined);
+  const bearer =
+    typeof h.authorization === 'string' ? /^Bearer\s+(\S+)$/i.exec(h.authorization)?.[1] : undefined;
+  const cert = xfccCertificate(h['x-forwarded-client-cert']) ?? input.peer?.certificate;
+  // Only a name for the source: the credential is verified after, and must be for this same ID.
+  const spiffeId =
+    typeof h['x-gatehouse-spiffe-id'] === 'string'
+      ? h['x-gatehouse-spiffe-id']
+      : bearer
+        ? sourceIdFrom(bearer)
+        : (xfccElement(h['x-forwarded-client-cert'], 'URI') ?? (input.peer?.principal || undefined));
+  const request: Omit<DecisionRequest, 'credential'> & { credential?: unknown } = {
+    source: { spiffeId: spiffeId ?? '', ...(ip ? { ip } : {}) },
+    destination: { service: input.service, ...(port && port <= 65535 ? { port } : {}) },
+    action: { method: input.method, path: input.path },
+    context: { mtls: cert !== undefined },
+  };
+  if (bearer) request.credential = { jwtSvid: bearer };
+  else if (cert) request.credential = { x509Chain: cert };
+  return request;
+}
+
+/** `x-forwarded-client-cert`: the `Cert` element (URL-encoded PEM) of the last (nearest) element. */
+function xfccCertificate(header: string | string[] | undefined): string | undefined {
+  return xfccElement(header, 'Cert');
+}
+
+function xfccElement(header: string | string[] | undefined, key: 'Cert' | 'URI'): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const last = header.split(',').pop() ?? '';
+  const m = new RegExp(`(?:^|;)\\s*${key}="?([^";]+)"?`, 'i').exec(last);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `sub` of a bearer JWT, unverified: only to name the source; the credential is verified after. */
+function sourceIdFrom(token: string | undefined): string | undefined {
+  const part = token?.split('.')[1];
+  if (!part || part.length > 8192) return undefined;
+  try {
+    const sub = (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
