@@ -126,6 +126,15 @@ describe('rollout API', { skip: built ? false : 'run `npm run build` first' }, (
     assert.match(mermaid.text, /^flowchart LR/);
     const future = await call('GET', '/v1/map?since=2999-01-01T00:00:00Z');
     assert.equal((future.json.edges as unknown[]).length, 0);
+    // A window is read by the store's time index: records outside it are not even read.
+    assert.equal((future.json.ingest as { records: number }).records, 0);
+    const hour = 3_600_000;
+    const since = new Date(Date.now() - hour).toISOString();
+    const until = new Date(Date.now() + hour).toISOString();
+    const around = await call('GET', `/v1/map?service=payments&since=${since}&until=${until}`);
+    assert.equal(around.status, 200, around.text);
+    assert.equal((around.json.ingest as { records: number }).records, 7);
+    assert.deepEqual(around.json.edges, r.json.edges);
   });
 
   test('POST /v1/simulate: the candidate breaks the refund worker; with the fix it is ready', async () => {

@@ -36,7 +36,7 @@ import {
 } from '../../core/analysis/rollout/index.js';
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import type { InventorySnapshot } from '../../core/identity/inventory.js';
-import type { Clock, DecisionLogStore } from '../../core/ports.js';
+import type { Clock, DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
 import { parsePolicy, type Policy } from '../../core/policy/index.js';
 import { requireAdmin } from '../auth.js';
 import { HttpError } from '../http-error.js';
@@ -192,8 +192,8 @@ export function rolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
 
 /**
  * Streams the flows of an analysis request into `sink`: the decision log one
- * batch at a time (constant memory), then the posted lines. Records outside
- * `since`/`until` are read and left out.
+ * batch at a time (constant memory), then the posted lines. Only records
+ * within `since`/`until` are kept.
  */
 async function collectFlows(
   deps: RolloutRouteDeps,
@@ -216,14 +216,39 @@ async function collectFlows(
         };
   if (a.decisionLog) {
     ingest.startFile('decision-log', createDecisionLogParser());
-    for await (const batch of deps.log.scan(1, SCAN_BATCH))
-      for (const stored of batch) {
-        const r = ingest.line(stored.json);
+    for await (const batch of logLines(deps.log, since, until))
+      for (const line of batch) {
+        const r = ingest.line(line);
         if (r) inWindow(r);
       }
   }
   if (a.flows) readPosted(ingest, a.flows, policy, inWindow);
   return ingest.report();
+}
+
+/**
+ * The decision log's lines, a batch at a time. A time window is asked of the
+ * store, which reads it by its time index instead of the whole log; without
+ * one the log is scanned in order.
+ */
+async function* logLines(
+  log: DecisionLogStore,
+  since: number | undefined,
+  until: number | undefined,
+): AsyncGenerator<readonly string[]> {
+  if (since === undefined && until === undefined) {
+    for await (const batch of log.scan(1, SCAN_BATCH)) yield batch.map((stored) => stored.json);
+    return;
+  }
+  const filter: DecisionLogFilter = { limit: SCAN_BATCH };
+  if (since !== undefined) filter.since = new Date(since).toISOString();
+  if (until !== undefined) filter.until = new Date(until).toISOString();
+  for (;;) {
+    const page = await log.query(filter);
+    if (page.length === 0) return;
+    yield page.map((record) => JSON.stringify(record));
+    filter.afterSeq = page[page.length - 1]!.seq;
+  }
 }
 
 function readPosted(
