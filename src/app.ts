@@ -20,7 +20,7 @@ import { rolloutRoutes } from './server/routes/rollout-routes.js';
 import { metricsRoute } from './server/routes/metrics-route.js';
 import { readInventoryFile } from './cli/inventory-file.js';
 import { readPolicySources } from './cli/policy-files.js';
-import { createHttpServer } from './server/http-server.js';
+import { createHttpServer, type HttpLimits } from './server/http-server.js';
 import type { Logger } from './server/logger.js';
 import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
@@ -51,6 +51,8 @@ export interface AppConfig {
   seedInventory?: string;
   /** Where to serve Envoy's gRPC ext_authz (`envoy.service.auth.v3.Authorization`); off when absent. */
   grpc?: { host: string; port: number };
+  /** Request size and time limits of the HTTP server; defaults where absent. */
+  httpLimits?: Partial<HttpLimits>;
 }
 
 export interface App {
@@ -146,7 +148,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     deps.logger.log('debug', 'routes_registered', {
       routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
     });
-    server = createHttpServer({ router, logger: deps.logger });
+    server = createHttpServer({ router, logger: deps.logger, limits: config.httpLimits ?? {} });
     await listen(server, config.host, config.port);
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

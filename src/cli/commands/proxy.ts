@@ -5,7 +5,7 @@ import { startProxy, type ProxyConfig } from '../../proxy/index.js';
 import { jsonLogger, type LogLevel } from '../../server/logger.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
-import { parseListen } from './serve.js';
+import { parseDuration, parseListen } from '../flag-values.js';
 
 export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--listen HOST:PORT] [--server URL]
                       [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
@@ -149,15 +149,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return EXIT.ok;
-}
-
-/** `500ms`, `2s`, or a bare number of milliseconds; 50 ms to 1 hour. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
-  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
-  if (!(ms >= 50 && ms <= 3_600_000))
-    throw new UsageError(`${flag} must be a duration from 50ms to 1h, such as 500ms or 2s`);
-  return Math.round(ms);
 }
 
 /**

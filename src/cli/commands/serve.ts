@@ -1,16 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp, type App } from '../../app.js';
+import { createApp, type App, type AppConfig } from '../../app.js';
 import type { SigningAlgorithm } from '../../core/identity/signing-key.js';
 import { jsonLogger, type LogLevel } from '../../server/logger.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
+import { parseDuration, parseListen } from '../flag-values.js';
 
 export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL] [--policy POLICY]...
                       [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
                       [--admin-token-file FILE] [--log-level debug|info|warn|error] [--seed INVENTORY]
-                      [--grpc-listen HOST:PORT]
+                      [--grpc-listen HOST:PORT] [--max-body-bytes N] [--body-timeout DURATION]
 
 Runs the control plane: the identity API, the trust bundle and the decision API.
   --listen            address to listen on (default 127.0.0.1:8080; env GATEHOUSE_LISTEN)
@@ -24,15 +25,11 @@ Runs the control plane: the identity API, the trust bundle and the decision API.
                       the database has none: a demo estate
   --grpc-listen       also serve Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization)
                       on HOST:PORT, plaintext (default off; env GATEHOUSE_GRPC_LISTEN)
+  --max-body-bytes    largest request body accepted; larger ones get 413 (default 1048576)
+  --body-timeout      time a client has to send a body once it is read: 10s (default), 500ms, ...;
+                      then 408 (docs/decision-api.md, "Limits and errors")
 Environment: GATEHOUSE_KEY_PASSPHRASE encrypts private keys at rest.
 The admin credential is created on first start, printed once and stored hashed.`;
-
-export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`${flag} must be HOST:PORT, not \`${text}\``);
-  return { host: (m[1] ?? m[2])!, port };
-}
 
 const ALGS: SigningAlgorithm[] = ['ES256', 'ES384', 'RS256', 'PS256'];
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -50,6 +47,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'log-level': { type: 'string', default: 'info' },
       seed: { type: 'string' },
       'grpc-listen': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'body-timeout': { type: 'string' },
     },
   });
   const { host, port } = parseListen(values.listen ?? io.env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
@@ -62,6 +61,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const level = values['log-level'] as LogLevel;
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
   const passphrase = io.env.GATEHOUSE_KEY_PASSPHRASE;
+  const httpLimits: AppConfig['httpLimits'] = {};
+  if (values['max-body-bytes'] !== undefined) {
+    const n = /^\d{1,10}$/.test(values['max-body-bytes']) ? Number(values['max-body-bytes']) : NaN;
+    if (!(n >= 1024 && n <= 1024 * 1024 * 1024))
+      throw new UsageError('--max-body-bytes must be a whole number of bytes from 1024 to 1073741824');
+    httpLimits.maxBodyBytes = n;
+  }
+  if (values['body-timeout'] !== undefined)
+    httpLimits.bodyTimeoutMs = parseDuration(values['body-timeout'], '--body-timeout');
 
   const logger = jsonLogger(io.stderr, { level });
   const app = await createApp(
@@ -73,6 +81,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       cwd: io.cwd,
       ...(values.seed ? { seedInventory: values.seed } : {}),
       ...(grpc ? { grpc } : {}),
+      httpLimits,
       ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
       identity: { keyAlgorithm: alg, ...(passphrase ? { keyPassphrase: passphrase } : {}) },
     },

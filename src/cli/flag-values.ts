@@ -1,0 +1,19 @@
+/** Flag values several verbs read: listen addresses and durations. */
+import { UsageError } from './usage-error.js';
+
+/** `HOST:PORT`, `[IPv6]:PORT`; port 0 asks the system for one. */
+export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`${flag} must be HOST:PORT, not \`${text}\``);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+/** `500ms`, `2s`, or a bare number of milliseconds; 50 ms to 1 hour. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+  if (!(ms >= 50 && ms <= 3_600_000))
+    throw new UsageError(`${flag} must be a duration from 50ms to 1h, such as 500ms or 2s`);
+  return Math.round(ms);
+}
