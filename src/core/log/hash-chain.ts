@@ -3,7 +3,7 @@
  * before it, so that a record removed, reordered or altered after the fact
  * breaks the chain at that point (docs/exposure.md).
  */
-import * as crypto from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 import type { DecisionRecord } from './decision-record.js';
 
 /** `prevHash` of the first record of a log. */
@@ -107,12 +107,6 @@ export function recordHash(record: Omit<DecisionRecord, 'hash'> | DecisionRecord
   const { hash: _hash, ...body } = record as DecisionRecord;
   return bodyHash(canonicalRecordJson(body));
 }
-
-// One-shot hashing (Node 20.12 and later) saves a hash object per record; the digest is the same.
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** {@link recordHash} of the record whose canonical JSON without `hash` is `body`. */
 export function bodyHash(body: string): string {

@@ -4,7 +4,7 @@
  * Non-Human Identities Top 10 (2025), the NIST SP 800-207 tenets and NIST CSF
  * 2.0 (mappings.ts). Wire format: schemas/finding.v1.json.
  */
-import * as crypto from 'node:crypto';
+import { sha256Hex } from '../../sha256.js';
 import { FINDING_CATALOGUE, type CsfId, type FindingType, type OwaspNhiId, type Tenet } from './mappings.js';
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
@@ -41,12 +41,6 @@ export interface Finding {
   /** The same evidence as values, for machines. */
   data?: Readonly<Record<string, unknown>>;
 }
-
-// One-shot hashing (Node 20.12 and later) saves a hash object per finding; the digest is the same.
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'hex')
-    : (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 /** The stable id of a finding of `type` about `subject`. */
 export function findingId(type: FindingType, subject: FindingSubject): string {
