@@ -4,7 +4,6 @@ import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
 import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
-import type { DecisionRecord } from '../core/log/decision-record.js';
 import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -78,31 +77,21 @@ export async function readDecisionLog(
 
 /**
  * Checks the hash chain of a JSON-lines decision log file as {@link Audit}
- * checks it while reading: line by line, in constant memory, blank lines
- * skipped. Stops at a line that is not a JSON object — the reader of the same
- * file reports that line.
+ * checks it while reading: line by line, in constant memory, read as
+ * {@link readDecisionLog} reads it.
+ * @throws GatehouseError `request_invalid` naming the first line that is not a record
  */
 export async function checkChainOfFile(file: string): Promise<ChainStatus> {
   const verifier = new ChainVerifier();
   const scanner = new RecordLineScanner();
-  for await (const lines of fileLines(file)) {
-    for (const line of lines) {
-      if (line.trim() === '') continue;
+  await readDecisionLog(file, '/', {
+    add: (record) => verifier.push(record),
+    addLine: (line) => {
       const read = scanner.scan(line, true);
-      if (read) {
-        verifier.pushCanonical(read.chain!.record, read.chain!.body);
-        continue;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        return verifier.status();
-      }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) return verifier.status();
-      verifier.push(value as DecisionRecord);
-    }
-  }
+      if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
+      return read !== undefined;
+    },
+  });
   return verifier.status();
 }
 

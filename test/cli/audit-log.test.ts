@@ -81,6 +81,20 @@ describe(
       });
     });
 
+    test('a line that is not a record is reported with its number, by either way of reading', async () => {
+      const bad = [...lines];
+      bad[2] = '{"time":"x"}';
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-log-'));
+      const file = join(dir, 'log.jsonl');
+      writeFileSync(file, bad.join('\n'));
+      for (const parallelFromBytes of [0, Infinity])
+        await assert.rejects(
+          auditWithLog(policy, inventory, options, { path: file, cwd: root, parallelFromBytes }),
+          /log\.jsonl:3: not a decision record/,
+        );
+      await assert.rejects(checkChainOfFile(file), /log\.jsonl:3: not a decision record/);
+    });
+
     test('skipping the chain check skips the thread too', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-log-'));
       const file = join(dir, 'log.jsonl');
