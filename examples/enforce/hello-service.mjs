@@ -24,4 +24,7 @@ const server = http.createServer((req, res) => {
     res.end(body);
   });
 });
-server.listen(port, '127.0.0.1', () => console.log(`hello service on http://127.0.0.1:${port}`));
+// The port it got: with PORT 0 the system picks a free one.
+server.listen(port, '127.0.0.1', () =>
+  console.log(`hello service on http://127.0.0.1:${server.address().port}`),
+);

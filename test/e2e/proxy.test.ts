@@ -10,12 +10,12 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
+import { call, type Answer } from '../support/http-call.js';
 import { built, cli, spawnGatehouse, startServer, type ServerProcess } from '../support/server-process.js';
 
 const POLICY = 'test/fixtures/proxy/policy.yaml';
@@ -45,57 +45,6 @@ async function startProxy(args: string[], options: { synced: boolean }): Promise
   );
   const metrics = /metrics\s+(http:\/\/\S+)\/metrics/.exec(p.stdout())?.[1];
   return { url: p.found, metrics, stderr: p.stderr, stop: p.stop };
-}
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-  json(): Record<string, unknown>;
-}
-
-interface Call {
-  method?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  /** Client X.509-SVID (PEM chain and key). */
-  cert?: { chain: string; key: string };
-}
-
-function call(url: string, options: Call = {}): Promise<Answer> {
-  const u = new URL(url);
-  const secure = u.protocol === 'https:';
-  return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(
-      {
-        host: u.hostname,
-        port: u.port,
-        // As written: URL parsing would resolve `%2e%2e` and `//` before the proxy sees them.
-        path: url.slice(u.origin.length) || '/',
-        method: options.method ?? 'GET',
-        headers: options.headers ?? {},
-        agent: false,
-        // The proxy's X.509-SVID names a SPIFFE ID, not a host name.
-        ...(secure ? { rejectUnauthorized: false } : {}),
-        ...(options.cert ? { cert: options.cert.chain, key: options.cert.key } : {}),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode!,
-            headers: res.headers,
-            body,
-            json: () => JSON.parse(body) as Record<string, unknown>,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
 }
 
 /** Writes raw bytes on a TLS connection (with a client SVID) and returns the status code the proxy answers. */

@@ -2,7 +2,7 @@
  * Runs the real `gatehouse serve` process (the built bin) on a random
  * loopback port with a real SQLite file, for integration tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, runCli, type CliResult } from './cli-run.js';
@@ -37,14 +37,26 @@ export interface GatehouseProcess {
  * `ready` finds what it looks for in the output so far; fails when the
  * process exits first.
  */
-export async function spawnGatehouse(
+export function spawnGatehouse(
   what: string,
   args: string[],
   env: Record<string, string | undefined>,
   ready: (stdout: string, stderr: string) => string | undefined,
+  cwd = root,
 ): Promise<GatehouseProcess> {
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: root,
+  return spawnNode(what, [bin, ...args], env, ready, cwd);
+}
+
+/** As {@link spawnGatehouse}, for any Node.js script: `argv` is the script and its arguments. */
+export async function spawnNode(
+  what: string,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  ready: (stdout: string, stderr: string) => string | undefined,
+  cwd = root,
+): Promise<GatehouseProcess> {
+  const child = spawn(process.execPath, argv, {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,6 +79,10 @@ export async function spawnGatehouse(
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}:\n${out}\n${err}`));
     });
+  }).catch((e: unknown) => {
+    // Not left running when it never became ready.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw e;
   });
   return {
     found,
@@ -80,6 +96,27 @@ export async function spawnGatehouse(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** Runs the built `gatehouse` to its end as a real process, as a shell would; fails after 60 s. */
+export function runGatehouse(
+  args: string[],
+  env: Record<string, string | undefined>,
+  cwd = root,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd, env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, out, err) => {
+        const code = error ? error.code : 0;
+        if (typeof code !== 'number')
+          return reject(new Error(`gatehouse ${args.join(' ')}: ${error!.message}`));
+        resolve({ code, out, err });
+      },
+    );
+  });
 }
 
 export async function startServer(
