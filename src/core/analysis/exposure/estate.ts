@@ -6,6 +6,7 @@
  * still live, and what each identity reaches.
  */
 import type { IssuedCredential, Revocation } from '../../identity/credential.js';
+import { tryParseSpiffeId, type SpiffeId } from '../../identity/spiffe-id.js';
 import type { RegistrationEntry } from '../../identity/entry.js';
 import type { Grant } from '../../identity/grant.js';
 import type { InventorySnapshot } from '../../identity/inventory.js';
@@ -24,6 +25,21 @@ export interface EstateIdentity {
   owner?: string;
   /** The entry's zone and the zones of its declared addresses, sorted. */
   zones: readonly string[];
+  /** The SPIFFE ID parsed, kept on first use (`null`: not a SPIFFE ID); see {@link parsedId}. */
+  parsed?: SpiffeId | null;
+  /** The last reach asked for, with and without unenforced services, and the zones it was from. */
+  reached?: [KeptReach | undefined, KeptReach | undefined];
+}
+
+interface KeptReach {
+  zones: readonly string[];
+  reach: IdentityReach;
+}
+
+/** An identity's SPIFFE ID parsed, once: analysis asks for it finding family after finding family. */
+export function parsedId(id: EstateIdentity): SpiffeId | undefined {
+  if (id.parsed === undefined) id.parsed = tryParseSpiffeId(id.spiffeId) ?? null;
+  return id.parsed ?? undefined;
 }
 
 export interface LiveCredential {
@@ -268,10 +284,19 @@ export class Estate {
    */
   reach(spiffeId: string, zones?: readonly string[], options: ReachOptions = {}): IdentityReach {
     const id = this.identities.get(spiffeId);
-    return this.reachability.of(
-      { spiffeId, labels: id?.labels ?? {}, zones: zones ?? id?.zones ?? [] },
+    if (!id) return this.reachability.of({ spiffeId, labels: {}, zones: zones ?? [] }, options);
+    // Several finding families ask what the same identity reaches from the same zones:
+    // the last answer is kept per identity (the estate is fixed as of `now`).
+    const from = zones ?? id.zones;
+    const slot = options.includeUnenforced === false ? 1 : 0;
+    const kept = id.reached?.[slot];
+    if (kept && kept.zones === from) return kept.reach;
+    const reach = this.reachability.of(
+      { spiffeId, labels: id.labels, zones: from, parsed: parsedId(id) },
       options,
     );
+    (id.reached ??= [undefined, undefined])[slot] = { zones: from, reach };
+    return reach;
   }
 
   /** `now` minus a number of days. */

@@ -18,7 +18,7 @@ import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
 import { checkPolicy } from '../../policy/check.js';
 import type { FlowRule, PermissionRule } from '../../policy/model.js';
 import type { PolicyProblem } from '../../policy/problem.js';
-import type { ActivityCollector } from './activity.js';
+import type { ActivityCollector, IdentityActivity } from './activity.js';
 import type { Estate } from './estate.js';
 import type { ServiceReach } from './reachability.js';
 import { isoTime } from './format.js';
@@ -119,6 +119,19 @@ function grantedBy(reach: readonly ServiceReach[]): {
   return answer;
 }
 
+/** Declared zones (sorted) and those the log saw the identity call from, sorted; the declared list itself when the log adds none. */
+function callerZones(declared: readonly string[], a: IdentityActivity | undefined): readonly string[] {
+  let extra: string[] | undefined;
+  if (a) for (const z of a.zones.keys()) if (!declared.includes(z)) (extra ??= []).push(z);
+  if (!extra) return declared.length < 2 || isSorted(declared) ? declared : [...declared].sort();
+  return [...new Set([...declared, ...extra])].sort();
+}
+
+function isSorted(list: readonly string[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]! > list[i]!) return false;
+  return true;
+}
+
 /** What one identity is granted and what it used, from its own zones and those it called from. */
 export function identityPrivileges(
   estate: Estate,
@@ -127,7 +140,7 @@ export function identityPrivileges(
 ): IdentityPrivileges {
   const a = activity.identities.get(spiffeId);
   const declared = estate.identities.get(spiffeId)?.zones ?? [];
-  const zones = [...new Set([...declared, ...(a ? a.zones.keys() : [])])].sort();
+  const zones = callerZones(declared, a);
   const reach = estate.reach(spiffeId, zones, { includeUnenforced: false });
   const { services: granted, permissionRules: grantedRules } = grantedBy(reach.services);
   const usedServices = a

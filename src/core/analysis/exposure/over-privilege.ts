@@ -15,6 +15,7 @@ export function findOverPrivilege(ctx: AuditContext): Finding[] {
     [...estate.policy.flows, ...estate.policy.permissions].filter((r) => r.from === '*').map((r) => r.id),
   );
   const out: Finding[] = [];
+  const window = `between ${isoDay(log.first!)} and ${isoDay(log.last!)}`;
   for (const a of activity.identities.values()) {
     const id = estate.identities.get(a.spiffeId);
     if (!id || (id.entry && id.entry.status !== 'active')) continue;
@@ -23,12 +24,14 @@ export function findOverPrivilege(ctx: AuditContext): Finding[] {
     const own = (rules: readonly string[]) => rules.some((r) => !everyone.has(r));
     const p = {
       ...all,
-      unusedServices: all.unusedServices.filter((s) => own([...s.flowRules]) && own([...s.permissionRules])),
-      unusedPermissionRules: all.unusedPermissionRules.filter((r) => !everyone.has(r.rule)),
+      unusedServices: all.unusedServices.filter((s) => own(s.flowRules) && own(s.permissionRules)),
+      unusedPermissionRules: everyone.size
+        ? all.unusedPermissionRules.filter((r) => !everyone.has(r.rule))
+        : all.unusedPermissionRules,
     };
     if (!p.unusedServices.length && !p.unusedPermissionRules.length) continue;
     const evidence = [
-      `${plural(a.records, 'decision')} between ${isoDay(log.first!)} and ${isoDay(log.last!)}; contacted ${p.used.services.length ? codeList(p.used.services) : 'nothing'}`,
+      `${plural(a.records, 'decision')} ${window}; contacted ${p.used.services.length ? codeList(p.used.services) : 'nothing'}`,
     ];
     for (const s of p.unusedServices)
       evidence.push(

@@ -18,7 +18,7 @@ import {
   type ActionMatcher,
   type SourceMatcher,
 } from '../../decision/matchers.js';
-import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
+import { tryParseSpiffeId, type SpiffeId } from '../../identity/spiffe-id.js';
 import { hasWildcard } from '../../policy/glob.js';
 import {
   UNKNOWN_ZONE,
@@ -41,6 +41,8 @@ export interface ReachSubject {
   labels: Readonly<Record<string, string>>;
   /** Zones the identity calls from; none means `unknown`. */
   zones: readonly string[];
+  /** The SPIFFE ID parsed, when the caller keeps it (`null`: not a SPIFFE ID); parsed here otherwise. */
+  parsed?: SpiffeId | null;
 }
 
 /** One permission rule as it applies to one service for one caller. */
@@ -252,7 +254,8 @@ export class Reachability {
     options: ReachOptions = {},
   ): { accepted: boolean; services: readonly ServiceReach[] } {
     const includeUnenforced = options.includeUnenforced ?? true;
-    const parsed = tryParseSpiffeId(subject.spiffeId);
+    const parsed =
+      subject.parsed === undefined ? tryParseSpiffeId(subject.spiffeId) : (subject.parsed ?? undefined);
     const accepted = parsed !== undefined && this.trustDomains.has(parsed.trustDomain);
     const zones = subject.zones.length ? subject.zones : UNKNOWN_ZONES;
     let combinedKey = includeUnenforced ? '' : '-';
@@ -298,7 +301,8 @@ export class Reachability {
   }
 
   private facts(subject: ReachSubject, zone: string) {
-    const parsed = tryParseSpiffeId(subject.spiffeId);
+    const parsed =
+      subject.parsed === undefined ? tryParseSpiffeId(subject.spiffeId) : (subject.parsed ?? undefined);
     if (!parsed) return undefined;
     return {
       spiffeId: subject.spiffeId,

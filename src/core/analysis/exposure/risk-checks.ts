@@ -5,12 +5,12 @@
  * reach most of the estate.
  */
 import { compileSelector } from '../../decision/matchers.js';
-import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
 import { UNKNOWN_ZONE, type FlowRule, type PermissionRule, type SelectorTerm } from '../../policy/model.js';
 import type { AuditThresholds } from './audit-context.js';
 import { hasWildcard } from '../../policy/glob.js';
-import type { Estate, EstateIdentity } from './estate.js';
+import { parsedId, type Estate, type EstateIdentity } from './estate.js';
 import { makeFinding, type Finding } from './finding.js';
+import type { ServiceReach } from './reachability.js';
 import { codeList, shortId } from './format.js';
 import { parseUtcTime } from '../../utc-time.js';
 
@@ -87,7 +87,7 @@ function selectedZones(estate: Estate, term: SelectorTerm): Set<string> {
   cache.set(key, zones);
   for (const id of candidatesFor(estate, term)) {
     if (!id.zones.length) continue;
-    const parsed = tryParseSpiffeId(id.spiffeId);
+    const parsed = parsedId(id);
     if (!parsed) continue;
     const facts = {
       spiffeId: id.spiffeId,
@@ -169,39 +169,57 @@ function zoneContradictions(estate: Estate): Finding[] {
   return out;
 }
 
+/** What a reach amounts to estate-wide: its services, and the rules opening them, widest first. */
+interface WideReach {
+  services: readonly string[];
+  widest: readonly [string, readonly string[]][];
+}
+
+function wideReach(reach: readonly ServiceReach[]): WideReach {
+  const byRule = new Map<string, Set<string>>();
+  for (const s of reach) {
+    for (const r of [...s.flowRules, ...s.grants.map((g) => g.rule)]) {
+      const set = byRule.get(r) ?? new Set<string>();
+      set.add(s.service);
+      byRule.set(r, set);
+    }
+  }
+  return {
+    services: [...new Set(reach.map((s) => s.service))].sort(),
+    widest: [...byRule]
+      .sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : 1))
+      .map(([r, set]) => [r, [...set].sort()]),
+  };
+}
+
 function estateWide(estate: Estate, thresholds: AuditThresholds): Finding[] {
   const total = estate.policy.services.length;
   if (total < 3) return [];
   const out: Finding[] = [];
+  // Identities matching the same rules from the same zones share one reach array: worked out once per array.
+  const known = new Map<readonly ServiceReach[], WideReach>();
   for (const id of estate.identities.values()) {
     if (id.entry && id.entry.status !== 'active') continue;
-    const reach = estate.reach(id.spiffeId, undefined, { includeUnenforced: false });
-    const byRule = new Map<string, Set<string>>();
-    for (const s of reach.services) {
-      for (const r of [...s.flowRules, ...s.grants.map((g) => g.rule)]) {
-        const set = byRule.get(r) ?? new Set<string>();
-        set.add(s.service);
-        byRule.set(r, set);
-      }
-    }
-    const services = new Set(reach.services.map((s) => s.service));
-    const share = services.size / total;
-    if (services.size < 3 || share < thresholds.estateFraction) continue;
-    const widest = [...byRule].sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : 1));
+    const reach = estate.reach(id.spiffeId, undefined, { includeUnenforced: false }).services;
+    let wide = known.get(reach);
+    if (!wide) known.set(reach, (wide = wideReach(reach)));
+    const { services, widest } = wide;
+    const share = services.length / total;
+    if (services.length < 3 || share < thresholds.estateFraction) continue;
     out.push(
       makeFinding('estate_wide_reach', {
         severity: share >= 0.75 ? 'high' : 'medium',
         subject: { kind: 'identity', id: id.spiffeId },
-        title: `identity \`${shortId(id.spiffeId, estate.policy.trustDomain)}\` reaches ${services.size} of ${total} services`,
+        title: `identity \`${shortId(id.spiffeId, estate.policy.trustDomain)}\` reaches ${services.length} of ${total} services`,
         evidence: [
-          `reaches ${codeList([...services].sort(), 10)}`,
-          ...widest.slice(0, 5).map(([r, s]) => `\`${r}\` opens ${s.size} of them`),
+          `reaches ${codeList(services, 10)}`,
+          ...widest.slice(0, 5).map(([r, s]) => `\`${r}\` opens ${s.length} of them`),
         ],
         fix: `split the widest rules by service and name the callers each service needs; an identity should reach the few services its job needs`,
         data: {
-          services: [...services].sort(),
+          services: [...services],
           share,
-          rules: Object.fromEntries(widest.map(([r, s]) => [r, [...s].sort()])),
+          rules: Object.fromEntries(widest.map(([r, s]) => [r, [...s]])),
         },
       }),
     );
