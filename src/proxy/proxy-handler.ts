@@ -19,6 +19,7 @@ import type { UnchainedRecord } from '../core/log/hash-chain.js';
 import { recordFromDecision } from '../core/log/record-from-decision.js';
 import type { Clock, Random } from '../core/ports.js';
 import type { CompiledPolicy } from '../core/policy/index.js';
+import { bearerToken } from '../server/bearer-token.js';
 import type { Logger } from '../server/logger.js';
 import type { Forwarder } from './forwarder.js';
 import type { CallerIdentity, LocalVerifier } from './local-verifier.js';
@@ -187,10 +188,4 @@ export function sendJson(
   if (close) out.push('connection', 'close');
   res.writeHead(status, out);
   res.end(text);
-}
-
-/** The token of `Authorization: Bearer …`; an empty string for a malformed bearer header. */
-function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined || !/^bearer(\s|$)/i.test(header)) return undefined;
-  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? '';
 }

@@ -5,20 +5,15 @@
  * anonymous call with a bare 401: no hint of what was wrong.
  */
 import type { IdentityAuthority, VerifiedJwtSvid } from '../core/identity/authority.js';
+import { bearerToken } from './bearer-token.js';
 import { HttpError } from './http-error.js';
 import type { RouteRequest } from './router.js';
 
 export type Caller = { kind: 'admin' } | { kind: 'workload'; svid: VerifiedJwtSvid } | { kind: 'anonymous' };
 
-export function bearerToken(req: Pick<RouteRequest, 'headers'>): string | undefined {
-  const h = req.headers.authorization;
-  if (typeof h !== 'string') return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
-  return m ? m[1] : undefined;
-}
-
 export async function identifyCaller(authority: IdentityAuthority, req: RouteRequest): Promise<Caller> {
-  const token = bearerToken(req);
+  // A malformed bearer field reads as '': anonymous, as no field at all.
+  const token = bearerToken(req.headers.authorization);
   if (!token) return { kind: 'anonymous' };
   if (token.startsWith('gha_'))
     return (await authority.authenticateAdmin(token)) ? { kind: 'admin' } : { kind: 'anonymous' };

@@ -5,6 +5,7 @@
  * request with these fields, and both answer with this verdict.
  */
 import type { DecisionRequest } from '../core/decision/request.js';
+import { bearerToken } from './bearer-token.js';
 import type { DecisionService } from './decision-service.js';
 import { HttpError } from './http-error.js';
 
@@ -39,27 +40,25 @@ export interface ExtAuthzAnswer {
 /**
  * Decides one ext_authz check through the decision service (so it is
  * logged, `via` naming the form). A request that cannot be read is a deny
- * with reason `request_invalid`; any other failure is thrown to the caller,
- * which must answer it as a deny too.
+ * with reason `request_invalid`, in every mode: an `Authorization` field of
+ * the Bearer scheme that is not `Bearer <token68>` among them. Any other
+ * failure is thrown to the caller, which must answer it as a deny too.
  */
 export async function checkExtAuthz(
   service: DecisionService,
   input: ExtAuthzInput,
   via: 'ext_authz' | 'ext_authz_grpc',
 ): Promise<ExtAuthzAnswer> {
+  const bearer = bearerToken(input.headers.authorization);
+  // Fail closed: a bearer credential that does not parse is refused, not passed over for the
+  // certificate (a grant's JWT-SVID narrows what the workload's own identity may do).
+  if (bearer === '')
+    return unreadable('the `Authorization` field is not a usable bearer credential: want `Bearer <token68>`');
   let decision;
   try {
-    decision = (await service.decide(extAuthzRequest(input), via)).decision;
+    decision = (await service.decide(extAuthzRequest(input, bearer), via)).decision;
   } catch (err) {
-    // A request Gatehouse cannot even read is a deny, said in Envoy's terms.
-    if (err instanceof HttpError && err.status === 400) {
-      return {
-        allowed: false,
-        status: 403,
-        headers: {},
-        body: { decision: 'deny', reason: 'request_invalid', message: err.message },
-      };
-    }
+    if (err instanceof HttpError && err.status === 400) return unreadable(err.message);
     throw err;
   }
   const headers: Record<string, string> = { 'x-gatehouse-decision-id': decision.decisionId! };
@@ -78,6 +77,16 @@ export async function checkExtAuthz(
   };
 }
 
+/** A request Gatehouse cannot even read: a deny, said in Envoy's terms, and not logged. */
+function unreadable(message: string): ExtAuthzAnswer {
+  return {
+    allowed: false,
+    status: 403,
+    headers: {},
+    body: { decision: 'deny', reason: 'request_invalid', message },
+  };
+}
+
 /**
  * The decision request for an ext_authz check: the source named by
  * `x-gatehouse-spiffe-id`, the bearer JWT's `sub`, the XFCC `URI` or the
@@ -87,6 +96,7 @@ export async function checkExtAuthz(
  */
 function extAuthzRequest(
   input: ExtAuthzInput,
+  bearer: string | undefined,
 ): Omit<DecisionRequest, 'credential'> & { credential?: unknown } {
   const h = input.headers;
   const forwardedFor =
@@ -96,8 +106,6 @@ function extAuthzRequest(
     (typeof h['x-forwarded-port'] === 'string' && h['x-forwarded-port']) ||
     /:(\d+)$/.exec(String(h.host ?? ''))?.[1];
   const port = input.destinationPort || (portText ? Number(portText) : undefined);
-  const bearer =
-    typeof h.authorization === 'string' ? /^Bearer\s+(\S+)$/i.exec(h.authorization)?.[1] : undefined;
   const cert = xfccCertificate(h['x-forwarded-client-cert']) ?? input.peer?.certificate;
   // Only a name for the source: the credential is verified after, and must be for this same ID.
   const spiffeId =

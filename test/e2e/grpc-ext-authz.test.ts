@@ -107,6 +107,29 @@ describe('gRPC ext_authz', { skip: built ? false : 'run `npm run build` first' }
     assert.equal(assertDenied(forged).reason, 'credential_unverified');
   });
 
+  test('a Bearer field that does not parse is a deny, even beside a valid certificate', async () => {
+    // The certificate alone is an allow: a malformed bearer credential must not fall back to it.
+    for (const authorization of [
+      `Bearer ${token} `,
+      `Bearer\t${token}`,
+      ` Bearer ${token}`,
+      `Bearer ${token} x`,
+      `Bearer ${token}%`,
+      'Bearer',
+      'Bearer,x',
+    ]) {
+      const res = await check({ attributes: attributes({ headers: { authorization } }) });
+      const body = assertDenied(res);
+      assert.equal(body.reason, 'request_invalid', JSON.stringify(authorization));
+      assert.equal(res.status.code, 7);
+    }
+    // The scheme in any case and a run of spaces are well-formed; another scheme is not a bearer credential.
+    for (const authorization of [`bearer  ${token}`, `BEARER ${token}`, 'Basic dXNlcjpwYXNz']) {
+      const res = await check({ attributes: attributes({ headers: { authorization } }) });
+      assert.equal(res.status.code, 0, `${authorization}: ${JSON.stringify(res)}`);
+    }
+  });
+
   test('the service comes from context_extensions, else the destination principal, else a deny', async () => {
     const unknown = await check({ attributes: attributes({ ext: { service: 'no-such-service' } }) });
     assert.equal(assertDenied(unknown).decision, 'deny');
