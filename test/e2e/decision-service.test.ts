@@ -109,6 +109,22 @@ describe('decision service', { skip: built ? false : 'run `npm run build` first'
       'x-forwarded-for': '10.10.1.20',
     });
     assert.equal(tricky.status, 403);
+    // A Bearer field that does not parse is refused, not passed over for the certificate.
+    for (const authorization of [`Bearer ${token} x`, `Bearer ${token}%`, `Bearer\t${token}`, 'Bearer']) {
+      const malformed = await call('/orders', {
+        authorization,
+        'x-forwarded-client-cert': xfcc,
+        'x-forwarded-for': '10.10.1.20',
+      });
+      assert.equal(malformed.status, 403, JSON.stringify(authorization));
+      assert.equal(((await malformed.json()) as { reason: string }).reason, 'request_invalid');
+    }
+    const basic = await call('/orders', {
+      authorization: 'Basic dXNlcjpwYXNz',
+      'x-forwarded-client-cert': xfcc,
+      'x-forwarded-for': '10.10.1.20',
+    });
+    assert.equal(basic.status, 200, 'another scheme is not a bearer credential: the certificate decides');
     const bad = await fetch(`${server.url}/v1/ext_authz/orders/orders`, {
       method: 'POST',
       headers: { authorization: 'Bearer x.y.z', 'x-forwarded-for': '10.10.1.20' },
@@ -163,6 +179,21 @@ describe('decision service', { skip: built ? false : 'run `npm run build` first'
       table.out,
       /spiffe:\/\/acme\.corp\/ns\/shop\/sa\/web\s+10\.10\.1\.20 \(prod\)\s+orders:8443\s+POST \/orders\s+allow/,
     );
+    // A date alone is the start of that day, UTC, as for the other verbs; a bad time is a usage error.
+    const day = list.out
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { time: string }).time.slice(0, 10))
+      .sort()[0]!;
+    const sinceToday = await cli(['decisions', '--since', day, '--output', 'json'], env);
+    assert.equal(sinceToday.code, 0, sinceToday.err);
+    assert.equal(sinceToday.out.trim().split('\n').length, Math.min(logged.length, 50));
+    const future = await cli(['decisions', '--since', '2999-01-01', '--output', 'json'], env);
+    assert.equal(future.code, 0, future.err);
+    assert.equal(future.out, '');
+    const bad = await cli(['decisions', '--since', 'yesterday'], env);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.err, /--since must be an RFC 3339 date-time/);
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(
       metrics,

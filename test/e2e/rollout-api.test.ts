@@ -232,6 +232,15 @@ describe('rollout API', { skip: built ? false : 'run `npm run build` first' }, (
     await bad('GET', '/v1/map?format=svg', undefined, /`format` must be json, dot or mermaid/);
     await bad('GET', '/v1/map?service=nope', undefined, /unknown service `nope`/);
     await bad('GET', '/v1/assess?since=yesterday', undefined, /`since` must be an RFC 3339 date-time/);
+    await bad('GET', '/v1/assess?now=2026-11-20T10:00', undefined, /`now` must be an RFC 3339 date-time/);
+    await bad(
+      'GET',
+      '/v1/suggest?reviewDays=1e3',
+      undefined,
+      /`reviewDays` must be a whole number of 1 or more/,
+    );
+    await bad('POST', '/v1/suggest', { reviewDays: 1.5 }, /`reviewDays` must be a whole number of 1 or more/);
+    await bad('POST', '/v1/map', { format: null }, /`format` must be json, dot or mermaid/);
     await bad('POST', '/v1/simulate', {}, /the candidate is `sources`/);
     await bad(
       'POST',

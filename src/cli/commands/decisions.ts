@@ -3,6 +3,7 @@ import type { DecisionRecord } from '../../core/log/decision-record.js';
 import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE } from '../api-client.js';
 import { EXIT, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
+import { parseTimeFlag } from '../time-flag.js';
 import { UsageError } from '../usage-error.js';
 
 export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [--service NAME] [--verdict allow|deny]
@@ -64,8 +65,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (values.output !== 'table' && values.output !== 'json')
     throw new UsageError('--output must be table or json');
   const q = new URLSearchParams({ limit: values.limit });
-  for (const k of ['identity', 'service', 'verdict', 'since', 'until'] as const)
-    if (values[k]) q.set(k, values[k]);
+  for (const k of ['identity', 'service', 'verdict'] as const) if (values[k]) q.set(k, values[k]);
+  // The flags take what the other verbs take (a date alone too); the API wants a full RFC 3339 date-time.
+  for (const k of ['since', 'until'] as const)
+    if (values[k] !== undefined) q.set(k, new Date(parseTimeFlag(values[k], `--${k}`)).toISOString());
   if (!values['oldest-first']) q.set('order', 'desc');
   const { decisions } = await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`);
   if (values.output === 'json') {

@@ -13,6 +13,7 @@ import type { DecisionService } from '../decision-service.js';
 import { checkExtAuthz } from '../ext-authz.js';
 import { HttpError } from '../http-error.js';
 import type { RouteRequest, Router } from '../router.js';
+import { countParam, enumParam, timeParam } from './params.js';
 
 const MAX_BATCH = 1000;
 const MAX_PAGE = 1000;
@@ -70,9 +71,7 @@ export function decisionRoutes(
   router.add('GET', '/v1/decisions/export', async (req) => {
     await requireAdmin(authority, req);
     let out = '';
-    const fromSeq = Number(req.query.get('fromSeq') ?? '1');
-    if (!Number.isInteger(fromSeq) || fromSeq < 1)
-      throw new HttpError(400, 'request_invalid', '`fromSeq` must be 1 or more');
+    const fromSeq = countParam(req.query, 'fromSeq', 1) ?? 1;
     await exportDecisionLog(log, (lines) => void (out += lines), { fromSeq });
     return { status: 200, body: out, headers: { 'content-type': 'application/x-ndjson' } };
   });
@@ -84,39 +83,22 @@ export function decisionRoutes(
 
 function decisionFilter(req: RouteRequest): DecisionLogFilter {
   const q = req.query;
-  const limit = Number(q.get('limit') ?? '100');
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    throw new HttpError(400, 'request_invalid', `\`limit\` must be a whole number from 1 to ${MAX_PAGE}`);
-  }
-  const filter: DecisionLogFilter = { limit };
+  const filter: DecisionLogFilter = { limit: countParam(q, 'limit', 1, MAX_PAGE) ?? 100 };
   const identity = q.get('identity');
   const svc = q.get('service');
-  const verdict = q.get('verdict');
+  const verdict = enumParam(q, 'verdict', ['allow', 'deny']);
   if (identity) filter.identity = identity;
   if (svc) filter.service = svc;
-  if (verdict) {
-    if (verdict !== 'allow' && verdict !== 'deny')
-      throw new HttpError(400, 'request_invalid', '`verdict` must be allow or deny');
-    filter.verdict = verdict;
-  }
+  if (verdict !== undefined) filter.verdict = verdict;
   for (const k of ['since', 'until'] as const) {
-    const v = q.get(k);
-    if (v) {
-      if (Number.isNaN(Date.parse(v)))
-        throw new HttpError(400, 'request_invalid', `\`${k}\` must be an RFC 3339 date-time`);
-      filter[k] = new Date(v).toISOString();
-    }
+    const t = timeParam(q, k);
+    if (t !== undefined) filter[k] = new Date(t).toISOString();
   }
   for (const k of ['afterSeq', 'beforeSeq'] as const) {
-    const v = q.get(k);
-    if (v) {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0)
-        throw new HttpError(400, 'request_invalid', `\`${k}\` must be a whole number`);
-      filter[k] = n;
-    }
+    const n = countParam(q, k, 0);
+    if (n !== undefined) filter[k] = n;
   }
-  if (q.get('order') === 'desc') filter.descending = true;
+  if (enumParam(q, 'order', ['asc', 'desc']) === 'desc') filter.descending = true;
   return filter;
 }
 

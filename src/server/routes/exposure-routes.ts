@@ -27,7 +27,8 @@ import type { Clock, DecisionLogStore } from '../../core/ports.js';
 import type { Policy } from '../../core/policy/index.js';
 import { requireAdmin } from '../auth.js';
 import { HttpError } from '../http-error.js';
-import type { RouteRequest, Router } from '../router.js';
+import type { Router } from '../router.js';
+import { countParam, enumParam, timeParam } from './params.js';
 
 /** Records read from the store per batch while analysing the log (bounded memory). */
 const SCAN_BATCH = 5000;
@@ -72,12 +73,15 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
   router.add('GET', '/v1/audit', async (req) => {
     await requireAdmin(authority, req);
     const q = req.query;
-    const format = oneOf(q.get('format') ?? 'json', ['json', 'html'] as const, 'format');
+    const format = enumParam(q, 'format', ['json', 'html']) ?? 'json';
     const now = clock.now();
-    const options: AuditOptions = { now, verifyChain: q.get('skipChain') !== 'true' };
-    const since = time(q, 'since');
-    const until = time(q, 'until');
-    const staleDays = count(q, 'staleDays', 1);
+    const options: AuditOptions = {
+      now,
+      verifyChain: enumParam(q, 'skipChain', ['true', 'false']) !== 'true',
+    };
+    const since = timeParam(q, 'since');
+    const until = timeParam(q, 'until');
+    const staleDays = countParam(q, 'staleDays', 1);
     if (since !== undefined) options.since = since;
     if (until !== undefined) options.until = until;
     if (staleDays !== undefined) options.staleDays = staleDays;
@@ -99,8 +103,8 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
     const now = clock.now();
     const policy = policies.current().policy;
     const estate = buildEstate(policy, await inventory(), { now });
-    const options: ActivityOptions = { until: time(q, 'until') ?? now };
-    const since = time(q, 'since');
+    const options: ActivityOptions = { until: timeParam(q, 'until') ?? now };
+    const since = timeParam(q, 'since');
     if (since !== undefined) options.since = since;
     const activity = new ActivityCollector(options);
     await feed(activity);
@@ -126,12 +130,12 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
         'request_invalid',
         '`target` (a SPIFFE ID, entry id or credential id) is required',
       );
-    const format = oneOf(q.get('format') ?? 'json', ['json', 'dot'] as const, 'format');
+    const format = enumParam(q, 'format', ['json', 'dot']) ?? 'json';
     const policy = policies.current().policy;
     const estate = buildEstate(policy, await inventory(), { now: clock.now() });
     const options: BlastRadiusOptions = {};
-    const maxHops = count(q, 'maxHops', 0);
-    const maxPaths = count(q, 'maxPaths', 1);
+    const maxHops = countParam(q, 'maxHops', 0);
+    const maxPaths = countParam(q, 'maxPaths', 1);
     if (maxHops !== undefined) options.maxHops = maxHops;
     if (maxPaths !== undefined) options.maxPaths = maxPaths;
     const fromZones = q.getAll('fromZone');
@@ -153,28 +157,4 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
         }
       : { status: 200, body: result };
   });
-}
-
-function oneOf<const T extends readonly string[]>(value: string, allowed: T, name: string): T[number] {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new HttpError(400, 'request_invalid', `\`${name}\` must be one of ${allowed.join(', ')}`);
-  return value as T[number];
-}
-
-function time(q: RouteRequest['query'], name: string): number | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(v) ? Date.parse(v) : Number.NaN;
-  if (Number.isNaN(ms))
-    throw new HttpError(400, 'request_invalid', `\`${name}\` must be an RFC 3339 date-time`);
-  return ms;
-}
-
-function count(q: RouteRequest['query'], name: string, min: number): number | undefined {
-  const v = q.get(name);
-  if (v === null) return undefined;
-  const n = /^\d{1,9}$/.test(v) ? Number(v) : Number.NaN;
-  if (!Number.isInteger(n) || n < min)
-    throw new HttpError(400, 'request_invalid', `\`${name}\` must be a whole number of at least ${min}`);
-  return n;
 }

@@ -4,14 +4,15 @@
  * grants, OIDC issuers, keys, and the trust bundle at
  * `/.well-known/spiffe-bundle`.
  */
-import { isRealDate } from '../../core/dates.js';
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import type { RevocationTarget } from '../../core/identity/credential.js';
-import type { EntryKind, EntryStatus } from '../../core/identity/entry.js';
+import { ENTRY_KINDS, ENTRY_STATUSES, type EntryKind, type EntryStatus } from '../../core/identity/entry.js';
 import type { GrantScope } from '../../core/identity/grant.js';
 import { forbidden, requireAdmin, requireCaller } from '../auth.js';
+import { bearerToken } from '../bearer-token.js';
 import { HttpError } from '../http-error.js';
 import type { RouteRequest, Router } from '../router.js';
+import { enumParam, timeParam } from './params.js';
 
 type Body = Record<string, unknown>;
 
@@ -23,23 +24,6 @@ export async function objectBody(req: RouteRequest): Promise<Body> {
     throw new HttpError(400, 'body_invalid', 'request body must be a JSON object');
   }
   return body as Body;
-}
-
-// RFC 3339 §5.6 date-time, years 0000–9999 (the store's range).
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
-
-/**
- * A query parameter holding an RFC 3339 date-time, as UTC with milliseconds;
- * undefined when absent or empty.
- * @throws HttpError 400 for anything else
- */
-function timeParam(req: RouteRequest, key: string): string | undefined {
-  const v = req.query.get(key);
-  if (!v) return undefined;
-  const iso = DATE_TIME.test(v) && isRealDate(v) ? new Date(Date.parse(v)).toISOString() : '';
-  if (!/^\d{4}-/.test(iso))
-    throw new HttpError(400, 'request_invalid', `\`${key}\` must be an RFC 3339 date-time`);
-  return iso;
 }
 
 function optString(body: Body, key: string): string | undefined {
@@ -99,9 +83,13 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
   router.add('GET', '/v1/entries', async (req) => {
     await requireAdmin(authority, req);
     const filter: { status?: EntryStatus; kind?: EntryKind; owner?: string; spiffeId?: string } = {};
-    for (const k of ['status', 'kind', 'owner', 'spiffeId'] as const) {
+    const status = enumParam(req.query, 'status', ENTRY_STATUSES);
+    const kind = enumParam(req.query, 'kind', ENTRY_KINDS);
+    if (status !== undefined) filter.status = status;
+    if (kind !== undefined) filter.kind = kind;
+    for (const k of ['owner', 'spiffeId'] as const) {
       const v = req.query.get(k);
-      if (v) (filter as Record<string, string>)[k] = v;
+      if (v) filter[k] = v;
     }
     return json(200, { entries: await authority.listEntries(filter) });
   });
@@ -152,7 +140,8 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
       return json(200, await authority.renewWithX509(chain, reqString(body, 'csr'), options));
     const caller = await requireCaller(authority, req);
     if (caller.kind !== 'workload') throw forbidden('renewal needs the workload’s own SVID');
-    const token = /^Bearer\s+(\S+)/i.exec(String(req.headers.authorization))![1]!;
+    // The caller is a workload, so the field held its JWT-SVID.
+    const token = bearerToken(req.headers.authorization)!;
     return json(200, await authority.renewWithJwt(token, options));
   });
 
@@ -260,11 +249,11 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
   router.add('GET', '/v1/grants', async (req) => {
     await requireAdmin(authority, req);
     const entryId = req.query.get('entryId');
-    const activeAt = timeParam(req, 'activeAt');
+    const activeAt = timeParam(req.query, 'activeAt');
     return json(200, {
       grants: await authority.listGrants({
         ...(entryId ? { entryId } : {}),
-        ...(activeAt ? { activeAt } : {}),
+        ...(activeAt !== undefined ? { activeAt: new Date(activeAt).toISOString() } : {}),
       }),
     });
   });

@@ -42,6 +42,7 @@ import { requireAdmin } from '../auth.js';
 import { HttpError } from '../http-error.js';
 import type { PolicyManager } from '../policy-manager.js';
 import type { RouteRequest, Router } from '../router.js';
+import { countParam, enumParam, timeParam, type Params } from './params.js';
 
 export interface RolloutRouteDeps {
   authority: IdentityAuthority;
@@ -87,11 +88,7 @@ export function rolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
   const map = async (req: RouteRequest) => {
     await requireAdmin(authority, req);
     const a = await analysisRequest(req);
-    const format = oneOf(
-      (req.method === 'POST' ? a.body.format : req.query.get('format')) ?? 'json',
-      MAP_FORMATS,
-      'format',
-    );
+    const format = enumParam(options(req, a), 'format', MAP_FORMATS) ?? 'json';
     const policy = policies.current().policy;
     checkServices(a.services, [policy]);
     const builder = new DependencyMapBuilder(policy, a.services ? { services: a.services } : {});
@@ -116,6 +113,7 @@ export function rolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
     const active = policies.current().policy;
     const candidate = await candidatePolicy(a.body, policies);
     checkServices(a.services, [candidate, active]);
+    const minFlows = countParam(a.body, 'minFlows', 1);
     const simulation = new Simulation({
       candidate,
       current: active,
@@ -123,7 +121,7 @@ export function rolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
       maxFlowsPerGroup: MAX_FLOWS_PER_GROUP,
       ...(a.services ? { services: a.services } : {}),
       ...(a.context ? { context: a.context } : {}),
-      ...(a.body.minFlows !== undefined ? { minFlows: count(a.body.minFlows, 'minFlows', 1) } : {}),
+      ...(minFlows !== undefined ? { minFlows } : {}),
     });
     // Endpoints resolve against the candidate: a candidate that splits a zone is judged on the new split.
     const ingest = await collectFlows(deps, a, candidate, (r) => simulation.add(r));
@@ -136,16 +134,14 @@ export function rolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
     const base = policies.current().policy;
     checkServices(a.services, [base]);
     const inventory = await authority.inventory();
-    const reviewDays = req.method === 'POST' ? a.body.reviewDays : req.query.get('reviewDays');
+    const reviewDays = countParam(options(req, a), 'reviewDays', 1);
     const builder = new SuggestionBuilder({
       base,
       now: a.now ?? deps.clock.now(),
       inventory,
       ...(a.services ? { services: a.services } : {}),
       ...(a.context ? { context: a.context } : {}),
-      ...(reviewDays !== null && reviewDays !== undefined
-        ? { reviewDays: count(reviewDays, 'reviewDays', 1) }
-        : {}),
+      ...(reviewDays !== undefined ? { reviewDays } : {}),
     });
     const ingest = await collectFlows(deps, a, base, (r) => builder.add(r), inventory);
     return { status: 200, body: { ...builder.finish(), ingest } };
@@ -175,7 +171,7 @@ export function rolloutRoutes(router: Router, deps: RolloutRouteDeps): void {
   // The raw body is the flow lines themselves, as the tools wrote them.
   router.add('POST', '/v1/flows/import', async (req) => {
     await requireAdmin(authority, req);
-    const format = oneOf(req.query.get('format') ?? 'gatehouse', FLOW_INPUT_FORMATS, 'format');
+    const format = enumParam(req.query, 'format', FLOW_INPUT_FORMATS) ?? 'gatehouse';
     const vpcFields = vpcFieldsOf(req.query.get('vpcFields') ?? undefined, format);
     const policy = policies.current().policy;
     const records: FlowRecord[] = [];
@@ -275,13 +271,10 @@ function readPosted(
 
 async function analysisRequest(req: RouteRequest): Promise<AnalysisRequest> {
   if (req.method !== 'POST') {
-    const q = req.query;
-    const services = q.getAll('service').flatMap((s) => s.split(',').filter((x) => x !== ''));
+    const services = req.query.getAll('service').flatMap((s) => s.split(',').filter((x) => x !== ''));
     return {
       ...(services.length ? { services: [...new Set(services)] } : {}),
-      ...time(q.get('since'), 'since'),
-      ...time(q.get('until'), 'until'),
-      ...time(q.get('now'), 'now'),
+      ...times(req.query),
       decisionLog: true,
       body: {},
     };
@@ -289,20 +282,13 @@ async function analysisRequest(req: RouteRequest): Promise<AnalysisRequest> {
   const body = await req.body();
   if (body === undefined) return { decisionLog: true, body: {} };
   if (!isObject(body)) throw new HttpError(400, 'body_invalid', 'request body must be a JSON object');
-  const out: AnalysisRequest = { decisionLog: true, body };
+  const out: AnalysisRequest = { decisionLog: true, body, ...times(body) };
   const services = body.service ?? body.services;
   if (services !== undefined) {
     const list = typeof services === 'string' ? [services] : services;
     if (!Array.isArray(list) || list.some((s) => typeof s !== 'string' || s === ''))
       throw invalid('`service` must be a service name or a list of them');
     if (list.length) out.services = [...new Set(list as string[])];
-  }
-  for (const k of ['since', 'until', 'now'] as const) {
-    const v = body[k];
-    if (v !== undefined) {
-      if (typeof v !== 'string') throw invalid(`\`${k}\` must be an RFC 3339 date-time`);
-      Object.assign(out, time(v, k));
-    }
   }
   if (body.context !== undefined) {
     if (!isObject(body.context)) throw invalid('`context` must be a JSON object such as {"mtls": true}');
@@ -316,7 +302,7 @@ async function analysisRequest(req: RouteRequest): Promise<AnalysisRequest> {
     const f = body.flows;
     if (!isObject(f) || typeof f.text !== 'string')
       throw invalid('`flows` must be {format, text}: the flow lines as one text');
-    const format = oneOf(f.format ?? 'gatehouse', FLOW_INPUT_FORMATS, 'flows.format');
+    const format = enumParam(f, 'format', FLOW_INPUT_FORMATS, 'flows.format') ?? 'gatehouse';
     if (f.vpcFields !== undefined && typeof f.vpcFields !== 'string')
       throw invalid('`flows.vpcFields` must be a VPC flow log format string');
     out.flows = { format, text: f.text, ...vpcFieldsOf(f.vpcFields, format) };
@@ -356,25 +342,19 @@ function vpcFieldsOf(text: unknown, format: FlowInputFormat): { vpcFields?: stri
   return { vpcFields: [...parsed.fields] };
 }
 
-function time<K extends string>(value: string | null | undefined, key: K): Partial<Record<K, number>> {
-  if (value === null || value === undefined || value === '') return {};
-  const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(t))
-    throw invalid(`\`${key}\` must be an RFC 3339 date-time`);
-  return { [key]: t } as Partial<Record<K, number>>;
+/** The time window and decision time of an analysis request. */
+function times(from: Params): Pick<AnalysisRequest, 'since' | 'until' | 'now'> {
+  const out: Pick<AnalysisRequest, 'since' | 'until' | 'now'> = {};
+  for (const k of ['since', 'until', 'now'] as const) {
+    const t = timeParam(from, k);
+    if (t !== undefined) out[k] = t;
+  }
+  return out;
 }
 
-function count(value: unknown, key: string, min: number): number {
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min)
-    throw invalid(`\`${key}\` must be a whole number of ${min} or more`);
-  return n;
-}
-
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], key: string): T {
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value))
-    throw invalid(`\`${key}\` must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}`);
-  return value as T;
+/** Where a verb reads its own options: the query of a GET, the body of a POST. */
+function options(req: RouteRequest, a: AnalysisRequest): Params {
+  return req.method === 'POST' ? a.body : req.query;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
