@@ -532,6 +532,14 @@ const HOLE_PATTERNS: Record<number, string> = {
   [STRINGS_HOLE]: `(\\[(?:"${PLAIN_CHARS}"(?:,"${PLAIN_CHARS}")*)?\\])`,
 };
 
+/** The same, capturing nothing: values a reader without the chain check does not look at. */
+const SKIPPED_HOLE_PATTERNS: Record<number, string> = {
+  [STRING_HOLE]: `"${PLAIN_CHARS}"`,
+  [NUMBER_HOLE]: '(?:0|-?[1-9][0-9]{0,14})(?![.eE0-9])',
+  [WORD_HOLE]: '(?:true|false|null)',
+  [STRINGS_HOLE]: `\\[(?:"${PLAIN_CHARS}"(?:,"${PLAIN_CHARS}")*)?\\]`,
+};
+
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 type TemplateNode =
@@ -563,8 +571,12 @@ interface FieldGroups {
 
 class Template {
   constructor(
+    /** Every value captured: what the chain check needs. */
     private readonly pattern: RegExp,
     private readonly at: FieldGroups,
+    /** Only the fields' values captured: a match builds a third of the strings. */
+    private readonly fieldsPattern: RegExp,
+    private readonly fieldsAt: FieldGroups,
     /** The canonical JSON without `hash`: `parts[0]`, group `order[0]`, `parts[1]`, … */
     private readonly parts: readonly string[],
     private readonly order: readonly number[],
@@ -572,9 +584,9 @@ class Template {
 
   /** The line read, `null` when it does not have this layout, `undefined` when a value is not one analysis takes. */
   read(s: string, chain: boolean): RecordLine | undefined | null {
-    const m = this.pattern.exec(s);
+    const m = chain ? this.pattern.exec(s) : this.fieldsPattern.exec(s);
     if (!m) return null;
-    const at = this.at;
+    const at = chain ? this.at : this.fieldsAt;
     const decision = m[at.decision];
     if (decision !== 'allow' && decision !== 'deny') return undefined;
     const wouldDeny = at.wouldDeny === -1 ? 'false' : m[at.wouldDeny];
@@ -651,9 +663,14 @@ function learnTemplate(s: string): Template | undefined {
   let source = '^';
   let groups = 0;
   let i = 0;
+  /** The source up to each hole, and the hole's kind: the patterns are put together from them. */
+  const texts: string[] = [];
+  const kinds: number[] = [];
   const hole = (kind: number, end: number): TemplateNode | undefined => {
     if (end === -1) return undefined;
-    source += HOLE_PATTERNS[kind]!;
+    texts.push(source);
+    kinds.push(kind);
+    source = '';
     i = end;
     return { kind: 'value', group: ++groups, hole: kind };
   };
@@ -756,7 +773,36 @@ function learnTemplate(s: string): Template | undefined {
     parts[parts.length - 1] += '}';
   };
   emit(top, true);
-  return new Template(new RegExp(`${source}$`), at as FieldGroups, parts, order);
+
+  // Group g is hole g - 1. The fields pattern captures only the fields' holes, renumbered.
+  const fieldGroups = new Set(
+    Object.entries(at)
+      .filter(([k, g]) => typeof g === 'number' && g > 0 && k !== 'seq' && k !== 'prevHash' && k !== 'hash')
+      .map(([, g]) => g as number),
+  );
+  const renumbered = new Map<number, number>();
+  let all = '';
+  let fieldsOnly = '';
+  for (let h = 0; h < kinds.length; h++) {
+    all += texts[h]! + HOLE_PATTERNS[kinds[h]!]!;
+    const kept = fieldGroups.has(h + 1);
+    if (kept) renumbered.set(h + 1, renumbered.size + 1);
+    fieldsOnly += texts[h]! + (kept ? HOLE_PATTERNS : SKIPPED_HOLE_PATTERNS)[kinds[h]!]!;
+  }
+  const fieldsAt = Object.fromEntries(
+    Object.entries(at).map(([k, g]) => [
+      k,
+      typeof g !== 'number' || g === -1 ? g : (renumbered.get(g) ?? -1),
+    ]),
+  ) as unknown as FieldGroups;
+  return new Template(
+    new RegExp(`${all}${source}$`),
+    at as FieldGroups,
+    new RegExp(`${fieldsOnly}${source}$`),
+    fieldsAt,
+    parts,
+    order,
+  );
 }
 
 /** Fields every record has (see the general reader). */
