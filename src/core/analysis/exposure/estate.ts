@@ -29,6 +29,9 @@ export interface EstateIdentity {
   parsed?: SpiffeId | null;
   /** The last reach asked for, with and without unenforced services, and the zones it was from. */
   reached?: [KeptReach | undefined, KeptReach | undefined];
+  /** Its issued credentials, and its lifetime once worked out: kept here, one lookup finds all. */
+  issued?: IssuedCredential[];
+  lifetime?: Lifetime;
 }
 
 interface KeptReach {
@@ -109,7 +112,11 @@ export class Estate {
       if (!this.identities.has(w.spiffeId))
         this.identities.set(w.spiffeId, this.describe(w.spiffeId, undefined, w));
     }
-    for (const c of inventory.credentials) push(this.credentials, c.spiffeId, c);
+    for (const c of inventory.credentials) {
+      const id = this.identities.get(c.spiffeId);
+      if (id) (id.issued ??= []).push(c);
+      else push(this.credentials, c.spiffeId, c);
+    }
     for (const g of inventory.grants) push(this.grantsBy, g.spiffeId, g);
     this.revocations = inventory.revocations.filter((r) => parseUtcTime(r.revokedAt) <= this.now);
   }
@@ -224,7 +231,8 @@ export class Estate {
   }
 
   issuedCredentials(spiffeId: string): readonly IssuedCredential[] {
-    return this.credentials.get(spiffeId) ?? [];
+    const id = this.identities.get(spiffeId);
+    return (id ? id.issued : this.credentials.get(spiffeId)) ?? [];
   }
 
   grants(spiffeId: string): readonly Grant[] {
@@ -246,16 +254,17 @@ export class Estate {
 
   /** Live credentials and secrets of an identity, and how long the longest-lived of them still lasts. */
   lifetime(spiffeId: string): Lifetime {
-    let l = this.lifetimes.get(spiffeId);
+    const id = this.identities.get(spiffeId);
+    let l = id ? id.lifetime : this.lifetimes.get(spiffeId);
     if (l) return l;
     const live: LiveCredential[] = [];
-    const issued = this.issuedCredentials(spiffeId);
+    const issued = (id ? id.issued : this.credentials.get(spiffeId)) ?? [];
     for (const c of issued) {
       const expiresAt = parseUtcTime(c.expiresAt);
       if (expiresAt > this.now && !this.isRevoked(c))
         live.push({ id: c.id, kind: c.type, issuedAt: parseUtcTime(c.issuedAt), expiresAt });
     }
-    const secrets = this.identities.get(spiffeId)?.entry?.staticSecrets ?? [];
+    const secrets = id?.entry?.staticSecrets ?? [];
     for (const s of secrets) {
       const expiresAt = s.expiresAt === undefined ? null : parseUtcTime(s.expiresAt);
       if (expiresAt === null || expiresAt > this.now)
@@ -272,7 +281,8 @@ export class Estate {
     const remainingMs = first ? (first.expiresAt === null ? null : first.expiresAt - this.now) : 0;
     const state = !onRecord ? 'unknown' : !first ? 'expired' : remainingMs === null ? 'no-expiry' : 'live';
     l = { remainingMs: state === 'unknown' ? null : remainingMs, state, live, onRecord };
-    this.lifetimes.set(spiffeId, l);
+    if (id) id.lifetime = l;
+    else this.lifetimes.set(spiffeId, l);
     return l;
   }
 
