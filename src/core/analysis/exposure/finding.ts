@@ -10,6 +10,21 @@ import { FINDING_CATALOGUE, type CsfId, type FindingType, type OwaspNhiId, type 
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 /** Most severe first. */
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low'];
+/** The position of a severity in {@link SEVERITIES}, as `indexOf` gives it, without a search. */
+function severityRank(severity: string): number {
+  switch (severity) {
+    case 'critical':
+      return 0;
+    case 'high':
+      return 1;
+    case 'medium':
+      return 2;
+    case 'low':
+      return 3;
+    default:
+      return -1;
+  }
+}
 
 export interface FindingSubject {
   kind: 'identity' | 'credential' | 'secret' | 'grant' | 'rule';
@@ -76,7 +91,8 @@ export function makeFinding(type: FindingType, input: FindingInput): Finding {
 
 /** Most severe first, then by type and subject: the order every output uses. */
 export function compareFindings(a: Finding, b: Finding): number {
-  const s = SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity);
+  // A lookup, not SEVERITIES.indexOf: an audit sorts a hundred thousand findings and more.
+  const s = severityRank(a.severity) - severityRank(b.severity);
   if (s) return s;
   if (a.type !== b.type) return a.type < b.type ? -1 : 1;
   if (a.subject.id !== b.subject.id) return a.subject.id < b.subject.id ? -1 : 1;
