@@ -20,7 +20,7 @@ import { rolloutRoutes } from './server/routes/rollout-routes.js';
 import { metricsRoute } from './server/routes/metrics-route.js';
 import { readInventoryFile } from './cli/inventory-file.js';
 import { readPolicySources } from './cli/policy-files.js';
-import { createHttpServer, type HttpLimits } from './server/http-server.js';
+import { createHttpServer, type HttpLimits, type ServerTls } from './server/http-server.js';
 import type { Logger } from './server/logger.js';
 import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
@@ -53,6 +53,8 @@ export interface AppConfig {
   grpc?: { host: string; port: number };
   /** Request size and time limits of the HTTP server; defaults where absent. */
   httpLimits?: Partial<HttpLimits>;
+  /** Serve HTTPS (and gRPC over TLS) with this certificate chain and key, PEM; plaintext when absent. */
+  tls?: ServerTls;
 }
 
 export interface App {
@@ -148,13 +150,24 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     deps.logger.log('debug', 'routes_registered', {
       routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
     });
-    server = createHttpServer({ router, logger: deps.logger, limits: config.httpLimits ?? {} });
+    server = createHttpServer({
+      router,
+      logger: deps.logger,
+      limits: config.httpLimits ?? {},
+      ...(config.tls ? { tls: config.tls } : {}),
+    });
     await listen(server, config.host, config.port);
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${host}:${address.port}`;
+    const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
     if (config.grpc)
-      grpc = await startExtAuthzGrpcServer(decisions, config.grpc.host, config.grpc.port, deps.logger);
+      grpc = await startExtAuthzGrpcServer(
+        decisions,
+        config.grpc.host,
+        config.grpc.port,
+        deps.logger,
+        config.tls,
+      );
 
     // Keys rotate on their own schedule; a failure is logged and retried, never fatal.
     const rotation = setInterval(

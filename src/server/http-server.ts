@@ -14,6 +14,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { errorResponse, HttpError } from './http-error.js';
 import type { Logger } from './logger.js';
@@ -50,10 +51,17 @@ const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
   keepAliveTimeoutMs: 65_000,
 };
 
+/** A server certificate chain and its private key, PEM: the server then speaks HTTPS only. */
+export interface ServerTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
 export interface HttpServerOptions {
   router: Router;
   logger: Logger;
   limits?: Partial<HttpLimits>;
+  tls?: ServerTls;
 }
 
 // Header fields whose repetition would make two readers of the request disagree.
@@ -61,24 +69,29 @@ const SINGLE_HEADERS = ['authorization', 'content-type', 'host'];
 
 export function createHttpServer(options: HttpServerOptions): Server {
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
-  const server = createServer(
-    {
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      // The timeouts above are only checked this often (Node's default is 30 s).
-      connectionsCheckingInterval: 1000,
-      // Checked in `handle`, so that the answer is a JSON error like every other.
-      requireHostHeader: false,
-    },
-    (req, res) => {
-      handle(req, res, options, limits).catch((err: unknown) => {
-        options.logger.log('error', 'request_failed', { error: String(err) });
-        res.destroy();
-      });
-    },
-  );
+  const settings = {
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // The timeouts above are only checked this often (Node's default is 30 s).
+    connectionsCheckingInterval: 1000,
+    // Checked in `handle`, so that the answer is a JSON error like every other.
+    requireHostHeader: false,
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res, options, limits).catch((err: unknown) => {
+      options.logger.log('error', 'request_failed', { error: String(err) });
+      res.destroy();
+    });
+  };
+  // An HTTPS server is an HTTP server behind TLS: the same limits, routes and errors.
+  const server: Server = options.tls
+    ? createHttpsServer(
+        { ...settings, cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+        onRequest,
+      )
+    : createServer(settings, onRequest);
   // One more than allowed, so that a request with too many is seen, not silently cut.
   server.maxHeadersCount = limits.maxHeaders + 1;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {

@@ -1,5 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { createApp, type App, type AppConfig } from '../../app.js';
 import type { SigningAlgorithm } from '../../core/identity/signing-key.js';
@@ -12,6 +13,7 @@ export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL
                       [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
                       [--admin-token-file FILE] [--log-level debug|info|warn|error] [--seed INVENTORY]
                       [--grpc-listen HOST:PORT] [--max-body-bytes N] [--body-timeout DURATION]
+                      [--tls-cert FILE --tls-key FILE]
 
 Runs the control plane: the identity API, the trust bundle and the decision API.
   --listen            address to listen on (default 127.0.0.1:8080; env GATEHOUSE_LISTEN)
@@ -24,7 +26,10 @@ Runs the control plane: the identity API, the trust bundle and the decision API.
   --seed              an inventory file (docs/inventory.md) whose entries are registered when
                       the database has none: a demo estate
   --grpc-listen       also serve Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization)
-                      on HOST:PORT, plaintext (default off; env GATEHOUSE_GRPC_LISTEN)
+                      on HOST:PORT (default off; env GATEHOUSE_GRPC_LISTEN)
+  --tls-cert          serve HTTPS, and gRPC over TLS, with this PEM certificate chain
+                      (env GATEHOUSE_TLS_CERT); with --tls-key. Plaintext without them.
+  --tls-key           the PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)
   --max-body-bytes    largest request body accepted; larger ones get 413 (default 1048576)
   --body-timeout      time a client has to send a body once it is read: 10s (default), 500ms, ...;
                       then 408 (docs/decision-api.md, "Limits and errors")
@@ -47,6 +52,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'log-level': { type: 'string', default: 'info' },
       seed: { type: 'string' },
       'grpc-listen': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'body-timeout': { type: 'string' },
     },
@@ -71,6 +78,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (values['body-timeout'] !== undefined)
     httpLimits.bodyTimeoutMs = parseDuration(values['body-timeout'], '--body-timeout');
 
+  const tls = readTls(
+    values['tls-cert'] ?? io.env.GATEHOUSE_TLS_CERT,
+    values['tls-key'] ?? io.env.GATEHOUSE_TLS_KEY,
+    io.cwd,
+  );
+
   const logger = jsonLogger(io.stderr, { level });
   const app = await createApp(
     {
@@ -82,6 +95,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       ...(values.seed ? { seedInventory: values.seed } : {}),
       ...(grpc ? { grpc } : {}),
       httpLimits,
+      ...(tls ? { tls } : {}),
       ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
       identity: { keyAlgorithm: alg, ...(passphrase ? { keyPassphrase: passphrase } : {}) },
     },
@@ -90,6 +104,37 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   printBanner(app, db, io, values['admin-token-file']);
   await waitForSignal(app, logger);
   return 0;
+}
+
+/** The certificate and key files, read and checked as a pair; undefined for plaintext. */
+function readTls(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  cwd: string,
+): { cert: Buffer; key: Buffer } | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined)
+    throw new UsageError('--tls-cert and --tls-key go together: give both, or neither for plaintext');
+  const read = (file: string, flag: string) => {
+    try {
+      return readFileSync(resolve(cwd, file));
+    } catch (e) {
+      throw new UsageError(
+        `${flag}: cannot read \`${file}\`: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    }
+  };
+  const cert = read(certFile, '--tls-cert');
+  const key = read(keyFile, '--tls-key');
+  try {
+    // Checked here, so that a wrong pair is a clear usage error, not a failure to listen.
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new UsageError(
+      `--tls-cert and --tls-key: not a certificate chain and its private key: ${(e as Error).message}`,
+    );
+  }
+  return { cert, key };
 }
 
 function printBanner(app: App, db: string, io: CliIo, tokenFile: string | undefined): void {

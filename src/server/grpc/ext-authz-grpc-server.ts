@@ -8,6 +8,7 @@
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import type { DecisionService } from '../decision-service.js';
 import { checkExtAuthz, type ExtAuthzAnswer } from '../ext-authz.js';
+import type { ServerTls } from '../http-server.js';
 import type { Logger } from '../logger.js';
 import { loadAuthorizationService } from './external-auth-proto.js';
 
@@ -52,12 +53,17 @@ export interface CheckResponse {
   denied_response?: { status: { code: number }; headers: HeaderValueOption[]; body: string };
 }
 
-/** Binds the Authorization service on `host:port`, plaintext (Envoy reaches it over a cluster). */
+/**
+ * Binds the Authorization service on `host:port`: over TLS with `tls` (the
+ * control plane's own certificate), else plaintext (Envoy reaching it over a
+ * local cluster).
+ */
 export async function startExtAuthzGrpcServer(
   decisions: DecisionService,
   host: string,
   port: number,
   logger: Logger,
+  tls?: ServerTls,
 ): Promise<ExtAuthzGrpcServer> {
   const server = new Server();
   server.addService(loadAuthorizationService().service, {
@@ -72,10 +78,15 @@ export async function startExtAuthzGrpcServer(
     },
   });
   const hostPart = host.includes(':') ? `[${host}]` : host;
+  const credentials = tls
+    ? ServerCredentials.createSsl(
+        null,
+        [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }],
+        false,
+      )
+    : ServerCredentials.createInsecure();
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${hostPart}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
+    server.bindAsync(`${hostPart}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     address: `${hostPart}:${bound}`,

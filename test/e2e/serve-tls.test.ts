@@ -1,0 +1,165 @@
+/**
+ * `gatehouse serve --tls-cert --tls-key`: the control plane over HTTPS, and
+ * gRPC ext_authz over TLS, with a real server process. Clients that trust
+ * the certificate (here through NODE_EXTRA_CA_CERTS, as an operator would
+ * give the CLI and the proxy a private CA) reach it; plaintext and clients
+ * that do not trust it do not; a wrong pair of files is a usage error.
+ */
+import assert from 'node:assert/strict';
+import type { webcrypto as NodeWebCrypto } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { webcrypto, x509 } from '../../src/core/identity/x509-library.js';
+import { loadAuthorizationService } from '../../src/server/grpc/external-auth-proto.js';
+import type { CheckResponse } from '../../src/server/grpc/ext-authz-grpc-server.js';
+import { built, runGatehouse, startServer, type ServerProcess } from '../support/server-process.js';
+
+type Check = (request: unknown, callback: (err: ServiceError | null, res: CheckResponse) => void) => void;
+
+/** A self-signed certificate for 127.0.0.1 and its key, PEM. */
+async function selfSigned(): Promise<{ cert: string; key: string }> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, [
+    'sign',
+    'verify',
+  ])) as NodeWebCrypto.CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: '01',
+      name: 'CN=gatehouse test',
+      notBefore: new Date(now - 60_000),
+      notAfter: new Date(now + 3_600_000),
+      keys,
+      signingAlgorithm: alg,
+      extensions: [
+        new x509.BasicConstraintsExtension(true, undefined, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
+        new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
+      ],
+    },
+    webcrypto,
+  );
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem'), key };
+}
+
+function status(get: typeof httpsGet, url: string, ca?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, ca ? { ca } : {}, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }, () => {
+  let dir: string;
+  let server: ServerProcess;
+  let pem: { cert: string; key: string };
+  let certFile: string;
+  let keyFile: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-tls-'));
+    pem = await selfSigned();
+    certFile = join(dir, 'cert.pem');
+    keyFile = join(dir, 'key.pem');
+    writeFileSync(certFile, pem.cert);
+    writeFileSync(keyFile, pem.key);
+    server = await startServer(dir, [
+      '--tls-cert',
+      certFile,
+      '--tls-key',
+      keyFile,
+      '--grpc-listen',
+      '127.0.0.1:0',
+    ]);
+  });
+  after(async () => {
+    assert.equal(await server?.stop(), 0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the banner and the API are HTTPS; plaintext and untrusting clients get nothing', async () => {
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(await status(httpsGet, `${server.url}/healthz`, pem.cert), 200);
+    await assert.rejects(status(httpsGet, `${server.url}/healthz`), /self-signed|certificate/i);
+    await assert.rejects(
+      status(httpGet as typeof httpsGet, server.url.replace('https:', 'http:') + '/healthz'),
+    );
+  });
+
+  test('the CLI reaches it when told to trust the certificate, and refuses it otherwise', async () => {
+    const env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
+    const trusted = await runGatehouse(['decisions', 'verify'], { ...env, NODE_EXTRA_CA_CERTS: certFile });
+    assert.equal(trusted.code, 0, trusted.out + trusted.err);
+    assert.match(trusted.out, /hash chain intact/);
+    const untrusted = await runGatehouse(['decisions', 'verify'], { ...env, NODE_EXTRA_CA_CERTS: '' });
+    assert.notEqual(untrusted.code, 0, untrusted.out);
+  });
+
+  test('gRPC ext_authz is over TLS with the same certificate', async () => {
+    const address = /ext_authz gRPC\s+(\S+)/.exec(server.stdout())?.[1];
+    assert.ok(address, server.stdout());
+    const Authorization = loadAuthorizationService();
+    const secure = new Authorization(
+      address,
+      credentials.createSsl(Buffer.from(pem.cert)),
+    ) as unknown as Client & {
+      Check: Check;
+    };
+    const plain = new Authorization(address, credentials.createInsecure()) as unknown as Client & {
+      Check: Check;
+    };
+    const call = (c: Client & { Check: Check }) =>
+      new Promise<CheckResponse>((resolve, reject) =>
+        c.Check(
+          {
+            source: { address: { socket_address: { address: '10.10.1.20', port_value: 51000 } } },
+            request: { http: { method: 'GET', path: '/orders/1', headers: {} } },
+            context_extensions: { service: 'orders' },
+          },
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      );
+    try {
+      const res = await call(secure);
+      // No credential: a deny, answered over TLS.
+      assert.equal(res.denied_response?.status.code, 403, JSON.stringify(res));
+      await assert.rejects(call(plain));
+    } finally {
+      secure.close();
+      plain.close();
+    }
+  });
+
+  test('one file without the other, or a key of another certificate, is a usage error', async () => {
+    const lone = await runGatehouse(
+      ['serve', '--listen', '127.0.0.1:0', '--db', ':memory:', '--tls-cert', certFile],
+      {},
+    );
+    assert.equal(lone.code, 3, lone.err);
+    assert.match(lone.err, /--tls-cert and --tls-key go together/);
+    const other = await selfSigned();
+    const otherKey = join(dir, 'other.key');
+    writeFileSync(otherKey, other.key);
+    const mismatched = await runGatehouse(
+      ['serve', '--listen', '127.0.0.1:0', '--db', ':memory:', '--tls-cert', certFile, '--tls-key', otherKey],
+      {},
+    );
+    assert.equal(mismatched.code, 3, mismatched.err);
+    assert.match(mismatched.err, /not a certificate chain and its private key/);
+  });
+});
