@@ -124,6 +124,11 @@ interface RuleIndex {
 }
 
 const NO_RULES: IndexedRule[] = [];
+
+/** The subject's SPIFFE ID parsed: as the caller kept it, else parsed now. */
+function parsedSubject(subject: ReachSubject): SpiffeId | undefined {
+  return subject.parsed === undefined ? tryParseSpiffeId(subject.spiffeId) : (subject.parsed ?? undefined);
+}
 const UNKNOWN_ZONES: readonly string[] = [UNKNOWN_ZONE];
 
 /** The positions of rules in their layer, as a cache key. */
@@ -254,8 +259,7 @@ export class Reachability {
     options: ReachOptions = {},
   ): { accepted: boolean; services: readonly ServiceReach[] } {
     const includeUnenforced = options.includeUnenforced ?? true;
-    const parsed =
-      subject.parsed === undefined ? tryParseSpiffeId(subject.spiffeId) : (subject.parsed ?? undefined);
+    const parsed = parsedSubject(subject);
     const accepted = parsed !== undefined && this.trustDomains.has(parsed.trustDomain);
     const zones = subject.zones.length ? subject.zones : UNKNOWN_ZONES;
     let combinedKey = includeUnenforced ? '' : '-';
@@ -301,8 +305,7 @@ export class Reachability {
   }
 
   private facts(subject: ReachSubject, zone: string) {
-    const parsed =
-      subject.parsed === undefined ? tryParseSpiffeId(subject.spiffeId) : (subject.parsed ?? undefined);
+    const parsed = parsedSubject(subject);
     if (!parsed) return undefined;
     return {
       spiffeId: subject.spiffeId,

@@ -524,21 +524,20 @@ const STRINGS_HOLE = 4;
 
 /** Plain string contents: no quote, escape, control character or surrogate. */
 const PLAIN_CHARS = '[^"\\\\\\u0000-\\u001f\\ud800-\\udfff]*';
-const HOLE_PATTERNS: Record<number, string> = {
-  [STRING_HOLE]: `"(${PLAIN_CHARS})"`,
+/** Each hole's pattern as the text around its value and the value itself, which a group may capture. */
+const HOLES: Record<number, { before: string; value: string; after: string }> = {
+  [STRING_HOLE]: { before: '"', value: PLAIN_CHARS, after: '"' },
   // As {@link RecordLineScanner} reads integers: no `-0`, no leading zero, at most 15 digits.
-  [NUMBER_HOLE]: '(0|-?[1-9][0-9]{0,14})(?![.eE0-9])',
-  [WORD_HOLE]: '(true|false|null)',
-  [STRINGS_HOLE]: `(\\[(?:"${PLAIN_CHARS}"(?:,"${PLAIN_CHARS}")*)?\\])`,
+  [NUMBER_HOLE]: { before: '', value: '0|-?[1-9][0-9]{0,14}', after: '(?![.eE0-9])' },
+  [WORD_HOLE]: { before: '', value: 'true|false|null', after: '' },
+  [STRINGS_HOLE]: { before: '', value: `\\[(?:"${PLAIN_CHARS}"(?:,"${PLAIN_CHARS}")*)?\\]`, after: '' },
 };
 
-/** The same, capturing nothing: values a reader without the chain check does not look at. */
-const SKIPPED_HOLE_PATTERNS: Record<number, string> = {
-  [STRING_HOLE]: `"${PLAIN_CHARS}"`,
-  [NUMBER_HOLE]: '(?:0|-?[1-9][0-9]{0,14})(?![.eE0-9])',
-  [WORD_HOLE]: '(?:true|false|null)',
-  [STRINGS_HOLE]: `\\[(?:"${PLAIN_CHARS}"(?:,"${PLAIN_CHARS}")*)?\\]`,
-};
+/** A hole's pattern; without `capture`, for values a reader without the chain check does not look at. */
+function holePattern(kind: number, capture: boolean): string {
+  const h = HOLES[kind]!;
+  return `${h.before}(${capture ? '' : '?:'}${h.value})${h.after}`;
+}
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -625,7 +624,7 @@ class Template {
   }
 }
 
-/** Where the integer at `i` ends, read as {@link HOLE_PATTERNS} does; -1 if there is none. */
+/** Where the integer at `i` ends, read as {@link holePattern} does; -1 if there is none. */
 function integerEnd(s: string, i: number): number {
   const m = /(0|-?[1-9][0-9]{0,14})(?![.eE0-9])/y;
   m.lastIndex = i;
@@ -784,10 +783,10 @@ function learnTemplate(s: string): Template | undefined {
   let all = '';
   let fieldsOnly = '';
   for (let h = 0; h < kinds.length; h++) {
-    all += texts[h]! + HOLE_PATTERNS[kinds[h]!]!;
+    all += texts[h]! + holePattern(kinds[h]!, true);
     const kept = fieldGroups.has(h + 1);
     if (kept) renumbered.set(h + 1, renumbered.size + 1);
-    fieldsOnly += texts[h]! + (kept ? HOLE_PATTERNS : SKIPPED_HOLE_PATTERNS)[kinds[h]!]!;
+    fieldsOnly += texts[h]! + holePattern(kinds[h]!, kept);
   }
   const fieldsAt = Object.fromEntries(
     Object.entries(at).map(([k, g]) => [
