@@ -231,7 +231,11 @@ export class Estate {
   }
 
   issuedCredentials(spiffeId: string): readonly IssuedCredential[] {
-    const id = this.identities.get(spiffeId);
+    return this.issuedOf(this.identities.get(spiffeId), spiffeId);
+  }
+
+  /** Issued credentials: on the identity when the estate knows it, else by SPIFFE ID. */
+  private issuedOf(id: EstateIdentity | undefined, spiffeId: string): readonly IssuedCredential[] {
     return (id ? id.issued : this.credentials.get(spiffeId)) ?? [];
   }
 
@@ -258,7 +262,7 @@ export class Estate {
     let l = id ? id.lifetime : this.lifetimes.get(spiffeId);
     if (l) return l;
     const live: LiveCredential[] = [];
-    const issued = (id ? id.issued : this.credentials.get(spiffeId)) ?? [];
+    const issued = this.issuedOf(id, spiffeId);
     for (const c of issued) {
       const expiresAt = parseUtcTime(c.expiresAt);
       if (expiresAt > this.now && !this.isRevoked(c))
