@@ -18,10 +18,9 @@ import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setImmediate } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { readFlags, UsageError } from './lib/bench-flags.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-class UsageError extends Error {}
 
 function parseArgs(argv) {
   const args = {
@@ -34,20 +33,7 @@ function parseArgs(argv) {
     keep: false,
     src: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`flag \`${flag}\` needs a value`);
-      return v;
-    };
-    const count = (min) => {
-      const v = value();
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min)
-        throw new UsageError(`\`${flag}\` must be an integer >= ${min}, got \`${v}\``);
-      return n;
-    };
+  readFlags(argv, (flag, { value, count }) => {
     if (flag === '--seconds') args.seconds = count(1);
     else if (flag === '--warmup-s') args.warmupS = count(0);
     else if (flag === '--concurrency') args.concurrency = count(1);
@@ -58,7 +44,7 @@ function parseArgs(argv) {
     else if (flag === '--src') args.src = true;
     else if (flag === '--help' || flag === '-h') args.help = true;
     else throw new UsageError(`unknown flag \`${flag}\`: see the header of scripts/bench-decision-log.mjs`);
-  }
+  });
   return args;
 }
 

@@ -33,6 +33,7 @@ import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { readFlags, UsageError } from './lib/bench-flags.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/main.js');
@@ -40,8 +41,6 @@ const SELF = fileURLToPath(import.meta.url);
 const POLICY = 'test/fixtures/proxy/policy.yaml';
 const CLIENT = 'spiffe://example.org/client/web';
 const SERVICE = 'spiffe://example.org/svc/hello';
-
-class UsageError extends Error {}
 
 function parseArgs(argv) {
   const args = {
@@ -54,20 +53,7 @@ function parseArgs(argv) {
     keep: false,
     pauseControlPlane: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`flag \`${flag}\` needs a value`);
-      return v;
-    };
-    const count = (min) => {
-      const v = value();
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min)
-        throw new UsageError(`\`${flag}\` must be an integer >= ${min}, got \`${v}\``);
-      return n;
-    };
+  readFlags(argv, (flag, { value, count }) => {
     if (flag === '--seconds') args.seconds = count(1);
     else if (flag === '--latency-seconds') args.latencySeconds = count(1);
     else if (flag === '--connections') args.connections = count(1);
@@ -79,7 +65,7 @@ function parseArgs(argv) {
     else if (flag === '--role') args.role = value();
     else if (flag === '--help' || flag === '-h') args.help = true;
     else throw new UsageError(`unknown flag \`${flag}\`: see the header of scripts/bench-proxy.mjs`);
-  }
+  });
   return args;
 }
 

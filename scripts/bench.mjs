@@ -36,6 +36,7 @@ import {
 } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { readFlags, UsageError } from './lib/bench-flags.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADAPTER = join(ROOT, 'bench', 'peer-adapter.mjs');
@@ -45,24 +46,9 @@ const PEERS = ['reference', 'cedar', 'cedar-sharded', 'cedar-floor', 'casbin', '
 const SELF_CONTAINED = new Set(['reference']);
 const HEAP_FLAG = '--max-old-space-size=8192';
 
-class UsageError extends Error {}
-
 function parseArgs(argv) {
   const args = { size: 'small', seed: 42, rounds: 5, peers: ['reference'], noIds: true, generateOnly: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`flag \`${flag}\` needs a value`);
-      return v;
-    };
-    const count = (min) => {
-      const v = value();
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min)
-        throw new UsageError(`\`${flag}\` must be an integer >= ${min}, got \`${v}\``);
-      return n;
-    };
+  readFlags(argv, (flag, { value, count }) => {
     if (flag === '--workload') args.workload = value();
     else if (flag === '--size') args.size = value();
     else if (flag === '--seed') args.seed = count(0);
@@ -77,7 +63,7 @@ function parseArgs(argv) {
     else if (flag === '--out') args.out = value();
     else if (flag === '--help' || flag === '-h') args.help = true;
     else throw new UsageError(`unknown flag \`${flag}\`: see the header of scripts/bench.mjs`);
-  }
+  });
   if (!['small', 'large'].includes(args.size)) {
     throw new UsageError(`invalid size \`${args.size}\`: use small or large`);
   }
