@@ -1,12 +1,10 @@
-import { isAscii } from 'node:buffer';
-import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
 import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
 import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
+import { textFileChunks } from './text-file-chunks.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -123,7 +121,7 @@ export function checkChainInWorker(file: string): Promise<ChainStatus> {
  */
 async function* fileLines(file: string): AsyncGenerator<string[]> {
   let rest = '';
-  for await (const text of utf8Chunks(file)) {
+  for await (const { text } of textFileChunks(file)) {
     const first = text.indexOf('\n');
     if (first === -1) {
       rest += text;
@@ -140,48 +138,6 @@ async function* fileLines(file: string): AsyncGenerator<string[]> {
     cutLines(rest + '\n', lines);
     yield lines;
   }
-}
-
-/**
- * The text of a UTF-8 file, a chunk at a time. A chunk of ASCII bytes only —
- * a decision log is nearly always all ASCII — is copied into a string
- * byte for byte, three times faster than decoding it; the others go through
- * a decoder, which also carries a character cut by a chunk's end over to the
- * next chunk.
- */
-/**
- * Bytes read at a time. Node makes a string decoded from more than about
- * 1,031,000 bytes an external one, whose memory the engine counts apart
- * and answers with a full collection every few dozen megabytes read: below
- * that, chunks stay ordinary strings that die young.
- */
-const CHUNK_BYTES = 1_000_000;
-
-async function* utf8Chunks(file: string): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let pending = false;
-  for await (const chunk of createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
-    const bytes = chunk as Buffer;
-    if (!pending && isAscii(bytes)) {
-      yield bytes.toString('latin1');
-      continue;
-    }
-    yield decoder.write(bytes);
-    pending = endsInsideCharacter(bytes);
-  }
-  const end = decoder.end();
-  if (end) yield end;
-}
-
-/** Whether the last bytes of `bytes` begin a UTF-8 sequence they do not finish. */
-function endsInsideCharacter(bytes: Buffer): boolean {
-  for (let i = bytes.length - 1, k = 1; i >= 0 && k <= 4; i--, k++) {
-    const b = bytes[i]!;
-    if ((b & 0xc0) === 0x80) continue;
-    const length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return k < length;
-  }
-  return false;
 }
 
 /** Pushes the complete lines of `text` onto `out`; returns what follows the last `\n`. */

@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { GatehouseError } from '../core/errors.js';
 import {
@@ -15,6 +15,7 @@ import {
 import type { InventorySnapshot } from '../core/identity/inventory.js';
 import type { Policy } from '../core/policy/index.js';
 import type { CliIo } from './io.js';
+import { textFileChunks } from './text-file-chunks.js';
 import { UsageError } from './usage-error.js';
 import { oneOf } from './exposure-flags.js';
 import { countText } from '../core/analysis/rollout/index.js';
@@ -128,18 +129,18 @@ function sizeOf(file: string, cwd: string): number {
 
 /** Lines of a file, a chunk at a time (faster than readline for millions of lines). */
 async function* lines(path: string, shown: string): AsyncGenerator<{ lines: string[]; bytesRead: number }> {
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 });
   let rest = '';
+  let bytesRead = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      const text = rest + chunk;
-      const parts = text.split('\n');
+    for await (const piece of textFileChunks(path)) {
+      bytesRead = piece.bytesRead;
+      const parts = (rest + piece.text).split('\n');
       rest = parts.pop()!;
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
         if (p.endsWith('\r')) parts[i] = p.slice(0, -1);
       }
-      yield { lines: parts, bytesRead: stream.bytesRead };
+      yield { lines: parts, bytesRead };
     }
   } catch (e) {
     throw new GatehouseError(
@@ -147,8 +148,7 @@ async function* lines(path: string, shown: string): AsyncGenerator<{ lines: stri
       `cannot read flows \`${shown}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
     );
   }
-  if (rest !== '')
-    yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], bytesRead: stream.bytesRead };
+  if (rest !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], bytesRead };
 }
 
 class ProgressBar {
