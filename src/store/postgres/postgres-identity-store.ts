@@ -1,15 +1,12 @@
 /**
  * The identity store in PostgreSQL, shared by every control-plane node.
  */
-import pg from 'pg';
 import type { PoolConfig } from 'pg';
-import { GatehouseError } from '../../core/errors.js';
 import type { IdentityStore } from '../../core/ports.js';
-import { runMigrations } from '../sql/migrate.js';
 import { createSqlIdentityStore } from '../sql/sql-identity-store.js';
-import { storeFailure } from '../sql/store-failure.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
-import { createPostgresDriver, POSTGRES_TYPE_PARSERS } from './postgres-driver.js';
+import { createPostgresDriver } from './postgres-driver.js';
+import { checkSchemaName, migrateSchema, schemaPool } from './schema-pool.js';
 
 /** node-postgres pool settings (`connectionString`, or host, user, …, `max`) and: */
 export interface PostgresIdentityStoreOptions extends Omit<PoolConfig, 'types'> {
@@ -20,8 +17,6 @@ export interface PostgresIdentityStoreOptions extends Omit<PoolConfig, 'types'> 
    */
   schema?: string;
 }
-
-const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
  * Connects a pool and migrates the schema to the newest version; concurrent
@@ -34,40 +29,9 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 export async function openPostgresIdentityStore(
   options: PostgresIdentityStoreOptions = {},
 ): Promise<IdentityStore> {
-  const { schema, onConnect, ...poolConfig } = options;
-  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
-    throw new GatehouseError(
-      'store_error',
-      `invalid schema name \`${schema}\`: want letters, digits and _, not starting with a digit`,
-    );
-  }
-  const pool = new pg.Pool({
-    ...poolConfig,
-    types: POSTGRES_TYPE_PARSERS,
-    onConnect:
-      schema === undefined
-        ? onConnect
-        : async (client) => {
-            // Set per connection rather than through `options`, which a connection string would override.
-            await client.query(`SET search_path TO "${schema}"`);
-            await onConnect?.(client);
-          },
-  });
-  // An idle connection that breaks (server restart) is dropped by the pool and
-  // the next query opens a new one; without a listener the error would end the process.
-  pool.on('error', () => undefined);
-
-  const driver = createPostgresDriver(pool, `gatehouse:migrate:${schema ?? ''}`);
-  try {
-    await runMigrations(
-      driver,
-      POSTGRES_MIGRATIONS,
-      schema === undefined ? [] : [`CREATE SCHEMA IF NOT EXISTS "${schema}"`],
-    );
-  } catch (error) {
-    await driver.close();
-    const where = schema === undefined ? '' : ` schema \`${schema}\``;
-    throw storeFailure(`open PostgreSQL store${where}`, error, driver.describeFailure(error));
-  }
+  const { schema, ...poolConfig } = options;
+  checkSchemaName(schema);
+  const driver = createPostgresDriver(schemaPool(poolConfig, schema), `gatehouse:migrate:${schema ?? ''}`);
+  await migrateSchema(driver, POSTGRES_MIGRATIONS, schema, 'PostgreSQL store', () => driver.close());
   return createSqlIdentityStore(driver);
 }

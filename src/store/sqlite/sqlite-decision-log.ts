@@ -3,15 +3,11 @@
  * file may be the identity store's: the log keeps its own table and its own
  * migration ledger.
  */
-import Database from 'better-sqlite3';
-import { GatehouseError } from '../../core/errors.js';
 import type { DecisionLogStore } from '../../core/ports.js';
-import { runMigrations } from '../sql/migrate.js';
 import { createSqlDecisionLog, INSERT_SQL, TAIL_SQL, type AppendPlan } from '../sql/sql-decision-log.js';
 import type { SqlRow } from '../sql/sql-driver.js';
-import { storeFailure } from '../sql/store-failure.js';
 import { SQLITE_DECISION_LOG_MIGRATIONS } from './decision-log-migrations.js';
-import { createSqliteDriver } from './sqlite-driver.js';
+import { openSqliteDatabase } from './open-sqlite-database.js';
 
 export interface SqliteDecisionLogOptions {
   /**
@@ -27,9 +23,9 @@ export interface SqliteDecisionLogOptions {
  * in-memory one for `':memory:'`, and migrates the decision log's tables to
  * the newest schema.
  *
- * In WAL mode with `synchronous = FULL`: an append resolves only once its
- * records are synced to disk, so they survive a crash of the process and of
- * the machine. Each append runs from BEGIN to COMMIT without yielding: no
+ * In WAL mode with `synchronous = FULL` ({@link openSqliteDatabase}): an
+ * append resolves only once its records are synced to disk, so they survive
+ * a crash of the process and of the machine. Each append runs from BEGIN to COMMIT without yielding: no
  * other statement on this connection slips into it, and a connection of the
  * same process (the identity store's on the same file) never blocks the
  * thread waiting for a lock that only a yielded transaction could release.
@@ -37,38 +33,20 @@ export interface SqliteDecisionLogOptions {
  * (milliseconds per batch), and for up to `busyTimeoutMs` while another
  * process holds the write lock.
  *
- * Fails with `store_error` when the file cannot be opened or when the log's
- * schema is newer than this code knows; the connection is closed again then.
+ * Fails with `store_error` for a busy timeout that is not whole
+ * milliseconds, when the file cannot be opened or when the log's schema is
+ * newer than this code knows; the connection is closed again then.
  */
 export async function openSqliteDecisionLog(
   file: string,
   options: SqliteDecisionLogOptions = {},
 ): Promise<DecisionLogStore> {
-  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new GatehouseError(
-      'store_error',
-      `invalid busy timeout \`${busyTimeoutMs}\`: want whole milliseconds`,
-    );
-  }
-  let db: Database.Database;
-  try {
-    db = new Database(file, { timeout: busyTimeoutMs });
-  } catch (error) {
-    throw new GatehouseError('store_error', `cannot open SQLite database \`${file}\``, { cause: error });
-  }
-  const driver = createSqliteDriver(db);
-  try {
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    db.pragma('journal_mode = WAL');
-    // FULL: an append resolves only once the WAL is synced, so an acknowledged
-    // decision survives a power loss too, not only a crash of this process.
-    db.pragma('synchronous = FULL');
-    await runMigrations(driver, SQLITE_DECISION_LOG_MIGRATIONS);
-  } catch (error) {
-    await driver.close();
-    throw storeFailure(`open SQLite decision log \`${file}\``, error, driver.describeFailure(error));
-  }
+  const { db, driver } = await openSqliteDatabase({
+    file,
+    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    what: 'SQLite decision log',
+    migrations: SQLITE_DECISION_LOG_MIGRATIONS,
+  });
 
   const tail = db.prepare(TAIL_SQL);
   // One row a statement: with no round trips to save, SQLite inserts them faster than in many-row statements.
