@@ -4,7 +4,6 @@
  * starts one, and a silent skip would hide that the adapter went untested.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { GatehouseError } from '../../src/core/errors.js';
@@ -13,37 +12,10 @@ import { openPostgresIdentityStore } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
 import { entryRecord, identityStoreContract } from './identity-store.contract.js';
+import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
 
-const url = process.env['GATEHOUSE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `gatehouse_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-
-/** The URL without its password, for messages. */
-function shown(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return text;
-  }
-}
-
-async function unreachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return (
-      `PostgreSQL is not reachable at ${shown(url)}: ${(error as Error).message || String(error)}. ` +
-      'Start the local server with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` ' +
-      '(trust auth, user postgres, database test), or point GATEHOUSE_TEST_PG_URL at another server'
-    );
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const url = TEST_PG_URL;
+const schema = testSchemaName('gatehouse_test');
 
 function refused(code: GatehouseError['code'], message?: RegExp) {
   return (error: unknown) => {
@@ -54,7 +26,7 @@ function refused(code: GatehouseError['code'], message?: RegExp) {
   };
 }
 
-const problem = await unreachable();
+const problem = await postgresUnreachable();
 if (problem !== undefined) {
   test('PostgreSQL identity store contract', () => {
     assert.fail(problem);
