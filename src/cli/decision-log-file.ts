@@ -4,6 +4,7 @@ import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
 import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
 import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
+import { fileProblem, isFileSystemError } from './file-problem.js';
 import { textFileChunks } from './text-file-chunks.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -69,8 +70,9 @@ export async function readDecisionLog(
       }
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new GatehouseError('request_invalid', `cannot read decision log \`${path}\`: no such file`);
+    // Only the file's own errors: those of the sink are its to word.
+    if (isFileSystemError(e))
+      throw new GatehouseError('request_invalid', `cannot read decision log \`${path}\`: ${fileProblem(e)}`);
     throw e;
   }
 }

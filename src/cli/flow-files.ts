@@ -15,6 +15,7 @@ import {
 import type { InventorySnapshot } from '../core/identity/inventory.js';
 import type { Policy } from '../core/policy/index.js';
 import type { CliIo } from './io.js';
+import { fileProblem } from './file-problem.js';
 import { textFileChunks } from './text-file-chunks.js';
 import { UsageError } from './usage-error.js';
 import { oneOf } from './exposure-flags.js';
@@ -143,10 +144,7 @@ async function* lines(path: string, shown: string): AsyncGenerator<{ lines: stri
       yield { lines: parts, bytesRead };
     }
   } catch (e) {
-    throw new GatehouseError(
-      'request_invalid',
-      `cannot read flows \`${shown}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new GatehouseError('request_invalid', `cannot read flows \`${shown}\`: ${fileProblem(e)}`);
   }
   if (rest !== '') yield { lines: [rest.endsWith('\r') ? rest.slice(0, -1) : rest], bytesRead };
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { GatehouseError } from '../core/errors.js';
 import { loadInventory, type InventorySnapshot } from '../core/identity/inventory.js';
+import { fileProblem } from './file-problem.js';
 
 /**
  * Reads an inventory snapshot (docs/inventory.md) from a YAML or JSON file.
@@ -13,10 +14,7 @@ export function readInventoryFile(path: string, cwd: string): InventorySnapshot 
   try {
     text = readFileSync(resolve(cwd, path), 'utf8');
   } catch (e) {
-    throw new GatehouseError(
-      'entry_invalid',
-      `cannot read inventory \`${path}\`: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-    );
+    throw new GatehouseError('entry_invalid', `cannot read inventory \`${path}\`: ${fileProblem(e)}`);
   }
   let value: unknown;
   try {

@@ -66,6 +66,12 @@ describe('gatehouse audit', () => {
     const noFile = await run(['audit', '--policy', 'examples/acme/policy', '--inventory', 'no/such.yaml']);
     assert.equal(noFile.code, 3);
     assert.match(noFile.err, /cannot read inventory `no\/such\.yaml`: no such file/);
+    const folderLog = await run(['audit', ...ESTATE, '--decisions', 'examples']);
+    assert.equal(folderLog.code, 3);
+    assert.match(folderLog.err, /cannot read decision log `examples`: it is a folder, not a file/);
+    const missingLog = await run(['audit', ...ESTATE, '--decisions', 'no/such.jsonl']);
+    assert.equal(missingLog.code, 3);
+    assert.match(missingLog.err, /cannot read decision log `no\/such\.jsonl`: no such file/);
     const badLine = await run(['audit', ...ESTATE, '--decisions', '-'], '{"time":"x"}\n');
     assert.equal(badLine.code, 3);
     assert.match(badLine.err, /-:1: not a decision record: `source\.spiffeId` is required/);

@@ -338,7 +338,7 @@ describe('malformed input, verb by verb', () => {
       assert.match(missing.err, /cannot read flows `.*none\.jsonl`: no such file/);
       const folder = await run([verb, ...ESTATE, '--flows', dir]);
       assert.equal(folder.code, 3);
-      assert.match(folder.err, /cannot read flows `.*`: EISDIR/);
+      assert.match(folder.err, /cannot read flows `.*`: it is a folder, not a file/);
       const flag = await run([verb, ...ESTATE, ...WEEK, '--bogus']);
       assert.equal(flag.code, 3);
       assert.match(flag.err, new RegExp(`gatehouse ${verb}: unknown option '--bogus'`));
