@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EXIT, type CliIo } from './io.js';
 import { UsageError } from './usage-error.js';
+import { fileProblem } from './file-problem.js';
 
 export const CLIENT_OPTIONS = {
   server: { type: 'string' },
@@ -48,7 +49,7 @@ export function apiClient(
     try {
       token = readFileSync(resolve(io.cwd, values['token-file']), 'utf8').trim();
     } catch (err) {
-      throw new UsageError(`cannot read --token-file: ${(err as Error).message}`);
+      throw new UsageError(`cannot read --token-file: ${fileProblem(err)}`);
     }
   }
   return {
@@ -113,7 +114,7 @@ export function readTextFile(path: string, io: CliIo, flag: string): string {
   try {
     return path === '-' ? '' : readFileSync(resolve(io.cwd, path), 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${flag} \`${path}\`: ${(err as Error).message}`);
+    throw new UsageError(`cannot read ${flag} \`${path}\`: ${fileProblem(err)}`);
   }
 }
 

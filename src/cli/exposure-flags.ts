@@ -4,6 +4,7 @@ import { GatehouseError } from '../core/errors.js';
 import type { InventorySnapshot } from '../core/identity/inventory.js';
 import { UsageError } from './usage-error.js';
 import { parseTimeFlag } from './time-flag.js';
+import { fileProblem } from './file-problem.js';
 
 /** The instant an analysis judges against: `--now`, else the inventory's `generatedAt`, else the clock. */
 export function analysisNow(
@@ -36,9 +37,7 @@ export function writeOut(path: string, cwd: string, text: string): void {
   try {
     writeFileSync(resolve(cwd, path), text);
   } catch (e) {
-    throw new UsageError(
-      `cannot write \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new UsageError(`cannot write \`${path}\`: ${fileProblem(e, 'write')}`);
   }
 }
 

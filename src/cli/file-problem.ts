@@ -1,12 +1,13 @@
 /**
- * Why a file could not be read, in words, for the errors the CLI prints:
- * `no such file`, `it is a folder`, `permission denied`; the system's own
- * message otherwise.
+ * Why a file could not be read (or written), in words, for the errors the
+ * CLI prints: `no such file`, `it is a folder`, `permission denied`; the
+ * system's own message otherwise.
  */
-export function fileProblem(error: unknown): string {
+export function fileProblem(error: unknown, doing: 'read' | 'write' = 'read'): string {
   switch ((error as NodeJS.ErrnoException | null)?.code) {
     case 'ENOENT':
-      return 'no such file';
+      // Writing creates the file: what is missing is a folder on its path.
+      return doing === 'read' ? 'no such file' : 'no such folder';
     case 'EISDIR':
       return 'it is a folder, not a file';
     case 'EACCES':

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { GatehouseError } from '../core/errors.js';
 import type { PolicySourceText } from '../core/policy/index.js';
+import { fileProblem } from './file-problem.js';
 
 const POLICY_FILE = /\.(ya?ml|json)$/i;
 
@@ -34,7 +35,7 @@ export function readPolicySources(paths: readonly string[], cwd: string): Policy
       } catch (e) {
         throw new GatehouseError(
           'policy_io_error',
-          `cannot read policy file \`${relative(cwd, f)}\`: ${(e as Error).message}`,
+          `cannot read policy file \`${relative(cwd, f)}\`: ${fileProblem(e)}`,
         );
       }
     }

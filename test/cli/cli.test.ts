@@ -53,6 +53,23 @@ describe('gatehouse check', () => {
     assert.equal(r.code, 3);
     assert.match(r.err, /cannot read policy `no\/such\/policy\.yaml`: no such file or folder/);
   });
+
+  test('files that cannot be read or written are named, with why, in words', async () => {
+    const folder = await run(['decide', '--policy', 'examples/acme/policy', '--requests', 'examples']);
+    assert.equal(folder.code, 3);
+    assert.match(folder.err, /cannot read requests file `examples`: it is a folder, not a file/);
+    const out = await run([
+      'audit',
+      '--policy',
+      'examples/acme/policy',
+      '--inventory',
+      'examples/acme/inventory.yaml',
+      '--out',
+      'no/such/folder/report.html',
+    ]);
+    assert.equal(out.code, 3);
+    assert.match(out.err, /cannot write `no\/such\/folder\/report\.html`: no such folder/);
+  });
 });
 
 describe('gatehouse decide', () => {

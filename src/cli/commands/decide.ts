@@ -15,6 +15,7 @@ import { readPolicySources } from '../policy-files.js';
 import { renderTable } from '../table.js';
 import { parseTimeFlag } from '../time-flag.js';
 import { UsageError } from '../usage-error.js';
+import { fileProblem } from '../file-problem.js';
 
 export const usage = `usage: gatehouse decide --policy POLICY... (--request JSON | --requests FILE.jsonl)
                        [--explain] [--fail-on-deny] [--output json|table] [--now TIME]
@@ -121,9 +122,7 @@ function readFile(path: string, cwd: string): string {
   try {
     return readFileSync(resolve(cwd, path), 'utf8');
   } catch (e) {
-    throw new UsageError(
-      `cannot read requests file \`${path}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new UsageError(`cannot read requests file \`${path}\`: ${fileProblem(e)}`);
   }
 }
 

@@ -7,6 +7,7 @@ import { FLOW_INPUT_OPTIONS, flowInput, ingestSummary, readFlows } from '../flow
 import { EXIT, type CliIo } from '../io.js';
 import { readEstate } from '../rollout-flags.js';
 import { UsageError } from '../usage-error.js';
+import { fileProblem } from '../file-problem.js';
 
 export const usage = `usage: gatehouse flows import FILE... [--format gatehouse|vpc|hubble|decision-log]
                             [--policy POLICY...] [--inventory FILE] [--vpc-fields FIELDS]
@@ -57,9 +58,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       try {
         fd = openSync(resolve(io.cwd, values.out), 'w');
       } catch (e) {
-        throw new UsageError(
-          `cannot write \`${values.out}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        );
+        throw new UsageError(`cannot write \`${values.out}\`: ${fileProblem(e, 'write')}`);
       }
     }
     let buffer = '';

@@ -6,6 +6,7 @@ import { jsonLogger, type LogLevel } from '../../server/logger.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { parseDuration, parseListen } from '../flag-values.js';
+import { fileProblem } from '../file-problem.js';
 
 export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--listen HOST:PORT] [--server URL]
                       [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
@@ -166,7 +167,7 @@ function credentialSource(
       try {
         return readFileSync(abs, 'utf8').trim();
       } catch (err) {
-        throw new UsageError(`cannot read --token-file: ${(err as Error).message}`);
+        throw new UsageError(`cannot read --token-file: ${fileProblem(err)}`);
       }
     };
     let value = read();

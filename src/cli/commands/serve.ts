@@ -8,6 +8,7 @@ import { jsonLogger, type LogLevel } from '../../server/logger.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { parseDuration, parseListen } from '../flag-values.js';
+import { fileProblem } from '../file-problem.js';
 
 export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL] [--policy POLICY]...
                       [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
@@ -119,9 +120,7 @@ function readTls(
     try {
       return readFileSync(resolve(cwd, file));
     } catch (e) {
-      throw new UsageError(
-        `${flag}: cannot read \`${file}\`: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
-      );
+      throw new UsageError(`${flag}: cannot read \`${file}\`: ${fileProblem(e)}`);
     }
   };
   const cert = read(certFile, '--tls-cert');
