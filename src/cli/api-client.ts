@@ -35,6 +35,8 @@ export class ApiError extends Error {
 export interface ApiClient {
   readonly server: string;
   call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T>;
+  /** GETs `path` and hands `write` the body as it arrives (large answers: a whole decision log). */
+  stream(path: string, write: (chunk: Uint8Array) => void | Promise<void>): Promise<void>;
 }
 
 export function apiClient(
@@ -52,51 +54,80 @@ export function apiClient(
       throw new UsageError(`cannot read --token-file: ${fileProblem(err)}`);
     }
   }
+  /** One call; a non-2xx answer throws. `deadline`: give up after 30 s (not for streamed answers). */
+  const send = async (
+    method: string,
+    path: string,
+    body: unknown,
+    accept: string,
+    deadline: boolean,
+  ): Promise<Response> => {
+    const headers: Record<string, string> = { accept };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(server + path, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(deadline ? { signal: AbortSignal.timeout(30_000) } : {}),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ApiError(`cannot reach ${server}: ${cause}`, 0, 'unreachable', EXIT.error);
+    }
+    if (!res.ok) throw failure(res.status, parseJson(await res.text()));
+    return res;
+  };
   return {
     server,
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (token) headers.authorization = `Bearer ${token}`;
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      let res: Response;
+      const res = await send(method, path, body, 'application/json', true);
+      return parseJson(await res.text()) as T;
+    },
+    async stream(path: string, write: (chunk: Uint8Array) => void | Promise<void>): Promise<void> {
+      // No deadline: a whole log takes as long as it takes, and the server keeps the connection busy.
+      const res = await send('GET', path, undefined, 'application/x-ndjson', false);
       try {
-        res = await fetch(server + path, {
-          method,
-          headers,
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          signal: AbortSignal.timeout(30_000),
-        });
+        for await (const chunk of res.body ?? []) await write(chunk as Uint8Array);
       } catch (err) {
-        const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-        throw new ApiError(`cannot reach ${server}: ${cause}`, 0, 'unreachable', EXIT.error);
-      }
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : {};
-      } catch {
-        parsed = { error: { code: 'bad_response', message: text.slice(0, 200) } };
-      }
-      if (!res.ok) {
-        const e = (
-          parsed as { error?: { code?: string; message?: string; problems?: { message: string }[] } }
-        ).error;
-        const detail =
-          e?.problems && e.problems.length > 1 ? '\n  ' + e.problems.map((p) => p.message).join('\n  ') : '';
-        const message =
-          res.status === 401 && (e?.code ?? 'unauthorized') === 'unauthorized'
-            ? `unauthorized: give the admin credential with --token or GATEHOUSE_TOKEN`
-            : `${e?.message ?? `HTTP ${res.status}`}${detail}`;
+        // The server cuts the connection when it fails half way: the output is incomplete.
         throw new ApiError(
-          message,
-          res.status,
-          e?.code ?? 'http_error',
-          res.status === 400 ? EXIT.invalidInput : EXIT.error,
+          `the answer from ${server} broke off: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+          0,
+          'incomplete',
+          EXIT.error,
         );
       }
-      return parsed as T;
     },
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return { error: { code: 'bad_response', message: text.slice(0, 200) } };
+  }
+}
+
+/** The error of a non-2xx answer, with the exit code the CLI returns for it. */
+function failure(status: number, parsed: unknown): ApiError {
+  const e = (parsed as { error?: { code?: string; message?: string; problems?: { message: string }[] } })
+    .error;
+  const detail =
+    e?.problems && e.problems.length > 1 ? '\n  ' + e.problems.map((p) => p.message).join('\n  ') : '';
+  const message =
+    status === 401 && (e?.code ?? 'unauthorized') === 'unauthorized'
+      ? `unauthorized: give the admin credential with --token or GATEHOUSE_TOKEN`
+      : `${e?.message ?? `HTTP ${status}`}${detail}`;
+  return new ApiError(
+    message,
+    status,
+    e?.code ?? 'http_error',
+    status === 400 ? EXIT.invalidInput : EXIT.error,
+  );
 }
 
 /** Parses repeated `key=value` flags. */

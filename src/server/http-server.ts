@@ -18,7 +18,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { errorResponse, HttpError } from './http-error.js';
 import type { Logger } from './logger.js';
-import type { RouteRequest, RouteResponse, Router } from './router.js';
+import { StreamBody, type RouteRequest, type RouteResponse, type Router } from './router.js';
 
 /** What the server accepts from a client, and for how long it waits. */
 export interface HttpLimits {
@@ -232,6 +232,10 @@ async function handle(
   }
   // The client went away, or a timeout already answered on this socket.
   if (res.destroyed || req.socket.destroyed) return;
+  if (response.body instanceof StreamBody) {
+    await sendStream(res, response, response.body, method === 'HEAD', options.logger);
+    return;
+  }
   send(res, response, method === 'HEAD');
   const micros = Number((process.hrtime.bigint() - started) / 1000n);
   if (response.status >= 500)
@@ -255,6 +259,67 @@ function send(res: ServerResponse, response: RouteResponse, head: boolean): void
   if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
   res.writeHead(response.status, headers);
   res.end(head ? undefined : payload);
+}
+
+/**
+ * Sends a {@link StreamBody}: chunked, each chunk written when the client
+ * has taken the one before (a slow reader holds the producer, not memory).
+ */
+async function sendStream(
+  res: ServerResponse,
+  response: RouteResponse,
+  body: StreamBody,
+  head: boolean,
+  logger: Logger,
+): Promise<void> {
+  const chunks = body.chunks[Symbol.asyncIterator]();
+  let next: IteratorResult<string | Buffer>;
+  try {
+    next = await chunks.next();
+  } catch (err) {
+    // Nothing is sent yet: the failure is an answer like any other.
+    const mapped = errorResponse(err);
+    if (mapped.internal) logFailure(logger, err);
+    if (!res.destroyed) send(res, mapped, head);
+    return;
+  }
+  res.writeHead(response.status, { 'cache-control': 'no-store', ...response.headers });
+  if (head) {
+    res.end();
+    await chunks.return?.();
+    return;
+  }
+  try {
+    while (!next.done) {
+      if (res.destroyed) break;
+      if (!res.write(next.value)) await waitForDrain(res);
+      next = await chunks.next();
+    }
+    if (next.done) res.end();
+    else await chunks.return?.();
+  } catch (err) {
+    logFailure(logger, err);
+    // Headers are out: only a cut connection can tell the client the body is incomplete.
+    res.destroy(err as Error);
+  }
+}
+
+function waitForDrain(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function logFailure(logger: Logger, err: unknown): void {
+  logger.log('error', 'response_failed', {
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  });
 }
 
 /** The whole body, within `maxBodyBytes` and `bodyTimeoutMs`. */

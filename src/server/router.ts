@@ -26,9 +26,20 @@ export interface RouteRequest {
 
 export interface RouteResponse {
   status: number;
-  /** A value sent as JSON, or a string/Buffer sent as is. */
+  /** A value sent as JSON, a string/Buffer sent as is, or a {@link StreamBody} sent as it comes. */
   body?: unknown;
   headers?: Record<string, string>;
+}
+
+/**
+ * A body too large to hold in memory (a whole decision log), sent chunk by
+ * chunk as the iterable yields, at the pace the client reads. The first
+ * chunk is awaited before the status line goes out, so a failure to start
+ * is an ordinary error answer; a failure later can only cut the response
+ * short (the connection is closed, and the client sees a truncated body).
+ */
+export class StreamBody {
+  constructor(readonly chunks: AsyncIterable<string | Buffer>) {}
 }
 
 export type Handler = (req: RouteRequest) => Promise<RouteResponse> | RouteResponse;

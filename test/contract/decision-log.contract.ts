@@ -9,7 +9,7 @@ import { afterEach, describe, test } from 'node:test';
 import { GatehouseError, type GatehouseErrorCode } from '../../src/core/errors.js';
 import { DecisionLogWriter } from '../../src/core/log/decision-log-writer.js';
 import type { DecisionRecord } from '../../src/core/log/decision-record.js';
-import { exportDecisionLog } from '../../src/core/log/export-decision-log.js';
+import { decisionLogLines } from '../../src/core/log/export-decision-log.js';
 import { canonicalRecordJson, ChainWriter, type UnchainedRecord } from '../../src/core/log/hash-chain.js';
 import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
 import type { DecisionLogFilter, DecisionLogStore, StoredDecisionRecord } from '../../src/core/ports.js';
@@ -331,16 +331,19 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         await store.append(records);
         assert.deepEqual(await verifyDecisionLog(store, { batchSize: 7 }), { checked: 25 });
         assert.deepEqual(await verifyDecisionLog(store, { fromSeq: 10 }), { checked: 16 });
-        let text = '';
-        const count = await exportDecisionLog(
-          store,
-          (lines) => {
-            text += lines;
-          },
-          { batchSize: 4 },
+        const chunks: string[] = [];
+        for await (const lines of decisionLogLines(store, { batchSize: 4 })) chunks.push(lines);
+        assert.equal(chunks.length, 7, 'one chunk per batch read');
+        assert.equal(chunks.join(''), records.map((r) => `${canonicalRecordJson(r)}\n`).join(''));
+        let tail = '';
+        for await (const lines of decisionLogLines(store, { fromSeq: 20 })) tail += lines;
+        assert.equal(
+          tail,
+          records
+            .slice(19)
+            .map((r) => `${canonicalRecordJson(r)}\n`)
+            .join(''),
         );
-        assert.equal(count, 25);
-        assert.equal(text, records.map((r) => `${canonicalRecordJson(r)}\n`).join(''));
       });
 
       test('a record altered in the database breaks the chain at that record', async () => {

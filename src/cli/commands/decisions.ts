@@ -51,14 +51,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (sub === 'export') {
-    const res = await fetch(
-      `${api.server}/v1/decisions/export?fromSeq=${encodeURIComponent(values['from-seq'])}`,
-      {
-        headers: { authorization: `Bearer ${values.token ?? io.env.GATEHOUSE_TOKEN ?? ''}` },
-      },
-    );
-    if (!res.ok) throw new UsageError(`export failed: HTTP ${res.status}`);
-    io.stdout.write(await res.text());
+    const fromSeq = Number(values['from-seq']);
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
+      throw new UsageError(`--from-seq must be a whole number of 1 or more, not \`${values['from-seq']}\``);
+    // Streamed to standard output as it arrives: a whole log does not fit in memory.
+    const text = new TextDecoder();
+    await api.stream(`/v1/decisions/export?fromSeq=${fromSeq}`, async (chunk) => {
+      await written(io.stdout, text.decode(chunk, { stream: true }));
+    });
+    await written(io.stdout, text.decode());
     return EXIT.ok;
   }
   if (sub !== 'list') throw new UsageError(`unknown decisions command \`${sub}\``);
@@ -92,4 +93,20 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ),
   );
   return EXIT.ok;
+}
+
+/** Writes `text`, waiting when the stream asks the writer to (a slow pipe downstream). */
+async function written(out: CliIo['stdout'], text: string): Promise<void> {
+  if (text === '') return;
+  if (out.write(text) !== false) return;
+  const stream = out as Partial<Pick<NodeJS.WritableStream, 'once' | 'off'>>;
+  if (typeof stream.once !== 'function' || typeof stream.off !== 'function') return;
+  // A reader that went away (`| head`) closes the stream instead: stop waiting then too.
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      for (const event of ['drain', 'close', 'error']) stream.off!(event, done);
+      resolve();
+    };
+    for (const event of ['drain', 'close', 'error']) stream.once!(event, done);
+  });
 }
