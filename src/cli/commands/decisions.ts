@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
-import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE } from '../api-client.js';
+import { ApiError, apiClient, CLIENT_OPTIONS, CLIENT_USAGE, type ApiClient } from '../api-client.js';
+import { parseDuration } from '../flag-values.js';
 import { EXIT, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
 import { parseTimeFlag } from '../time-flag.js';
@@ -8,11 +9,17 @@ import { UsageError } from '../usage-error.js';
 
 export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [--service NAME] [--verdict allow|deny]
                            [--since TIME] [--until TIME] [--limit N] [--oldest-first] [--output table|json]
+       gatehouse decisions --follow [--identity ...] [--service ...] [--verdict ...] [--limit N]
+                           [--interval DURATION] [--output table|json]
        gatehouse decisions export [--from-seq N]      (JSON lines, as stored)
        gatehouse decisions verify                     (check the hash chain; exit 1 when broken)
 
 Reads the decision log of a running server: every decision with its identity, network path,
 verdict per layer, deciding rules and mode. Newest first unless --oldest-first.
+  --follow      print the last --limit matching decisions (default 10), oldest first, then each
+                new one as it is logged, until interrupted (Ctrl-C); an unreachable server is
+                waited for
+  --interval    how often --follow asks for new decisions (default 1s)
 ${CLIENT_USAGE}`;
 
 interface ChainStatus {
@@ -32,7 +39,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       verdict: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
-      limit: { type: 'string', default: '50' },
+      limit: { type: 'string' },
+      follow: { type: 'boolean', short: 'f', default: false },
+      interval: { type: 'string', default: '1s' },
       'oldest-first': { type: 'boolean', default: false },
       'from-seq': { type: 'string', default: '1' },
       output: { type: 'string', default: 'table' },
@@ -65,35 +74,161 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (sub !== 'list') throw new UsageError(`unknown decisions command \`${sub}\``);
   if (values.output !== 'table' && values.output !== 'json')
     throw new UsageError('--output must be table or json');
-  const q = new URLSearchParams({ limit: values.limit });
-  for (const k of ['identity', 'service', 'verdict'] as const) if (values[k]) q.set(k, values[k]);
+  const filter = new URLSearchParams();
+  for (const k of ['identity', 'service', 'verdict'] as const) if (values[k]) filter.set(k, values[k]);
   // The flags take what the other verbs take (a date alone too); the API wants a full RFC 3339 date-time.
   for (const k of ['since', 'until'] as const)
-    if (values[k] !== undefined) q.set(k, new Date(parseTimeFlag(values[k], `--${k}`)).toISOString());
-  if (!values['oldest-first']) q.set('order', 'desc');
-  const { decisions } = await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`);
-  if (values.output === 'json') {
-    for (const d of decisions) io.stdout.write(JSON.stringify(d) + '\n');
+    if (values[k] !== undefined) filter.set(k, new Date(parseTimeFlag(values[k], `--${k}`)).toISOString());
+  const out = values.output === 'json' ? jsonLines(io) : tableRows(io);
+  if (values.follow) {
+    if (values.until !== undefined) throw new UsageError('--follow and --until do not go together');
+    if (values['oldest-first']) throw new UsageError('--follow prints oldest first already');
+    await follow(api, filter, {
+      limit: values.limit ?? '10',
+      intervalMs: parseDuration(values.interval, '--interval'),
+      out,
+      io,
+    });
     return EXIT.ok;
   }
-  io.stdout.write(
-    renderTable(
-      ['SEQ', 'TIME', 'SOURCE', 'FROM', 'SERVICE', 'ACTION', 'VERDICT', 'LAYER', 'RULES'],
-      decisions.map((d) => [
-        String(d.seq),
-        d.time,
-        d.source.spiffeId || '-',
-        `${d.source.ip ?? '?'} (${d.source.zone})`,
-        `${d.destination.service}${d.destination.port ? `:${d.destination.port}` : ''}`,
-        d.action ? `${d.action.method ?? ''} ${d.action.path ?? d.action.operation ?? ''}`.trim() : '-',
-        d.wouldDeny ? 'would-deny' : d.decision,
-        `${d.layer}/${d.reason}`,
-        d.rules.join(',') || '-',
-      ]),
-    ),
-  );
+  const q = new URLSearchParams(filter);
+  q.set('limit', values.limit ?? '50');
+  if (!values['oldest-first']) q.set('order', 'desc');
+  const { decisions } = await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`);
+  out(decisions, true);
   return EXIT.ok;
 }
+
+/** Prints decisions; `last` says no more will come (a table is then rendered whole, aligned). */
+type Printer = (decisions: readonly DecisionRecord[], last: boolean) => void;
+
+const COLUMNS = ['SEQ', 'TIME', 'SOURCE', 'FROM', 'SERVICE', 'ACTION', 'VERDICT', 'LAYER', 'RULES'];
+/** Least column widths when following (a time is always 24 characters). */
+const FOLLOW_WIDTHS = [6, 24, 36, 20, 16, 16, 10, 22, 0];
+
+function cells(d: DecisionRecord): string[] {
+  return [
+    String(d.seq),
+    d.time,
+    d.source.spiffeId || '-',
+    `${d.source.ip ?? '?'} (${d.source.zone})`,
+    `${d.destination.service}${d.destination.port ? `:${d.destination.port}` : ''}`,
+    d.action ? `${d.action.method ?? ''} ${d.action.path ?? d.action.operation ?? ''}`.trim() : '-',
+    d.wouldDeny ? 'would-deny' : d.decision,
+    `${d.layer}/${d.reason}`,
+    d.rules.join(',') || '-',
+  ];
+}
+
+function jsonLines(io: CliIo): Printer {
+  return (decisions) => {
+    for (const d of decisions) io.stdout.write(JSON.stringify(d) + '\n');
+  };
+}
+
+/**
+ * A table: whole and aligned when all rows are known; when following, the
+ * header once and each row as it comes, columns as wide as the widest cell
+ * seen so far (a wider one later pushes the rest of its row along).
+ */
+function tableRows(io: CliIo): Printer {
+  let widths: number[] | undefined;
+  return (decisions, last) => {
+    const rows = decisions.map(cells);
+    if (last && widths === undefined) {
+      io.stdout.write(renderTable(COLUMNS, rows));
+      return;
+    }
+    const line = (row: readonly string[]) =>
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths![i]!)))
+        .join('  ')
+        .trimEnd() + '\n';
+    if (widths === undefined) {
+      // Room for typical cells from the start, so that a watch begun on a quiet log lines up.
+      widths = COLUMNS.map((h, i) => Math.max(h.length, FOLLOW_WIDTHS[i]!, ...rows.map((r) => r[i]!.length)));
+      io.stdout.write(line(COLUMNS) + line(widths.map((w) => '-'.repeat(w))));
+    }
+    for (const row of rows) {
+      row.forEach((c, i) => (widths![i] = Math.max(widths![i]!, c.length)));
+      io.stdout.write(line(row));
+    }
+  };
+}
+
+interface FollowOptions {
+  limit: string;
+  intervalMs: number;
+  out: Printer;
+  io: CliIo;
+}
+
+/**
+ * `--follow`: the last `limit` matching decisions, then every new one, by
+ * sequence number, so none is shown twice or skipped. The log's end is read
+ * first and the backlog is taken below it, so a decision logged in between
+ * is printed once, by the first poll. Stops on SIGINT or SIGTERM.
+ */
+async function follow(api: ApiClient, filter: URLSearchParams, options: FollowOptions): Promise<void> {
+  const { io, out } = options;
+  const get = async (q: URLSearchParams) =>
+    (await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`)).decisions;
+  const [tail] = await get(new URLSearchParams({ limit: '1', order: 'desc' }));
+  let after = tail?.seq ?? 0;
+  const backlog = new URLSearchParams(filter);
+  backlog.set('limit', options.limit);
+  backlog.set('order', 'desc');
+  backlog.set('beforeSeq', String(after + 1));
+  out((await get(backlog)).reverse(), false);
+
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let unreachable = false;
+  try {
+    while (!stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.intervalMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      // Pages until one comes back short: a burst larger than a page is read whole before waiting again.
+      for (let full = true; full && !stopped;) {
+        const q = new URLSearchParams(filter);
+        q.set('afterSeq', String(after));
+        q.set('limit', String(PAGE));
+        let page: DecisionRecord[];
+        try {
+          page = await get(q);
+        } catch (err) {
+          // A server restarting is waited for; anything else (a revoked credential) ends the watch.
+          if (!(err instanceof ApiError) || err.code !== 'unreachable') throw err;
+          if (!unreachable) io.stderr.write(`gatehouse decisions: ${err.message}; still trying\n`);
+          unreachable = true;
+          break;
+        }
+        if (unreachable) io.stderr.write(`gatehouse decisions: ${api.server} is back\n`);
+        unreachable = false;
+        out(page, false);
+        if (page.length) after = page[page.length - 1]!.seq;
+        full = page.length === PAGE;
+      }
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+/** Decisions asked for per poll: the API's largest page. */
+const PAGE = 1000;
 
 /** Writes `text`, waiting when the stream asks the writer to (a slow pipe downstream). */
 async function written(out: CliIo['stdout'], text: string): Promise<void> {
