@@ -60,8 +60,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (sub === 'export') {
-    const fromSeq = Number(values['from-seq']);
-    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1)
+    const fromSeq = /^[1-9][0-9]*$/.test(values['from-seq']) ? Number(values['from-seq']) : NaN;
+    if (!Number.isSafeInteger(fromSeq))
       throw new UsageError(`--from-seq must be a whole number of 1 or more, not \`${values['from-seq']}\``);
     // Streamed to standard output as it arrives: a whole log does not fit in memory.
     const text = new TextDecoder();
