@@ -438,20 +438,28 @@ export class IdentityAuthority {
     if (!issuer)
       throw new GatehouseError('attestation_failed', 'attestation failed: token issuer is not trusted');
     const jwks = issuer.jwks ?? (await this.oidcKeySource().jwksFor(issuer));
-    const candidates = (await this.store.listEntries({ status: 'active' })).filter(
-      (e) => options.spiffeId === undefined || e.spiffeId === options.spiffeId,
+    // Named: the store finds the one entry by its unique SPIFFE ID instead of listing them all.
+    const candidates = await this.store.listEntries(
+      options.spiffeId === undefined
+        ? { status: 'active' }
+        : { status: 'active', spiffeId: options.spiffeId },
     );
     const failures: string[] = [];
+    // The token's verification depends only on the audience asked for: entries of one issuer
+    // (a CI provider's many pipelines) mostly share it, so each is verified once.
+    const verified = new Map<string, Promise<Record<string, unknown>>>();
+    const now = this.now();
     for (const entry of candidates) {
       for (const rule of entry.attestation) {
         if (rule.type !== 'oidc' || rule.issuer !== issuer.issuer) continue;
         let claims: Record<string, unknown>;
         try {
-          claims = await verifyOidcToken(
-            token,
-            { ...issuer, jwks },
-            { audience: rule.audience, now: this.now() },
-          );
+          let pending = verified.get(rule.audience);
+          if (!pending) {
+            pending = verifyOidcToken(token, { ...issuer, jwks }, { audience: rule.audience, now });
+            verified.set(rule.audience, pending);
+          }
+          claims = await pending;
         } catch (err) {
           failures.push((err as Error).message);
           continue;
