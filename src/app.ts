@@ -238,7 +238,7 @@ function listen(server: Server, host: string, port: number): Promise<void> {
  * server's own). Entries of other trust domains are skipped.
  */
 async function seedEntries(authority: IdentityAuthority, file: string, cwd: string): Promise<number> {
-  if ((await authority.listEntries()).length > 0) return 0;
+  if ((await authority.listEntries({ limit: 1 })).length > 0) return 0;
   const inventory = readInventoryFile(file, cwd);
   let n = 0;
   for (const entry of inventory.entries) {

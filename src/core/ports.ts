@@ -36,6 +36,14 @@ export interface EntryFilter {
   kind?: EntryKind;
   owner?: string;
   spiffeId?: string;
+  /**
+   * Only entries listed after this one, in the listing's order (`createdAt`,
+   * then `id`): the last entry of the page before, to read a long list a
+   * page at a time.
+   */
+  after?: { createdAt: string; id: string };
+  /** At most this many entries (a whole number of 1 or more). */
+  limit?: number;
 }
 
 export interface CredentialFilter {

@@ -261,6 +261,48 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         assert.deepEqual(await ids({ owner: 'nobody' }), []);
       });
 
+      test('listEntries pages by (createdAt, id): every entry once, in order, filters kept', async () => {
+        const store = await fresh();
+        // Ties on createdAt, ids that sort byte by byte, and a filter that skips some.
+        const made: [string, number, string][] = [
+          ['ent_b', 1, 'team-a'],
+          ['ent_a', 1, 'team-a'],
+          ['ent_B', 1, 'team-b'],
+          ['ent_c', 2, 'team-a'],
+          ['ent_early', 0, 'team-a'],
+          ['ent_late', 9, 'team-a'],
+          ['ent_d', 2, 'team-b'],
+        ];
+        for (const [id, minute, owner] of made)
+          await store.createEntry(entryRecord(id, { createdAt: at(minute), owner }));
+        const all = (await store.listEntries()).map((e) => e.id);
+        for (const owner of [undefined, 'team-a']) {
+          for (const size of [1, 2, 3, 100]) {
+            const seen: string[] = [];
+            let after: { createdAt: string; id: string } | undefined;
+            for (let pages = 0; pages < 20; pages++) {
+              const page = await store.listEntries({
+                ...(owner ? { owner } : {}),
+                ...(after ? { after } : {}),
+                limit: size,
+              });
+              assert.ok(page.length <= size);
+              seen.push(...page.map((e) => e.id));
+              if (page.length < size) break;
+              after = { createdAt: page[page.length - 1]!.createdAt, id: page[page.length - 1]!.id };
+            }
+            const want = owner ? all.filter((id) => made.find((m) => m[0] === id)![2] === owner) : all;
+            assert.deepEqual(seen, want, `pages of ${size}${owner ? ` for ${owner}` : ''}`);
+          }
+        }
+        assert.deepEqual(await store.listEntries({ after: { createdAt: at(9), id: 'ent_late' } }), []);
+        await assert.rejects(store.listEntries({ limit: 0 }), /invalid entry limit/);
+        await assert.rejects(
+          store.listEntries({ after: { createdAt: 'yesterday', id: 'x' } }),
+          /invalid timestamp/,
+        );
+      });
+
       test('touchEntry only moves lastSeenAt forward and leaves the rest alone', async () => {
         const store = await fresh();
         const e = entryRecord('ent_t', { updatedAt: at(1) });

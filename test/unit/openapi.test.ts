@@ -363,6 +363,18 @@ describe('the OpenAPI document and the server', () => {
     await call('GET', '/.well-known/spiffe-bundle');
     await call('GET', '/v1/bundle');
     await call('GET', '/v1/entries', { token: admin, query: 'kind=service' });
+    const first = (await call('GET', '/v1/entries', { token: admin, query: 'limit=1' })).body as {
+      nextPageToken?: string;
+    };
+    assert.ok(first.nextPageToken, 'a page of one, with more to come, says where it ended');
+    await call('GET', '/v1/entries', {
+      token: admin,
+      query: `limit=1000&pageToken=${encodeURIComponent(first.nextPageToken)}`,
+    });
+    const badToken = await call('GET', '/v1/entries', { token: admin, query: 'limit=5&pageToken=nonsense' });
+    assert.equal(badToken.status, 400);
+    const tokenAlone = await call('GET', '/v1/entries', { token: admin, query: 'pageToken=x' });
+    assert.equal(tokenAlone.status, 400);
     const spiffeId = 'spiffe://acme.corp/ns/test/sa/openapi';
     const created = await call('POST', '/v1/entries', {
       token: admin,

@@ -83,12 +83,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     case 'list': {
-      const q = new URLSearchParams();
+      const q = new URLSearchParams({ limit: String(ENTRY_PAGE) });
       for (const k of ['status', 'kind', 'owner'] as const) if (values[k]) q.set(k, values[k]);
-      const { entries } = await api.call<{ entries: RegistrationEntry[] }>(
-        'GET',
-        `/v1/entries${q.size ? `?${q}` : ''}`,
-      );
+      // A page at a time: a large estate is not one answer the server has to build whole.
+      const entries: RegistrationEntry[] = [];
+      for (;;) {
+        const page = await api.call<{ entries: RegistrationEntry[]; nextPageToken?: string }>(
+          'GET',
+          `/v1/entries?${q}`,
+        );
+        entries.push(...page.entries);
+        if (page.nextPageToken === undefined) break;
+        q.set('pageToken', page.nextPageToken);
+      }
       if (values.output === 'json') io.stdout.write(JSON.stringify(entries, null, 2) + '\n');
       else
         io.stdout.write(
@@ -148,3 +155,6 @@ function describe(e: RegistrationEntry): string {
   ];
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n') + '\n';
 }
+
+/** Entries asked for per call of `entry list`: the API's largest page. */
+const ENTRY_PAGE = 1000;

@@ -12,7 +12,8 @@ import { forbidden, requireAdmin, requireCaller } from '../auth.js';
 import { bearerToken } from '../bearer-token.js';
 import { HttpError } from '../http-error.js';
 import type { RouteRequest, Router } from '../router.js';
-import { enumParam, timeParam } from './params.js';
+import { parseRfc3339 } from '../../core/dates.js';
+import { countParam, enumParam, timeParam } from './params.js';
 
 type Body = Record<string, unknown>;
 
@@ -91,7 +92,22 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
       const v = req.query.get(k);
       if (v) filter[k] = v;
     }
-    return json(200, { entries: await authority.listEntries(filter) });
+    // Without `limit`, every entry in one answer, as before pages existed.
+    const limit = countParam(req.query, 'limit', 1, MAX_ENTRY_PAGE);
+    if (limit === undefined) {
+      if (req.query.has('pageToken')) throw invalidParam('`pageToken` goes with `limit`');
+      return json(200, { entries: await authority.listEntries(filter) });
+    }
+    const token = req.query.get('pageToken');
+    const after = token === null ? undefined : readPageToken(token);
+    // One more than asked tells whether another page follows, without a count.
+    const found = await authority.listEntries({ ...filter, ...(after ? { after } : {}), limit: limit + 1 });
+    const entries = found.slice(0, limit);
+    const last = entries[entries.length - 1];
+    return json(
+      200,
+      found.length > limit && last ? { entries, nextPageToken: pageToken(last) } : { entries },
+    );
   });
   router.add('GET', '/v1/entries/:id', async (req) => {
     await requireAdmin(authority, req);
@@ -329,3 +345,31 @@ function invalidResult(err: unknown): { valid: false; error: { code: string; mes
   }
   throw err;
 }
+
+/** Most entries one page of `GET /v1/entries` holds. */
+const MAX_ENTRY_PAGE = 1000;
+
+/** Where a page of entries ends: opaque to clients, the last entry's place in the listing's order. */
+function pageToken(entry: { createdAt: string; id: string }): string {
+  return Buffer.from(JSON.stringify([entry.createdAt, entry.id])).toString('base64url');
+}
+
+function readPageToken(token: string): { createdAt: string; id: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (
+    !Array.isArray(value) ||
+    value.length !== 2 ||
+    typeof value[0] !== 'string' ||
+    parseRfc3339(value[0]) === undefined ||
+    typeof value[1] !== 'string'
+  )
+    throw invalidParam('`pageToken` is not one this server gave: ask for the first page again');
+  return { createdAt: value[0], id: value[1] };
+}
+
+const invalidParam = (message: string): HttpError => new HttpError(400, 'request_invalid', message);

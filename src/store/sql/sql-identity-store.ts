@@ -91,8 +91,22 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
           owner: filter.owner,
           spiffe_id: filter.spiffeId,
         });
+        if (filter.after !== undefined) {
+          // The listing's order is (created_at, id): strictly after the given entry in it.
+          const at = storedTime(filter.after.createdAt, 'after.createdAt');
+          where.add('(created_at > ? OR (created_at = ? AND id > ?))', at, at, filter.after.id);
+        }
+        let limit = '';
+        if (filter.limit !== undefined) {
+          if (!Number.isSafeInteger(filter.limit) || filter.limit < 1)
+            throw new GatehouseError(
+              'store_error',
+              `invalid entry limit \`${filter.limit}\`: want a whole number of 1 or more`,
+            );
+          limit = ` LIMIT ${filter.limit}`;
+        }
         const rows = await driver.rows(
-          `SELECT * FROM entries${where.sql} ORDER BY created_at, id`,
+          `SELECT * FROM entries${where.sql} ORDER BY created_at, id${limit}`,
           where.params,
         );
         return rows.map(entryFromRow);
@@ -330,9 +344,9 @@ function conditions(equal: Record<string, string | undefined>) {
     get sql() {
       return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
     },
-    add(condition: string, value: SqlValue) {
+    add(condition: string, ...values: SqlValue[]) {
       parts.push(condition);
-      params.push(value);
+      params.push(...values);
     },
   };
   for (const [column, value] of Object.entries(equal)) {
