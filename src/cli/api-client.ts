@@ -74,8 +74,7 @@ export function apiClient(
         ...(deadline ? { signal: AbortSignal.timeout(30_000) } : {}),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ApiError(`cannot reach ${server}: ${cause}`, 0, 'unreachable', EXIT.error);
+      throw new ApiError(`cannot reach ${server}: ${causeOf(err)}`, 0, 'unreachable', EXIT.error);
     }
     if (!res.ok) throw failure(res.status, parseJson(await res.text()));
     return res;
@@ -94,7 +93,7 @@ export function apiClient(
       } catch (err) {
         // The server cuts the connection when it fails half way: the output is incomplete.
         throw new ApiError(
-          `the answer from ${server} broke off: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+          `the answer from ${server} broke off: ${causeOf(err)}`,
           0,
           'incomplete',
           EXIT.error,
@@ -102,6 +101,11 @@ export function apiClient(
       }
     },
   };
+}
+
+/** What made a fetch fail: the socket's error code (`ECONNREFUSED`) when there is one. */
+function causeOf(err: unknown): string {
+  return (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
 }
 
 function parseJson(text: string): unknown {

@@ -3,7 +3,7 @@ import type { DecisionRecord } from '../../core/log/decision-record.js';
 import { ApiError, apiClient, CLIENT_OPTIONS, CLIENT_USAGE, type ApiClient } from '../api-client.js';
 import { parseDuration } from '../flag-values.js';
 import { EXIT, type CliIo } from '../io.js';
-import { renderTable } from '../table.js';
+import { renderTable, tableLine } from '../table.js';
 import { parseTimeFlag } from '../time-flag.js';
 import { UsageError } from '../usage-error.js';
 
@@ -139,11 +139,7 @@ function tableRows(io: CliIo): Printer {
       io.stdout.write(renderTable(COLUMNS, rows));
       return;
     }
-    const line = (row: readonly string[]) =>
-      row
-        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths![i]!)))
-        .join('  ')
-        .trimEnd() + '\n';
+    const line = (row: readonly string[]) => tableLine(row, widths!) + '\n';
     if (widths === undefined) {
       // Room for typical cells from the start, so that a watch begun on a quiet log lines up.
       widths = COLUMNS.map((h, i) => Math.max(h.length, FOLLOW_WIDTHS[i]!, ...rows.map((r) => r[i]!.length)));

@@ -13,7 +13,7 @@ import { bearerToken } from '../bearer-token.js';
 import { HttpError } from '../http-error.js';
 import type { RouteRequest, Router } from '../router.js';
 import { parseRfc3339 } from '../../core/dates.js';
-import { countParam, enumParam, timeParam } from './params.js';
+import { countParam, enumParam, invalid, timeParam } from './params.js';
 
 type Body = Record<string, unknown>;
 
@@ -95,7 +95,7 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
     // Without `limit`, every entry in one answer, as before pages existed.
     const limit = countParam(req.query, 'limit', 1, MAX_ENTRY_PAGE);
     if (limit === undefined) {
-      if (req.query.has('pageToken')) throw invalidParam('`pageToken` goes with `limit`');
+      if (req.query.has('pageToken')) throw invalid('`pageToken` goes with `limit`');
       return json(200, { entries: await authority.listEntries(filter) });
     }
     const token = req.query.get('pageToken');
@@ -368,8 +368,6 @@ function readPageToken(token: string): { createdAt: string; id: string } {
     parseRfc3339(value[0]) === undefined ||
     typeof value[1] !== 'string'
   )
-    throw invalidParam('`pageToken` is not one this server gave: ask for the first page again');
+    throw invalid('`pageToken` is not one this server gave: ask for the first page again');
   return { createdAt: value[0], id: value[1] };
 }
-
-const invalidParam = (message: string): HttpError => new HttpError(400, 'request_invalid', message);

@@ -18,7 +18,8 @@ export type Params = URLSearchParams | Readonly<Record<string, unknown>>;
 // Decimal digits without a sign, exponent or leading zero.
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
-const invalid = (message: string) => new HttpError(400, 'request_invalid', message);
+/** A 400 `request_invalid` naming what is wrong with a parameter. */
+export const invalid = (message: string): HttpError => new HttpError(400, 'request_invalid', message);
 
 function raw(from: Params, name: string): unknown {
   if (from instanceof URLSearchParams) return from.get(name) ?? undefined;
