@@ -289,6 +289,12 @@ class Connection implements ResponseSink {
   used = false;
   idleSince = 0;
   private dead = false;
+  /** Reading stopped until the client drains what it was sent. */
+  private paused = false;
+  private readonly resumeReading = () => {
+    this.paused = false;
+    this.socket.resume();
+  };
   /** The response head, until the first body bytes go out with it. */
   private pending: { status: number; reason: string; out: string[] } | undefined;
 
@@ -352,15 +358,21 @@ class Connection implements ResponseSink {
     const ex = this.exchange!;
     if (ex.settled) return;
     this.flushHead(ex);
-    if (!ex.res.write(chunk)) {
+    if (!ex.res.write(chunk) && !this.paused) {
+      this.paused = true;
       this.socket.pause();
-      ex.res.once('drain', () => this.socket.resume());
+      ex.res.once('drain', this.resumeReading);
     }
   }
 
   done(reusable: boolean): void {
     const ex = this.exchange!;
     if (!ex.settled) this.flushHead(ex);
+    // An ended response never emits `drain`: a socket paused for its last bytes is resumed here.
+    if (this.paused) {
+      ex.res.off('drain', this.resumeReading);
+      this.resumeReading();
+    }
     this.exchange = undefined;
     this.used = true;
     if (ex.settled) return this.destroy();

@@ -69,6 +69,23 @@ function call(
   });
 }
 
+/** A GET whose client reads one chunk, then pauses, as a slow reader does: the proxy meets back-pressure throughout. */
+function slowCall(port: number, path: string) {
+  return new Promise<{ status: number; length: number }>((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let length = 0;
+      res.on('data', (d: Buffer) => {
+        length += d.length;
+        res.pause();
+        setTimeout(() => res.resume(), 1);
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, length }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
 /** A front proxying every request to `upstream` with the forwarder. */
 async function front(upstream: number, timeoutMs = 60_000) {
   const forwarder = new Forwarder({
@@ -205,6 +222,26 @@ describe('proxy forwarder', () => {
       assert.equal(head.body.length, 0);
       const after = await call(f.port, '/after-head');
       assert.equal(after.body.toString(), 'GET /after-head 0', 'the connection is still in step after HEAD');
+    } finally {
+      f.close();
+    }
+  });
+
+  test('a response that ends while the client reads slowly leaves its pooled connection readable', async () => {
+    // When the last body bytes meet back-pressure, the upstream socket is paused
+    // until the client drains; an ended response never emits `drain`, so the
+    // connection must be resumed when the exchange completes, or the next
+    // request on it waits for an answer it never reads.
+    const f = await front(upstreamPort, 2000);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const down = await slowCall(f.port, '/big');
+        assert.equal(down.status, 200);
+        assert.equal(down.length, 8 * 1024 * 1024);
+        const next = await call(f.port, `/after-slow?round=${round}`);
+        assert.equal(next.status, 200, 'the pooled connection still reads its answers');
+        assert.equal(next.body.toString(), `GET /after-slow?round=${round} 0`);
+      }
     } finally {
       f.close();
     }
