@@ -14,6 +14,10 @@ export interface SpiffeId {
 const TRUST_DOMAIN_CHAR = /^[a-z0-9._-]+$/;
 // SPIFFE-ID §2.2: path segment characters are letters, digits, `.`, `-` and `_`.
 const SEGMENT_CHAR = /^[A-Za-z0-9._-]+$/;
+// A whole path of such segments, each non-empty, and one with a `.` or `..` segment: the common,
+// valid case is settled by two scans; the checks below say what is wrong with the others.
+const VALID_PATH = /^(?:\/[A-Za-z0-9._-]+)+$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 const SCHEME = 'spiffe://';
 // SPIFFE-ID §2.3: a SPIFFE ID is at most 2048 bytes; §2.1: a trust domain at most 255.
 const MAX_ID_BYTES = 2048;
@@ -39,6 +43,7 @@ function fail(text: string, why: string): never {
 
 /** Why `text` is not a valid trust domain name, or undefined when it is. */
 export function trustDomainProblem(td: string): string | undefined {
+  if (td.length !== 0 && td.length <= MAX_TRUST_DOMAIN_BYTES && TRUST_DOMAIN_CHAR.test(td)) return undefined;
   if (td.length === 0) return 'trust domain is missing';
   if (td.length > MAX_TRUST_DOMAIN_BYTES)
     return `trust domain is longer than ${MAX_TRUST_DOMAIN_BYTES} bytes`;
@@ -51,7 +56,7 @@ export function trustDomainProblem(td: string): string | undefined {
 
 /** Why `path` (empty or starting with `/`) is not a valid SPIFFE ID path, or undefined. */
 export function pathProblem(path: string): string | undefined {
-  if (path === '') return undefined;
+  if (path === '' || (VALID_PATH.test(path) && !DOT_SEGMENT.test(path))) return undefined;
   if (!path.startsWith('/')) return 'path must start with `/`';
   if (path.endsWith('/')) return 'path must not end with `/`';
   const segments = path.slice(1).split('/');

@@ -17,7 +17,7 @@
  */
 import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
 import type { ActionMatch } from '../../policy/model.js';
-import type { Estate, Lifetime } from './estate.js';
+import type { Estate, EstateIdentity, Lifetime } from './estate.js';
 import { duration, shortId } from './format.js';
 import { formatPorts } from './port-set.js';
 import type { ServiceReach } from './reachability.js';
@@ -360,8 +360,18 @@ export function blastRadius(
   const weight = (w: CredentialWindow) =>
     w.state === 'expired' ? 0 : w.state === 'live' ? Math.min(w.remainingMs!, horizon) / horizon : 1;
 
-  const visited = new Map<string, CompromisedIdentity>();
-  const nodes = new Map<string, GraphNode>();
+  // What the search found, by identity: on the estate's own identity object when it has one (a
+  // field read, not a search of a map of every identity), else in a map of the strangers.
+  const run = {};
+  const strangers = new Map<string, CompromisedIdentity>();
+  const foundOf = (est: EstateIdentity | undefined, spiffeId: string) =>
+    est
+      ? est.blastRun === run
+        ? (est.blastFound as CompromisedIdentity)
+        : undefined
+      : strangers.get(spiffeId);
+  const found = (spiffeId: string) => foundOf(estate.identities.get(spiffeId), spiffeId);
+  const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
   // Held credentials already drawn, by holder: each holder's list is walked once, but may repeat a name.
   const holdEdges = new Map<string, Set<string>>();
@@ -370,6 +380,8 @@ export function blastRadius(
   const slots = new Map<string, number>();
   const slotNames: string[] = [];
   const closest: (ReachedService & { by: string; hops: number })[] = [];
+  // The hops and value of `closest[k]`, in arrays of numbers read edge after edge.
+  const closestHops: number[] = [];
   const closestValue: number[] = [];
   const looted: boolean[] = [];
   const drawn: boolean[] = [];
@@ -420,7 +432,7 @@ export function blastRadius(
       window: c.window.text,
     };
     if (isStart) n.start = true;
-    nodes.set(c.spiffeId, n);
+    nodes.push(n);
   };
   const holds = (from: string) => {
     let seen = holdEdges.get(from);
@@ -428,20 +440,31 @@ export function blastRadius(
     return seen;
   };
 
+  const startIdentity = estate.identities.get(start.spiffeId);
   const startWindow =
-    start.via === 'credential' ? credentialWindow(estate, start) : windowOf(estate.lifetime(start.spiffeId));
+    start.via === 'credential'
+      ? credentialWindow(estate, start)
+      : windowOf(estate.lifetimeOf(startIdentity, start.spiffeId));
   const first: CompromisedIdentity = {
     spiffeId: start.spiffeId,
     hops: 0,
     window: startWindow,
-    zones: options.fromZones ?? estate.identities.get(start.spiffeId)?.zones ?? [],
+    zones: options.fromZones ?? startIdentity?.zones ?? [],
     reach: [],
     score: 0,
     dormant: startWindow.state === 'expired',
   };
-  visited.set(first.spiffeId, first);
-  // Breadth first, so the queue is also the order identities are reported in.
+  const markFound = (est: EstateIdentity | undefined, c: CompromisedIdentity) => {
+    if (est) {
+      est.blastRun = run;
+      est.blastFound = c;
+    } else strangers.set(c.spiffeId, c);
+  };
+  markFound(startIdentity, first);
+  // Breadth first, so the queue is also the order identities are reported in; with each, the
+  // estate's identity (looked up once).
   const queue: CompromisedIdentity[] = [first];
+  const queued: (EstateIdentity | undefined)[] = [startIdentity];
   const takeHeld = (
     holder: string,
     held: readonly string[],
@@ -456,8 +479,9 @@ export function blastRadius(
         seen.add(y);
         edges.push({ from: holder, to: y, kind: 'holds' });
       }
-      if (visited.has(y)) continue;
-      const window = windowOf(estate.lifetime(y));
+      const est = estate.identities.get(y);
+      if (foundOf(est, y)) continue;
+      const window = windowOf(estate.lifetimeOf(est, y));
       const c: CompromisedIdentity = {
         spiffeId: y,
         hops,
@@ -468,15 +492,16 @@ export function blastRadius(
         score: 0,
         dormant: window.state === 'expired',
       };
-      visited.set(y, c);
+      markFound(est, c);
       queue.push(c);
+      queued.push(est);
     }
   };
 
   for (let qi = 0; qi < queue.length; qi++) {
     const c = queue[qi]!;
     identityNode(c, qi === 0);
-    const profile = profileOf(estate.reach(c.spiffeId, c.zones).services);
+    const profile = profileOf(estate.reachOf(queued[qi], c.spiffeId, c.zones).services);
     const from = c.spiffeId;
     const loots = !c.dormant && c.hops < maxHops;
     const list = profile.list;
@@ -486,8 +511,7 @@ export function blastRadius(
       const k = t.slot;
       if (!drawn[k]) {
         drawn[k] = true;
-        if (!nodes.has(t.to))
-          nodes.set(t.to, { id: t.to, kind: 'service', label: s.service, zone: s.zone, mode: s.mode });
+        nodes.push({ id: t.to, kind: 'service', label: s.service, zone: s.zone, mode: s.mode });
       }
       // Object literals in one key order per shape, as the JSON output shows them.
       edges.push(
@@ -507,9 +531,10 @@ export function blastRadius(
             ? { from, to: t.to, kind: 'reaches', ports: t.ports, rules: t.rules, unenforced: true }
             : { from, to: t.to, kind: 'reaches', ports: t.ports, rules: t.rules },
       );
-      const known = closest[k];
-      if (!known || (known.hops === c.hops && serviceValue(s) > closestValue[k]!)) {
+      const knownHops = closestHops[k];
+      if (knownHops === undefined || (knownHops === c.hops && serviceValue(s) > closestValue[k]!)) {
         closest[k] = { ...s, by: from, hops: c.hops };
+        closestHops[k] = c.hops;
         closestValue[k] = serviceValue(s);
       }
       // Breadth first: the first identity to reach a service does so in the fewest hops, so
@@ -523,7 +548,7 @@ export function blastRadius(
     c.reach = list;
     c.score = Number((profile.value * weight(c.window)).toPrecision(3));
     if (qi === 0 && start.via === 'identity' && !c.dormant && maxHops > 0) {
-      const held = estate.identities.get(c.spiffeId)?.entry?.holdsCredentialsOf;
+      const held = startIdentity?.entry?.holdsCredentialsOf;
       if (held?.length) takeHeld(c.spiffeId, held, 1, c.zones, c.spiffeId, undefined);
     }
   }
@@ -532,7 +557,7 @@ export function blastRadius(
 
   function pathTo(c: CompromisedIdentity, rankNo: number): BlastPath {
     const chain: CompromisedIdentity[] = [];
-    for (let x: CompromisedIdentity | undefined = c; x; x = x.via ? visited.get(x.via.identity) : undefined)
+    for (let x: CompromisedIdentity | undefined = c; x; x = x.via ? found(x.via.identity) : undefined)
       chain.unshift(x);
     const steps: PathStep[] = [];
     const text: string[] = [];
@@ -602,6 +627,8 @@ export function blastRadius(
     };
   }
 
+  // The estate outlives this answer: it must not keep it alive.
+  for (const est of queued) if (est) est.blastFound = undefined;
   const serviceList = closest.filter((s) => s !== undefined).sort((a, b) => (a.service < b.service ? -1 : 1));
   return {
     start,
@@ -611,7 +638,7 @@ export function blastRadius(
     identities: order,
     services: serviceList,
     paths,
-    graph: { nodes: [...nodes.values()], edges },
+    graph: { nodes, edges },
     totals: {
       identities: order.length,
       services: serviceList.length,

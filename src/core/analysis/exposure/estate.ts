@@ -32,6 +32,13 @@ export interface EstateIdentity {
   /** Its issued credentials, and its lifetime once worked out: kept here, one lookup finds all. */
   issued?: IssuedCredential[];
   lifetime?: Lifetime;
+  /**
+   * Scratch of the blast radius being worked out: the run that found this
+   * identity and what it made of it. A field read where a map of every
+   * identity would be searched (see blast-radius.ts).
+   */
+  blastRun: object | undefined;
+  blastFound: object | undefined;
 }
 
 interface KeptReach {
@@ -138,6 +145,8 @@ export class Estate {
       spiffeId,
       labels: { ...(entry?.labels ?? {}), ...(workload?.labels ?? {}) },
       zones,
+      blastRun: undefined,
+      blastFound: undefined,
     };
     if (entry) id.entry = entry;
     if (workload) id.workload = workload;
@@ -258,7 +267,11 @@ export class Estate {
 
   /** Live credentials and secrets of an identity, and how long the longest-lived of them still lasts. */
   lifetime(spiffeId: string): Lifetime {
-    const id = this.identities.get(spiffeId);
+    return this.lifetimeOf(this.identities.get(spiffeId), spiffeId);
+  }
+
+  /** {@link lifetime} for an identity already looked up (`undefined`: not in the estate). */
+  lifetimeOf(id: EstateIdentity | undefined, spiffeId: string): Lifetime {
     let l = id ? id.lifetime : this.lifetimes.get(spiffeId);
     if (l) return l;
     const live: LiveCredential[] = [];
@@ -297,7 +310,16 @@ export class Estate {
    * `services` array (see {@link Reachability.servicesOf}).
    */
   reach(spiffeId: string, zones?: readonly string[], options: ReachOptions = {}): IdentityReach {
-    const id = this.identities.get(spiffeId);
+    return this.reachOf(this.identities.get(spiffeId), spiffeId, zones, options);
+  }
+
+  /** {@link reach} for an identity already looked up (`undefined`: not in the estate). */
+  reachOf(
+    id: EstateIdentity | undefined,
+    spiffeId: string,
+    zones?: readonly string[],
+    options: ReachOptions = {},
+  ): IdentityReach {
     if (!id) return this.reachability.of({ spiffeId, labels: {}, zones: zones ?? [] }, options);
     // Several finding families ask what the same identity reaches from the same zones:
     // the last answer is kept per identity (the estate is fixed as of `now`).
