@@ -17,15 +17,6 @@ export function analysisNow(
   return clock();
 }
 
-/** A positive whole number flag. */
-export function countFlag(value: string | undefined, flag: string, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min)
-    throw new UsageError(`${flag} must be a whole number of at least ${min}, got \`${value}\``);
-  return n;
-}
-
 export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value))
     throw new UsageError(`${flag} must be ${allowed.join(', ').replace(/, ([^,]*)$/, ' or $1')}`);

@@ -1,4 +1,4 @@
-/** Flag values several verbs read: listen addresses and durations. */
+/** Flag values several verbs read: listen addresses, durations and counts. */
 import { UsageError } from './usage-error.js';
 
 /** `HOST:PORT`, `[IPv6]:PORT`; port 0 asks the system for one. */
@@ -16,4 +16,13 @@ export function parseDuration(text: string, flag: string): number {
   if (!(ms >= 50 && ms <= 3_600_000))
     throw new UsageError(`${flag} must be a duration from 50ms to 1h, such as 500ms or 2s`);
   return Math.round(ms);
+}
+
+/** A whole number flag of at least `min`; undefined when the flag was not given. */
+export function countFlag(value: string | undefined, flag: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new UsageError(`${flag} must be a whole number of at least ${min}, got \`${value}\``);
+  return n;
 }

@@ -335,5 +335,35 @@ describe(
       assert.equal(attest.status, 401);
       writeFileSync(join(dir, 'x'), '');
     });
+
+    test('entry list reads page after page and misses or repeats nothing', async () => {
+      for (let i = 0; i < 5; i++) {
+        const r = await cli(
+          ['entry', 'create', '--spiffe-id', `spiffe://acme.corp/ns/batch/sa/job-${i}`, '--kind', 'job'],
+          env,
+        );
+        assert.equal(r.code, 0, r.err);
+      }
+      const ids = (out: string) => (JSON.parse(out) as { spiffeId: string }[]).map((e) => e.spiffeId);
+      const whole = await cli(['entry', 'list', '--output', 'json'], env);
+      assert.equal(whole.code, 0, whole.err);
+      assert.ok(ids(whole.out).length >= 6);
+      for (const size of ['1', '2', '5']) {
+        const paged = await cli(['entry', 'list', '--page-size', size, '--output', 'json'], env);
+        assert.equal(paged.code, 0, paged.err);
+        assert.deepEqual(ids(paged.out), ids(whole.out), `pages of ${size}`);
+      }
+      const jobs = await cli(['entry', 'list', '--kind', 'job', '--page-size', '2', '--output', 'json'], env);
+      assert.deepEqual(
+        ids(jobs.out).filter((id) => id.includes('/batch/')),
+        [0, 1, 2, 3, 4].map((i) => `spiffe://acme.corp/ns/batch/sa/job-${i}`),
+        'a filter holds on every page',
+      );
+      for (const bad of ['0', '1001', 'two']) {
+        const r = await cli(['entry', 'list', '--page-size', bad], env);
+        assert.equal(r.code, 3, `--page-size ${bad}`);
+        assert.match(r.err, /--page-size/);
+      }
+    });
   },
 );

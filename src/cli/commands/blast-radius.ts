@@ -8,7 +8,8 @@ import {
   type BlastRadiusOptions,
 } from '../../core/analysis/exposure/index.js';
 import { parsePolicy } from '../../core/policy/index.js';
-import { analysisNow, countFlag, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
+import { countFlag } from '../flag-values.js';
+import { analysisNow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
 import { readPolicySources } from '../policy-files.js';

@@ -8,6 +8,7 @@ import {
   positiveInt,
   readTextFile,
 } from '../api-client.js';
+import { countFlag } from '../flag-values.js';
 import { EXIT, type CliIo } from '../io.js';
 import { renderTable } from '../table.js';
 import { UsageError } from '../usage-error.js';
@@ -15,7 +16,7 @@ import { UsageError } from '../usage-error.js';
 export const usage = `usage: gatehouse entry create (--spiffe-id ID --kind KIND | --file ENTRY.json) [--owner TEAM]
                              [--label KEY=VALUE]... [--zone ZONE] [--address IP|CIDR]...
                              [--attest join-token] [--jwt-ttl S] [--x509-ttl S] [--expires-at TIME]
-       gatehouse entry list [--status S] [--kind K] [--owner O] [--output table|json]
+       gatehouse entry list [--status S] [--kind K] [--owner O] [--page-size N] [--output table|json]
        gatehouse entry show ID|SPIFFE-ID
        gatehouse entry disable|enable|offboard ID
        gatehouse entry join-token ID [--ttl S]
@@ -23,6 +24,7 @@ export const usage = `usage: gatehouse entry create (--spiffe-id ID --kind KIND 
 Manages registration entries, the inventory of non-human identities.
 Kinds: service, job, ci-pipeline, agent, third-party-app, api-key. Disabling or offboarding
 an entry revokes every credential issued for it. \`join-token\` prints a single-use token once.
+\`list\` reads the inventory a page of --page-size entries at a time (1 to 1000, default 1000).
 ${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -47,6 +49,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       status: { type: 'string' },
       ttl: { type: 'string' },
       output: { type: 'string', default: 'table' },
+      'page-size': { type: 'string' },
     },
   });
   if (values.output !== 'table' && values.output !== 'json')
@@ -83,7 +86,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     case 'list': {
-      const q = new URLSearchParams({ limit: String(ENTRY_PAGE) });
+      const size = countFlag(values['page-size'], '--page-size', 1) ?? ENTRY_PAGE;
+      if (size > ENTRY_PAGE) throw new UsageError(`--page-size must be at most ${ENTRY_PAGE}, got ${size}`);
+      const q = new URLSearchParams({ limit: String(size) });
       for (const k of ['status', 'kind', 'owner'] as const) if (values[k]) q.set(k, values[k]);
       // A page at a time: a large estate is not one answer the server has to build whole.
       const entries: RegistrationEntry[] = [];

@@ -10,7 +10,8 @@ import {
   type SimulateOptions,
   type SimulationReport,
 } from '../../core/analysis/rollout/index.js';
-import { countFlag, oneOf, withInventoryErrors } from '../exposure-flags.js';
+import { countFlag } from '../flag-values.js';
+import { oneOf, withInventoryErrors } from '../exposure-flags.js';
 import { FLOW_INPUT_OPTIONS, flowInput, readFlows, reportBadLines } from '../flow-files.js';
 import { EXIT, type CliIo } from '../io.js';
 import { contextFlag, ESTATE_OPTIONS, readEstate, rolloutNow, serviceFlag } from '../rollout-flags.js';

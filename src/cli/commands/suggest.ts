@@ -8,7 +8,8 @@ import {
   type SuggestOptions,
 } from '../../core/analysis/rollout/index.js';
 import { formatProblem } from '../../core/policy/index.js';
-import { countFlag, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
+import { countFlag } from '../flag-values.js';
+import { oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { FLOW_INPUT_OPTIONS, flowInput, readFlows, reportBadLines } from '../flow-files.js';
 import { EXIT, type CliIo } from '../io.js';
 import { contextFlag, ESTATE_OPTIONS, readEstate, rolloutNow, serviceFlag } from '../rollout-flags.js';
