@@ -20,7 +20,8 @@ import type { ActionMatch } from '../../policy/model.js';
 import type { Estate, EstateIdentity, Lifetime } from './estate.js';
 import { duration, shortId } from './format.js';
 import { formatPorts } from './port-set.js';
-import type { ServiceReach } from './reachability.js';
+import type { PortSet } from './port-set.js';
+import type { PermissionTerm, ServiceReach } from './reachability.js';
 import { parseUtcTime } from '../../utc-time.js';
 
 const MS_PER_DAY = 86_400_000;
@@ -262,20 +263,36 @@ function rank(r: ServiceReach): number {
   return r.allowedByPolicy ? (r.conditional ? 2 : 3) : r.unenforced ? 1 : 0;
 }
 
+// Reaches of the same rules from different zones share their ports and grants: each is put
+// in words once.
+const portTexts = new WeakMap<PortSet, string>();
+const grantTexts = new WeakMap<readonly PermissionTerm[], { rules: string[]; actions: string[] }>();
+
 function reached(r: ServiceReach): ReachedService {
+  let ports = portTexts.get(r.ports);
+  if (ports === undefined) portTexts.set(r.ports, (ports = formatPorts(r.ports)));
+  let grants = grantTexts.get(r.grants);
+  if (!grants)
+    grantTexts.set(
+      r.grants,
+      (grants = {
+        rules: r.grants.map((g) => g.rule),
+        actions: r.grants.map((g) => `${g.rule}: ${actionText(g.actions)}${g.when ? ` when ${g.when}` : ''}`),
+      }),
+    );
   return {
     service: r.service,
     zone: r.serviceZone,
     sourceZone: r.sourceZone,
-    ports: formatPorts(r.ports),
+    ports,
     mode: r.mode,
     allowedByPolicy: r.allowedByPolicy,
     conditional: r.conditional,
     unenforced: r.unenforced,
     zoneRules: r.zone.allowed ? r.zone.rules : [],
     flowRules: r.allowedByPolicy ? r.flowRules : [],
-    permissionRules: r.grants.map((g) => g.rule),
-    actions: r.grants.map((g) => `${g.rule}: ${actionText(g.actions)}${g.when ? ` when ${g.when}` : ''}`),
+    permissionRules: grants.rules,
+    actions: grants.actions,
   };
 }
 

@@ -155,6 +155,8 @@ export class Reachability {
   private readonly unenforced: Service[];
   private readonly cache = new Map<string, readonly ServiceReach[]>();
   private readonly combined = new Map<string, readonly ServiceReach[]>();
+  /** The zone-free part of each answer, by the rules matched (see {@link base}). */
+  private readonly bases = new Map<string, readonly BaseReach[]>();
   private stamp = 0;
 
   constructor(policy: Policy, now: number) {
@@ -268,6 +270,7 @@ export class Reachability {
       let key = `${zone}\u0000${accepted}\u0000`;
       let flows: IndexedRule[] = NO_RULES;
       let permissions: IndexedRule[] = NO_RULES;
+      let rulesKey = '|';
       if (accepted) {
         const facts = {
           spiffeId: subject.spiffeId,
@@ -278,11 +281,12 @@ export class Reachability {
         };
         flows = this.candidates(this.flows, facts);
         permissions = this.candidates(this.permissions, facts);
-        key += ruleKey(flows) + '|' + ruleKey(permissions);
-      } else key += '|';
+        rulesKey = ruleKey(flows) + '|' + ruleKey(permissions);
+      }
+      key += rulesKey;
       let reach = this.cache.get(key);
       if (!reach) {
-        reach = this.compute(zone, accepted, flows, permissions);
+        reach = this.compute(zone, accepted, flows, permissions, rulesKey);
         this.cache.set(key, reach);
       }
       parts.push(reach);
@@ -338,7 +342,45 @@ export class Reachability {
     accepted: boolean,
     flows: readonly IndexedRule[],
     permissions: readonly IndexedRule[],
+    rulesKey: string,
   ): readonly ServiceReach[] {
+    let base = this.bases.get(rulesKey);
+    if (!base) {
+      base = this.base(flows, permissions);
+      this.bases.set(rulesKey, base);
+    }
+    const out: ServiceReach[] = [];
+    for (const b of base) {
+      const zoneV = this.zoneVerdict(zone, b.service.zone);
+      const allowedByPolicy = accepted && zoneV.allowed && b.ports.length > 0 && b.grants.length > 0;
+      if (!allowedByPolicy && !b.unenforced) continue;
+      out.push({
+        service: b.service.name,
+        serviceZone: b.service.zone,
+        sourceZone: zone,
+        mode: b.service.mode,
+        allowedByPolicy,
+        unenforced: b.unenforced,
+        zone: zoneV,
+        ports: b.unenforced && !allowedByPolicy ? b.servicePorts : b.ports,
+        flowRules: b.flowRules,
+        flowDenies: b.flowDenies,
+        grants: b.grants,
+        denies: b.denies,
+        blocked: b.blocked,
+        conditional: allowedByPolicy && b.allConditional,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * What a set of matching rules gives on each service, whatever the zone
+   * called from: only the zone layer's verdict depends on it, so identities
+   * matching the same rules from different zones share this part. In
+   * service order.
+   */
+  private base(flows: readonly IndexedRule[], permissions: readonly IndexedRule[]): readonly BaseReach[] {
     interface Bucket {
       fa: { id: string; ports: PortSet }[];
       fd: { id: string; ports: PortSet }[];
@@ -359,11 +401,10 @@ export class Reachability {
         bucket(t.service)[r.effect === 'allow' ? 'pa' : 'pd'].push({ rule: r, ports: t.ports });
     for (const s of this.unenforced) bucket(s);
 
-    const out: ServiceReach[] = [];
+    const out: BaseReach[] = [];
     for (const [svc, b] of buckets) {
       const unenforced = svc.mode !== 'enforce';
       if (b.fa.length === 0 && !unenforced) continue;
-      const zoneV = this.zoneVerdict(zone, svc.zone);
       let allowedPorts: PortSet = [];
       for (const f of b.fa) allowedPorts = union(allowedPorts, f.ports);
       let deniedPorts: PortSet = [];
@@ -390,27 +431,39 @@ export class Reachability {
         if (by) blocked.push({ rule: a.rule.id, by: by.rule.id });
         else grants.push(term(a.rule, p));
       }
-      const allowedByPolicy = accepted && zoneV.allowed && ports.length > 0 && grants.length > 0;
-      if (!allowedByPolicy && !unenforced) continue;
       out.push({
-        service: svc.name,
-        serviceZone: svc.zone,
-        sourceZone: zone,
-        mode: svc.mode,
-        allowedByPolicy,
+        service: svc,
         unenforced,
-        zone: zoneV,
-        ports: unenforced && !allowedByPolicy ? portsOf(svc.ports) : ports,
+        ports,
+        servicePorts: unenforced ? portsOf(svc.ports) : ports,
         flowRules: b.fa.map((f) => f.id),
         flowDenies,
         grants,
         denies,
         blocked,
-        conditional: allowedByPolicy && grants.every((g) => g.when !== undefined),
+        allConditional: grants.every((g) => g.when !== undefined),
       });
     }
-    return out.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+    return out.sort((a, b) =>
+      a.service.name < b.service.name ? -1 : a.service.name > b.service.name ? 1 : 0,
+    );
   }
+}
+
+/** What {@link Reachability} works out once per set of matching rules, for every zone. */
+interface BaseReach {
+  service: Service;
+  unenforced: boolean;
+  /** Ports the flow layer lets through. */
+  ports: PortSet;
+  /** The service's own ports: what an unenforced service lets through when the rules do not. */
+  servicePorts: PortSet;
+  flowRules: readonly string[];
+  flowDenies: readonly string[];
+  grants: readonly PermissionTerm[];
+  denies: readonly PermissionTerm[];
+  blocked: readonly { rule: string; by: string }[];
+  allConditional: boolean;
 }
 
 function term(rule: IndexedRule, ports: PortSet): PermissionTerm {
