@@ -19,7 +19,7 @@ import { checkPolicy } from '../../policy/check.js';
 import type { FlowRule, PermissionRule } from '../../policy/model.js';
 import type { PolicyProblem } from '../../policy/problem.js';
 import type { ActivityCollector, IdentityActivity } from './activity.js';
-import type { Estate } from './estate.js';
+import type { Estate, EstateIdentity } from './estate.js';
 import type { ServiceReach } from './reachability.js';
 import { isoTime } from './format.js';
 import { policyToDocument } from './policy-document.js';
@@ -138,18 +138,28 @@ export function identityPrivileges(
   activity: ActivityCollector,
   spiffeId: string,
 ): IdentityPrivileges {
-  const a = activity.identities.get(spiffeId);
-  const declared = estate.identities.get(spiffeId)?.zones ?? [];
+  return privilegesOf(estate, estate.identities.get(spiffeId), activity.identities.get(spiffeId), spiffeId);
+}
+
+/** {@link identityPrivileges} for an identity whose estate entry and activity are already looked up. */
+export function privilegesOf(
+  estate: Estate,
+  id: EstateIdentity | undefined,
+  a: IdentityActivity | undefined,
+  spiffeId: string,
+): IdentityPrivileges {
+  const declared = id?.zones ?? [];
   const zones = callerZones(declared, a);
-  const reach = estate.reach(spiffeId, zones, { includeUnenforced: false });
+  const reach = estate.reachOf(id, spiffeId, zones, { includeUnenforced: false });
   const { services: granted, permissionRules: grantedRules } = grantedBy(reach.services);
-  const usedServices = a
-    ? [...a.services]
-        .filter(([, u]) => u.requests > 0)
-        .map(([s]) => s)
-        .sort()
-    : [];
-  const usedRules = a ? [...a.permissionRules.keys()].sort() : [];
+  const usedServices: string[] = [];
+  const usedRules: string[] = [];
+  if (a) {
+    for (const [s, u] of a.services) if (u.requests > 0) usedServices.push(s);
+    usedServices.sort();
+    for (const r of a.permissionRules.keys()) usedRules.push(r);
+    usedRules.sort();
+  }
   const broadRules: IdentityPrivileges['broadRules'][number][] = [];
   for (const r of grantedRules) {
     if (!r.everyAction || !a) continue;

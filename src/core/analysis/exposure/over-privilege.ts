@@ -6,7 +6,7 @@
 import type { AuditContext } from './audit-context.js';
 import { makeFinding, type Finding } from './finding.js';
 import { codeList, isoDay, plural } from './format.js';
-import { identityPrivileges } from './granted-vs-used.js';
+import { privilegesOf } from './granted-vs-used.js';
 
 export function findOverPrivilege(ctx: AuditContext): Finding[] {
   const { estate, activity, log } = ctx;
@@ -19,7 +19,7 @@ export function findOverPrivilege(ctx: AuditContext): Finding[] {
   for (const a of activity.identities.values()) {
     const id = estate.identities.get(a.spiffeId);
     if (!id || (id.entry && id.entry.status !== 'active')) continue;
-    const all = identityPrivileges(estate, activity, a.spiffeId);
+    const all = privilegesOf(estate, id, a, a.spiffeId);
     // Rules for every caller (`from: "*"`) are a choice about the estate, not about this identity.
     const own = (rules: readonly string[]) => rules.some((r) => !everyone.has(r));
     const p = {
