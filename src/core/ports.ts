@@ -36,6 +36,8 @@ export interface EntryFilter {
   kind?: EntryKind;
   owner?: string;
   spiffeId?: string;
+  /** Only entries with an `oidc` attestation rule for this issuer (its URL, exactly). */
+  oidcIssuer?: string;
   /**
    * Only entries listed after this one, in the listing's order (`createdAt`,
    * then `id`): the last entry of the page before, to read a long list a

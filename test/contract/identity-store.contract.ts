@@ -261,6 +261,50 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         assert.deepEqual(await ids({ owner: 'nobody' }), []);
       });
 
+      test('listEntries finds the entries federating with an OIDC issuer, and only those', async () => {
+        const store = await fresh();
+        const oidc = (issuer: string) => ({
+          type: 'oidc' as const,
+          issuer,
+          audience: 'gatehouse',
+          claims: { repository: 'acme/shop' },
+        });
+        const github = 'https://token.actions.githubusercontent.com';
+        // LIKE and JSON both have special characters: the issuer is compared as a value.
+        const odd = 'https://idp.example/a_b%c/"quoted"\\x';
+        await store.createEntry(entryRecord('o1', { attestation: [oidc(github)], createdAt: at(1) }));
+        await store.createEntry(
+          entryRecord('o2', { attestation: [{ type: 'join-token' }, oidc(odd)], createdAt: at(2) }),
+        );
+        await store.createEntry(
+          entryRecord('o3', { attestation: [oidc(odd), oidc(github)], status: 'disabled', createdAt: at(3) }),
+        );
+        await store.createEntry(entryRecord('o4', { createdAt: at(4) }));
+        // An issuer named by another field, or differing in case, is not the issuer.
+        await store.createEntry(
+          entryRecord('o5', {
+            attestation: [{ ...oidc('https://other.example'), audience: github }],
+            createdAt: at(5),
+          }),
+        );
+        await store.createEntry(
+          entryRecord('o6', { attestation: [oidc(github.toUpperCase())], createdAt: at(6) }),
+        );
+        const ids = async (filter: Parameters<IdentityStore['listEntries']>[0]) =>
+          (await store.listEntries(filter)).map((e) => e.id);
+        assert.deepEqual(await ids({ oidcIssuer: github }), ['o1', 'o3']);
+        assert.deepEqual(await ids({ oidcIssuer: github, status: 'active' }), ['o1']);
+        assert.deepEqual(await ids({ oidcIssuer: odd }), ['o2', 'o3']);
+        assert.deepEqual(await ids({ oidcIssuer: 'https://idp.example/a_b_c/"quoted"\\x' }), []);
+        assert.deepEqual(await ids({ oidcIssuer: 'https://idp.example/%' }), []);
+        assert.deepEqual(await ids({ oidcIssuer: github, spiffeId: 'spiffe://example.org/o3' }), ['o3']);
+        assert.deepEqual(await ids({ oidcIssuer: github, limit: 1 }), ['o1']);
+        // An entry updated away from the issuer is no longer found under it.
+        const o1 = (await store.getEntry('o1'))!;
+        await store.updateEntry({ ...o1, attestation: [{ type: 'join-token' }] });
+        assert.deepEqual(await ids({ oidcIssuer: github }), ['o3']);
+      });
+
       test('listEntries pages by (createdAt, id): every entry once, in order, filters kept', async () => {
         const store = await fresh();
         // Ties on createdAt, ids that sort byte by byte, and a filter that skips some.

@@ -438,11 +438,12 @@ export class IdentityAuthority {
     if (!issuer)
       throw new GatehouseError('attestation_failed', 'attestation failed: token issuer is not trusted');
     const jwks = issuer.jwks ?? (await this.oidcKeySource().jwksFor(issuer));
-    // Named: the store finds the one entry by its unique SPIFFE ID instead of listing them all.
+    // The store lists only the active entries federating with this issuer, and only the one
+    // named when a SPIFFE ID is: never the whole inventory.
     const candidates = await this.store.listEntries(
       options.spiffeId === undefined
-        ? { status: 'active' }
-        : { status: 'active', spiffeId: options.spiffeId },
+        ? { status: 'active', oidcIssuer: issuer.issuer }
+        : { status: 'active', oidcIssuer: issuer.issuer, spiffeId: options.spiffeId },
     );
     const failures: string[] = [];
     // The token's verification depends only on the audience asked for: entries of one issuer

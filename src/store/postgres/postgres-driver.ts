@@ -5,7 +5,14 @@
  */
 import pg from 'pg';
 import type { ClientBase, CustomTypesConfig, Pool } from 'pg';
-import type { SqlDriver, SqlExecutor, SqlFailure, SqlRow, SqlValue } from '../sql/sql-driver.js';
+import {
+  sqlNames,
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlFailure,
+  type SqlRow,
+  type SqlValue,
+} from '../sql/sql-driver.js';
 
 const { types } = pg;
 
@@ -62,6 +69,11 @@ export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
   let closed = false;
   return {
     ...executor(pool),
+    jsonArrayHolds(column, keys) {
+      sqlNames(column, keys);
+      const tests = keys.map((k) => `item ->> '${k}' = ?`).join(' AND ');
+      return `EXISTS (SELECT 1 FROM json_array_elements(${column}) AS item WHERE ${tests})`;
+    },
     async exclusive(fn) {
       const client = await pool.connect();
       let broken: Error | undefined;

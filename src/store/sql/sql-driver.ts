@@ -41,8 +41,23 @@ export interface SqlDriver extends SqlExecutor {
    * when `fn` resolves, rolls back when it rejects.
    */
   exclusive<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * A condition, in this database's JSON functions, that holds when the JSON
+   * array in `column` has an object whose members `keys` are text equal to
+   * the values bound, in `keys` order, to its placeholders. `column` and
+   * `keys` are names from the store's own code, never input.
+   */
+  jsonArrayHolds(column: string, keys: readonly string[]): string;
   /** Classifies an error thrown by this driver. */
   describeFailure(error: unknown): SqlFailure;
   /** Releases the connection(s); later calls fail. Safe to call twice. */
   close(): Promise<void>;
+}
+
+const NAME = /^[a-z_][a-zA-Z_]*$/;
+
+/** Checks that the names put into SQL text are plain identifiers. */
+export function sqlNames(column: string, keys: readonly string[]): void {
+  for (const name of [column, ...keys])
+    if (!NAME.test(name)) throw new Error(`\`${name}\` is not a plain SQL name`);
 }

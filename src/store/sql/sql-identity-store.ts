@@ -91,6 +91,9 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
           owner: filter.owner,
           spiffe_id: filter.spiffeId,
         });
+        if (filter.oidcIssuer !== undefined)
+          // In the database: an attestation needs only the entries that federate with its issuer.
+          where.add(driver.jsonArrayHolds('attestation', ['type', 'issuer']), 'oidc', filter.oidcIssuer);
         if (filter.after !== undefined) {
           // The listing's order is (created_at, id): strictly after the given entry in it.
           const at = storedTime(filter.after.createdAt, 'after.createdAt');

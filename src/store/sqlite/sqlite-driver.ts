@@ -4,7 +4,14 @@
  * other connections (other processes) are kept out by SQLite's own locks.
  */
 import type Database from 'better-sqlite3';
-import type { SqlDriver, SqlExecutor, SqlFailure, SqlRow, SqlValue } from '../sql/sql-driver.js';
+import {
+  sqlNames,
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlFailure,
+  type SqlRow,
+  type SqlValue,
+} from '../sql/sql-driver.js';
 
 export function createSqliteDriver(db: Database.Database): SqlDriver {
   const statements = new Map<string, Database.Statement>();
@@ -28,6 +35,11 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
 
   return {
     ...executor,
+    jsonArrayHolds(column, keys) {
+      sqlNames(column, keys);
+      const tests = keys.map((k) => `json_extract(item.value, '$.${k}') = ?`).join(' AND ');
+      return `EXISTS (SELECT 1 FROM json_each(${column}) AS item WHERE ${tests})`;
+    },
     async exclusive(fn) {
       // IMMEDIATE takes the write lock now, so a second process opening the
       // same file waits (busy timeout) instead of migrating alongside.

@@ -279,6 +279,20 @@ describe('IdentityAuthority: OIDC federation', () => {
     assert.equal((await authority.inventory()).credentials.length, 0, 'nothing was issued');
   });
 
+  test('an attestation reads only the active entries that federate with the token issuer', async () => {
+    const { authority, store, clock } = await federated();
+    for (let i = 0; i < 20; i++) await joinTokenEntry(authority, `/ns/batch/job-${i}`);
+    const read: string[] = [];
+    const list = store.listEntries.bind(store);
+    store.listEntries = async (filter) => {
+      const entries = await list(filter);
+      read.push(...entries.map((e) => e.spiffeId));
+      return entries;
+    };
+    assert.equal((await authority.attestOidc(await ciToken(es, clock.now()))).spiffeId, DEPLOY);
+    assert.deepEqual(read, [DEPLOY], 'not the 21 entries that attest with join tokens');
+  });
+
   test('two entries federating with one issuer: `spiffeId` picks one; a disabled entry is never chosen', async () => {
     const { authority, clock } = await federated();
     const release = await authority.createEntry({
