@@ -16,7 +16,7 @@
  * Prints a table, then, as the last line of stdout, a JSON summary.
  * Exits 3 on invalid flags.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from '../bench/peer-adapter.mjs';
@@ -58,6 +58,14 @@ function loadLatency(mb) {
   return p >= 0 ? ns : NaN;
 }
 
+if (!existsSync(args.workload)) {
+  process.stderr.write(
+    `bench-working-set: no workload at ${args.workload}: generate it with ` +
+      '`node scripts/bench.mjs --generate-only --size large --out .bench/workload-large-s42.json` ' +
+      'or name one with --workload FILE\n',
+  );
+  process.exit(3);
+}
 const workload = JSON.parse(readFileSync(args.workload, 'utf8'));
 const engine = await load(workload);
 const requests = workload.requests;
