@@ -174,9 +174,13 @@ function newActivity(spiffeId: string): IdentityActivity {
 /**
  * A key as kept: a value cut from a log line would keep the whole line alive
  * (engines share the text of long substrings), so a new key is copied once.
+ * The copy is made by a JSON round trip because that gives one flat string:
+ * a slice of a concatenation is itself a slice, one more object to read past
+ * on every lookup of a map of a hundred thousand identities. It is exact for
+ * every string, lone surrogates included.
  */
 function own<K>(k: K): K {
-  return typeof k === 'string' && k.length > 12 ? ((' ' + k).slice(1) as K) : k;
+  return typeof k === 'string' && k.length > 12 ? (JSON.parse(JSON.stringify(k)) as K) : k;
 }
 
 const bump = <K>(m: SmallMap<K, number>, k: K) => {
@@ -188,9 +192,18 @@ const addTo = <K>(set: SmallSet<K>, k: K) => {
   if (!set.has(k)) set.add(own(k));
 };
 
+/** Distinct names kept once for every identity (zones, services, rules, …); past this many, new ones are copied. */
+const MAX_SHARED = 100_000;
+
 /** Gathers activity record by record; feed it the log in order. */
 export class ActivityCollector {
   readonly identities = new Map<string, IdentityActivity>();
+  /**
+   * One instance of each zone, service, rule, method, user agent and path
+   * shape stored as a key: every identity's collections hold the same few
+   * strings, which stay in cache, and a lookup compares them there.
+   */
+  private readonly shared = new Map<string, string>();
   private records = 0;
   private skipped = 0;
   private first = Infinity;
@@ -198,6 +211,25 @@ export class ActivityCollector {
   private lines: RecordLineScanner | undefined;
 
   constructor(private readonly options: ActivityOptions = {}) {}
+
+  /** The kept instance of a repeated name (see {@link shared}). */
+  private share(text: string): string {
+    const kept = this.shared.get(text);
+    if (kept !== undefined) return kept;
+    const copy = own(text);
+    if (this.shared.size < MAX_SHARED) this.shared.set(copy, copy);
+    return copy;
+  }
+
+  private bumpShared(m: SmallMap<string, number>, k: string): void {
+    const n = m.get(k);
+    if (n === undefined) m.set(this.share(k), 1);
+    else m.set(k, n + 1);
+  }
+
+  private addShared(set: SmallSet<string>, k: string): void {
+    if (!set.has(k)) set.add(this.share(k));
+  }
 
   add(record: ObservedRecord): void {
     const t = this.inWindow(record.time);
@@ -263,33 +295,34 @@ export class ActivityCollector {
       if (a.addresses.has(ip) || a.addresses.size < MAX_ADDRESSES) bump(a.addresses, ip);
       else a.addressesDropped++;
     }
-    bump(a.zones, record.sourceZone);
+    this.bumpShared(a.zones, record.sourceZone);
     // UTC hour and weekday by arithmetic: no Date per record (1970-01-01 was a Thursday).
     a.hours[Math.floor(t / 3_600_000) % 24]!++;
     a.weekdays[(Math.floor(t / 86_400_000) + 4) % 7]!++;
     const path = record.path === undefined ? undefined : pathShape(record.path);
     if (path !== undefined) {
-      if (a.paths.has(path) || a.paths.size < MAX_PATHS) addTo(a.paths, path);
+      if (a.paths.has(path) || a.paths.size < MAX_PATHS) this.addShared(a.paths, path);
       else a.pathsDropped++;
     }
     const ua = record.userAgent;
     if (typeof ua === 'string' && (a.userAgents.has(ua) || a.userAgents.size < MAX_USER_AGENTS))
-      bump(a.userAgents, ua);
+      this.bumpShared(a.userAgents, ua);
     if (record.credential) {
-      bump(a.credentialTypes, record.credentialType!);
+      this.bumpShared(a.credentialTypes as SmallMap<string, number>, record.credentialType!);
       if (record.credentialId !== undefined && a.credentialIds.size < MAX_METHODS)
         addTo(a.credentialIds, record.credentialId);
     }
 
     const service = record.service;
     let use = a.services.get(service);
-    if (!use) a.services.set(own(service), (use = { requests: 0, allowed: 0, allowedAt: new SmallSet() }));
+    if (!use)
+      a.services.set(this.share(service), (use = { requests: 0, allowed: 0, allowedAt: new SmallSet() }));
     use.requests++;
     if (allowed) {
       use.allowed++;
       if (use.lastZone !== record.sourceZone || use.lastPort !== record.port) {
-        addTo(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`);
-        use.lastZone = own(record.sourceZone);
+        this.addShared(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`);
+        use.lastZone = this.share(record.sourceZone);
         use.lastPort = record.port;
       }
       if (t > a.lastAllowed) a.lastAllowed = t;
@@ -297,12 +330,13 @@ export class ActivityCollector {
         const method = record.method ?? '';
         for (const rule of record.rules) {
           let r = a.permissionRules.get(rule);
-          if (!r) a.permissionRules.set(own(rule), (r = { count: 0, services: new SmallMap() }));
+          if (!r) a.permissionRules.set(this.share(rule), (r = { count: 0, services: new SmallMap() }));
           r.count++;
           let s = r.services.get(service);
-          if (!s) r.services.set(own(service), (s = { methods: new SmallSet(), zones: new SmallSet() }));
-          if (s.methods.size < MAX_METHODS) addTo(s.methods, method);
-          addTo(s.zones, record.sourceZone);
+          if (!s)
+            r.services.set(this.share(service), (s = { methods: new SmallSet(), zones: new SmallSet() }));
+          if (s.methods.size < MAX_METHODS) this.addShared(s.methods, method);
+          this.addShared(s.zones, record.sourceZone);
         }
       }
       const off = a.offboardedAt;
@@ -315,8 +349,8 @@ export class ActivityCollector {
       let z = a.zoneDenials.get(key);
       if (!z) {
         z = {
-          sourceZone: own(record.sourceZone),
-          destinationZone: own(record.destinationZone),
+          sourceZone: this.share(record.sourceZone),
+          destinationZone: this.share(record.destinationZone),
           count: 0,
           first: t,
           last: t,
@@ -324,14 +358,14 @@ export class ActivityCollector {
           rules: new SmallSet(),
           unenforced: 0,
         };
-        a.zoneDenials.set(own(key), z);
+        a.zoneDenials.set(this.share(key), z);
       }
       z.count++;
       if (record.wouldDeny) z.unenforced++;
       if (t < z.first) z.first = t;
       if (t > z.last) z.last = t;
-      addTo(z.services, service);
-      for (const r of record.rules) addTo(z.rules, r);
+      this.addShared(z.services, service);
+      for (const r of record.rules) this.addShared(z.rules, r);
     }
   }
 
