@@ -195,9 +195,21 @@ const addTo = <K>(set: SmallSet<K>, k: K) => {
 /** Distinct names kept once for every identity (zones, services, rules, …); past this many, new ones are copied. */
 const MAX_SHARED = 100_000;
 
+/**
+ * Records gathered together: each record's identity is looked up in a map of
+ * up to hundreds of thousands, a lookup that waits on memory far more than it
+ * computes; a batch's lookups, made one after the other before any record is
+ * gathered, wait side by side instead of in turn.
+ */
+const BATCH = 32;
+
 /** Gathers activity record by record; feed it the log in order. */
 export class ActivityCollector {
-  readonly identities = new Map<string, IdentityActivity>();
+  private readonly byId = new Map<string, IdentityActivity>();
+  /** Records in the window not gathered yet, with their times, in log order. */
+  private readonly queued: RecordFields[] = [];
+  private readonly queuedTimes: number[] = [];
+  private readonly looked: (IdentityActivity | undefined)[] = [];
   /**
    * One instance of each zone, service, rule, method, user agent and path
    * shape stored as a key: every identity's collections hold the same few
@@ -231,9 +243,15 @@ export class ActivityCollector {
     if (!set.has(k)) set.add(this.share(k));
   }
 
+  /** What each identity did, by SPIFFE ID. */
+  get identities(): ReadonlyMap<string, IdentityActivity> {
+    if (this.queued.length) this.drain();
+    return this.byId;
+  }
+
   add(record: ObservedRecord): void {
     const t = this.inWindow(record.time);
-    if (t !== undefined) this.gather(t, recordFields(record));
+    if (t !== undefined) this.enqueue(t, recordFields(record));
   }
 
   /**
@@ -250,7 +268,29 @@ export class ActivityCollector {
   /** Like {@link add}, for a record already reduced to its fields. */
   addFields(fields: RecordFields): void {
     const t = this.inWindow(fields.time);
-    if (t !== undefined) this.gather(t, fields);
+    if (t !== undefined) this.enqueue(t, fields);
+  }
+
+  private enqueue(t: number, fields: RecordFields): void {
+    this.queued.push(fields);
+    this.queuedTimes.push(t);
+    if (this.queued.length === BATCH) this.drain();
+  }
+
+  /** Gathers the queued records in order, their identities looked up first. */
+  private drain(): void {
+    const queued = this.queued;
+    const looked = this.looked;
+    const n = queued.length;
+    for (let i = 0; i < n; i++) looked[i] = this.byId.get(queued[i]!.spiffeId);
+    for (let i = 0; i < n; i++) {
+      // A new identity is created by its first record, and found by the later ones of the batch.
+      const a = looked[i] ?? this.byId.get(queued[i]!.spiffeId);
+      this.gather(this.queuedTimes[i]!, queued[i]!, a);
+    }
+    queued.length = 0;
+    this.queuedTimes.length = 0;
+    looked.fill(undefined);
   }
 
   /** The record's time when it counts; otherwise it is counted as skipped. */
@@ -264,15 +304,14 @@ export class ActivityCollector {
     return t;
   }
 
-  private gather(t: number, record: RecordFields): void {
+  private gather(t: number, record: RecordFields, known: IdentityActivity | undefined): void {
     this.records++;
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
-    const id = record.spiffeId;
-    let a = this.identities.get(id);
+    let a = known;
     if (!a) {
-      const key = own(id);
-      this.identities.set(key, (a = newActivity(key)));
+      const key = own(record.spiffeId);
+      this.byId.set(key, (a = newActivity(key)));
       a.offboardedAt = this.options.offboardedAt?.(key);
     }
     if (a.records > 0 && t >= a.last) {
@@ -370,6 +409,7 @@ export class ActivityCollector {
   }
 
   summary(): ActivitySummary {
+    if (this.queued.length) this.drain();
     const s: ActivitySummary = { records: this.records, skipped: this.skipped };
     if (this.records) {
       s.first = this.first;
