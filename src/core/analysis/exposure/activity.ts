@@ -6,7 +6,7 @@
  */
 import type { DecisionRecord } from '../../log/decision-record.js';
 import { RecordLineScanner } from './record-line.js';
-import { SmallMap, SmallSet } from './small-collections.js';
+import { MethodSet, SmallMap, SmallSet } from './small-collections.js';
 import { parseUtcTime } from '../../utc-time.js';
 
 /** Records may carry fields beyond {@link DecisionRecord}; the one read here is the client's user agent. */
@@ -76,7 +76,7 @@ export interface ServiceUse {
 export interface RuleUse {
   count: number;
   /** Per service: the methods seen (`''` for a request without one) and the source zones. */
-  services: SmallMap<string, { methods: SmallSet<string>; zones: SmallSet<string> }>;
+  services: SmallMap<string, { methods: MethodSet; zones: SmallSet<string> }>;
 }
 
 export interface ZoneDenial {
@@ -373,8 +373,8 @@ export class ActivityCollector {
           r.count++;
           let s = r.services.get(service);
           if (!s)
-            r.services.set(this.share(service), (s = { methods: new SmallSet(), zones: new SmallSet() }));
-          if (s.methods.size < MAX_METHODS) this.addShared(s.methods, method);
+            r.services.set(this.share(service), (s = { methods: new MethodSet(), zones: new SmallSet() }));
+          if (!s.methods.has(method) && s.methods.size < MAX_METHODS) s.methods.add(this.share(method));
           this.addShared(s.zones, record.sourceZone);
         }
       }

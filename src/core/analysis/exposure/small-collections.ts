@@ -170,3 +170,58 @@ export class SmallSet<K> {
     return this.values();
   }
 }
+
+// A bit each for the request methods a decision log mostly holds, `''` being a request without one.
+const METHOD_BITS: Readonly<Record<string, number>> = Object.freeze({
+  '': 1,
+  GET: 2,
+  HEAD: 4,
+  POST: 8,
+  PUT: 16,
+  PATCH: 32,
+  DELETE: 64,
+  OPTIONS: 128,
+});
+const BIT_METHODS = Object.keys(METHOD_BITS);
+
+/**
+ * A set of request methods: the common ones as bits of one number, any other
+ * in a {@link SmallSet} beside. One object where a set of two methods would
+ * take three. Iterates the common methods in a fixed order, then the others
+ * in the order added.
+ */
+export class MethodSet {
+  private bits = 0;
+  private others: SmallSet<string> | undefined = undefined;
+
+  get size(): number {
+    let n = this.others?.size ?? 0;
+    for (let b = this.bits; b; b &= b - 1) n++;
+    return n;
+  }
+
+  has(method: string): boolean {
+    const bit = Object.hasOwn(METHOD_BITS, method) ? METHOD_BITS[method]! : 0;
+    return bit ? (this.bits & bit) !== 0 : (this.others?.has(method) ?? false);
+  }
+
+  add(method: string): this {
+    const bit = Object.hasOwn(METHOD_BITS, method) ? METHOD_BITS[method]! : 0;
+    if (bit) this.bits |= bit;
+    else (this.others ??= new SmallSet()).add(method);
+    return this;
+  }
+
+  *values(): IterableIterator<string> {
+    for (const m of BIT_METHODS) if (this.bits & METHOD_BITS[m]!) yield m;
+    if (this.others) yield* this.others;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.values();
+  }
+
+  [Symbol.iterator](): IterableIterator<string> {
+    return this.values();
+  }
+}

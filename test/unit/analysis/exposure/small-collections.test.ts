@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { SmallMap, SmallSet } from '../../../../src/core/analysis/exposure/small-collections.js';
+import { MethodSet, SmallMap, SmallSet } from '../../../../src/core/analysis/exposure/small-collections.js';
 
 // More distinct keys than a collection keeps in its scanned array, so that every form is met:
 // empty, one inline entry, the array, and the Map or Set that takes over.
@@ -49,6 +49,37 @@ test('a small set reads as a Set given the same adds, in the same order', () => 
       assert.deepEqual([...small], [...set]);
       assert.deepEqual([...small.keys()], [...set.keys()]);
       for (const p of probes) assert.equal(small.has(p), set.has(p));
+    }),
+  );
+});
+
+test('a method set holds the same methods as a Set, common ones and any other', () => {
+  const method = fc.constantFrom(
+    '',
+    'GET',
+    'HEAD',
+    'POST',
+    'PUT',
+    'PATCH',
+    'DELETE',
+    'OPTIONS',
+    'PROPFIND',
+    'get',
+    'constructor',
+    'toString',
+  );
+  fc.assert(
+    fc.property(fc.array(method, { maxLength: 30 }), fc.array(method), (adds, probes) => {
+      const methods = new MethodSet();
+      const set = new Set<string>();
+      for (const m of adds) {
+        methods.add(m);
+        set.add(m);
+      }
+      assert.equal(methods.size, set.size);
+      assert.deepEqual([...methods].sort(), [...set].sort());
+      assert.deepEqual([...methods.keys()].sort(), [...set].sort());
+      for (const p of probes) assert.equal(methods.has(p), set.has(p));
     }),
   );
 });
