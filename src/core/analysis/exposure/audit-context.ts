@@ -1,6 +1,6 @@
 /** What every finding family reads: the estate, the log's activity and the thresholds. */
-import type { ActivityCollector, ActivitySummary } from './activity.js';
-import type { Estate } from './estate.js';
+import type { ActivityCollector, ActivitySummary, IdentityActivity } from './activity.js';
+import type { Estate, EstateIdentity } from './estate.js';
 
 export interface AuditThresholds {
   /** An active identity unused for this many days is stale. */
@@ -32,9 +32,21 @@ export const DEFAULT_THRESHOLDS: Readonly<AuditThresholds> = Object.freeze({
   minRecords: 20,
 });
 
+/** An identity the log shows, with the estate's identity of the same SPIFFE ID (none for a stranger). */
+export interface SeenIdentity {
+  activity: IdentityActivity;
+  identity: EstateIdentity | undefined;
+}
+
 export interface AuditContext {
   estate: Estate;
   activity: ActivityCollector;
+  /**
+   * The log joined to the estate once: every identity the log shows, with its
+   * estate identity; and each estate identity's `activity` set. Finding
+   * families read these instead of looking one map up in the other.
+   */
+  seen: readonly SeenIdentity[];
   /** Whether a decision log was given at all; without one, log-based findings are not raised. */
   hasLog: boolean;
   log: ActivitySummary & { since?: number; until?: number };

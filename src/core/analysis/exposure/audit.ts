@@ -9,7 +9,12 @@ import { ChainVerifier, type ChainStatus } from '../../log/hash-chain.js';
 import type { Policy } from '../../policy/model.js';
 import { ActivityCollector, type ObservedRecord } from './activity.js';
 import { RecordLineScanner } from './record-line.js';
-import { DEFAULT_THRESHOLDS, type AuditContext, type AuditThresholds } from './audit-context.js';
+import {
+  DEFAULT_THRESHOLDS,
+  type AuditContext,
+  type AuditThresholds,
+  type SeenIdentity,
+} from './audit-context.js';
 import { findCrossZone } from './cross-zone.js';
 import { Estate } from './estate.js';
 import { findFederation } from './federation.js';
@@ -147,9 +152,17 @@ export class Audit {
    */
   finish(chain?: ChainStatus): AuditReport {
     const summary = this.activity.summary();
+    const seen: SeenIdentity[] = [];
+    for (const id of this.estate.identities.values()) id.activity = undefined;
+    for (const a of this.activity.identities.values()) {
+      const id = this.estate.identities.get(a.spiffeId);
+      if (id) id.activity = a;
+      seen.push({ activity: a, identity: id });
+    }
     const ctx: AuditContext = {
       estate: this.estate,
       activity: this.activity,
+      seen,
       hasLog: this.given,
       log: {
         ...summary,

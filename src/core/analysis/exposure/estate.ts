@@ -12,6 +12,7 @@ import type { Grant } from '../../identity/grant.js';
 import type { InventorySnapshot } from '../../identity/inventory.js';
 import { createPrefixTable, formatCidr, parseCidr, type PrefixTable } from '../../net/index.js';
 import { UNKNOWN_ZONE, type Policy, type Service, type Workload } from '../../policy/model.js';
+import type { IdentityActivity } from './activity.js';
 import { Reachability, type IdentityReach, type ReachOptions } from './reachability.js';
 import { parseUtcTime } from '../../utc-time.js';
 
@@ -39,6 +40,8 @@ export interface EstateIdentity {
    */
   blastRun: object | undefined;
   blastFound: object | undefined;
+  /** What the decision log shows it did, once an audit has joined the log to the estate. */
+  activity: IdentityActivity | undefined;
 }
 
 interface KeptReach {
@@ -89,6 +92,7 @@ export class Estate {
   private addressTable: PrefixTable<readonly string[]> | undefined | null = null;
   private environments: Map<string, string> | undefined;
   private entriesById: Map<string, RegistrationEntry> | undefined;
+  private byEntry: EstateIdentity[] | undefined;
   private readonly environmentsConfigured: Readonly<Record<string, string>> | undefined;
   private readonly credentials = new Map<string, IssuedCredential[]>();
   private readonly grantsBy = new Map<string, Grant[]>();
@@ -147,6 +151,7 @@ export class Estate {
       zones,
       blastRun: undefined,
       blastFound: undefined,
+      activity: undefined,
     };
     if (entry) id.entry = entry;
     if (workload) id.workload = workload;
@@ -229,6 +234,11 @@ export class Estate {
   /** The service a SPIFFE ID runs, if any. */
   serviceOf(spiffeId: string): Service | undefined {
     return this.servicesBySpiffeId.get(spiffeId);
+  }
+
+  /** The estate's identity of each inventory entry, in the inventory's order. */
+  entryIdentities(): readonly EstateIdentity[] {
+    return (this.byEntry ??= this.inventory.entries.map((e) => this.identities.get(e.spiffeId)!));
   }
 
   entry(id: string): RegistrationEntry | undefined {

@@ -9,15 +9,14 @@ import { codeList, isoDay, plural } from './format.js';
 import { privilegesOf } from './granted-vs-used.js';
 
 export function findOverPrivilege(ctx: AuditContext): Finding[] {
-  const { estate, activity, log } = ctx;
+  const { estate, log } = ctx;
   if (!ctx.hasLog || !log.records) return [];
   const everyone = new Set(
     [...estate.policy.flows, ...estate.policy.permissions].filter((r) => r.from === '*').map((r) => r.id),
   );
   const out: Finding[] = [];
   const window = `between ${isoDay(log.first!)} and ${isoDay(log.last!)}`;
-  for (const a of activity.identities.values()) {
-    const id = estate.identities.get(a.spiffeId);
+  for (const { activity: a, identity: id } of ctx.seen) {
     if (!id || (id.entry && id.entry.status !== 'active')) continue;
     const all = privilegesOf(estate, id, a, a.spiffeId);
     // Rules for every caller (`from: "*"`) are a choice about the estate, not about this identity.

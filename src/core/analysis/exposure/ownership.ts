@@ -5,11 +5,11 @@ import { makeFinding, type Finding } from './finding.js';
 import { codeList, isoDay, plural } from './format.js';
 
 export function findOwnership(ctx: AuditContext): Finding[] {
-  const { estate, activity } = ctx;
+  const { estate } = ctx;
   const out: Finding[] = [];
   for (const id of estate.identities.values()) {
     if (id.owner || id.entry?.status === 'offboarded') continue;
-    const lifetime = estate.lifetime(id.spiffeId);
+    const lifetime = estate.lifetimeOf(id, id.spiffeId);
     const secrets = id.entry?.staticSecrets ?? [];
     const evidence = [
       id.entry ? `inventory entry \`${id.entry.id}\` has no \`owner\`` : 'not in the inventory',
@@ -18,7 +18,7 @@ export function findOwnership(ctx: AuditContext): Finding[] {
     if (id.kind) evidence.push(`kind \`${id.kind}\``);
     if (secrets.length) evidence.push(`holds static secrets: ${codeList(secrets.map((s) => s.id))}`);
     else if (lifetime.live.length) evidence.push(`holds ${plural(lifetime.live.length, 'live credential')}`);
-    const seen = activity.identities.get(id.spiffeId);
+    const seen = id.activity;
     if (seen) evidence.push(`${plural(seen.records, 'decision')} in the log, last on ${isoDay(seen.last)}`);
     out.push(
       makeFinding('missing_owner', {
@@ -32,8 +32,8 @@ export function findOwnership(ctx: AuditContext): Finding[] {
   }
 
   const trustDomain = estate.policy.trustDomain;
-  for (const a of activity.identities.values()) {
-    if (estate.identities.has(a.spiffeId) || a.allowed === 0) continue;
+  for (const { activity: a, identity } of ctx.seen) {
+    if (identity || a.allowed === 0) continue;
     if (tryParseSpiffeId(a.spiffeId)?.trustDomain !== trustDomain) continue;
     const services = [...a.services].filter(([, u]) => u.allowed > 0).map(([s]) => s);
     out.push(

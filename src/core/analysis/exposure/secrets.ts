@@ -11,12 +11,15 @@ import { parseUtcTime } from '../../utc-time.js';
 const MS_PER_DAY = 86_400_000;
 
 export function findSecrets(ctx: AuditContext): Finding[] {
-  const { estate, activity, thresholds } = ctx;
+  const { estate, thresholds } = ctx;
   const maxAge = thresholds.secretMaxAgeDays * MS_PER_DAY;
   const out: Finding[] = [];
-  for (const entry of estate.inventory.entries) {
+  const entries = estate.inventory.entries;
+  const ids = estate.entryIdentities();
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     if (entry.status !== 'active') continue;
-    const used = activity.identities.get(entry.spiffeId);
+    const used = ids[i]?.activity;
     for (const s of entry.staticSecrets ?? []) {
       const expiresAt = s.expiresAt === undefined ? undefined : parseUtcTime(s.expiresAt);
       if (expiresAt !== undefined && expiresAt <= estate.now) continue;
@@ -107,7 +110,7 @@ export function findSecrets(ctx: AuditContext): Finding[] {
   for (const id of estate.identities.values()) {
     const entry = id.entry;
     if (entry && entry.status !== 'active') continue;
-    const seen = activity.identities.get(id.spiffeId);
+    const seen = id.activity;
     const keyUses = seen?.credentialTypes.get('api-key') ?? 0;
     const secrets = entry?.staticSecrets ?? [];
     if (id.kind !== 'api-key' && !keyUses && !secrets.length) continue;

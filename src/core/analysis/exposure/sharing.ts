@@ -10,10 +10,9 @@ import { UNKNOWN_ZONE } from '../../policy/model.js';
 import { parseCidr, parseIpAddress, cidrContains, type Cidr } from '../../net/index.js';
 
 export function findSharing(ctx: AuditContext): Finding[] {
-  const { estate, activity, thresholds } = ctx;
+  const { estate, thresholds } = ctx;
   const out: Finding[] = [];
-  for (const a of activity.identities.values()) {
-    const id = estate.identities.get(a.spiffeId);
+  for (const { activity: a, identity: id } of ctx.seen) {
     if (!id) continue;
 
     // NHI8: the environments of the zones it calls from, and the one it belongs to.

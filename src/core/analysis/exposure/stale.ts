@@ -5,12 +5,16 @@ import { codeList, days, isoDay, plural } from './format.js';
 import { parseUtcTime } from '../../utc-time.js';
 
 export function findStale(ctx: AuditContext): Finding[] {
-  const { estate, activity, thresholds, log } = ctx;
+  const { estate, thresholds, log } = ctx;
   const threshold = estate.daysAgo(thresholds.staleDays);
   const out: Finding[] = [];
-  for (const entry of estate.inventory.entries) {
+  const entries = estate.inventory.entries;
+  const ids = estate.entryIdentities();
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     if (entry.status !== 'active') continue;
-    const seen = activity.identities.get(entry.spiffeId);
+    const id = ids[i];
+    const seen = id?.activity;
     const times = [seen?.last ?? -Infinity];
     if (entry.lastSeenAt) times.push(parseUtcTime(entry.lastSeenAt));
     for (const s of entry.staticSecrets ?? []) if (s.lastUsedAt) times.push(parseUtcTime(s.lastUsedAt));
@@ -30,12 +34,12 @@ export function findStale(ctx: AuditContext): Finding[] {
           ? `no decision in the log between ${isoDay(log.first!)} and ${isoDay(log.last!)} (${plural(log.records, 'record')})`
           : 'no decision in the log',
       );
-    const lifetime = estate.lifetime(entry.spiffeId);
+    const lifetime = estate.lifetimeOf(id, entry.spiffeId);
     if (lifetime.live.length)
       evidence.push(
         `still holds ${plural(lifetime.live.length, 'live credential')}: ${codeList(lifetime.live.map((c) => c.id))}`,
       );
-    const reach = estate.reach(entry.spiffeId, undefined, { includeUnenforced: false });
+    const reach = estate.reachOf(id, entry.spiffeId, undefined, { includeUnenforced: false });
     const services = [...new Set(reach.services.map((s) => s.service))];
     if (services.length) evidence.push(`the policy still lets it reach ${codeList(services)}`);
     out.push(
