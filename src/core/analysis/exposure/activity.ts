@@ -142,6 +142,9 @@ export interface ActivitySummary {
   last?: number;
 }
 
+/** The zone denials of every identity that had none: shared, and never written to. */
+const NO_ZONE_DENIALS: SmallMap<string, ZoneDenial> = new SmallMap();
+
 function newActivity(spiffeId: string): IdentityActivity {
   return {
     spiffeId,
@@ -164,7 +167,7 @@ function newActivity(spiffeId: string): IdentityActivity {
     credentialIds: new SmallSet(),
     services: new SmallMap(),
     permissionRules: new SmallMap(),
-    zoneDenials: new SmallMap(),
+    zoneDenials: NO_ZONE_DENIALS,
     allowedAfterOffboarding: 0,
     firstAfterOffboarding: Infinity,
     offboardedAt: undefined,
@@ -355,7 +358,17 @@ export class ActivityCollector {
     const service = record.service;
     let use = a.services.get(service);
     if (!use)
-      a.services.set(this.share(service), (use = { requests: 0, allowed: 0, allowedAt: new SmallSet() }));
+      a.services.set(
+        this.share(service),
+        // Every field in the literal: one added later would move the object's fields out of it.
+        (use = {
+          requests: 0,
+          allowed: 0,
+          allowedAt: new SmallSet(),
+          lastZone: undefined,
+          lastPort: undefined,
+        }),
+      );
     use.requests++;
     if (allowed) {
       use.allowed++;
@@ -385,6 +398,8 @@ export class ActivityCollector {
       }
     } else if (record.layer === 'zone' && record.sourceZone !== record.destinationZone) {
       const key = `${record.sourceZone}\u0000${record.destinationZone}`;
+      // Most identities are never stopped at a zone boundary: their map is made on the first denial.
+      if (a.zoneDenials === NO_ZONE_DENIALS) a.zoneDenials = new SmallMap();
       let z = a.zoneDenials.get(key);
       if (!z) {
         z = {
