@@ -186,13 +186,15 @@ function own<K>(k: K): K {
   return typeof k === 'string' && k.length > 12 ? (JSON.parse(JSON.stringify(k)) as K) : k;
 }
 
-const bump = <K>(m: SmallMap<K, number>, k: K) => {
+/** Counts `k` in `m`; a new key is stored as `keep` makes it. */
+const bump = <K>(m: SmallMap<K, number>, k: K, keep: (k: K) => K = own) => {
   const n = m.get(k);
-  m.set(n === undefined ? own(k) : k, (n ?? 0) + 1);
+  m.set(n === undefined ? keep(k) : k, (n ?? 0) + 1);
 };
 
-const addTo = <K>(set: SmallSet<K>, k: K) => {
-  if (!set.has(k)) set.add(own(k));
+/** Adds `k` to `set`, stored as `keep` makes it. */
+const addTo = <K>(set: SmallSet<K>, k: K, keep: (k: K) => K = own) => {
+  if (!set.has(k)) set.add(keep(k));
 };
 
 /** Distinct names kept once for every identity (zones, services, rules, …); past this many, new ones are copied. */
@@ -229,23 +231,13 @@ export class ActivityCollector {
   constructor(private readonly options: ActivityOptions = {}) {}
 
   /** The kept instance of a repeated name (see {@link shared}). */
-  private share(text: string): string {
+  private readonly share = (text: string): string => {
     const kept = this.shared.get(text);
     if (kept !== undefined) return kept;
     const copy = own(text);
     if (this.shared.size < MAX_SHARED) this.shared.set(copy, copy);
     return copy;
-  }
-
-  private bumpShared(m: SmallMap<string, number>, k: string): void {
-    const n = m.get(k);
-    if (n === undefined) m.set(this.share(k), 1);
-    else m.set(k, n + 1);
-  }
-
-  private addShared(set: SmallSet<string>, k: string): void {
-    if (!set.has(k)) set.add(this.share(k));
-  }
+  };
 
   /** What each identity did, by SPIFFE ID. */
   get identities(): ReadonlyMap<string, IdentityActivity> {
@@ -345,20 +337,20 @@ export class ActivityCollector {
       if (a.addresses.has(ip) || a.addresses.size < MAX_ADDRESSES) bump(a.addresses, ip);
       else a.addressesDropped++;
     }
-    this.bumpShared(a.zones, record.sourceZone);
+    bump(a.zones, record.sourceZone, this.share);
     // UTC hour and weekday by arithmetic: no Date per record (1970-01-01 was a Thursday).
     a.hours[Math.floor(t / 3_600_000) % 24]!++;
     a.weekdays[(Math.floor(t / 86_400_000) + 4) % 7]!++;
     const path = record.path === undefined ? undefined : pathShape(record.path);
     if (path !== undefined) {
-      if (a.paths.has(path) || a.paths.size < MAX_PATHS) this.addShared(a.paths, path);
+      if (a.paths.has(path) || a.paths.size < MAX_PATHS) addTo(a.paths, path, this.share);
       else a.pathsDropped++;
     }
     const ua = record.userAgent;
     if (typeof ua === 'string' && (a.userAgents.has(ua) || a.userAgents.size < MAX_USER_AGENTS))
-      this.bumpShared(a.userAgents, ua);
+      bump(a.userAgents, ua, this.share);
     if (record.credential) {
-      this.bumpShared(a.credentialTypes as SmallMap<string, number>, record.credentialType!);
+      bump(a.credentialTypes as SmallMap<string, number>, record.credentialType!, this.share);
       if (record.credentialId !== undefined && a.credentialIds.size < MAX_METHODS)
         addTo(a.credentialIds, record.credentialId);
     }
@@ -381,7 +373,7 @@ export class ActivityCollector {
     if (allowed) {
       use.allowed++;
       if (use.lastZone !== record.sourceZone || use.lastPort !== record.port) {
-        this.addShared(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`);
+        addTo(use.allowedAt, `${record.sourceZone}\u0000${record.port ?? 0}`, this.share);
         use.lastZone = this.share(record.sourceZone);
         use.lastPort = record.port;
       }
@@ -396,7 +388,7 @@ export class ActivityCollector {
           if (!s)
             r.services.set(this.share(service), (s = { methods: new MethodSet(), zones: new SmallSet() }));
           if (!s.methods.has(method) && s.methods.size < MAX_METHODS) s.methods.add(this.share(method));
-          this.addShared(s.zones, record.sourceZone);
+          addTo(s.zones, record.sourceZone, this.share);
         }
       }
       const off = a.offboardedAt;
@@ -426,8 +418,8 @@ export class ActivityCollector {
       if (record.wouldDeny) z.unenforced++;
       if (t < z.first) z.first = t;
       if (t > z.last) z.last = t;
-      this.addShared(z.services, service);
-      for (const r of record.rules) this.addShared(z.rules, r);
+      addTo(z.services, service, this.share);
+      for (const r of record.rules) addTo(z.rules, r, this.share);
     }
   }
 
