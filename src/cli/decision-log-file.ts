@@ -1,11 +1,10 @@
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
 import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
 import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
 import { fileProblem, isFileSystemError } from './file-problem.js';
-import { textFileChunks } from './text-file-chunks.js';
+import { textFileChunks, textFileChunksSync } from './text-file-chunks.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -98,47 +97,56 @@ export async function checkChainOfFile(file: string): Promise<ChainStatus> {
 }
 
 /**
- * {@link checkChainOfFile} on a thread of its own, so that hashing a large
- * log overlaps with reading it for analysis. Rejects when the thread fails.
- */
-export function checkChainInWorker(file: string): Promise<ChainStatus> {
-  return new Promise((resolvePromise, reject) => {
-    const worker = new Worker(new URL('./chain-check-worker.js', import.meta.url), { workerData: { file } });
-    let done = false;
-    worker.once('message', (status: ChainStatus) => {
-      done = true;
-      resolvePromise(status);
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => {
-      if (!done) reject(new Error(`the chain check thread exited with code ${code}`));
-    });
-  });
-}
-
-/**
  * The lines of a text file, a batch per chunk read. Lines end at `\n`,
  * `\r\n` or a lone `\r`, and a last line without an end counts when it is
  * not empty — as node:readline reads them.
  */
 async function* fileLines(file: string): AsyncGenerator<string[]> {
-  let rest = '';
+  const cutter = new LineCutter();
   for await (const { text } of textFileChunks(file)) {
+    const lines = cutter.push(text);
+    if (lines) yield lines;
+  }
+  const last = cutter.end();
+  if (last) yield last;
+}
+
+/** {@link fileLines}, read synchronously: for a thread of its own that may wait on the disk. */
+export function* fileLinesSync(file: string): Generator<string[]> {
+  const cutter = new LineCutter();
+  for (const { text } of textFileChunksSync(file)) {
+    const lines = cutter.push(text);
+    if (lines) yield lines;
+  }
+  const last = cutter.end();
+  if (last) yield last;
+}
+
+/** Cuts text given a piece at a time into lines (see {@link fileLines}). */
+class LineCutter {
+  private rest = '';
+
+  /** The lines the piece completes; undefined when it completes none. */
+  push(text: string): string[] | undefined {
     const first = text.indexOf('\n');
     if (first === -1) {
-      rest += text;
-      continue;
+      this.rest += text;
+      return undefined;
     }
     const lines: string[] = [];
-    // The line begun in the chunk before ends here; a `\r` it ended with pairs with this `\n`.
-    cutLines(rest + text.slice(0, first + 1), lines);
-    rest = cutLines(text.slice(first + 1), lines);
-    yield lines;
+    // The line begun in the piece before ends here; a `\r` it ended with pairs with this `\n`.
+    cutLines(this.rest + text.slice(0, first + 1), lines);
+    this.rest = cutLines(text.slice(first + 1), lines);
+    return lines;
   }
-  if (rest !== '') {
+
+  /** The last line, when the text does not end with a line end. */
+  end(): string[] | undefined {
+    if (this.rest === '') return undefined;
     const lines: string[] = [];
-    cutLines(rest + '\n', lines);
-    yield lines;
+    cutLines(this.rest + '\n', lines);
+    this.rest = '';
+    return lines;
   }
 }
 

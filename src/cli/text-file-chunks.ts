@@ -17,6 +17,7 @@
  * by a piece's end over to the next piece.
  */
 import { isAscii } from 'node:buffer';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -36,28 +37,62 @@ export async function* textFileChunks(path: string): AsyncGenerator<TextPiece> {
   const file = await open(path, 'r');
   try {
     const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
-    const decoder = new StringDecoder('utf8');
-    let pending = false;
-    let bytesRead = 0;
+    const pieces = new PieceDecoder();
     for (;;) {
       const { bytesRead: n } = await file.read(buffer, 0, READ_BYTES, null);
       if (n === 0) break;
-      for (let at = 0; at < n; at += PIECE_BYTES) {
-        const piece = buffer.subarray(at, Math.min(n, at + PIECE_BYTES));
-        bytesRead += piece.length;
-        if (!pending && isAscii(piece)) {
-          yield { text: piece.toString('latin1'), bytesRead };
-          continue;
-        }
-        // The decoder copies what it keeps of a cut character: the buffer may be refilled.
-        yield { text: decoder.write(piece), bytesRead };
-        pending = endsInsideCharacter(piece);
-      }
+      yield* pieces.decode(buffer, n);
     }
-    const end = decoder.end();
-    if (end) yield { text: end, bytesRead };
+    const end = pieces.end();
+    if (end) yield end;
   } finally {
     await file.close();
+  }
+}
+
+/** {@link textFileChunks}, read synchronously: for a thread of its own that may wait on the disk. */
+export function* textFileChunksSync(path: string): Generator<TextPiece> {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    const pieces = new PieceDecoder();
+    for (;;) {
+      const n = readSync(fd, buffer, 0, READ_BYTES, null);
+      if (n === 0) break;
+      yield* pieces.decode(buffer, n);
+    }
+    const end = pieces.end();
+    if (end) yield end;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Turns the bytes read, a buffer at a time, into pieces of text. */
+class PieceDecoder {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = false;
+  private bytesRead = 0;
+
+  /** The pieces of the first `n` bytes of `buffer`: take them all before the buffer is refilled. */
+  *decode(buffer: Buffer, n: number): Generator<TextPiece> {
+    for (let at = 0; at < n; at += PIECE_BYTES) {
+      const piece = buffer.subarray(at, Math.min(n, at + PIECE_BYTES));
+      this.bytesRead += piece.length;
+      if (!this.pending && isAscii(piece)) {
+        yield { text: piece.toString('latin1'), bytesRead: this.bytesRead };
+        continue;
+      }
+      // The decoder copies what it keeps of a cut character: the buffer may be refilled.
+      yield { text: this.decoder.write(piece), bytesRead: this.bytesRead };
+      this.pending = endsInsideCharacter(piece);
+    }
+  }
+
+  /** What the decoder still holds at the end of the file (a cut character, replaced). */
+  end(): TextPiece | undefined {
+    const text = this.decoder.end();
+    return text ? { text, bytesRead: this.bytesRead } : undefined;
   }
 }
 

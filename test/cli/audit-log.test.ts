@@ -1,7 +1,8 @@
 /**
- * The audit of a large decision log checks the hash chain on a second thread
- * (src/cli/audit-log.ts): the report must be the one a single pass gives,
- * intact or broken at the same record. The thread runs the built module, so
+ * The audit of a large decision log reads it, and checks its hash chain, on
+ * a second thread (src/cli/audit-log.ts, decision-log-reader.ts): the report
+ * must be the one a single pass gives, intact or broken at the same record,
+ * the same errors for the same lines. The thread runs the built module, so
  * this runs the built code (dist/).
  */
 import assert from 'node:assert/strict';
@@ -23,6 +24,14 @@ const { auditWithLog } = built
 const { checkChainOfFile } = built
   ? ((await import(`${root}dist/cli/decision-log-file.js`)) as LogFileModule)
   : ({} as LogFileModule);
+type ReaderModule = typeof import('../../src/cli/decision-log-reader.js');
+type ExposureModule = typeof import('../../src/core/analysis/exposure/index.js');
+const { readDecisionLogOnThread } = built
+  ? ((await import(`${root}dist/cli/decision-log-reader.js`)) as ReaderModule)
+  : ({} as ReaderModule);
+const { Audit } = built
+  ? ((await import(`${root}dist/core/analysis/exposure/index.js`)) as ExposureModule)
+  : ({} as ExposureModule);
 const policy = parsePolicy(readPolicySources(['examples/acme/policy'], root));
 const inventory = readInventoryFile('examples/acme/inventory.yaml', root);
 const options = { now: Date.parse('2030-01-01T00:00:00Z') };
@@ -45,8 +54,26 @@ async function both(text: string) {
   return { single, parallel, file };
 }
 
+function logFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-log-'));
+  const file = join(dir, 'log.jsonl');
+  writeFileSync(file, text);
+  return file;
+}
+
+/** A gatherer slower than the reader: the reader runs ahead, then checks the chain while it waits. */
+function slowly(audit: InstanceType<typeof Audit>, ms: number) {
+  return {
+    addBatch: (batch: Parameters<InstanceType<typeof Audit>['addBatch']>[0]) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until);
+      audit.addBatch(batch);
+    },
+  };
+}
+
 describe(
-  'audit with the chain checked on a second thread',
+  'audit of a log read on a second thread',
   { skip: built ? false : 'run `npm run build` first' },
   () => {
     test('an intact log: the same report as one pass', async () => {
@@ -95,17 +122,69 @@ describe(
       await assert.rejects(checkChainOfFile(file), /log\.jsonl:3: not a decision record/);
     });
 
-    test('skipping the chain check skips the thread too', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-log-'));
-      const file = join(dir, 'log.jsonl');
-      writeFileSync(file, lines.join('\n'));
-      const r = await auditWithLog(
-        policy,
-        inventory,
-        { ...options, verifyChain: false },
-        { path: file, cwd: root, parallelFromBytes: 0 },
+    test('batches of one record, gathered slowly: everything gathered, the chain checked in between', async () => {
+      const tampered = [...lines];
+      tampered[40] = tampered[40]!.replace('"decision":"allow"', '"decision":"deny"');
+      for (const text of [lines.join('\n'), tampered.join('\n')]) {
+        const file = logFile(text);
+        const audit = new Audit(policy, inventory, { ...options, verifyChain: false }).withLog();
+        const reading = readDecisionLogOnThread(file, root, slowly(audit, 2), {
+          verifyChain: true,
+          batchSize: 1,
+        });
+        await reading.read;
+        const chain = await reading.chain;
+        assert.deepEqual(chain, await checkChainOfFile(file));
+        const single = await auditWithLog(policy, inventory, options, {
+          path: file,
+          cwd: root,
+          parallelFromBytes: Infinity,
+        });
+        assert.deepEqual(audit.finish(chain), single);
+      }
+    });
+
+    test('an error of the gatherer stops the reading and is the one reported', async () => {
+      const file = logFile(lines.join('\n'));
+      let batches = 0;
+      const reading = readDecisionLogOnThread(
+        file,
+        root,
+        {
+          addBatch: () => {
+            if (++batches === 3) throw new Error('gatherer failed');
+          },
+        },
+        { verifyChain: true, batchSize: 2 },
       );
-      assert.equal(r.log.chain, 'not checked');
+      await assert.rejects(reading.read, /gatherer failed/);
+      await assert.rejects(reading.chain, /gatherer failed/);
+      assert.equal(batches, 3, 'no batch is gathered after the error');
+    });
+
+    test('a missing file is reported as the single pass reports it', async () => {
+      const missing = join(tmpdir(), 'gatehouse-no-such-log.jsonl');
+      for (const parallelFromBytes of [0, Infinity])
+        await assert.rejects(
+          auditWithLog(policy, inventory, options, { path: missing, cwd: root, parallelFromBytes }),
+          /cannot read decision log/,
+        );
+    });
+
+    test('the chain check skipped: read on the thread all the same, the chain not checked', async () => {
+      const file = logFile(lines.join('\n'));
+      const [parallel, single] = await Promise.all(
+        [0, Infinity].map((parallelFromBytes) =>
+          auditWithLog(
+            policy,
+            inventory,
+            { ...options, verifyChain: false },
+            { path: file, cwd: root, parallelFromBytes },
+          ),
+        ),
+      );
+      assert.equal(parallel!.log.chain, 'not checked');
+      assert.deepEqual(parallel, single);
     });
   },
 );

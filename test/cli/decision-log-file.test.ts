@@ -3,7 +3,8 @@
  * the lines of the file decoded as UTF-8, whatever falls on the boundaries
  * of the pieces decoded and of the reads into the reused buffer — ASCII
  * pieces are copied byte for byte, the others decoded, and a character cut
- * by a piece's end must come out whole.
+ * by a piece's end must come out whole. The synchronous reading must cut
+ * the same lines.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { readDecisionLog } from '../../src/cli/decision-log-file.js';
+import { fileLinesSync, readDecisionLog } from '../../src/cli/decision-log-file.js';
 import { PIECE_BYTES, READ_BYTES } from '../../src/cli/text-file-chunks.js';
 
 /** A piece boundary, then one that is also a read boundary (the buffer is refilled there). */
@@ -26,6 +27,9 @@ async function linesOf(bytes: Buffer): Promise<string[]> {
     add: () => assert.fail('every line is taken by addLine'),
     addLine: (line) => (seen.push(line), true),
   });
+  // The synchronous reading (the chain check's, on the reading thread) cuts the same lines.
+  const sync = [...fileLinesSync(file)].flat().filter((l) => l.trim() !== '');
+  assert.deepEqual(sync, seen, 'fileLinesSync gives the lines readDecisionLog gives');
   return seen;
 }
 

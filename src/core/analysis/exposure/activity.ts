@@ -8,6 +8,19 @@ import type { DecisionRecord } from '../../log/decision-record.js';
 import { RecordLineScanner } from './record-line.js';
 import { MethodSet, SmallMap, SmallSet } from './small-collections.js';
 import { parseUtcTime } from '../../utc-time.js';
+import { ownedString } from './owned-string.js';
+import {
+  Field,
+  FIELDS,
+  Flag,
+  NAME_KINDS,
+  NameKind,
+  pathShape,
+  TEXT_NAME,
+  type ActivityBatch,
+} from './activity-batch.js';
+
+export { pathShape };
 
 /** Records may carry fields beyond {@link DecisionRecord}; the one read here is the client's user agent. */
 export type ObservedRecord = DecisionRecord & { userAgent?: string };
@@ -174,17 +187,7 @@ function newActivity(spiffeId: string): IdentityActivity {
   };
 }
 
-/**
- * A key as kept: a value cut from a log line would keep the whole line alive
- * (engines share the text of long substrings), so a new key is copied once.
- * The copy is made by a JSON round trip because that gives one flat string:
- * a slice of a concatenation is itself a slice, one more object to read past
- * on every lookup of a map of a hundred thousand identities. It is exact for
- * every string, lone surrogates included.
- */
-function own<K>(k: K): K {
-  return typeof k === 'string' && k.length > 12 ? (JSON.parse(JSON.stringify(k)) as K) : k;
-}
+const own = ownedString;
 
 /** Counts `k` in `m`; a new key is stored as `keep` makes it. */
 const bump = <K>(m: SmallMap<K, number>, k: K, keep: (k: K) => K = own) => {
@@ -227,6 +230,30 @@ export class ActivityCollector {
   private first = Infinity;
   private last = -Infinity;
   private lines: RecordLineScanner | undefined;
+  /** For {@link addBatch}: the names numbered so far, by kind, and the identities by number. */
+  private readonly names: string[][] = Array.from({ length: NAME_KINDS }, () => []);
+  private readonly byNumber: (IdentityActivity | undefined)[] = [];
+  /** The record {@link addBatch} fills for each record in turn: gathering keeps none of it. */
+  private readonly scratchRules: string[] = [];
+  private readonly scratch: RecordFields = {
+    time: '',
+    spiffeId: '',
+    ip: undefined,
+    sourceZone: '',
+    credential: false,
+    credentialType: undefined,
+    credentialId: undefined,
+    service: '',
+    port: undefined,
+    destinationZone: '',
+    method: undefined,
+    path: undefined,
+    decision: 'deny',
+    layer: 'credential',
+    rules: this.scratchRules,
+    wouldDeny: false,
+    userAgent: undefined,
+  };
 
   constructor(private readonly options: ActivityOptions = {}) {}
 
@@ -298,7 +325,11 @@ export class ActivityCollector {
 
   /** The record's time when it counts; otherwise it is counted as skipped. */
   private inWindow(time: string): number | undefined {
-    const t = parseUtcTime(time);
+    return this.inWindowAt(parseUtcTime(time));
+  }
+
+  /** {@link inWindow} for a time already read (NaN: unreadable). */
+  private inWindowAt(t: number): number | undefined {
     const { since, until } = this.options;
     if (Number.isNaN(t) || (since !== undefined && t < since) || (until !== undefined && t >= until)) {
       this.skipped++;
@@ -307,7 +338,7 @@ export class ActivityCollector {
     return t;
   }
 
-  private gather(t: number, record: RecordFields, known: IdentityActivity | undefined): void {
+  private gather(t: number, record: RecordFields, known: IdentityActivity | undefined): IdentityActivity {
     this.records++;
     if (t < this.first) this.first = t;
     if (t > this.last) this.last = t;
@@ -421,6 +452,75 @@ export class ActivityCollector {
       addTo(z.services, service, this.share);
       for (const r of record.rules) addTo(z.rules, r, this.share);
     }
+    return a;
+  }
+
+  /**
+   * Adds a batch of records reduced to numbers (see {@link ActivityBatchWriter});
+   * batches must come in the order the writer made them, each once.
+   */
+  addBatch(batch: ActivityBatch): void {
+    if (this.queued.length) this.drain();
+    const names = this.names;
+    for (let k = 0; k < NAME_KINDS; k++) {
+      const table = names[k]!;
+      // Names gathering shares are shared from here; SPIFFE IDs are keys of their own.
+      for (const name of batch.names[k]!) table.push(k === NameKind.spiffeId ? name : this.share(name));
+    }
+    const { fields, times, ports, rules, addresses, credentialIds, text } = batch;
+    let textAt = 0;
+    let ruleAt = 0;
+    const name = (kind: number, n: number): string | undefined =>
+      n >= 0 ? names[kind]![n] : n === TEXT_NAME ? text[textAt++] : undefined;
+    const r = this.scratch;
+    const ruleList = this.scratchRules;
+    const byNumber = this.byNumber;
+    let touched = 0;
+    for (let i = 0; i < batch.count; i++) {
+      if (i % BATCH === 0) {
+        // What gathering reads first of the next identities, read side by side (see BATCH).
+        const end = Math.min(batch.count, i + BATCH);
+        for (let k = i; k < end; k++) {
+          const a = byNumber[fields[k * FIELDS + Field.spiffeId]!];
+          if (a)
+            touched += a.records + a.hours.length + a.services.size + a.permissionRules.size + a.zones.size;
+        }
+      }
+      const o = i * FIELDS;
+      const idNumber = fields[o + Field.spiffeId]!;
+      r.spiffeId = name(NameKind.spiffeId, idNumber)!;
+      r.sourceZone = name(NameKind.zone, fields[o + Field.sourceZone]!)!;
+      r.destinationZone = name(NameKind.zone, fields[o + Field.destinationZone]!)!;
+      r.credentialType = name(
+        NameKind.credentialType,
+        fields[o + Field.credentialType]!,
+      ) as RecordFields['credentialType'];
+      r.service = name(NameKind.service, fields[o + Field.service]!)!;
+      r.method = name(NameKind.method, fields[o + Field.method]!);
+      r.path = name(NameKind.path, fields[o + Field.path]!);
+      r.userAgent = name(NameKind.userAgent, fields[o + Field.userAgent]!);
+      r.layer = name(NameKind.layer, fields[o + Field.layer]!) as RecordFields['layer'];
+      const flags = fields[o + Field.flags]!;
+      r.decision = flags & Flag.allow ? 'allow' : 'deny';
+      r.wouldDeny = (flags & Flag.wouldDeny) !== 0;
+      r.credential = (flags & Flag.credential) !== 0;
+      r.port = flags & Flag.port ? ports[i] : undefined;
+      r.ip = addresses[i];
+      r.credentialId = credentialIds[i];
+      const ruleCount = fields[o + Field.rules]!;
+      ruleList.length = ruleCount;
+      for (let k = 0; k < ruleCount; k++) ruleList[k] = name(NameKind.rule, rules[ruleAt++]!)!;
+      const t = this.inWindowAt(times[i]!);
+      if (t === undefined) continue;
+      if (idNumber >= 0) {
+        // The identity by its number: no hashing of its SPIFFE ID, once it is known.
+        const known = byNumber[idNumber];
+        if (known) this.gather(t, r, known);
+        else byNumber[idNumber] = this.gather(t, r, this.byId.get(r.spiffeId));
+      } else this.gather(t, r, this.byId.get(r.spiffeId));
+    }
+    ruleList.length = 0;
+    this.touched = touched;
   }
 
   summary(): ActivitySummary {
@@ -432,13 +532,6 @@ export class ActivityCollector {
     }
     return s;
   }
-}
-
-/** A path with its id-like segments (any holding a digit) replaced by `{}`. */
-export function pathShape(path: string): string {
-  const q = path.indexOf('?');
-  const p = q === -1 ? path : path.slice(0, q);
-  return /\d/.test(p) ? p.replace(/[^/]*\d[^/]*/g, '{}') : p;
 }
 
 /** Gathers activity from a whole log at once. */

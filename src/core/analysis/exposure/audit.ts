@@ -7,7 +7,8 @@
 import type { InventorySnapshot } from '../../identity/inventory.js';
 import { ChainVerifier, type ChainStatus } from '../../log/hash-chain.js';
 import type { Policy } from '../../policy/model.js';
-import { ActivityCollector, type ObservedRecord } from './activity.js';
+import { ActivityCollector, type ActivitySummary, type ObservedRecord } from './activity.js';
+import type { ActivityBatch } from './activity-batch.js';
 import { RecordLineScanner } from './record-line.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -85,6 +86,7 @@ export class Audit {
   private readonly options: AuditOptions;
   private readonly thresholds: AuditThresholds;
   private readonly lines = new RecordLineScanner();
+  private prepared: { summary: ActivitySummary; findings: Finding[] } | undefined;
   private given = false;
 
   constructor(policy: Policy, inventory: InventorySnapshot, options: AuditOptions) {
@@ -140,9 +142,27 @@ export class Audit {
     return true;
   }
 
+  /**
+   * Adds a batch of records another thread read and reduced (see
+   * {@link ActivityBatchWriter}); that reader checks the chain, if any.
+   */
+  addBatch(batch: ActivityBatch): void {
+    this.given = true;
+    this.activity.addBatch(batch);
+  }
+
   /** The activity gathered so far (for granted-vs-used over the same pass). */
   get collector(): ActivityCollector {
     return this.activity;
+  }
+
+  /**
+   * Works out the findings from what was added so far, ahead of
+   * {@link finish}: a chain check made elsewhere can end meanwhile. Add
+   * nothing after it.
+   */
+  prepare(): void {
+    this.prepared ??= this.findings();
   }
 
   /**
@@ -151,40 +171,9 @@ export class Audit {
    * `verifyChain: false`.
    */
   finish(chain?: ChainStatus): AuditReport {
-    const summary = this.activity.summary();
-    const seen: SeenIdentity[] = [];
-    for (const id of this.estate.identities.values()) id.activity = undefined;
-    for (const a of this.activity.identities.values()) {
-      const id = this.estate.identities.get(a.spiffeId);
-      if (id) id.activity = a;
-      seen.push({ activity: a, identity: id });
-    }
-    const ctx: AuditContext = {
-      estate: this.estate,
-      activity: this.activity,
-      seen,
-      hasLog: this.given,
-      log: {
-        ...summary,
-        ...(this.options.since !== undefined ? { since: this.options.since } : {}),
-        until: this.options.until ?? this.options.now,
-      },
-      thresholds: this.thresholds,
-    };
-    const findings = [
-      ...findStale(ctx),
-      ...findSecrets(ctx),
-      ...findOwnership(ctx),
-      ...findSharing(ctx),
-      ...findThirdParty(ctx),
-      ...findHumanUse(ctx),
-      ...findFederation(ctx),
-      ...findOverPrivilege(ctx),
-      ...findOffboarding(ctx),
-      ...findCrossZone(ctx),
-      ...policyRiskChecks(this.estate, this.thresholds),
-    ].sort(compareFindings);
-
+    this.prepare();
+    const { summary, findings } = this.prepared!;
+    this.prepared = undefined;
     const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
     const byType: Partial<Record<FindingType, number>> = {};
     const byOwasp: Partial<Record<OwaspNhiId, number>> = {};
@@ -225,6 +214,43 @@ export class Audit {
       },
       findings,
     };
+  }
+
+  private findings(): { summary: ActivitySummary; findings: Finding[] } {
+    const summary = this.activity.summary();
+    const seen: SeenIdentity[] = [];
+    for (const id of this.estate.identities.values()) id.activity = undefined;
+    for (const a of this.activity.identities.values()) {
+      const id = this.estate.identities.get(a.spiffeId);
+      if (id) id.activity = a;
+      seen.push({ activity: a, identity: id });
+    }
+    const ctx: AuditContext = {
+      estate: this.estate,
+      activity: this.activity,
+      seen,
+      hasLog: this.given,
+      log: {
+        ...summary,
+        ...(this.options.since !== undefined ? { since: this.options.since } : {}),
+        until: this.options.until ?? this.options.now,
+      },
+      thresholds: this.thresholds,
+    };
+    const findings = [
+      ...findStale(ctx),
+      ...findSecrets(ctx),
+      ...findOwnership(ctx),
+      ...findSharing(ctx),
+      ...findThirdParty(ctx),
+      ...findHumanUse(ctx),
+      ...findFederation(ctx),
+      ...findOverPrivilege(ctx),
+      ...findOffboarding(ctx),
+      ...findCrossZone(ctx),
+      ...policyRiskChecks(this.estate, this.thresholds),
+    ].sort(compareFindings);
+    return { summary, findings };
   }
 }
 

@@ -1,0 +1,122 @@
+/**
+ * The thread {@link readDecisionLogOnThread} starts: reads one decision log
+ * file as {@link readDecisionLog} reads it and posts its records reduced to
+ * numbers, a batch at a time (`{ batch }`…, then `{ read: true }`); when
+ * asked, reads it a second time to check its hash chain
+ * (`{ done: true, chain? }`); or posts `{ error }`.
+ *
+ * The chain is checked by a reading of its own because hashing every record
+ * is the largest part of reading: done with the first, it would keep the
+ * gatherer waiting. The second reading goes on whenever the gatherer is
+ * behind, and after the last record is handed over, beside the findings. It
+ * never passes the records the first has read, so a log appended to
+ * meanwhile is checked as far as it was audited.
+ */
+import { resolve } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { recordFields } from '../core/analysis/exposure/activity.js';
+import { ActivityBatchWriter, batchBuffers } from '../core/analysis/exposure/activity-batch.js';
+import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
+import { GatehouseError } from '../core/errors.js';
+import type { DecisionRecord } from '../core/log/decision-record.js';
+import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
+import { fileLinesSync, readDecisionLog } from './decision-log-file.js';
+import { BATCHES_AHEAD, Progress, type ReaderJob } from './decision-log-reader.js';
+
+const job = workerData as ReaderJob;
+const progress = new Int32Array(job.progress);
+const writer = new ActivityBatchWriter(job.batchSize);
+const scanner = new RecordLineScanner();
+
+/**
+ * The chain check, a second reading of the file behind the first, taken a
+ * few lines at a time when the reader has nothing better to do.
+ */
+class ChainPass {
+  private readonly verifier = new ChainVerifier();
+  private readonly lines = fileLinesSync(resolve(job.cwd, job.path));
+  private batch: string[] = [];
+  private at = 0;
+  /** Records checked. */
+  private seen = 0;
+  private ended = false;
+
+  /**
+   * Checks up to `budget` more lines, never past the `records` the first
+   * reading has read: false when there was nothing it could check.
+   */
+  step(records: number, budget: number): boolean {
+    let progressed = false;
+    while (budget-- > 0 && this.seen < records) {
+      if (this.at === this.batch.length) {
+        const next = this.ended ? undefined : this.lines.next();
+        if (!next || next.done) {
+          this.ended = true;
+          return progressed;
+        }
+        this.batch = next.value;
+        this.at = 0;
+        continue;
+      }
+      const line = this.batch[this.at++]!;
+      progressed = true;
+      if (line.trim() === '') continue;
+      const read = scanner.scan(line, true);
+      if (read) this.verifier.pushCanonical(read.chain!.record, read.chain!.body);
+      // The first reading took this line as a record, so it parses.
+      else this.verifier.push(JSON.parse(line) as DecisionRecord);
+      this.seen++;
+    }
+    return progressed;
+  }
+
+  status(): ChainStatus {
+    return this.verifier.status();
+  }
+}
+
+const chain = job.verifyChain ? new ChainPass() : undefined;
+/** Records the first reading has handed to the writer. */
+let records = 0;
+
+/**
+ * Posts the batch; then, while the gatherer is {@link BATCHES_AHEAD} behind
+ * (a log read faster than it is gathered must not pile up in memory),
+ * checks the chain of records already read, or waits.
+ */
+function send(): void {
+  const batch = writer.take();
+  const sent = Atomics.add(progress, Progress.sent, 1) + 1;
+  parentPort!.postMessage({ batch }, batchBuffers(batch));
+  for (;;) {
+    const done = Atomics.load(progress, Progress.gathered);
+    if (sent - done <= BATCHES_AHEAD) return;
+    if (!chain?.step(records, 256)) Atomics.wait(progress, Progress.gathered, done, 1000);
+  }
+}
+
+try {
+  await readDecisionLog(job.path, job.cwd, {
+    add: (record) => {
+      records++;
+      if (writer.add(recordFields(record))) send();
+    },
+    addLine: (line) => {
+      const read = scanner.scan(line, false);
+      if (!read) return false;
+      records++;
+      if (writer.add(read.fields)) send();
+      return true;
+    },
+  });
+  if (writer.count) send();
+  parentPort!.postMessage({ read: true });
+  if (chain) while (chain.step(records, Infinity));
+  parentPort!.postMessage({ done: true, chain: chain?.status() });
+} catch (e) {
+  const error =
+    e instanceof GatehouseError
+      ? { code: e.code, message: e.message }
+      : { message: e instanceof Error ? e.message : String(e) };
+  parentPort!.postMessage({ error });
+}
