@@ -40,13 +40,13 @@ export async function auditWithLog(
     await readDecisionLog(log.path, log.cwd, audit, log.stdin);
     return audit.finish();
   }
-  // The reading thread checks the chain, once it has handed over the records: the findings are
-  // worked out meanwhile.
+  // The reading thread checks the chain, and goes on once it has handed over the records, while
+  // the findings are worked out here; then this thread takes a share of what is left.
   const audit = new Audit(policy, inventory, { ...options, verifyChain: false }).withLog();
   const reading = readDecisionLogOnThread(log.path, log.cwd, audit, { verifyChain });
   await reading.read;
   audit.prepare();
-  return audit.finish(await reading.chain);
+  return audit.finish(await reading.chain());
 }
 
 function fileSize(file: string): number {

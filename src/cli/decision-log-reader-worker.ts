@@ -2,8 +2,9 @@
  * The thread {@link readDecisionLogOnThread} starts: reads one decision log
  * file as {@link readDecisionLog} reads it and posts its records reduced to
  * numbers, a batch at a time (`{ batch }`…, then `{ read: true }`); when
- * asked, reads it a second time to check its hash chain
- * (`{ done: true, chain? }`); or posts `{ error }`.
+ * asked, reads it a second time to check its hash chain, sharing that with
+ * the gatherer once it is free (`{ slice }`…); then posts
+ * `{ done: true, segments? }`; or `{ error }` at any point.
  *
  * The chain is checked by a reading of its own because hashing every record
  * is the largest part of reading: done with the first, it would keep the
@@ -19,7 +20,7 @@ import { ActivityBatchWriter, batchBuffers } from '../core/analysis/exposure/act
 import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
 import { GatehouseError } from '../core/errors.js';
 import type { DecisionRecord } from '../core/log/decision-record.js';
-import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
+import { ChainVerifier, type ChainSegment } from '../core/log/hash-chain.js';
 import { fileLinesSync, readDecisionLog } from './decision-log-file.js';
 import { BATCHES_AHEAD, Progress, type ReaderJob } from './decision-log-reader.js';
 
@@ -30,14 +31,21 @@ const scanner = new RecordLineScanner();
 
 /**
  * The chain check, a second reading of the file behind the first, taken a
- * few lines at a time when the reader has nothing better to do.
+ * few lines at a time when the reader has nothing better to do. Once every
+ * record is handed over and the gatherer has finished its work, it asks for
+ * a share of the check: each time, the next `sliceLines` lines go to
+ * it, and the check here goes on after them. Each run of records checked
+ * here or there is a segment; the gatherer joins them in order.
  */
 class ChainPass {
-  private readonly verifier = new ChainVerifier();
+  private verifier = new ChainVerifier({ segment: true });
+  /** The segments so far, in log order: checked here, or the number of a slice sent. */
+  private readonly segments: (ChainSegment | number)[] = [];
+  private slices = 0;
   private readonly lines = fileLinesSync(resolve(job.cwd, job.path));
   private batch: string[] = [];
   private at = 0;
-  /** Records checked. */
+  /** Records checked here or sent. */
   private seen = 0;
   private ended = false;
 
@@ -48,17 +56,8 @@ class ChainPass {
   step(records: number, budget: number): boolean {
     let progressed = false;
     while (budget-- > 0 && this.seen < records) {
-      if (this.at === this.batch.length) {
-        const next = this.ended ? undefined : this.lines.next();
-        if (!next || next.done) {
-          this.ended = true;
-          return progressed;
-        }
-        this.batch = next.value;
-        this.at = 0;
-        continue;
-      }
-      const line = this.batch[this.at++]!;
+      const line = this.nextLine();
+      if (line === undefined) return progressed;
       progressed = true;
       if (line.trim() === '') continue;
       const read = scanner.scan(line, true);
@@ -70,8 +69,39 @@ class ChainPass {
     return progressed;
   }
 
-  status(): ChainStatus {
-    return this.verifier.status();
+  /** Sends the next lines, up to the `records` read, to the gatherer to check. */
+  share(records: number): void {
+    const lines: string[] = [];
+    while (lines.length < job.sliceLines && this.seen < records) {
+      const line = this.nextLine();
+      if (line === undefined) break;
+      if (line.trim() === '') continue;
+      lines.push(line);
+      this.seen++;
+    }
+    if (!lines.length) return;
+    this.segments.push(this.verifier.segment(), this.slices);
+    this.verifier = new ChainVerifier({ segment: true });
+    parentPort!.postMessage({ slice: lines, index: this.slices++ });
+  }
+
+  /** Every segment, in order; call once, at the end. */
+  end(): (ChainSegment | number)[] {
+    this.segments.push(this.verifier.segment());
+    return this.segments;
+  }
+
+  private nextLine(): string | undefined {
+    while (this.at === this.batch.length) {
+      const next = this.ended ? undefined : this.lines.next();
+      if (!next || next.done) {
+        this.ended = true;
+        return undefined;
+      }
+      this.batch = next.value;
+      this.at = 0;
+    }
+    return this.batch[this.at++];
   }
 }
 
@@ -111,8 +141,13 @@ try {
   });
   if (writer.count) send();
   parentPort!.postMessage({ read: true });
-  if (chain) while (chain.step(records, Infinity));
-  parentPort!.postMessage({ done: true, chain: chain?.status() });
+  if (chain) {
+    for (;;) {
+      if (Atomics.exchange(progress, Progress.help, 0)) chain.share(records);
+      if (!chain.step(records, 256)) break;
+    }
+  }
+  parentPort!.postMessage({ done: true, segments: chain?.end() });
 } catch (e) {
   const error =
     e instanceof GatehouseError

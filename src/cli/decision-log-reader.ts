@@ -7,13 +7,23 @@
 import { Worker } from 'node:worker_threads';
 import type { ActivityBatch } from '../core/analysis/exposure/activity-batch.js';
 import { GatehouseError, type GatehouseErrorCode } from '../core/errors.js';
-import type { ChainStatus } from '../core/log/hash-chain.js';
+import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
+import type { DecisionRecord } from '../core/log/decision-record.js';
+import {
+  ChainVerifier,
+  joinChainSegments,
+  type ChainSegment,
+  type ChainStatus,
+} from '../core/log/hash-chain.js';
 
 /** Batches the reader may be ahead of the gatherer before it waits. */
 export const BATCHES_AHEAD = 16;
 
-/** Counters the two threads share, as indexes of an Int32Array. */
-export const Progress = { sent: 0, gathered: 1 } as const;
+/** Counters and flags the two threads share, as indexes of an Int32Array. */
+export const Progress = { sent: 0, gathered: 1, help: 2 } as const;
+
+/** Lines of the chain check the reader hands over at a time, once the gatherer is free to help. */
+export const SLICE_LINES = 8192;
 
 /** What the reading thread is given. */
 export interface ReaderJob {
@@ -22,20 +32,26 @@ export interface ReaderJob {
   cwd: string;
   verifyChain: boolean;
   batchSize: number;
+  sliceLines: number;
   progress: SharedArrayBuffer;
 }
 
 type ReaderMessage =
   | { batch: ActivityBatch }
   | { read: true }
-  | { done: true; chain?: ChainStatus }
+  | { slice: string[]; index: number }
+  | { done: true; segments?: (ChainSegment | number)[] }
   | { error: { code?: GatehouseErrorCode; message: string } };
 
 export interface ReadingOnThread {
   /** Settles once every record is in the sink. */
   read: Promise<void>;
-  /** The chain's status when asked for, once checked; settles after {@link read}. */
-  chain: Promise<ChainStatus | undefined>;
+  /**
+   * The chain's status when asked for, once checked; settles after
+   * {@link read}. Call it when this thread has nothing else to do: it takes a
+   * share of the check the reading thread has left.
+   */
+  chain(): Promise<ChainStatus | undefined>;
 }
 
 /**
@@ -49,15 +65,16 @@ export function readDecisionLogOnThread(
   path: string,
   cwd: string,
   sink: { addBatch(batch: ActivityBatch): void },
-  options: { verifyChain: boolean; batchSize?: number },
+  options: { verifyChain: boolean; batchSize?: number; sliceLines?: number },
 ): ReadingOnThread {
-  const progress = new SharedArrayBuffer(8);
+  const progress = new SharedArrayBuffer(12);
   const counters = new Int32Array(progress);
   const job: ReaderJob = {
     path,
     cwd,
     verifyChain: options.verifyChain,
     batchSize: options.batchSize ?? 4096,
+    sliceLines: options.sliceLines ?? SLICE_LINES,
     progress,
   };
   let readDone!: () => void;
@@ -66,6 +83,8 @@ export function readDecisionLogOnThread(
     readDone = res;
     readFailed = rej;
   });
+  const helped: ChainSegment[] = [];
+  const scanner = new RecordLineScanner();
   const chain = new Promise<ChainStatus | undefined>((resolvePromise, reject) => {
     const worker = new Worker(new URL('./decision-log-reader-worker.js', import.meta.url), {
       workerData: job,
@@ -90,13 +109,23 @@ export function readDecisionLogOnThread(
         Atomics.notify(counters, Progress.gathered);
       } else if ('read' in m) {
         readDone();
+      } else if ('slice' in m) {
+        // Ask for the next share before checking this one: the reader reads it meanwhile.
+        Atomics.store(counters, Progress.help, 1);
+        try {
+          helped[m.index] = checkSlice(m.slice, scanner);
+        } catch (e) {
+          return fail(e);
+        }
       } else if ('error' in m) {
         const { code, message } = m.error;
         fail(code ? new GatehouseError(code, message) : new Error(message));
       } else {
         settled = true;
         readDone();
-        resolvePromise(m.chain);
+        resolvePromise(
+          m.segments && joinChainSegments(m.segments.map((x) => (typeof x === 'number' ? helped[x]! : x))),
+        );
       }
     });
     worker.once('error', fail);
@@ -104,5 +133,22 @@ export function readDecisionLogOnThread(
   });
   // Whoever awaits only `read` must not leave a rejection of `chain` unhandled.
   chain.catch(() => undefined);
-  return { read, chain };
+  return {
+    read,
+    chain: () => {
+      Atomics.store(counters, Progress.help, 1);
+      return chain;
+    },
+  };
+}
+
+/** Checks a run of lines the reading thread handed over (each one a record it has read). */
+function checkSlice(lines: readonly string[], scanner: RecordLineScanner): ChainSegment {
+  const verifier = new ChainVerifier({ segment: true });
+  for (const line of lines) {
+    const read = scanner.scan(line, true);
+    if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
+    else verifier.push(JSON.parse(line) as DecisionRecord);
+  }
+  return verifier.segment();
 }

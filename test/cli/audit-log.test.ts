@@ -133,7 +133,7 @@ describe(
           batchSize: 1,
         });
         await reading.read;
-        const chain = await reading.chain;
+        const chain = await reading.chain();
         assert.deepEqual(chain, await checkChainOfFile(file));
         const single = await auditWithLog(policy, inventory, options, {
           path: file,
@@ -142,6 +142,25 @@ describe(
         });
         assert.deepEqual(audit.finish(chain), single);
       }
+    });
+
+    test('the chain check shared with the gatherer in slices of any size: the status one pass gives', async () => {
+      const gap = lines.filter((_, i) => i !== 70);
+      const altered = [...lines];
+      altered[1500] = altered[1500]!.replace('"decision":"allow"', '"decision":"deny"');
+      altered[1501] = altered[1501]!.replace('"decision":"deny"', '"decision":"allow"');
+      // An empty line, and a line the general path reads, inside what is shared.
+      const mixed = [...lines];
+      mixed[20] = mixed[20]!.replaceAll('/', '\\/');
+      mixed.splice(30, 0, '');
+      for (const text of [lines, gap, altered, mixed].map((l) => l.join('\n')))
+        for (const sliceLines of [1, 7, 1000]) {
+          const file = logFile(text);
+          const audit = new Audit(policy, inventory, { ...options, verifyChain: false }).withLog();
+          const reading = readDecisionLogOnThread(file, root, audit, { verifyChain: true, sliceLines });
+          await reading.read;
+          assert.deepEqual(await reading.chain(), await checkChainOfFile(file), `slices of ${sliceLines}`);
+        }
     });
 
     test('an error of the gatherer stops the reading and is the one reported', async () => {
@@ -158,7 +177,7 @@ describe(
         { verifyChain: true, batchSize: 2 },
       );
       await assert.rejects(reading.read, /gatherer failed/);
-      await assert.rejects(reading.chain, /gatherer failed/);
+      await assert.rejects(reading.chain(), /gatherer failed/);
       assert.equal(batches, 3, 'no batch is gathered after the error');
     });
 

@@ -152,16 +152,52 @@ export interface ChainStatus {
   firstBreak?: ChainBreak;
 }
 
+/** Why `record` does not follow `prev` (the record before it, or none), if it does not. */
+function linkProblem(
+  prev: { seq: number; hash: string } | undefined,
+  record: Pick<DecisionRecord, 'seq' | 'prevHash'>,
+): Pick<ChainBreak, 'reason' | 'message'> | undefined {
+  if (prev === undefined)
+    return record.seq === 1 && record.prevHash !== GENESIS_HASH
+      ? { reason: 'prev_hash_mismatch', message: 'record 1 does not link to the genesis hash' }
+      : undefined;
+  if (record.seq !== prev.seq + 1)
+    return { reason: 'seq_gap', message: `record ${record.seq} follows record ${prev.seq}` };
+  if (record.prevHash !== prev.hash)
+    return {
+      reason: 'prev_hash_mismatch',
+      message: `record ${record.seq} does not link to record ${prev.seq}`,
+    };
+  return undefined;
+}
+
+/**
+ * A run of consecutive records checked on its own, to be joined with the
+ * runs before and after it ({@link joinChainSegments}): the link of its
+ * first record to the record before is the join's to check.
+ */
+export interface ChainSegment {
+  checked: number;
+  /** The first record's number and link; the last record's number and hash. */
+  first?: { seq: number; prevHash: string };
+  last?: { seq: number; hash: string };
+  /** The first break inside the run, its position counted from the run's start. */
+  firstBreak?: ChainBreak;
+}
+
 /**
  * Checks records one at a time, in log order, with constant memory. A log may
  * start after record 1 (a rotated file): the first record is trusted as the
  * anchor unless it claims to be record 1, which must link to the genesis hash.
+ * As a `segment` verifier, it leaves the first record's link unchecked.
  */
 export class ChainVerifier {
   private checked = 0;
-  private prevSeq: number | undefined;
-  private prevHash: string | undefined;
+  private prev: { seq: number; hash: string } | undefined;
+  private first: ChainSegment['first'];
   private broken: ChainBreak | undefined;
+
+  constructor(private readonly options: { segment?: boolean } = {}) {}
 
   push(record: DecisionRecord): void {
     this.next(record, undefined);
@@ -179,27 +215,58 @@ export class ChainVerifier {
     this.checked++;
     if (this.broken) return;
     const at = this.checked;
-    const fail = (reason: ChainBreak['reason'], message: string) => {
-      this.broken = { seq: record.seq, position: at, reason, message };
-    };
-    if (this.prevSeq === undefined) {
-      if (record.seq === 1 && record.prevHash !== GENESIS_HASH)
-        return fail('prev_hash_mismatch', 'record 1 does not link to the genesis hash');
-    } else if (record.seq !== this.prevSeq + 1) {
-      return fail('seq_gap', `record ${record.seq} follows record ${this.prevSeq}`);
-    } else if (record.prevHash !== this.prevHash) {
-      return fail('prev_hash_mismatch', `record ${record.seq} does not link to record ${this.prevSeq}`);
+    if (at === 1) this.first = { seq: record.seq, prevHash: record.prevHash };
+    const link = at === 1 && this.options.segment ? undefined : linkProblem(this.prev, record);
+    if (link) {
+      this.broken = { seq: record.seq, position: at, ...link };
+      return;
     }
     const hash = body === undefined ? recordHash(record as DecisionRecord) : bodyHash(body);
-    if (hash !== record.hash)
-      return fail('hash_mismatch', `record ${record.seq} was altered: its hash does not match its content`);
-    this.prevSeq = record.seq;
-    this.prevHash = record.hash;
+    if (hash !== record.hash) {
+      this.broken = {
+        seq: record.seq,
+        position: at,
+        reason: 'hash_mismatch',
+        message: `record ${record.seq} was altered: its hash does not match its content`,
+      };
+      return;
+    }
+    this.prev = { seq: record.seq, hash: record.hash };
   }
 
   status(): ChainStatus {
     return this.broken ? { checked: this.checked, firstBreak: this.broken } : { checked: this.checked };
   }
+
+  /** What a `segment` verifier found, for {@link joinChainSegments}. */
+  segment(): ChainSegment {
+    const s: ChainSegment = { checked: this.checked };
+    if (this.first) s.first = this.first;
+    if (this.prev) s.last = this.prev;
+    if (this.broken) s.firstBreak = this.broken;
+    return s;
+  }
+}
+
+/**
+ * The status of a chain checked in consecutive runs, in order: exactly what
+ * one {@link ChainVerifier} over all their records gives.
+ */
+export function joinChainSegments(segments: readonly ChainSegment[]): ChainStatus {
+  let checked = 0;
+  let firstBreak: ChainBreak | undefined;
+  let prev: { seq: number; hash: string } | undefined;
+  for (const s of segments) {
+    if (!s.checked) continue;
+    if (!firstBreak) {
+      const link = linkProblem(prev, s.first!);
+      if (link) firstBreak = { seq: s.first!.seq, position: checked + 1, ...link };
+      else if (s.firstBreak) firstBreak = { ...s.firstBreak, position: checked + s.firstBreak.position };
+      prev = s.last;
+    }
+    checked += s.checked;
+  }
+  return firstBreak ? { checked, firstBreak } : { checked };
 }
 
 /** Checks a whole log in order; see {@link ChainVerifier}. */

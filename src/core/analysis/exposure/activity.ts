@@ -475,17 +475,7 @@ export class ActivityCollector {
     const r = this.scratch;
     const ruleList = this.scratchRules;
     const byNumber = this.byNumber;
-    let touched = 0;
     for (let i = 0; i < batch.count; i++) {
-      if (i % BATCH === 0) {
-        // What gathering reads first of the next identities, read side by side (see BATCH).
-        const end = Math.min(batch.count, i + BATCH);
-        for (let k = i; k < end; k++) {
-          const a = byNumber[fields[k * FIELDS + Field.spiffeId]!];
-          if (a)
-            touched += a.records + a.hours.length + a.services.size + a.permissionRules.size + a.zones.size;
-        }
-      }
       const o = i * FIELDS;
       const idNumber = fields[o + Field.spiffeId]!;
       r.spiffeId = name(NameKind.spiffeId, idNumber)!;
@@ -520,7 +510,6 @@ export class ActivityCollector {
       } else this.gather(t, r, this.byId.get(r.spiffeId));
     }
     ruleList.length = 0;
-    this.touched = touched;
   }
 
   summary(): ActivitySummary {

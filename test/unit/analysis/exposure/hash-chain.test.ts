@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ChainWriter, GENESIS_HASH, recordHash, verifyChain } from '../../../../src/core/log/hash-chain.js';
+import {
+  ChainVerifier,
+  ChainWriter,
+  GENESIS_HASH,
+  joinChainSegments,
+  recordHash,
+  verifyChain,
+} from '../../../../src/core/log/hash-chain.js';
 import type { DecisionRecord } from '../../../../src/core/log/decision-record.js';
 import { acmeRecords } from './acme.js';
 
@@ -103,4 +110,45 @@ test('the record canonical JSON sorts every key, on random values whose layouts 
     { numRuns: 1000 },
   );
   for (const r of acmeRecords()) assert.equal(canonicalRecordJson(r), sortedJson(r));
+});
+
+test('a chain checked in consecutive runs, joined, gives what one pass gives', () => {
+  const records = acmeRecords().slice(0, 40) as DecisionRecord[];
+  // What may happen to a record: kept, altered, dropped, repeated, relinked to the genesis, or
+  // forged (relinked and resealed, so only its link is wrong).
+  const change = fc.constantFrom('keep', 'keep', 'keep', 'alter', 'drop', 'repeat', 'genesis', 'forge');
+  fc.assert(
+    fc.property(
+      fc.array(change, { minLength: 40, maxLength: 40 }),
+      fc.integer({ min: 0, max: 39 }),
+      fc.array(fc.integer({ min: 0, max: 45 }), { maxLength: 6 }),
+      (changes, start, cuts) => {
+        const log: DecisionRecord[] = [];
+        records.slice(start).forEach((r, i) => {
+          const c = changes[i]!;
+          if (c === 'drop') return;
+          if (c === 'alter') log.push({ ...r, allowed: !r.allowed });
+          else if (c === 'genesis') log.push({ ...r, prevHash: GENESIS_HASH });
+          else if (c === 'forge') {
+            const f = { ...r, prevHash: GENESIS_HASH };
+            log.push({ ...f, hash: recordHash(f) });
+          } else log.push(r);
+          if (c === 'repeat') log.push(r);
+        });
+        const bounds = [...new Set([0, ...cuts.filter((c) => c <= log.length), log.length])].sort(
+          (a, b) => a - b,
+        );
+        const segments = [];
+        for (let k = 0; k + 1 < bounds.length; k++) {
+          const v = new ChainVerifier({ segment: true });
+          for (const r of log.slice(bounds[k], bounds[k + 1])) v.push(r);
+          segments.push(v.segment());
+        }
+        // Empty runs, anywhere, change nothing.
+        segments.splice(segments.length >> 1, 0, new ChainVerifier({ segment: true }).segment());
+        assert.deepEqual(joinChainSegments(segments), verifyChain(log));
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
