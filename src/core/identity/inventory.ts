@@ -5,7 +5,7 @@
  * mapping) reads one from there or from a file (docs/inventory.md).
  */
 import { createHash } from 'node:crypto';
-import { isRealDate } from '../dates.js';
+import { isRealDate, toIsoString } from '../dates.js';
 import { GatehouseError } from '../errors.js';
 import type { IssuedCredential, Revocation } from './credential.js';
 import type { RegistrationEntry } from './entry.js';
@@ -67,7 +67,7 @@ export function inventoryFromObject(value: unknown): {
     add('generatedAt', 'must be an RFC 3339 date-time');
   if (value.trustDomain !== undefined && typeof value.trustDomain !== 'string')
     add('trustDomain', 'must be a string');
-  const generatedAt = isTime(value.generatedAt) ? new Date(value.generatedAt).toISOString() : undefined;
+  const generatedAt = isTime(value.generatedAt) ? toIsoString(value.generatedAt) : undefined;
 
   const entries: RegistrationEntry[] = [];
   const seenIds = new Map<string, string>();
@@ -97,9 +97,9 @@ export function inventoryFromObject(value: unknown): {
       ...rest,
       id,
       status: status ?? 'active',
-      createdAt: new Date(createdAt).toISOString(),
-      updatedAt: new Date((r.updatedAt as string | undefined) ?? createdAt).toISOString(),
-      ...(typeof r.lastSeenAt === 'string' ? { lastSeenAt: new Date(r.lastSeenAt).toISOString() } : {}),
+      createdAt: toIsoString(createdAt),
+      updatedAt: toIsoString((r.updatedAt as string | undefined) ?? createdAt),
+      ...(typeof r.lastSeenAt === 'string' ? { lastSeenAt: toIsoString(r.lastSeenAt) } : {}),
     });
   });
 
