@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Audit, type AuditOptions, type AuditReport } from '../core/analysis/exposure/index.js';
 import type { InventorySnapshot } from '../core/identity/inventory.js';
 import type { Policy } from '../core/policy/index.js';
-import { readDecisionLog } from './decision-log-file.js';
+import type { ActivityBatch } from '../core/analysis/exposure/activity-batch.js';
+import { readDecisionLog, type DecisionLogSink } from './decision-log-file.js';
 import { readDecisionLogOnThread } from './decision-log-reader.js';
 
 /**
@@ -47,6 +48,27 @@ export async function auditWithLog(
   await reading.read;
   audit.prepare();
   return audit.finish(await reading.chain());
+}
+
+/**
+ * Reads a decision log into an activity collector (or anything that takes
+ * records the same three ways): a file of {@link PARALLEL_READ_BYTES} or
+ * more on a second thread, as the audit reads it, without the chain check.
+ */
+export async function gatherDecisionLog(
+  log: AuditLogSource,
+  sink: DecisionLogSink & { addBatch(batch: ActivityBatch): void },
+): Promise<void> {
+  if (!readsOnThread(log)) return readDecisionLog(log.path, log.cwd, sink, log.stdin);
+  const reading = readDecisionLogOnThread(log.path, log.cwd, sink, { verifyChain: false });
+  await reading.read;
+  await reading.chain();
+}
+
+function readsOnThread(log: AuditLogSource): boolean {
+  return (
+    log.path !== '-' && fileSize(resolve(log.cwd, log.path)) >= (log.parallelFromBytes ?? PARALLEL_READ_BYTES)
+  );
 }
 
 function fileSize(file: string): number {

@@ -18,7 +18,7 @@ import { parsePolicy } from '../../src/core/policy/index.js';
 const root = new URL('../..', import.meta.url).pathname;
 type AuditLogModule = typeof import('../../src/cli/audit-log.js');
 type LogFileModule = typeof import('../../src/cli/decision-log-file.js');
-const { auditWithLog } = built
+const { auditWithLog, gatherDecisionLog } = built
   ? ((await import(`${root}dist/cli/audit-log.js`)) as AuditLogModule)
   : ({} as AuditLogModule);
 const { checkChainOfFile } = built
@@ -29,7 +29,7 @@ type ExposureModule = typeof import('../../src/core/analysis/exposure/index.js')
 const { readDecisionLogOnThread } = built
   ? ((await import(`${root}dist/cli/decision-log-reader.js`)) as ReaderModule)
   : ({} as ReaderModule);
-const { Audit } = built
+const { Audit, ActivityCollector } = built
   ? ((await import(`${root}dist/core/analysis/exposure/index.js`)) as ExposureModule)
   : ({} as ExposureModule);
 const policy = parsePolicy(readPolicySources(['examples/acme/policy'], root));
@@ -52,6 +52,16 @@ async function both(text: string) {
     parallelFromBytes: 0,
   });
   return { single, parallel, file };
+}
+
+/** A collector's contents as plain values: its maps and sets as lists, in their order. */
+function plain(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === 'object') {
+    if (Symbol.iterator in v) return [...(v as Iterable<unknown>)].map(plain);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  }
+  return v;
 }
 
 function logFile(text: string): string {
@@ -179,6 +189,19 @@ describe(
       await assert.rejects(reading.read, /gatherer failed/);
       await assert.rejects(reading.chain(), /gatherer failed/);
       assert.equal(batches, 3, 'no batch is gathered after the error');
+    });
+
+    test('gathering a log for granted-vs-used: the same activity read either way', async () => {
+      const file = logFile(lines.join('\n'));
+      const gathered = await Promise.all(
+        [0, Infinity].map(async (parallelFromBytes) => {
+          const c = new ActivityCollector({ until: options.now });
+          await gatherDecisionLog({ path: file, cwd: root, parallelFromBytes }, c);
+          return { summary: c.summary(), identities: plain([...c.identities]) };
+        }),
+      );
+      assert.ok(gathered[0]!.summary.records > 0);
+      assert.deepEqual(gathered[0], gathered[1]);
     });
 
     test('a missing file is reported as the single pass reports it', async () => {

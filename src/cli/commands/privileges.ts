@@ -8,7 +8,7 @@ import {
 } from '../../core/analysis/exposure/index.js';
 import { parsePolicy } from '../../core/policy/index.js';
 import { formatProblem } from '../../core/policy/index.js';
-import { readDecisionLog } from '../decision-log-file.js';
+import { gatherDecisionLog } from '../audit-log.js';
 import { analysisNow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -64,7 +64,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     const activityOptions: ActivityOptions = { until: until ?? now };
     if (since !== undefined) activityOptions.since = since;
     const activity = new ActivityCollector(activityOptions);
-    await readDecisionLog(values.decisions!, io.cwd, activity, () => io.readStdin());
+    await gatherDecisionLog({ path: values.decisions!, cwd: io.cwd, stdin: () => io.readStdin() }, activity);
     const report = grantedVsUsed(estate, activity, values.propose ? { file: values.propose } : {});
     if (values.identity) {
       const wanted = new Set(
