@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
 import { GatehouseError } from '../core/errors.js';
 import type { ObservedRecord } from '../core/analysis/exposure/index.js';
-import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
-import { ChainVerifier, type ChainStatus } from '../core/log/hash-chain.js';
 import { fileProblem, isFileSystemError } from './file-problem.js';
 import { textFileChunks, textFileChunksSync } from './text-file-chunks.js';
 
@@ -74,26 +72,6 @@ export async function readDecisionLog(
       throw new GatehouseError('request_invalid', `cannot read decision log \`${path}\`: ${fileProblem(e)}`);
     throw e;
   }
-}
-
-/**
- * Checks the hash chain of a JSON-lines decision log file as {@link Audit}
- * checks it while reading: line by line, in constant memory, read as
- * {@link readDecisionLog} reads it.
- * @throws GatehouseError `request_invalid` naming the first line that is not a record
- */
-export async function checkChainOfFile(file: string): Promise<ChainStatus> {
-  const verifier = new ChainVerifier();
-  const scanner = new RecordLineScanner();
-  await readDecisionLog(file, '/', {
-    add: (record) => verifier.push(record),
-    addLine: (line) => {
-      const read = scanner.scan(line, true);
-      if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
-      return read !== undefined;
-    },
-  });
-  return verifier.status();
 }
 
 /**

@@ -11,19 +11,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { built } from '../support/server-process.js';
+import { readDecisionLog } from '../../src/cli/decision-log-file.js';
 import { readInventoryFile } from '../../src/cli/inventory-file.js';
+import { RecordLineScanner } from '../../src/core/analysis/exposure/record-line.js';
+import { ChainVerifier, type ChainStatus } from '../../src/core/log/hash-chain.js';
 import { readPolicySources } from '../../src/cli/policy-files.js';
 import { parsePolicy } from '../../src/core/policy/index.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 type AuditLogModule = typeof import('../../src/cli/audit-log.js');
-type LogFileModule = typeof import('../../src/cli/decision-log-file.js');
 const { auditWithLog, gatherDecisionLog } = built
   ? ((await import(`${root}dist/cli/audit-log.js`)) as AuditLogModule)
   : ({} as AuditLogModule);
-const { checkChainOfFile } = built
-  ? ((await import(`${root}dist/cli/decision-log-file.js`)) as LogFileModule)
-  : ({} as LogFileModule);
+/** The chain of a log file checked in one pass on this thread: what the shared check must give. */
+async function checkChainOfFile(file: string): Promise<ChainStatus> {
+  const verifier = new ChainVerifier();
+  const scanner = new RecordLineScanner();
+  await readDecisionLog(file, '/', {
+    add: (record) => verifier.push(record),
+    addLine: (line) => {
+      const read = scanner.scan(line, true);
+      if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
+      return read !== undefined;
+    },
+  });
+  return verifier.status();
+}
 type ReaderModule = typeof import('../../src/cli/decision-log-reader.js');
 type ExposureModule = typeof import('../../src/core/analysis/exposure/index.js');
 const { readDecisionLogOnThread } = built

@@ -187,16 +187,14 @@ function newActivity(spiffeId: string): IdentityActivity {
   };
 }
 
-const own = ownedString;
-
 /** Counts `k` in `m`; a new key is stored as `keep` makes it. */
-const bump = <K>(m: SmallMap<K, number>, k: K, keep: (k: K) => K = own) => {
+const bump = <K>(m: SmallMap<K, number>, k: K, keep: (k: K) => K = ownedString) => {
   const n = m.get(k);
   m.set(n === undefined ? keep(k) : k, (n ?? 0) + 1);
 };
 
 /** Adds `k` to `set`, stored as `keep` makes it. */
-const addTo = <K>(set: SmallSet<K>, k: K, keep: (k: K) => K = own) => {
+const addTo = <K>(set: SmallSet<K>, k: K, keep: (k: K) => K = ownedString) => {
   if (!set.has(k)) set.add(keep(k));
 };
 
@@ -261,7 +259,7 @@ export class ActivityCollector {
   private readonly share = (text: string): string => {
     const kept = this.shared.get(text);
     if (kept !== undefined) return kept;
-    const copy = own(text);
+    const copy = ownedString(text);
     if (this.shared.size < MAX_SHARED) this.shared.set(copy, copy);
     return copy;
   };
@@ -344,7 +342,7 @@ export class ActivityCollector {
     if (t > this.last) this.last = t;
     let a = known;
     if (!a) {
-      const key = own(record.spiffeId);
+      const key = ownedString(record.spiffeId);
       this.byId.set(key, (a = newActivity(key)));
       a.offboardedAt = this.options.offboardedAt?.(key);
     }
