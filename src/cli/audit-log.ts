@@ -33,10 +33,7 @@ export async function auditWithLog(
 ): Promise<AuditReport> {
   if (!log) return new Audit(policy, inventory, options).finish();
   const verifyChain = options.verifyChain !== false;
-  const parallel =
-    log.path !== '-' &&
-    fileSize(resolve(log.cwd, log.path)) >= (log.parallelFromBytes ?? PARALLEL_READ_BYTES);
-  if (!parallel) {
+  if (!readsOnThread(log)) {
     const audit = new Audit(policy, inventory, options).withLog();
     await readDecisionLog(log.path, log.cwd, audit, log.stdin);
     return audit.finish();

@@ -19,10 +19,9 @@ import { recordFields } from '../core/analysis/exposure/activity.js';
 import { ActivityBatchWriter, batchBuffers } from '../core/analysis/exposure/activity-batch.js';
 import { RecordLineScanner } from '../core/analysis/exposure/record-line.js';
 import { GatehouseError } from '../core/errors.js';
-import type { DecisionRecord } from '../core/log/decision-record.js';
 import { ChainVerifier, type ChainSegment } from '../core/log/hash-chain.js';
 import { fileLinesSync, readDecisionLog } from './decision-log-file.js';
-import { BATCHES_AHEAD, Progress, type ReaderJob } from './decision-log-reader.js';
+import { BATCHES_AHEAD, checkRecordLine, Progress, type ReaderJob } from './decision-log-reader.js';
 
 const job = workerData as ReaderJob;
 const progress = new Int32Array(job.progress);
@@ -60,10 +59,7 @@ class ChainPass {
       if (line === undefined) return progressed;
       progressed = true;
       if (line.trim() === '') continue;
-      const read = scanner.scan(line, true);
-      if (read) this.verifier.pushCanonical(read.chain!.record, read.chain!.body);
-      // The first reading took this line as a record, so it parses.
-      else this.verifier.push(JSON.parse(line) as DecisionRecord);
+      checkRecordLine(this.verifier, scanner, line);
       this.seen++;
     }
     return progressed;

@@ -142,13 +142,19 @@ export function readDecisionLogOnThread(
   };
 }
 
-/** Checks a run of lines the reading thread handed over (each one a record it has read). */
+/**
+ * Gives the verifier the record of one line the first reading took as a
+ * record (so it parses): read without building it when plain.
+ */
+export function checkRecordLine(verifier: ChainVerifier, scanner: RecordLineScanner, line: string): void {
+  const read = scanner.scan(line, true);
+  if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
+  else verifier.push(JSON.parse(line) as DecisionRecord);
+}
+
+/** Checks a run of lines the reading thread handed over. */
 function checkSlice(lines: readonly string[], scanner: RecordLineScanner): ChainSegment {
   const verifier = new ChainVerifier({ segment: true });
-  for (const line of lines) {
-    const read = scanner.scan(line, true);
-    if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
-    else verifier.push(JSON.parse(line) as DecisionRecord);
-  }
+  for (const line of lines) checkRecordLine(verifier, scanner, line);
   return verifier.segment();
 }
