@@ -147,8 +147,8 @@ export function readDecisionLogOnThread(
  * record (so it parses): read without building it when plain.
  */
 export function checkRecordLine(verifier: ChainVerifier, scanner: RecordLineScanner, line: string): void {
-  const read = scanner.scan(line, true);
-  if (read) verifier.pushCanonical(read.chain!.record, read.chain!.body);
+  const chain = scanner.scanChain(line);
+  if (chain) verifier.pushCanonical(chain.record, chain.body);
   else verifier.push(JSON.parse(line) as DecisionRecord);
 }
 

@@ -133,6 +133,25 @@ export class RecordLineScanner {
     return read;
   }
 
+  /**
+   * What the hash chain checks of `line`, as {@link scan} with `chain`
+   * gives it, without building the fields when the line has a known layout.
+   */
+  scanChain(line: string): RecordLine['chain'] | undefined {
+    const templates = this.templates;
+    for (let k = 0; k < templates.length; k++) {
+      const t = templates[k]!;
+      const read = t.readChain(line);
+      if (read === null) continue;
+      if (k > 0) {
+        templates.splice(k, 1);
+        templates.unshift(t);
+      }
+      return read;
+    }
+    return this.scan(line, true)?.chain;
+  }
+
   /** Reads a line of any layout in the plain subset, member by member. */
   private generic(line: string, chain: boolean): RecordLine | undefined {
     this.s = line;
@@ -612,15 +631,29 @@ class Template {
       userAgent: m[at.userAgent],
     };
     if (!chain) return { fields };
+    const linked = this.chainOf(m);
+    return linked && { fields, chain: linked };
+  }
+
+  /** {@link read} with `chain`, for what the chain checks only: the same lines taken, no fields built. */
+  readChain(s: string): RecordLine['chain'] | undefined | null {
+    const m = this.pattern.exec(s);
+    if (!m) return null;
+    const at = this.at;
+    const decision = m[at.decision];
+    if (decision !== 'allow' && decision !== 'deny') return undefined;
+    if (at.wouldDeny !== -1 && m[at.wouldDeny] === 'null') return undefined;
+    return this.chainOf(m);
+  }
+
+  private chainOf(m: RegExpExecArray): RecordLine['chain'] | undefined {
+    const at = this.at;
     if (at.seq === -1 || at.prevHash === -1 || at.hash === -1) return undefined;
     const parts = this.parts;
     const order = this.order;
     let body = parts[0]!;
     for (let k = 0; k < order.length; k++) body += m[order[k]!]! + parts[k + 1]!;
-    return {
-      fields,
-      chain: { record: { seq: Number(m[at.seq]), prevHash: m[at.prevHash]!, hash: m[at.hash]! }, body },
-    };
+    return { record: { seq: Number(m[at.seq]), prevHash: m[at.prevHash]!, hash: m[at.hash]! }, body };
   }
 }
 

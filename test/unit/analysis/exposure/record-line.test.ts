@@ -88,6 +88,37 @@ test('what the scanner takes reads as JSON.parse reads it, fields and canonical 
   );
 });
 
+test('scanChain takes the lines scan takes with the chain check, and gives the same', () => {
+  fc.assert(
+    fc.property(fc.array(lineArb, { minLength: 1, maxLength: 40 }), (lines) => {
+      const full = new RecordLineScanner();
+      const chainOnly = new RecordLineScanner();
+      // Each line twice: the second time its layout is a learned template.
+      for (const line of lines.flatMap((l) => [l, l]))
+        assert.deepEqual(chainOnly.scanChain(line), full.scan(line, true)?.chain, line);
+    }),
+    { numRuns: 300 },
+  );
+  // Values of a learned layout that neither takes: a decision that is neither, a null wouldDeny.
+  const record = {
+    v: 1,
+    seq: 1,
+    time: '2026-11-20T10:00:00Z',
+    source: { spiffeId: 'spiffe://acme.corp/a', zone: 'prod' },
+    destination: { service: 'orders', zone: 'prod' },
+    decision: 'allow',
+    layer: 'flow',
+    rules: [],
+    wouldDeny: false,
+    prevHash: `sha256:${'0'.repeat(64)}`,
+    hash: `sha256:${'1'.repeat(64)}`,
+  };
+  const scanner = new RecordLineScanner();
+  assert.ok(scanner.scanChain(JSON.stringify(record)), 'a plain record is taken, and its layout learned');
+  for (const odd of [{ decision: 'maybe' }, { wouldDeny: null }])
+    assert.equal(scanner.scanChain(JSON.stringify({ ...record, ...odd })), undefined, JSON.stringify(odd));
+});
+
 test('a plain line of a learned layout is taken by its template, with and without the chain check', () => {
   const line = (n: number) =>
     JSON.stringify({
