@@ -104,6 +104,8 @@ class ChainPass {
 const chain = job.verifyChain ? new ChainPass() : undefined;
 /** Records the first reading has handed to the writer. */
 let records = 0;
+/** Batches posted. */
+let sent = 0;
 
 /**
  * Posts the batch; then, while the gatherer is {@link BATCHES_AHEAD} behind
@@ -112,7 +114,7 @@ let records = 0;
  */
 function send(): void {
   const batch = writer.take();
-  const sent = Atomics.add(progress, Progress.sent, 1) + 1;
+  sent++;
   parentPort!.postMessage({ batch }, batchBuffers(batch));
   for (;;) {
     const done = Atomics.load(progress, Progress.gathered);

@@ -19,8 +19,8 @@ import {
 /** Batches the reader may be ahead of the gatherer before it waits. */
 export const BATCHES_AHEAD = 16;
 
-/** Counters and flags the two threads share, as indexes of an Int32Array. */
-export const Progress = { sent: 0, gathered: 1, help: 2 } as const;
+/** What the two threads share, as indexes of an Int32Array: batches gathered, and a request for help. */
+export const Progress = { gathered: 0, help: 1 } as const;
 
 /** Lines of the chain check the reader hands over at a time, once the gatherer is free to help. */
 export const SLICE_LINES = 8192;
@@ -67,7 +67,7 @@ export function readDecisionLogOnThread(
   sink: { addBatch(batch: ActivityBatch): void },
   options: { verifyChain: boolean; batchSize?: number; sliceLines?: number },
 ): ReadingOnThread {
-  const progress = new SharedArrayBuffer(12);
+  const progress = new SharedArrayBuffer(8);
   const counters = new Int32Array(progress);
   const job: ReaderJob = {
     path,

@@ -157,10 +157,10 @@ export class ActivityBatchWriter {
   /** The batch so far (its arrays trimmed to it); the next records go to a new one. */
   take(): ActivityBatch {
     const b = this.batch;
-    b.times = b.times.slice(0, b.count);
-    b.ports = b.ports.slice(0, b.count);
-    b.fields = b.fields.slice(0, b.count * FIELDS);
-    b.rules = b.rules.slice(0, this.ruleCount);
+    b.times = fit(b.times, b.count);
+    b.ports = fit(b.ports, b.count);
+    b.fields = fit(b.fields, b.count * FIELDS);
+    b.rules = fit(b.rules, this.ruleCount);
     this.start();
     return b;
   }
@@ -204,6 +204,11 @@ export class ActivityBatchWriter {
     this.batch.names[kind]!.push(kept);
     return numbers.add(kept);
   }
+}
+
+/** The first `n` items of `a`: `a` itself when it holds just those (a full batch is not copied). */
+function fit<T extends Float64Array | Int32Array>(a: T, n: number): T {
+  return n === a.length ? a : (a.slice(0, n) as T);
 }
 
 /** The buffers of a batch, to move it to another thread without copying. */
