@@ -179,8 +179,11 @@ export interface DecisionLogStore {
    * Stores the records in one transaction: all or none. Durable when it
    * resolves. INVARIANT: the records are numbered on from the stored last one,
    * without gaps, and the first links to it; anything else is refused.
+   * `texts`, when given, holds each record's canonical JSON as its
+   * `ChainWriter.seal` wrote it, which the store keeps instead of writing it
+   * again.
    */
-  append(records: readonly DecisionRecord[]): Promise<void>;
+  append(records: readonly DecisionRecord[], texts?: readonly string[]): Promise<void>;
   /** The sequence number and hash of the last stored record; undefined for an empty log. */
   last(): Promise<Pick<DecisionRecord, 'seq' | 'hash'> | undefined>;
   /** Records matching `filter`, in sequence order. */

@@ -229,11 +229,11 @@ export class DecisionLogWriter {
       } catch (error) {
         return this.fail(pending, error);
       }
-      const { records, owners } = this.chain(pending, head);
+      const { records, texts, owners } = this.chain(pending, head);
       pending = owners;
       if (records.length === 0) return;
       try {
-        await this.store.append(records);
+        await this.store.append(records, texts);
       } catch (error) {
         // The append may have committed even so (a commit whose answer was
         // lost): the next batch chains after whatever the store holds.
@@ -267,13 +267,16 @@ export class DecisionLogWriter {
   private chain(
     pending: readonly Pending[],
     head: Head | undefined,
-  ): { records: DecisionRecord[]; owners: Pending[] } {
+  ): { records: DecisionRecord[]; texts: string[]; owners: Pending[] } {
     const records: DecisionRecord[] = [];
+    const texts: string[] = [];
     const owners: Pending[] = [];
     let chain = new ChainWriter(head);
     for (const entry of pending) {
       try {
-        records.push(chain.append(entry.body));
+        const { record, text } = chain.seal(entry.body);
+        records.push(record);
+        texts.push(text);
         owners.push(entry);
       } catch (error) {
         // The chain writer counted the record before it failed to hash it: restart after the last good one.
@@ -289,7 +292,7 @@ export class DecisionLogWriter {
         );
       }
     }
-    return { records, owners };
+    return { records, texts, owners };
   }
 
   private fail(owners: readonly Pending[], error: unknown): void {

@@ -48,6 +48,25 @@ export function canonicalRecordJson(value: unknown): string {
   return out + '}';
 }
 
+/**
+ * The members of an object's canonical JSON, `"key":value` each, in sorted
+ * key order, and how many of them have keys that sort before `key`.
+ */
+function canonicalMembers(o: object, key: string): { members: string[]; before: number } {
+  const keys = Object.keys(o);
+  const shape = shapeOf(keys);
+  const members: string[] = [];
+  let before = 0;
+  for (let i = 0; i < shape.order.length; i++) {
+    const k = keys[shape.order[i]!]!;
+    const v = (o as Record<string, unknown>)[k];
+    if (v === undefined || typeof v === 'function') continue;
+    members.push(shape.quoted[i]! + canonicalRecordJson(v));
+    if (k < key) before++;
+  }
+  return { members, before };
+}
+
 // eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
@@ -127,13 +146,26 @@ export class ChainWriter {
   }
 
   append<R extends UnchainedRecord>(body: R): R & DecisionRecord {
+    return this.seal(body).record;
+  }
+
+  /**
+   * {@link append}, with the record's canonical JSON (its `hash` included):
+   * the text a store keeps, written in the same pass that hashed the record.
+   */
+  seal<R extends UnchainedRecord>(body: R): { record: R & DecisionRecord; text: string } {
     // Key order only reads well: the hash is over the canonical (sorted) form.
+    // `hash` is in the literal from the start (undefined members are left out of
+    // the canonical JSON): adding it afterwards would move the record to a new layout.
     const { v, ...rest } = body;
-    const record = { v, seq: ++this.seq, ...rest, prevHash: this.prev } as unknown as R &
-      Omit<DecisionRecord, 'hash'>;
-    const sealed = { ...record, hash: recordHash(record) } as R & DecisionRecord;
-    this.prev = sealed.hash;
-    return sealed;
+    const record = { v, seq: ++this.seq, ...rest, prevHash: this.prev, hash: undefined } as unknown as R &
+      DecisionRecord;
+    const { members, before } = canonicalMembers(record, 'hash');
+    const hash = bodyHash(`{${members.join(',')}}`);
+    record.hash = hash;
+    members.splice(before, 0, `"hash":${JSON.stringify(hash)}`);
+    this.prev = hash;
+    return { record, text: `{${members.join(',')}}` };
   }
 }
 

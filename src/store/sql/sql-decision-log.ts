@@ -116,11 +116,17 @@ export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLo
     }
   }
 
-  async function appendNow(records: readonly DecisionRecord[]): Promise<void> {
+  async function appendNow(records: readonly DecisionRecord[], texts?: readonly string[]): Promise<void> {
     const first = records[0]!;
     const action = `append decision records ${first.seq} to ${records.at(-1)!.seq}`;
     await attempt(action, async () => {
-      const rows = records.map(recordRow);
+      if (texts !== undefined && texts.length !== records.length) {
+        throw new GatehouseError(
+          'store_error',
+          `cannot ${action}: ${texts.length} texts for ${records.length} records`,
+        );
+      }
+      const rows = records.map((record, i) => recordRow(record, texts?.[i]));
       for (let i = 1; i < records.length; i++) {
         const record = records[i]!;
         const before = records[i - 1]!;
@@ -154,10 +160,10 @@ export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLo
   }
 
   return {
-    async append(records) {
+    async append(records, texts) {
       if (closing) throw closedError('append decision records');
       if (records.length === 0) return;
-      const run = appending.then(() => appendNow(records));
+      const run = appending.then(() => appendNow(records, texts));
       appending = run.catch(() => undefined);
       return run;
     },
@@ -226,8 +232,8 @@ export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLo
   };
 }
 
-/** The row of a record, in {@link COLUMNS} order. */
-function recordRow(record: DecisionRecord): SqlValue[] {
+/** The row of a record, in {@link COLUMNS} order; `text` is its canonical JSON when already written. */
+function recordRow(record: DecisionRecord, text: string | undefined): SqlValue[] {
   return [
     record.seq,
     storedTime(record.time, `decision record ${record.seq}`),
@@ -236,7 +242,7 @@ function recordRow(record: DecisionRecord): SqlValue[] {
     record.destination.service,
     record.decision,
     record.hash,
-    canonicalRecordJson(record),
+    text ?? canonicalRecordJson(record),
   ];
 }
 

@@ -152,3 +152,22 @@ test('a chain checked in consecutive runs, joined, gives what one pass gives', (
     { numRuns: 500 },
   );
 });
+
+test('a sealed record comes with its canonical JSON, and its hash covers that JSON without `hash`', async () => {
+  const { canonicalRecordJson } = await import('../../../../src/core/log/hash-chain.js');
+  const key = fc.constantFrom('a', 'hash', 'v', 'zz', '__proto__', '10', '2', 'é', 'H', '', 'decision');
+  const leaf = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(undefined));
+  const body = fc.dictionary(key, fc.oneof(leaf, fc.dictionary(key, leaf, { maxKeys: 3 })), { maxKeys: 8 });
+  fc.assert(
+    fc.property(fc.array(body, { minLength: 1, maxLength: 5 }), (bodies) => {
+      const writer = new ChainWriter();
+      const sealed = bodies.map((b) => writer.seal(b as unknown as Parameters<ChainWriter['seal']>[0]));
+      for (const { record, text } of sealed) {
+        assert.equal(text, canonicalRecordJson(record));
+        assert.equal(record.hash, recordHash(record));
+      }
+      assert.deepEqual(verifyChain(sealed.map((s) => s.record)), { checked: sealed.length });
+    }),
+    { numRuns: 500 },
+  );
+});
