@@ -2,7 +2,8 @@
  * Bearer secrets the control plane hands out once (admin credentials, join
  * tokens) and remembers only by hash.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../sha256.js';
 
 /** A fresh secret: a readable prefix and 256 random bits, base64url. */
 export function newSecret(prefix: string): string {
@@ -16,5 +17,5 @@ export function newId(prefix: string): string {
 
 /** `sha256:<hex>` of a secret. Secrets are high-entropy, so a plain hash is enough to store them. */
 export function hashSecret(secret: string): string {
-  return `sha256:${createHash('sha256').update(secret, 'utf8').digest('hex')}`;
+  return `sha256:${sha256Hex(secret)}`;
 }

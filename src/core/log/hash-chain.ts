@@ -80,30 +80,30 @@ interface Shape {
 }
 
 /**
- * Layouts seen, by key count and first and last key. Records are written by
- * a few programs, so a few layouts recur: sorting and quoting their keys once
- * makes the log's hashing several times cheaper.
+ * Layouts seen, by first key. Records are written by a few programs, so a
+ * few layouts recur: sorting and quoting their keys once makes the log's
+ * hashing several times cheaper. The first key is a property name, which the
+ * engine keeps as one string per name: looking it up builds no new string.
  */
 const SHAPES = new Map<string, Shape[]>();
 const MAX_SHAPES = 512;
 let shapeCount = 0;
 
 function shapeOf(keys: readonly string[]): Shape {
-  const n = keys.length;
-  const signature = n === 0 ? '' : `${n}\u0000${keys[0]!}\u0000${keys[n - 1]!}`;
-  const known = SHAPES.get(signature);
+  const first = keys.length === 0 ? '' : keys[0]!;
+  const known = SHAPES.get(first);
   if (known) {
-    for (const shape of known) if (sameKeys(shape.keys, keys)) return shape;
+    for (let i = 0; i < known.length; i++) if (sameKeys(known[i]!.keys, keys)) return known[i]!;
   }
   const order = keys
     .map((_, i) => i)
     .sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
   const shape: Shape = { keys: [...keys], order, quoted: order.map((i) => `${JSON.stringify(keys[i])}:`) };
-  // Bounded: a stream of records with ever new layouts must not grow memory.
+  // Bounded: a stream of records with ever new layouts must not grow memory (nor the lists scanned).
   if (shapeCount < MAX_SHAPES) {
     shapeCount++;
     if (known) known.push(shape);
-    else SHAPES.set(signature, [shape]);
+    else SHAPES.set(first, [shape]);
   }
   return shape;
 }
