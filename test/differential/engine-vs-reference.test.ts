@@ -170,6 +170,11 @@ function policyArb(): fc.Arbitrary<Record<string, unknown>> {
       { requiredKeys: [] },
     ),
     fc.record({ operations: fc.constant(['read']) }),
+    // Plain actions (methods and prefixes only), which the engine reads in place.
+    fc.record({
+      methods: fc.oneof(fc.constant('*'), fc.subarray(['GET', 'POST', 'DELETE'], { minLength: 1 })),
+      prefixes: fc.subarray(PREFIXES, { minLength: 1 }),
+    }),
   );
   const effectArb = fc.constantFrom('allow', 'allow', 'deny');
   const zoneRule = fc.record({

@@ -34,7 +34,7 @@ import {
 } from './matchers.js';
 import type { DecisionRequest } from './request.js';
 import { normalizeRequestPath } from './request-path.js';
-import { KeySpace, RuleBucket } from './rule-index.js';
+import { KeySpace, NO_LABEL, RuleBucket } from './rule-index.js';
 
 export interface EngineOptions {
   clock: Clock;
@@ -56,6 +56,15 @@ interface RuleInstance {
   prefix: string | undefined;
   actions: ActionMatcher | undefined;
   source: SourceMatcher;
+  /** Label pairs the caller must carry, when they are the whole selector (else `needA` is NO_LABEL and `source` decides). */
+  needA: number;
+  needB: number;
+  /**
+   * Several plain actions (methods and path prefixes, no globs, no
+   * operations) as `method, prefix` pairs, `undefined` for any method; else
+   * `actions` decides. Read in place: a call per rule costs more than the test.
+   */
+  pairs: (string | undefined)[] | undefined;
   /** Set by the index: finding the rule under a key proves its selector. */
   proven: boolean;
   condition: CompiledCondition | undefined;
@@ -75,6 +84,8 @@ interface CompiledService {
 /** A caller as resolved once and cached; the per-request zone lives in the scratch `facts`. */
 interface Identity extends Omit<SourceFacts, 'zone'> {
   keys: Int32Array;
+  /** Its label pairs among those rules need, by number (KeySpace.labelNeeds). */
+  labelIds: Int32Array;
   valid: boolean;
   /** Valid and of an accepted trust domain. */
   accepted: boolean;
@@ -184,6 +195,7 @@ export class DecisionEngine {
       const selectorKey = rule.from === '*' ? '*' : JSON.stringify(rule.from);
       let source = selectors.get(selectorKey);
       if (!source) selectors.set(selectorKey, (source = compileSelector(rule.from)));
+      const needs = this.keys.labelNeeds(rule.from);
       let condition: CompiledCondition | undefined;
       if (when !== undefined) {
         condition = compileConditionOnce(when);
@@ -204,6 +216,9 @@ export class DecisionEngine {
           prefix: undefined,
           actions: undefined,
           source,
+          needA: needs?.[0] ?? NO_LABEL,
+          needB: needs?.[1] ?? NO_LABEL,
+          pairs: undefined,
           proven: false,
           condition,
           seen: 0,
@@ -224,7 +239,10 @@ export class DecisionEngine {
           // Interned: rules share a few method and prefix strings, which then stay in cache.
           instance.method = simple.methods === '*' ? undefined : intern(simple.methods[0]!);
           instance.prefix = intern(simple.prefixes[0]!);
-        } else if (actions && actions.length) instance.actions = compileActions(actions, svc);
+        } else if (actions && actions.length) {
+          instance.pairs = plainActionPairs(actions, intern);
+          if (instance.pairs === undefined) instance.actions = compileActions(actions, svc);
+        }
         const compiled = svc ? this.services.get(svc.name)! : this.anyService;
         compiled[layer].add(instance, rule.from, this.keys);
       }
@@ -254,6 +272,7 @@ export class DecisionEngine {
       path,
       labels,
       keys: valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : NO_KEYS,
+      labelIds: valid ? this.keys.labelIdsOf(labels) : NO_KEYS,
       valid,
       accepted: valid && this.trustDomains.has(trustDomain),
     };
@@ -319,6 +338,7 @@ export class DecisionEngine {
     zone: UNKNOWN_ZONE,
   };
   private readonly action: ActionFacts = { method: undefined, path: undefined, operation: undefined };
+  private labelIds: Int32Array = NO_KEYS;
   private sourceZone = UNKNOWN_ZONE;
   private destinationZone = UNKNOWN_ZONE;
 
@@ -476,17 +496,20 @@ export class DecisionEngine {
   ): LayerVerdict {
     this.allows = undefined;
     this.denies = undefined;
+    this.labelIds = identity.labelIds;
     const keys = identity.keys;
     for (let b = 0; b < 2; b++) {
       const bucket_ = b === 0 ? bucket : wildcard;
       if (!bucket_ || bucket_.size === 0) continue;
-      if (bucket_.keys.length !== 0) {
+      if (bucket_.keyCount !== 0) {
+        const index = bucket_.index;
         for (let i = 0; i < keys.length; i++) {
-          const list = bucket_.find(keys[i]!);
-          if (list !== undefined) this.visit(list, true, layer, port, action);
+          const at = bucket_.find(keys[i]!);
+          if (at !== -1) this.visit(bucket_.rules, index[at + 1]!, index[at + 3]!, true, layer, port, action);
         }
       }
-      if (bucket_.always.length !== 0) this.visit(bucket_.always, false, layer, port, action);
+      const always = bucket_.always;
+      if (always.length !== 0) this.visit(always, 0, always.length, false, layer, port, action);
     }
     const denies = this.denies;
     const allows = this.allows;
@@ -495,8 +518,11 @@ export class DecisionEngine {
     return DEFAULT_DENY;
   }
 
+  /** Checks `list[from]` up to, not including, `list[to]`. */
   private visit(
     list: readonly RuleInstance[],
+    from: number,
+    to: number,
     keyed: boolean,
     layer: 'flow' | 'permission',
     port: number | undefined,
@@ -504,7 +530,8 @@ export class DecisionEngine {
   ): void {
     const n = this.counter;
     const facts = this.facts;
-    for (let i = 0; i < list.length; i++) {
+    const labelIds = this.labelIds;
+    for (let i = from; i < to; i++) {
       const r = list[i]!;
       if (r.seen === n) continue;
       r.seen = n;
@@ -515,9 +542,15 @@ export class DecisionEngine {
         if (r.prefix !== undefined) {
           if (r.method !== undefined && action.method !== r.method) continue;
           if (action.path === undefined || !action.path.startsWith(r.prefix)) continue;
+        } else if (r.pairs !== undefined) {
+          if (!matchesPairs(r.pairs, action)) continue;
         } else if (r.actions !== undefined && !r.actions(action)) continue;
       }
-      if (!(keyed && r.proven) && !r.source(facts)) continue;
+      if (!(keyed && r.proven)) {
+        if (r.needA !== NO_LABEL) {
+          if (!has(labelIds, r.needA) || (r.needB !== NO_LABEL && !has(labelIds, r.needB))) continue;
+        } else if (!r.source(facts)) continue;
+      }
       if (r.expiresAt !== NEVER && this.now() >= r.expiresAt) continue;
       const condition = r.condition;
       if (condition !== undefined) {
@@ -554,6 +587,49 @@ export class DecisionEngine {
 }
 
 class RequestError extends Error {}
+
+/** Whether `ids`, a caller's few label pair numbers, holds `id`. */
+function has(ids: Int32Array, id: number): boolean {
+  for (let i = 0; i < ids.length; i++) if (ids[i] === id) return true;
+  return false;
+}
+
+/** At most this many `method, prefix` pairs are read in place; larger lists keep their matcher. */
+const MAX_PLAIN_PAIRS = 16;
+
+/**
+ * Actions that are all plain (methods or `"*"`, path prefixes; no path
+ * globs, no operations) as `method, prefix` pairs; undefined otherwise.
+ * An action without prefixes matches any path, so it is not plain here.
+ */
+function plainActionPairs(
+  actions: readonly import('../policy/model.js').ActionMatch[],
+  intern: (text: string) => string,
+): (string | undefined)[] | undefined {
+  const pairs: (string | undefined)[] = [];
+  for (const a of actions) {
+    if (a.operations.length !== 0 || a.paths.length !== 0 || a.prefixes.length === 0) return undefined;
+    const methods = a.methods === '*' ? [undefined] : a.methods;
+    if (methods.length === 0) return undefined;
+    for (const m of methods) {
+      for (const p of a.prefixes) pairs.push(m === undefined ? undefined : intern(m), intern(p));
+    }
+    if (pairs.length > 2 * MAX_PLAIN_PAIRS) return undefined;
+  }
+  return pairs;
+}
+
+/** Whether some `method, prefix` pair matches: the method (any when undefined) and a path starting with the prefix. */
+function matchesPairs(pairs: readonly (string | undefined)[], action: ActionFacts): boolean {
+  const path = action.path;
+  if (path === undefined) return false;
+  const method = action.method;
+  for (let j = 0; j < pairs.length; j += 2) {
+    const m = pairs[j];
+    if ((m === undefined || m === method) && path.startsWith(pairs[j + 1]!)) return true;
+  }
+  return false;
+}
 
 const EMPTY_ACTION: ActionFacts = Object.freeze({ method: undefined, path: undefined, operation: undefined });
 

@@ -20,6 +20,8 @@ import { hasWildcard, compilePathGlob } from '../policy/glob.js';
 export class KeySpace {
   private readonly ids = new Map<string, number>();
   private readonly labelFrequency = new Map<string, number>();
+  /** Label pairs that rules check without a call ({@link labelNeeds}), numbered from 0. */
+  private readonly neededLabels = new Map<string, number>();
 
   intern(key: string): number {
     let id = this.ids.get(key);
@@ -73,6 +75,36 @@ export class KeySpace {
     return undefined;
   }
 
+  /**
+   * For a selector that is one term of one or two labels and nothing else:
+   * the numbers of its label pairs, which a rule compares with the caller's
+   * {@link labelIdsOf} instead of calling its selector. Undefined otherwise.
+   */
+  labelNeeds(selector: Selector): [number, number] | undefined {
+    if (selector === '*' || selector.length !== 1) return undefined;
+    const term = selector[0]!;
+    if (!term.labels || Object.keys(term).length !== 1) return undefined;
+    const pairs = Object.entries(term.labels);
+    if (pairs.length === 0 || pairs.length > 2) return undefined;
+    const ids = pairs.map(([k, v]) => {
+      const key = labelKey(k, v);
+      let id = this.neededLabels.get(key);
+      if (id === undefined) this.neededLabels.set(key, (id = this.neededLabels.size));
+      return id;
+    });
+    return [ids[0]!, ids[1] ?? NO_LABEL];
+  }
+
+  /** The numbers of an identity's label pairs among those some rule needs ({@link labelNeeds}). */
+  labelIdsOf(labels: Readonly<Record<string, string>>): Int32Array {
+    const out: number[] = [];
+    for (const [k, v] of Object.entries(labels)) {
+      const id = this.neededLabels.get(labelKey(k, v));
+      if (id !== undefined) out.push(id);
+    }
+    return Int32Array.from(out);
+  }
+
   /** The keys an identity carries, restricted to keys some rule is filed under, sorted ascending. */
   keysOf(
     spiffeId: string,
@@ -96,9 +128,13 @@ export class KeySpace {
   }
 }
 
+/** No second label pair in {@link KeySpace.labelNeeds}. */
+export const NO_LABEL = -1;
+
 const exactKey = (id: string) => `e:${id}`;
 const prefixKey = (id: string) => `p:${id}`;
-const labelKey = (k: string, v: string) => `l:${k}=${v}`;
+// The key's length first: `a=b` = `c` and `a` = `b=c` are different pairs (request labels may have any key).
+const labelKey = (k: string, v: string) => `l:${k.length}:${k}=${v}`;
 
 /** A rule as filed in a bucket, with whether its selector is proven by any key it is filed under. */
 export interface Filed {
@@ -107,13 +143,23 @@ export interface Filed {
 
 /**
  * Rules of one layer for one destination, filed by key. After `seal()` the
- * keys sit in one sorted typed array (a cache line or two for most buckets)
- * with the rule lists beside it.
+ * index is one sorted typed array of `key, start` pairs (a cache line or two
+ * for most buckets) and the rules of every key lie one after the other in
+ * one array: a lookup reads the index, then the rules, with no list object
+ * in between (on a large policy each object a decision reads is a likely
+ * cache miss, and those misses are most of its time).
  */
 export class RuleBucket<R extends Filed> {
   private building: Map<number, R[]> | undefined = new Map();
-  keys: Int32Array = new Int32Array(0);
-  lists: R[][] = [];
+  /**
+   * `key0, start0, key1, start1, …, -1, end`: the rules filed under `key_i`
+   * are `rules[start_i]` up to, not including, the next pair's start. The
+   * last pair is a sentinel that only ends the last range.
+   */
+  index: Int32Array = new Int32Array([-1, 0]);
+  rules: R[] = [];
+  /** Number of keys in `index` (pairs before the sentinel). */
+  keyCount = 0;
   readonly always: R[] = [];
   size = 0;
 
@@ -141,23 +187,33 @@ export class RuleBucket<R extends Filed> {
   /** Freezes the index into its compact form; call once, after the last `add`. */
   seal(): void {
     const entries = [...this.building!].sort((a, b) => a[0] - b[0]);
-    this.keys = Int32Array.from(entries.map((e) => e[0]));
-    this.lists = entries.map((e) => e[1]);
+    const index = new Int32Array(2 * entries.length + 2);
+    const rules: R[] = [];
+    entries.forEach(([key, list], i) => {
+      index[2 * i] = key;
+      index[2 * i + 1] = rules.length;
+      rules.push(...list);
+    });
+    index[2 * entries.length] = -1;
+    index[2 * entries.length + 1] = rules.length;
+    this.index = index;
+    this.rules = rules;
+    this.keyCount = entries.length;
     this.building = undefined;
   }
 
-  /** The rules filed under `key`, or undefined. */
-  find(key: number): R[] | undefined {
-    const keys = this.keys;
+  /** The position in `index` of the pair for `key` (its start at `at + 1`, its end at `at + 3`), or -1. */
+  find(key: number): number {
+    const index = this.index;
     let lo = 0;
-    let hi = keys.length - 1;
+    let hi = this.keyCount - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const k = keys[mid]!;
-      if (k === key) return this.lists[mid];
+      const k = index[2 * mid]!;
+      if (k === key) return 2 * mid;
       if (k < key) lo = mid + 1;
       else hi = mid - 1;
     }
-    return undefined;
+    return -1;
   }
 }
