@@ -50,7 +50,10 @@ export function canonicalRecordJson(value: unknown): string {
 
 /**
  * The members of an object's canonical JSON, `"key":value` each, in sorted
- * key order, and how many of them have keys that sort before `key`.
+ * key order, and how many of them have keys that sort before `key`: the
+ * object branch of {@link canonicalRecordJson} with the members kept apart,
+ * for the top of a record only (the nested objects are joined as they are
+ * written, without a list per object).
  */
 function canonicalMembers(o: object, key: string): { members: string[]; before: number } {
   const keys = Object.keys(o);
