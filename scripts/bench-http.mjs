@@ -7,6 +7,12 @@
 //
 // Needs wrk (Debian package `wrk`). Prints a table, then a JSON summary as
 // its last line.
+//
+// Besides requests per second, each server's CPU time per request (user and
+// system, all its threads, read from /proc on Linux): on a shared, noisy
+// machine the ratio of throughputs moves with the neighbours, while the CPU
+// a request costs the server moves much less, so it is the figure to compare
+// two versions by.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +79,31 @@ const gatehouse = spawn(
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
 );
 
+/** CPU seconds (user + system) the process has used so far; undefined where /proc is missing. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** wrk against `url`, with the CPU that `pid` spent on the requests, in µs per request. */
+function measured(pid, url, body, headers) {
+  const before = cpuSeconds(pid);
+  const result = wrk(url, body, headers);
+  const after = cpuSeconds(pid);
+  const cpuMicrosPerRequest =
+    before === undefined || after === undefined || !(result.requests > 0)
+      ? null
+      : Math.round(((after - before) * 1e6) / result.requests);
+  return { ...result, cpuMicrosPerRequest };
+}
+
 function wrk(url, body, headers) {
   const lua = join(dir, `req-${Math.random().toString(36).slice(2)}.lua`);
   writeFileSync(
@@ -89,11 +120,12 @@ function wrk(url, body, headers) {
     { encoding: 'utf8' },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
   const toMs = (m) => (m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN);
   const p50 = toMs(/50%\s+([\d.]+)(us|ms|s)/.exec(r.stdout));
   const p99 = toMs(/99%\s+([\d.]+)(us|ms|s)/.exec(r.stdout));
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
-  return { rps, p50, p99, non2xx };
+  return { rps, p50, p99, non2xx, requests };
 }
 
 try {
@@ -110,18 +142,18 @@ try {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
   // Warm both up.
   wrk(`http://127.0.0.1:${barePort}/`, request, headers);
-  const base = wrk(`http://127.0.0.1:${barePort}/`, request, headers);
+  const base = measured(bare.pid, `http://127.0.0.1:${barePort}/`, request, headers);
   wrk(`${url}/v1/decide`, request, headers);
-  const decide = wrk(`${url}/v1/decide`, request, headers);
+  const decide = measured(gatehouse.pid, `${url}/v1/decide`, request, headers);
   const rows = [
     ['bare node http', base],
     ['gatehouse /v1/decide', decide],
   ];
   console.log(`loopback, wrk -t1 -c${values.connections} -d${values.duration}s, one server process each`);
-  console.log('server                 req/s      p50 ms   p99 ms   non-2xx');
+  console.log('server                 req/s      p50 ms   p99 ms   non-2xx   server CPU µs/req');
   for (const [name, r] of rows) {
     console.log(
-      `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.non2xx}`,
+      `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.non2xx).padStart(7)}   ${String(r.cpuMicrosPerRequest ?? '-').padStart(17)}`,
     );
   }
   const ratio = decide.rps / base.rps;
@@ -138,6 +170,8 @@ try {
       decideP50Ms: decide.p50,
       decideP99Ms: decide.p99,
       decideNon2xx: decide.non2xx,
+      bareCpuMicrosPerRequest: base.cpuMicrosPerRequest,
+      decideCpuMicrosPerRequest: decide.cpuMicrosPerRequest,
     }),
   );
 } finally {
