@@ -165,6 +165,32 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         assert.deepEqual(await verifyDecisionLog(store, { batchSize: 100 }), { checked: 1234 });
       });
 
+      test('the texts a chain writer sealed are stored as given, and a count that does not fit is refused', async () => {
+        const store = await fresh();
+        const writer = new ChainWriter();
+        const sealed = [1, 2, 3].map((seq) => writer.seal(decisionBody(seq)));
+        const records = sealed.map((s) => s.record);
+        await rejectsWith(
+          store.append(
+            records,
+            sealed.slice(1).map((s) => s.text),
+          ),
+          'store_error',
+        );
+        assert.equal(await store.count(), 0);
+        await store.append(
+          records,
+          sealed.map((s) => s.text),
+        );
+        const stored: string[] = [];
+        for await (const batch of store.scan(1, 10)) stored.push(...batch.map((r) => r.json));
+        assert.deepEqual(
+          stored,
+          sealed.map((s) => s.text),
+        );
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 3 });
+      });
+
       test('appending no records changes nothing', async () => {
         const store = await fresh();
         await store.append([]);
