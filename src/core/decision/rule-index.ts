@@ -102,7 +102,7 @@ export class KeySpace {
       const id = this.neededLabels.get(labelKey(k, v));
       if (id !== undefined) out.push(id);
     }
-    return Int32Array.from(out);
+    return out.length === 0 ? NO_IDS : Int32Array.from(out);
   }
 
   /** The keys an identity carries, restricted to keys some rule is filed under, sorted ascending. */
@@ -127,6 +127,8 @@ export class KeySpace {
     return Int32Array.from(out.sort((a, b) => a - b));
   }
 }
+
+const NO_IDS = new Int32Array(0);
 
 /** No second label pair in {@link KeySpace.labelNeeds}. */
 export const NO_LABEL = -1;
