@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpuMicrosPerRequest, cpuSeconds } from './lib/process-cpu.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -79,29 +80,11 @@ const gatehouse = spawn(
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
 );
 
-/** CPU seconds (user + system) the process has used so far; undefined where /proc is missing. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
-
 /** wrk against `url`, with the CPU that `pid` spent on the requests, in µs per request. */
 function measured(pid, url, body, headers) {
   const before = cpuSeconds(pid);
   const result = wrk(url, body, headers);
-  const after = cpuSeconds(pid);
-  const cpuMicrosPerRequest =
-    before === undefined || after === undefined || !(result.requests > 0)
-      ? null
-      : Math.round(((after - before) * 1e6) / result.requests);
-  return { ...result, cpuMicrosPerRequest };
+  return { ...result, cpuMicrosPerRequest: cpuMicrosPerRequest(before, cpuSeconds(pid), result.requests) };
 }
 
 function wrk(url, body, headers) {

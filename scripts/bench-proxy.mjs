@@ -22,6 +22,11 @@
  * in records on the same cores (the proxy buffers them, then drops).
 
  *
+ * Each phase also reports the CPU per request of the process that answered
+ * it (the upstream called directly, or the proxy; user and system time of
+ * all its threads, from /proc on Linux): on a shared, noisy machine it moves
+ * far less than the requests per second.
+ *
  * Needs wrk (Debian package `wrk`). Prints a table, then, as the last line
  * of stdout, a JSON summary with the p50 added by the proxy and the
  * throughput kept (budget: ≤ 0.3 ms, ≥ 60 %). Exits 1 when a phase had
@@ -34,6 +39,7 @@ import { join, resolve } from 'node:path';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
+import { cpuMicrosPerRequest, cpuSeconds } from './lib/process-cpu.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/main.js');
@@ -133,6 +139,7 @@ function median(runs) {
     p50Ms: mid('p50Ms'),
     p90Ms: mid('p90Ms'),
     p99Ms: mid('p99Ms'),
+    cpuMicrosPerRequest: runs.some((r) => r.cpuMicrosPerRequest === null) ? null : mid('cpuMicrosPerRequest'),
   };
 }
 
@@ -249,7 +256,12 @@ async function main(args) {
         const seconds = kind === 'Latency' ? args.latencySeconds : args.seconds;
         for (const target of order) {
           const url = target === 'direct' ? direct : proxied;
-          phases[target + kind].push(await wrk(url, target === 'direct' ? {} : auth, connections, seconds));
+          // The CPU of the process that answers wrk: the upstream called directly, or the proxy.
+          const pid = target === 'direct' ? up.proc.pid : proxy.proc.pid;
+          const before = cpuSeconds(pid);
+          const run = await wrk(url, target === 'direct' ? {} : auth, connections, seconds);
+          run.cpuMicrosPerRequest = cpuMicrosPerRequest(before, cpuSeconds(pid), run.requests);
+          phases[target + kind].push(run);
         }
       }
     }
@@ -275,8 +287,10 @@ async function main(args) {
       r.p50Ms.toFixed(3),
       r.p90Ms.toFixed(3),
       r.p99Ms.toFixed(3),
+      String(r.cpuMicrosPerRequest ?? '-'),
     ]);
-    const head = ['PHASE', 'REQUESTS', 'ERRORS', 'REQ/S', 'P50 MS', 'P90 MS', 'P99 MS'];
+    // CPU: of the process that answered (the upstream for direct phases, the proxy for proxied ones).
+    const head = ['PHASE', 'REQUESTS', 'ERRORS', 'REQ/S', 'P50 MS', 'P90 MS', 'P99 MS', 'CPU US/REQ'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     console.log(
       `loopback, wrk -t1, latency -c1 ${args.latencySeconds}s, throughput -c${args.connections} ` +
