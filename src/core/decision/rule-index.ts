@@ -194,7 +194,8 @@ export class RuleBucket<R extends Filed> {
     entries.forEach(([key, list], i) => {
       index[2 * i] = key;
       index[2 * i + 1] = rules.length;
-      rules.push(...list);
+      // One at a time: a key may file more rules than a call takes arguments.
+      for (const rule of list) rules.push(rule);
     });
     index[2 * entries.length] = -1;
     index[2 * entries.length + 1] = rules.length;
