@@ -20,7 +20,6 @@
  * `--pause-control-plane` stops the server (SIGSTOP) for the measured phases
  * once the proxy has synced: the proxy's own cost, without the server taking
  * in records on the same cores (the proxy buffers them, then drops).
-
  *
  * Each phase also reports the CPU per request of the process that answered
  * it (the upstream called directly, or the proxy; user and system time of
