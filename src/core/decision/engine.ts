@@ -67,9 +67,13 @@ interface RuleInstance {
   pairs: (string | undefined)[] | undefined;
   /** Set by the index: finding the rule under a key proves its selector. */
   proven: boolean;
+  /** The selector is `"*"`. */
+  anySource: boolean;
   condition: CompiledCondition | undefined;
   /** Dedupe marker: the number of the decision that last looked at this instance. */
   seen: number;
+  /** The verdict when this rule is the only one of its layer to match, an allow; made on first use. */
+  onlyAllow: LayerVerdict | undefined;
 }
 
 interface CompiledService {
@@ -79,6 +83,13 @@ interface CompiledService {
   mode: RolloutMode;
   flows: RuleBucket<RuleInstance>;
   permissions: RuleBucket<RuleInstance>;
+  /**
+   * The layer's verdict when its candidates (here and under `"*"`) are the
+   * same for every request and match every request: no keys, no ports, no
+   * actions, no conditions, no expiry. Then the layer is not evaluated.
+   */
+  constantFlow: LayerVerdict | undefined;
+  constantPermission: LayerVerdict | undefined;
 }
 
 /** A caller as resolved once and cached; the per-request zone lives in the scratch `facts`. */
@@ -166,6 +177,8 @@ export class DecisionEngine {
       mode: svc?.mode ?? 'enforce',
       flows: new RuleBucket(),
       permissions: new RuleBucket(),
+      constantFlow: undefined,
+      constantPermission: undefined,
     });
     this.anyService = bucketFor(undefined);
     const serviceByName = new Map(policy.services.map((s) => [s.name, s]));
@@ -220,8 +233,10 @@ export class DecisionEngine {
           needB: needs?.[1] ?? NO_LABEL,
           pairs: undefined,
           proven: false,
+          anySource: rule.from === '*',
           condition,
           seen: 0,
+          onlyAllow: undefined,
         };
         const ports = rule.to.ports ?? svc?.ports ?? '*';
         if (ports !== '*' && ports.length === 1) {
@@ -253,6 +268,12 @@ export class DecisionEngine {
       svc.flows.seal();
       svc.permissions.seal();
     }
+    for (const svc of this.services.values()) {
+      svc.constantFlow = constantVerdict(svc.flows, this.anyService.flows);
+      svc.constantPermission = constantVerdict(svc.permissions, this.anyService.permissions);
+    }
+    this.anyService.constantFlow = constantVerdict(this.anyService.flows, undefined);
+    this.anyService.constantPermission = constantVerdict(this.anyService.permissions, undefined);
 
     // Identities are indexed lazily, on their first request: an estate of tens
     // of thousands of workloads should not slow every policy load.
@@ -328,6 +349,8 @@ export class DecisionEngine {
   private nowMs = Number.NaN;
   private activation: ConditionActivation | undefined;
   private errors: ConditionFailure[] = [];
+  /** The first matching allow of the layer under way; `allows` holds every id once there is a second. */
+  private firstAllow: RuleInstance | undefined;
   private allows: string[] | undefined;
   private denies: string[] | undefined;
   private readonly facts: SourceFacts = {
@@ -427,15 +450,12 @@ export class DecisionEngine {
     const d = compiledService.zoneIndex;
     const zone = this.zoneVerdicts[zoneIndex]![d] ?? combine(this.zoneRules[zoneIndex]![d]!, this.now());
     const wildcard = svc ? this.anyService : undefined;
-    const flow = this.layer('flow', compiledService.flows, wildcard?.flows, identity, port, undefined);
-    const permission = this.layer(
-      'permission',
-      compiledService.permissions,
-      wildcard?.permissions,
-      identity,
-      port,
-      action,
-    );
+    const flow =
+      compiledService.constantFlow ??
+      this.layer('flow', compiledService.flows, wildcard?.flows, identity, port, undefined);
+    const permission =
+      compiledService.constantPermission ??
+      this.layer('permission', compiledService.permissions, wildcard?.permissions, identity, port, action);
 
     let deciding: LayerName = 'permission';
     let verdict = permission;
@@ -494,6 +514,7 @@ export class DecisionEngine {
     port: number | undefined,
     action: ActionFacts | undefined,
   ): LayerVerdict {
+    this.firstAllow = undefined;
     this.allows = undefined;
     this.denies = undefined;
     this.labelIds = identity.labelIds;
@@ -512,9 +533,12 @@ export class DecisionEngine {
       if (always.length !== 0) this.visit(always, 0, always.length, false, layer, port, action);
     }
     const denies = this.denies;
-    const allows = this.allows;
     if (denies) return { verdict: 'deny', reason: 'deny_rule', rules: denies };
+    const allows = this.allows;
     if (allows) return { verdict: 'allow', reason: 'allow_rule', rules: allows };
+    // One allow, the common answer: its verdict is made once and shared.
+    const only = this.firstAllow as RuleInstance | undefined; // set by visit()
+    if (only) return (only.onlyAllow ??= allowVerdict([only.id]));
     return DEFAULT_DENY;
   }
 
@@ -569,7 +593,8 @@ export class DecisionEngine {
         }
       }
       if (r.effect === 'deny') (this.denies ??= []).push(r.id);
-      else (this.allows ??= []).push(r.id);
+      else if (this.firstAllow === undefined) this.firstAllow = r;
+      else (this.allows ??= [this.firstAllow.id]).push(r.id);
     }
   }
 
@@ -645,8 +670,39 @@ function combine(
     else (allows ??= []).push(r.id);
   }
   if (denies) return freezeVerdict({ verdict: 'deny', reason: 'deny_rule', rules: Object.freeze(denies) });
-  if (allows) return freezeVerdict({ verdict: 'allow', reason: 'allow_rule', rules: Object.freeze(allows) });
+  if (allows) return allowVerdict(allows);
   return DEFAULT_DENY;
+}
+
+function allowVerdict(ids: string[]): LayerVerdict {
+  return freezeVerdict({ verdict: 'allow', reason: 'allow_rule', rules: Object.freeze(ids) });
+}
+
+/** See `CompiledService.constantFlow`; `wildcard` is the `"*"` bucket of the same layer. */
+function constantVerdict(
+  bucket: RuleBucket<RuleInstance>,
+  wildcard: RuleBucket<RuleInstance> | undefined,
+): LayerVerdict | undefined {
+  const rules: RuleInstance[] = [];
+  for (const b of [bucket, wildcard]) {
+    if (!b) continue;
+    if (b.keyCount !== 0) return undefined;
+    for (const r of b.always) {
+      const matchesAll =
+        r.anySource &&
+        r.portFrom === 0 &&
+        r.ports === undefined &&
+        r.prefix === undefined &&
+        r.pairs === undefined &&
+        r.actions === undefined &&
+        r.condition === undefined &&
+        r.expiresAt === NEVER;
+      if (!matchesAll) return undefined;
+      rules.push(r);
+    }
+  }
+  // Visiting order, as `layer` reports: this service's rules, then those of `"*"`.
+  return combine(rules, 0);
 }
 
 function buildActivation(
