@@ -172,15 +172,16 @@ export class DecisionEngine {
 
     // Rule buckets per service, plus one for rules that target every service.
     for (const sel of [...policy.flows, ...policy.permissions].map((r) => r.from)) this.keys.countLabels(sel);
+    // Fields in the order a decision reads them.
     const bucketFor = (svc: Service | undefined): CompiledService => ({
-      name: svc?.name ?? '*',
       zone: svc?.zone ?? UNKNOWN_ZONE,
       zoneIndex: this.zoneIndex.get(svc?.zone ?? UNKNOWN_ZONE) ?? this.unknownZone,
-      mode: svc?.mode ?? 'enforce',
-      flows: new RuleBucket(),
-      permissions: new RuleBucket(),
       constantFlow: undefined,
+      flows: new RuleBucket(),
       constantPermission: undefined,
+      permissions: new RuleBucket(),
+      mode: svc?.mode ?? 'enforce',
+      name: svc?.name ?? '*',
     });
     this.anyService = bucketFor(undefined);
     const serviceByName = new Map(policy.services.map((s) => [s.name, s]));

@@ -152,7 +152,10 @@ export interface Filed {
  * per key; it stays because it is no more code.)
  */
 export class RuleBucket<R extends Filed> {
-  private building: Map<number, R[]> | undefined = new Map();
+  // Fields in the order a decision reads them.
+  size = 0;
+  /** Number of keys in `index` (pairs before the sentinel). */
+  keyCount = 0;
   /**
    * `key0, start0, key1, start1, …, -1, end`: the rules filed under `key_i`
    * are `rules[start_i]` up to, not including, the next pair's start. The
@@ -160,10 +163,9 @@ export class RuleBucket<R extends Filed> {
    */
   index: Int32Array = new Int32Array([-1, 0]);
   rules: R[] = [];
-  /** Number of keys in `index` (pairs before the sentinel). */
-  keyCount = 0;
   readonly always: R[] = [];
-  size = 0;
+  /** Rules by key until `seal()`; last, as a decision never reads it. */
+  private building: Map<number, R[]> | undefined = new Map();
 
   add(rule: R, selector: Selector, keys: KeySpace): void {
     this.size++;
