@@ -32,19 +32,26 @@ export function isRealDate(text: string): boolean {
 const ISO_STRING = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /**
- * `new Date(text).toISOString()` for a time `Date` reads; the text itself
- * when it is already that string, without making a Date.
+ * Whether `text` is what `toISOString` writes for some instant of the years
+ * 0000 to 9999 (`2026-01-02T03:04:05.000Z`): read on its characters, without
+ * making a Date.
  */
-export function toIsoString(text: string): string {
-  if (
+export function isIsoString(text: string): boolean {
+  return (
     ISO_STRING.test(text) &&
     two(text, 11) <= 23 &&
     two(text, 14) <= 59 &&
     two(text, 17) <= 59 &&
     isRealDate(text)
-  )
-    return text;
-  return new Date(text).toISOString();
+  );
+}
+
+/**
+ * `new Date(text).toISOString()` for a time `Date` reads; the text itself
+ * when it is already that string, without making a Date.
+ */
+export function toIsoString(text: string): string {
+  return isIsoString(text) ? text : new Date(text).toISOString();
 }
 
 // RFC 3339 §5.6 date-time; `T` and `Z` may be lower case (§5.6 NOTE). A leap second (`:60`) has

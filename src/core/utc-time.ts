@@ -66,3 +66,27 @@ export function parseUtcTime(v: string): number {
   }
   return Date.parse(v);
 }
+
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in epoch ms. */
+const FIRST_ISO_MS = -62_167_219_200_000;
+const LAST_ISO_MS = 253_402_300_799_999;
+
+// The text of the last second formatted, up to its fraction (`2026-11-20T14:01:00.`).
+let formattedSecond = Number.NaN;
+let formattedPrefix = '';
+
+/**
+ * `new Date(ms).toISOString()`. Records are stamped many times a second, so
+ * the date and time of day are formatted once per second and only the
+ * milliseconds for each call.
+ */
+export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms) || ms < FIRST_ISO_MS || ms > LAST_ISO_MS) return new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== formattedSecond) {
+    formattedPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+    formattedSecond = second;
+  }
+  const fraction = ms - second * 1000;
+  return `${formattedPrefix}${fraction < 10 ? '00' : fraction < 100 ? '0' : ''}${fraction}Z`;
+}

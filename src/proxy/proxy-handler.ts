@@ -19,6 +19,7 @@ import type { UnchainedRecord } from '../core/log/hash-chain.js';
 import { recordFromDecision } from '../core/log/record-from-decision.js';
 import type { Clock, Random } from '../core/ports.js';
 import type { CompiledPolicy } from '../core/policy/index.js';
+import { isoTime } from '../core/utc-time.js';
 import { bearerToken } from '../server/bearer-token.js';
 import type { Logger } from '../server/logger.js';
 import type { Forwarder } from './forwarder.js';
@@ -98,7 +99,7 @@ export function proxyHandler(
     records.push(
       recordFromDecision(built.request, decision, {
         decisionId,
-        time: new Date(clock.now()).toISOString(),
+        time: isoTime(clock.now()),
         via,
         latencyMicros: Number((process.hrtime.bigint() - started) / 1000n),
       }),

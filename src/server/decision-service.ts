@@ -14,6 +14,7 @@ import type { DecisionRecord } from '../core/log/decision-record.js';
 import { recordFromDecision } from '../core/log/record-from-decision.js';
 import type { Clock, Random } from '../core/ports.js';
 import type { CompiledPolicy } from '../core/policy/index.js';
+import { isoTime } from '../core/utc-time.js';
 import { HttpError } from './http-error.js';
 
 /** What an enforcement point may send besides a v1 request: the raw credential to verify here. */
@@ -88,13 +89,14 @@ export class DecisionService {
         req.destination.service,
       );
     }
-    decision = { ...decision, decisionId: decision.decisionId ?? this.ids.id() };
+    // A policy compiled with ids (the server's) has given one already: no copy then.
+    if (decision.decisionId === undefined) decision = { ...decision, decisionId: this.ids.id() };
     const latencyMicros = Number((process.hrtime.bigint() - started) / 1000n);
     this.count(decision, latencyMicros);
     const record = await this.log.record(
       recordFromDecision(req, decision, {
         decisionId: decision.decisionId!,
-        time: new Date(this.clock.now()).toISOString(),
+        time: isoTime(this.clock.now()),
         via,
         latencyMicros,
       }),

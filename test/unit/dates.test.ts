@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isRealDate, toIsoString } from '../../src/core/dates.js';
+import { isIsoString, isRealDate, toIsoString } from '../../src/core/dates.js';
 
 /** The obvious reading: through `Date`. */
 function referenceIsRealDate(text: string): boolean {
@@ -52,6 +52,22 @@ test('isRealDate answers what a round trip through Date answers', () => {
     '2000-02-29T00:00:00Z',
   ])
     assert.equal(isRealDate(t), referenceIsRealDate(t), t);
+});
+
+test('isIsoString holds exactly for what toISOString writes for the years 0000 to 9999', () => {
+  const reference = (t: string) => {
+    const ms = Date.parse(t);
+    return !Number.isNaN(ms) && new Date(ms).toISOString() === t && /^\d{4}-/.test(t);
+  };
+  const written = fc
+    .integer({ min: -62_198_755_200_000, max: 253_433_923_200_000 })
+    .map((ms) => new Date(ms).toISOString());
+  fc.assert(
+    fc.property(fc.oneof(text, written), (t) => assert.equal(isIsoString(t), reference(t), t)),
+    { numRuns: 20_000 },
+  );
+  for (const t of ['+010000-01-01T00:00:00.000Z', '-000001-12-31T23:59:59.999Z', '2024-02-30T00:00:00.000Z'])
+    assert.equal(isIsoString(t), false, t);
 });
 
 test('toIsoString is new Date(text).toISOString(), errors included', () => {

@@ -11,6 +11,7 @@
  * races `record()` against its own deadline and fails closed (the record may
  * still be written later).
  */
+import { isIsoString } from '../dates.js';
 import { GatehouseError } from '../errors.js';
 import type { DecisionLogStore } from '../ports.js';
 import type { DecisionRecord } from './decision-record.js';
@@ -127,10 +128,10 @@ export class DecisionLogWriter {
    * chained record once it is durable. Rejects when its batch could not be
    * written (the caller must then fail closed: deny, or answer 503), when the
    * writer is closing, and, with `store_error`, for a body the log cannot
-   * hold: `time` not in the form `2026-01-02T03:04:05.000Z`, a missing
-   * decision id, source SPIFFE ID or destination service, a decision other
-   * than allow or deny. Fields named `seq`, `prevHash` and `hash` in `body`
-   * are ignored: the chain sets them.
+   * hold: `time` not in the form `2026-01-02T03:04:05.000Z` (years 0000 to
+   * 9999, which the store keeps), a missing decision id, source SPIFFE ID or
+   * destination service, a decision other than allow or deny. Fields named
+   * `seq`, `prevHash` and `hash` in `body` are ignored: the chain sets them.
    */
   record(body: UnchainedRecord): Promise<DecisionRecord> {
     if (this.closing) {
@@ -148,14 +149,9 @@ export class DecisionLogWriter {
         ),
       );
     }
-    const {
-      seq: _seq,
-      prevHash: _prevHash,
-      hash: _hash,
-      ...rest
-    } = body as Partial<DecisionRecord> & UnchainedRecord;
+    // The body is not copied here: sealing copies it, without any `seq`, `prevHash` or `hash` it has.
     return new Promise((resolve, reject) => {
-      const pending: Pending = { body: rest, ticket: ++this.issued, resolve, reject };
+      const pending: Pending = { body, ticket: ++this.issued, resolve, reject };
       if (this.waiters.length === 0 && this.queueDepth() < this.maxQueue) this.admit(pending);
       else this.waiters.push(pending);
     });
@@ -338,7 +334,7 @@ function bodyProblem(body: UnchainedRecord): string | undefined {
     decision?: unknown;
   };
   if (typeof loose.decisionId !== 'string' || loose.decisionId === '') return 'the decision id is missing';
-  if (typeof loose.time !== 'string' || !isCanonicalTime(loose.time)) {
+  if (typeof loose.time !== 'string' || !isIsoString(loose.time)) {
     return `invalid time \`${String(loose.time)}\`: want RFC 3339 in UTC with milliseconds`;
   }
   if (typeof loose.source?.spiffeId !== 'string') return 'the source SPIFFE ID is missing';
@@ -347,10 +343,4 @@ function bodyProblem(body: UnchainedRecord): string | undefined {
     return `invalid decision \`${String(loose.decision)}\`: want allow or deny`;
   }
   return undefined;
-}
-
-/** `2026-01-02T03:04:05.000Z` exactly: the form `Date#toISOString` writes. */
-function isCanonicalTime(text: string): boolean {
-  const ms = Date.parse(text);
-  return !Number.isNaN(ms) && new Date(ms).toISOString() === text;
 }

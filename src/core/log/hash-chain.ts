@@ -160,15 +160,28 @@ export class ChainWriter {
     // Key order only reads well: the hash is over the canonical (sorted) form.
     // `hash` is in the literal from the start (undefined members are left out of
     // the canonical JSON): adding it afterwards would move the record to a new layout.
-    const { v, ...rest } = body;
+    // The body's own `seq`, `prevHash` and `hash`, if any, are dropped: the chain sets them.
+    const {
+      v,
+      seq: _seq,
+      prevHash: _prevHash,
+      hash: _hash,
+      ...rest
+    } = body as UnchainedRecord & Partial<Pick<DecisionRecord, 'seq' | 'prevHash' | 'hash'>>;
     const record = { v, seq: ++this.seq, ...rest, prevHash: this.prev, hash: undefined } as unknown as R &
       DecisionRecord;
     const { members, before } = canonicalMembers(record, 'hash');
-    const hash = bodyHash(`{${members.join(',')}}`);
+    const hashed = `{${members.join(',')}}`;
+    const hash = bodyHash(hashed);
     record.hash = hash;
-    members.splice(before, 0, `"hash":${JSON.stringify(hash)}`);
     this.prev = hash;
-    return { record, text: `{${members.join(',')}}` };
+    // The stored text is the hashed one with `hash` in its sorted place: cut where it goes
+    // rather than join the members again (joining them is most of the cost of sealing).
+    // `prevHash` and `seq` sort after `hash`, so a member always follows it.
+    let at = 1;
+    for (let i = 0; i < before; i++) at += members[i]!.length + 1;
+    const text = `${hashed.slice(0, at)}"hash":${JSON.stringify(hash)},${hashed.slice(at)}`;
+    return { record, text };
   }
 }
 

@@ -25,20 +25,25 @@ export function recordFromDecision(
   const { service, port } = request.destination;
   const c = request.credential;
   const a = request.action;
-  const action: NonNullable<UnchainedRecord['action']> = {};
-  if (a?.method !== undefined) action.method = a.method;
-  if (a?.path !== undefined) action.path = a.path;
-  if (a?.operation !== undefined) action.operation = a.operation;
+  // Absent fields are left undefined rather than spread in and out: the canonical JSON
+  // drops undefined members, and every record then has one layout (the log seals each).
+  let action: UnchainedRecord['action'];
+  if (a) {
+    action = {};
+    if (a.method !== undefined) action.method = a.method;
+    if (a.path !== undefined) action.path = a.path;
+    if (a.operation !== undefined) action.operation = a.operation;
+  }
   return {
     v: 1,
     decisionId: meta.decisionId,
     time: meta.time,
     policyRevision: decision.policyRevision,
     via: meta.via,
-    source: { spiffeId, ...(ip !== undefined ? { ip } : {}), zone: decision.sourceZone },
-    ...(c ? { credential: { type: c.type, ...(c.id !== undefined ? { id: c.id } : {}) } } : {}),
-    destination: { service, ...(port !== undefined ? { port } : {}), zone: decision.destinationZone },
-    ...(a ? { action } : {}),
+    source: { spiffeId, ip, zone: decision.sourceZone },
+    credential: c ? { type: c.type, id: c.id } : undefined,
+    destination: { service, port, zone: decision.destinationZone },
+    action,
     decision: decision.decision,
     allowed: decision.allowed,
     enforced: decision.enforced,

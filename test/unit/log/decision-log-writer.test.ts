@@ -319,6 +319,8 @@ describe('DecisionLogWriter', () => {
         writer.record(unserializable),
         writer.record(decisionBody(3, { time: '2026-01-01T00:00:03Z' })),
         writer.record(decisionBody(4, { decision: 'maybe' as 'allow' })),
+        // What toISOString writes beyond the year 9999: the store keeps four-digit years only.
+        writer.record(decisionBody(6, { time: '+012026-01-01T00:00:06.000Z' })),
         writer.record(decisionBody(5)),
       ]);
       assert.deepEqual(seqs(results.written), [1, 2]);
@@ -326,14 +328,15 @@ describe('DecisionLogWriter', () => {
         results.written.map((r) => r.decisionId),
         ['dec_1', 'dec_5'],
       );
-      assert.equal(results.failed.length, 3);
+      assert.equal(results.failed.length, 4);
       for (const error of results.failed) {
         assert.ok(error instanceof GatehouseError);
         assert.equal(error.code, 'store_error');
       }
       assert.match(String((results.failed[1] as Error).message), /invalid time `2026-01-01T00:00:03Z`/);
+      assert.match(String((results.failed[3] as Error).message), /invalid time `\+012026-/);
       assert.deepEqual(await verifyDecisionLog(store), { checked: 2 });
-      assert.equal(writer.stats().rejected, 3);
+      assert.equal(writer.stats().rejected, 4);
     });
 
     test('seq, prevHash and hash in a body are ignored', async () => {
