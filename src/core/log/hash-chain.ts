@@ -34,40 +34,32 @@ export function canonicalRecordJson(value: unknown): string {
     }
     return out + ']';
   }
-  const o = value as Record<string, unknown>;
+  return objectJson(value, undefined);
+}
+
+/** Where {@link objectJson} found the place of its `mark` key: a character offset, or -1. */
+let markAt = -1;
+
+/**
+ * The object branch of {@link canonicalRecordJson}. With `mark`, also sets
+ * {@link markAt} to the offset at which a member with that key would start
+ * (after the comma of the member before), for a key absent or undefined
+ * here that some present key sorts after: the record's `hash`, which is
+ * hashed without itself and stored with itself.
+ */
+function objectJson(o: object, mark: string | undefined): string {
   const keys = Object.keys(o);
   const shape = shapeOf(keys);
   let out = '{';
-  let first = true;
-  for (let i = 0; i < shape.order.length; i++) {
-    const v = o[keys[shape.order[i]!]!];
-    if (v === undefined || typeof v === 'function') continue;
-    out += (first ? '' : ',') + shape.quoted[i]! + canonicalRecordJson(v);
-    first = false;
-  }
-  return out + '}';
-}
-
-/**
- * The members of an object's canonical JSON, `"key":value` each, in sorted
- * key order, and how many of them have keys that sort before `key`: the
- * object branch of {@link canonicalRecordJson} with the members kept apart,
- * for the top of a record only (the nested objects are joined as they are
- * written, without a list per object).
- */
-function canonicalMembers(o: object, key: string): { members: string[]; before: number } {
-  const keys = Object.keys(o);
-  const shape = shapeOf(keys);
-  const members: string[] = [];
-  let before = 0;
   for (let i = 0; i < shape.order.length; i++) {
     const k = keys[shape.order[i]!]!;
     const v = (o as Record<string, unknown>)[k];
     if (v === undefined || typeof v === 'function') continue;
-    members.push(shape.quoted[i]! + canonicalRecordJson(v));
-    if (k < key) before++;
+    const comma = out.length > 1;
+    if (mark !== undefined && markAt < 0 && k > mark) markAt = out.length + (comma ? 1 : 0);
+    out += (comma ? ',' : '') + shape.quoted[i]! + canonicalRecordJson(v);
   }
-  return { members, before };
+  return out + '}';
 }
 
 // eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
@@ -170,16 +162,15 @@ export class ChainWriter {
     } = body as UnchainedRecord & Partial<Pick<DecisionRecord, 'seq' | 'prevHash' | 'hash'>>;
     const record = { v, seq: ++this.seq, ...rest, prevHash: this.prev, hash: undefined } as unknown as R &
       DecisionRecord;
-    const { members, before } = canonicalMembers(record, 'hash');
-    const hashed = `{${members.join(',')}}`;
+    markAt = -1;
+    const hashed = objectJson(record, 'hash');
+    // `prevHash` and `seq` sort after `hash`: there is always a member to insert it before.
+    const at = markAt;
     const hash = bodyHash(hashed);
     record.hash = hash;
     this.prev = hash;
-    // The stored text is the hashed one with `hash` in its sorted place: cut where it goes
-    // rather than join the members again (joining them is most of the cost of sealing).
-    // `prevHash` and `seq` sort after `hash`, so a member always follows it.
-    let at = 1;
-    for (let i = 0; i < before; i++) at += members[i]!.length + 1;
+    // The stored text is the hashed one with `hash` in its sorted place, cut in rather than
+    // written again.
     const text = `${hashed.slice(0, at)}"hash":${JSON.stringify(hash)},${hashed.slice(at)}`;
     return { record, text };
   }
