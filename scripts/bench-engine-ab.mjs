@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * Compares two builds of the engine on one peer workload, in one process:
+ * rounds over the workload's requests alternate between the two, so that
+ * whatever the neighbours of a shared machine do in a given minute weighs
+ * on both alike. Separate runs of `npm run bench` on such a machine differ
+ * by ±15 % for the same code; a change of a few per cent is seen only this way.
+ *
+ *   node scripts/bench-engine-ab.mjs --a DIR --b DIR --workload FILE [--seconds 30]
+ *
+ * DIR is a checkout with `dist/` built and `bench/peer-adapter.mjs`
+ * (a `git worktree` of the other commit, say). The builds run one after the
+ * other in each pair, and the second of the pair is a few per cent faster
+ * whichever it is: the run is made twice, with A first and then with B first,
+ * and the ratio given is the geometric mean of the two, which cancels that
+ * bias. Prints one JSON line: `ratio` > 1 means B is faster. Two copies of
+ * the same build read +2.1 % here on the large workload over 40 s: smaller
+ * differences are noise.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { readFlags, UsageError } from './lib/bench-flags.mjs';
+
+function parseArgs(argv) {
+  const args = { a: undefined, b: undefined, workload: undefined, seconds: 30 };
+  readFlags(argv, (flag, { value, count }) => {
+    if (flag === '--a') args.a = resolve(value());
+    else if (flag === '--b') args.b = resolve(value());
+    else if (flag === '--workload') args.workload = value();
+    else if (flag === '--seconds') args.seconds = count(2);
+    else throw new UsageError(`unknown flag \`${flag}\``);
+  });
+  if (!args.a || !args.b || !args.workload) throw new UsageError('--a, --b and --workload are required');
+  return args;
+}
+
+/** Median of B/A over pairs of rounds, for `seconds`; `bFirst` runs B first in each pair. */
+function alternate(engines, requests, seconds, bFirst) {
+  let sink = 0;
+  const round = (engine) => {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < requests.length; i++) if (engine.decide(requests[i])) sink++;
+    return requests.length / (Number(process.hrtime.bigint() - start) / 1e9);
+  };
+  const [a, b] = engines;
+  // Warm both.
+  for (let i = 0; i < 2; i++) {
+    round(a);
+    round(b);
+  }
+  const ratios = [];
+  const rates = { a: [], b: [] };
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    const first = round(bFirst ? b : a);
+    const second = round(bFirst ? a : b);
+    const [ra, rb] = bFirst ? [second, first] : [first, second];
+    ratios.push(rb / ra);
+    rates.a.push(ra);
+    rates.b.push(rb);
+  }
+  if (sink < 0) console.log(sink); // keep the decisions observable
+  return { ratio: median(ratios), a: median(rates.a), b: median(rates.b), pairs: ratios.length };
+}
+
+function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[sorted.length >> 1];
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const workload = JSON.parse(readFileSync(args.workload, 'utf8'));
+  const engines = [];
+  for (const dir of [args.a, args.b]) {
+    const adapter = await import(pathToFileURL(resolve(dir, 'bench/peer-adapter.mjs')).href);
+    engines.push(await adapter.load(workload));
+  }
+  const requests = workload.requests;
+  const aFirst = alternate(engines, requests, args.seconds / 2, false);
+  const bFirst = alternate(engines, requests, args.seconds / 2, true);
+  const ratio = Math.sqrt(aFirst.ratio * bFirst.ratio);
+  const pct = (r) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`;
+  console.log(`A ${args.a}\nB ${args.b}`);
+  console.log(`A first: B/A ${aFirst.ratio.toFixed(3)} over ${aFirst.pairs} pairs`);
+  console.log(`B first: B/A ${bFirst.ratio.toFixed(3)} over ${bFirst.pairs} pairs`);
+  console.log(`B against A: ${pct(ratio)}`);
+  console.log(
+    JSON.stringify({
+      bench: 'engine-ab',
+      ratio: Number(ratio.toFixed(3)),
+      aFirst: { ratio: Number(aFirst.ratio.toFixed(3)), pairs: aFirst.pairs },
+      bFirst: { ratio: Number(bFirst.ratio.toFixed(3)), pairs: bFirst.pairs },
+      aDecisionsPerSec: Math.round((aFirst.a + bFirst.a) / 2),
+      bDecisionsPerSec: Math.round((aFirst.b + bFirst.b) / 2),
+    }),
+  );
+}
+
+main().catch((error) => {
+  console.error(`bench-engine-ab: ${error.message}`);
+  process.exit(error instanceof UsageError ? 3 : 1);
+});
