@@ -512,6 +512,12 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
     );
     const forged = await ship(server.adminToken, { records: [{ ...record, via: 'api' }] });
     assert.equal(forged.status, 400);
+    // What toISOString writes after the year 9999, which the log does not keep.
+    const farOff = await ship(server.adminToken, {
+      records: [{ ...record, decisionId: 'test-record-3', time: '+012026-01-01T00:00:00.000Z' }],
+    });
+    assert.equal(farOff.status, 400);
+    assert.match(await farOff.text(), /years 0000 to 9999/);
     const extra = await ship(server.adminToken, {
       records: [{ ...record, decisionId: 'test-record-2', note: 'x' }],
     });

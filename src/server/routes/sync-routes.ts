@@ -9,6 +9,7 @@
  * plane. A workload ships records only for services whose SPIFFE ID it holds:
  * a proxy runs as the service it protects.
  */
+import { isIsoString } from '../../core/dates.js';
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import type { SpiffeBundle } from '../../core/identity/bundle.js';
 import type { Revocation } from '../../core/identity/credential.js';
@@ -286,8 +287,8 @@ function shippedRecord(value: unknown, index: number): UnchainedRecord {
   }
   if (record.decisionId === '' || record.decisionId.length > 128)
     bad('decisionId', 'must be 1 to 128 characters');
-  const at = Date.parse(record.time);
-  if (Number.isNaN(at) || new Date(at).toISOString() !== record.time)
-    bad('time', 'must be RFC 3339 in UTC with milliseconds');
+  // The form the log keeps, years 0000 to 9999: a time the store cannot hold would fail the whole append.
+  if (!isIsoString(record.time))
+    bad('time', 'must be RFC 3339 in UTC with milliseconds (years 0000 to 9999)');
   return record;
 }
