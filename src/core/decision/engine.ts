@@ -702,7 +702,7 @@ function constantVerdict(
         r.pairs === undefined &&
         r.actions === undefined &&
         r.condition === undefined &&
-        r.expiresAt === NEVER;
+        !r.expires;
       if (!matchesAll) return undefined;
       rules.push(r);
     }
