@@ -3,7 +3,11 @@
 // (SQLite, durable decision log) against a bare Node `http` server answering
 // a fixed JSON body, loaded by wrk on loopback in the same run.
 //
-//   npm run build && node scripts/bench-http.mjs [--duration 10] [--connections 64]
+//   npm run build && node scripts/bench-http.mjs [--duration 10] [--connections 64] [--rounds 3]
+//
+// Each round measures both servers, in alternating order; the figures are the
+// medians over the rounds, and the ratio is the median of the rounds' ratios,
+// so that a busy minute on a shared machine weighs on both servers alike.
 //
 // Needs wrk (Debian package `wrk`). Prints a table, then a JSON summary as
 // its last line.
@@ -25,6 +29,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 if (spawnSync('wrk', ['--version']).error) {
@@ -80,6 +85,24 @@ const gatehouse = spawn(
   { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
 );
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/** Each figure of the runs, as its median over them. */
+function medianRun(runs) {
+  const pick = (key) => median(runs.map((r) => r[key]));
+  return {
+    rps: pick('rps'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    requests: pick('requests'),
+    cpuMicrosPerRequest: runs.some((r) => r.cpuMicrosPerRequest == null) ? null : pick('cpuMicrosPerRequest'),
+  };
+}
+
 /** wrk against `url`, with the CPU that `pid` spent on the requests, in µs per request. */
 function measured(pid, url, body, headers) {
   const before = cpuSeconds(pid);
@@ -123,29 +146,50 @@ try {
     context: { mtls: true, risk: 10 },
   });
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error('--rounds must be a whole number of 1 or more');
+  const targets = {
+    bare: { pid: bare.pid, url: `http://127.0.0.1:${barePort}/`, runs: [] },
+    decide: { pid: gatehouse.pid, url: `${url}/v1/decide`, runs: [] },
+  };
   // Warm both up.
-  wrk(`http://127.0.0.1:${barePort}/`, request, headers);
-  const base = measured(bare.pid, `http://127.0.0.1:${barePort}/`, request, headers);
-  wrk(`${url}/v1/decide`, request, headers);
-  const decide = measured(gatehouse.pid, `${url}/v1/decide`, request, headers);
+  for (const t of Object.values(targets)) wrk(t.url, request, headers);
+  const ratios = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const name of r % 2 === 0 ? ['bare', 'decide'] : ['decide', 'bare']) {
+      const t = targets[name];
+      t.runs.push(measured(t.pid, t.url, request, headers));
+    }
+    ratios.push(targets.decide.runs[r].rps / targets.bare.runs[r].rps);
+  }
+  const base = medianRun(targets.bare.runs);
+  const decide = medianRun(targets.decide.runs);
   const rows = [
     ['bare node http', base],
     ['gatehouse /v1/decide', decide],
   ];
-  console.log(`loopback, wrk -t1 -c${values.connections} -d${values.duration}s, one server process each`);
+  console.log(
+    `loopback, wrk -t1 -c${values.connections} -d${values.duration}s, one server process each, median of ${rounds} round(s)`,
+  );
   console.log('server                 req/s      p50 ms   p99 ms   non-2xx   server CPU µs/req');
   for (const [name, r] of rows) {
     console.log(
       `${name.padEnd(22)} ${r.rps.toFixed(0).padStart(8)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${String(r.non2xx).padStart(7)}   ${String(r.cpuMicrosPerRequest ?? '-').padStart(17)}`,
     );
   }
-  const ratio = decide.rps / base.rps;
-  console.log(`ratio /v1/decide vs bare: ${(ratio * 100).toFixed(1)} % (target >= 80 %)`);
+  const ratio = median(ratios);
+  console.log(
+    `ratio /v1/decide vs bare: ${(ratio * 100).toFixed(1)} % (target >= 80 %)` +
+      (rounds > 1 ? `; rounds: ${ratios.map((x) => `${(x * 100).toFixed(1)} %`).join(', ')}` : ''),
+  );
   console.log(
     JSON.stringify({
       bench: 'http',
       connections: Number(values.connections),
       durationS: Number(values.duration),
+      rounds,
+      roundRatios: ratios.map((x) => Number(x.toFixed(3))),
       bareRequestsPerSec: Math.round(base.rps),
       decideRequestsPerSec: Math.round(decide.rps),
       ratio: Number(ratio.toFixed(3)),
