@@ -137,10 +137,20 @@ export class DecisionShipper {
       }
       return false;
     }
-    // Records the log could not take now go back to the front, in order.
+    // Records the log could not take now go back to the front, in order; refused ones
+    // (malformed: sending them again cannot help) are dropped. A server from before
+    // `refused` refuses a whole batch with 400 instead, handled above.
+    const refused = answer.refused ?? [];
+    if (refused.length > 0) {
+      this.dropped += refused.length;
+      this.options.logger.log('error', 'decision_records_refused', {
+        records: refused.length,
+        error: refused[0]!.message,
+      });
+    }
     const again = answer.failed.map((i) => batch[i]!).filter(Boolean);
     this.buffer.splice(0, batch.length, ...again);
-    this.shipped += batch.length - again.length;
+    this.shipped += batch.length - again.length - refused.length;
     if (this.failures > 0 || this.droppedUnreported > 0) {
       this.options.logger.log('info', 'decision_shipping_restored', {
         buffered: this.buffer.length,

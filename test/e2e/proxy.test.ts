@@ -499,9 +499,9 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
     assert.equal(asWeb.status, 403);
     const asHello = await ship(await issueJwt(HELLO, CONTROL_PLANE), { records: [record, record] });
     assert.equal(asHello.status, 200);
-    assert.deepEqual(await asHello.json(), { written: 2, failed: [] });
+    assert.deepEqual(await asHello.json(), { written: 2, failed: [], refused: [] });
     const again = await ship(server.adminToken, { records: [record] });
-    assert.deepEqual(await again.json(), { written: 1, failed: [] });
+    assert.deepEqual(await again.json(), { written: 1, failed: [], refused: [] });
     const copies = await logged(['--service', 'hello'], (rs) =>
       rs.some((r) => r.decisionId === 'test-record-1'),
     );
@@ -510,14 +510,42 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
       1,
       'a record sent again is logged once',
     );
-    const forged = await ship(server.adminToken, { records: [{ ...record, via: 'api' }] });
-    assert.equal(forged.status, 400);
-    // What toISOString writes after the year 9999, which the log does not keep.
-    const farOff = await ship(server.adminToken, {
-      records: [{ ...record, decisionId: 'test-record-3', time: '+012026-01-01T00:00:00.000Z' }],
+    // A malformed record is refused alone; the others of its batch are written.
+    const mixed = await ship(server.adminToken, {
+      records: [
+        { ...record, decisionId: 'test-record-4' },
+        { ...record, decisionId: 'test-record-5', via: 'api' },
+        // What toISOString writes after the year 9999, which the log does not keep.
+        { ...record, decisionId: 'test-record-6', time: '+012026-01-01T00:00:00.000Z' },
+        { ...record, decisionId: 'test-record-7' },
+      ],
     });
-    assert.equal(farOff.status, 400);
-    assert.match(await farOff.text(), /years 0000 to 9999/);
+    assert.equal(mixed.status, 200);
+    const answer = (await mixed.json()) as {
+      written: number;
+      failed: number[];
+      refused: { index: number; message: string }[];
+    };
+    assert.equal(answer.written, 2);
+    assert.deepEqual(answer.failed, []);
+    assert.deepEqual(
+      answer.refused.map((r) => r.index),
+      [1, 2],
+    );
+    assert.match(answer.refused[0]!.message, /invalid record 1: via/);
+    assert.match(answer.refused[1]!.message, /invalid record 2: time: .*years 0000 to 9999/);
+    const kept = await logged(['--service', 'hello'], (rs) =>
+      rs.some((r) => r.decisionId === 'test-record-7'),
+    );
+    assert.deepEqual(
+      kept
+        .map((r) => String(r.decisionId))
+        .filter((id) => /^test-record-[4-7]$/.test(id))
+        .sort(),
+      ['test-record-4', 'test-record-7'],
+    );
+    const notAList = await ship(server.adminToken, { records: 'all of them' });
+    assert.equal(notAList.status, 400);
     const extra = await ship(server.adminToken, {
       records: [{ ...record, decisionId: 'test-record-2', note: 'x' }],
     });

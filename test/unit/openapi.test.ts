@@ -486,7 +486,22 @@ describe('the OpenAPI document and the server', () => {
       token: admin,
       body: { records: [record] },
     });
-    assert.deepEqual(shipped.body, { written: 1, failed: [] });
+    assert.deepEqual(shipped.body, { written: 1, failed: [], refused: [] });
+    const partly = await call('POST', '/v1/decisions/records', {
+      token: admin,
+      invalid: true,
+      body: {
+        records: [
+          { ...record, decisionId: 'dec-openapi-2' },
+          { ...record, decision: 'maybe' },
+        ],
+      },
+    });
+    assert.deepEqual((partly.body as { written: number }).written, 1);
+    assert.deepEqual(
+      (partly.body as { refused: { index: number }[] }).refused.map((r) => r.index),
+      [1],
+    );
     await call('GET', '/v1/policies', { token: admin });
     await call('GET', '/v1/policies/{revision}', { token: admin, params: { revision } });
     await call('GET', '/v1/policies/diff', { token: admin, query: `from=${revision}` });

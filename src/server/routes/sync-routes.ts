@@ -56,6 +56,11 @@ export interface RecordsResponse {
   written: number;
   /** Indexes of records the log could not take now; send them again later. */
   failed: number[];
+  /**
+   * Records refused as malformed, with why; sending them again cannot help.
+   * The others of the batch are written all the same.
+   */
+  refused: { index: number; message: string }[];
 }
 
 /** The active policy and the texts it was parsed from. */
@@ -143,7 +148,19 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
         `\`records\` must be a list of 1 to ${MAX_RECORDS} records`,
       );
     }
-    const records = list.map((value, i) => shippedRecord(value, i));
+    // A malformed record is refused alone: the rest of its batch is written.
+    const refused: RecordsResponse['refused'] = [];
+    const records: UnchainedRecord[] = [];
+    const indexes: number[] = [];
+    list.forEach((value, i) => {
+      try {
+        records.push(shippedRecord(value, i));
+        indexes.push(i);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        refused.push({ index: i, message: err.message });
+      }
+    });
     if (caller.kind === 'workload') {
       const own = new Set(
         deps
@@ -168,8 +185,8 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
       }),
     );
     const failed: number[] = [];
-    outcomes.forEach((o, i) => o.status === 'rejected' && failed.push(i));
-    const answer: RecordsResponse = { written: records.length - failed.length, failed };
+    outcomes.forEach((o, i) => o.status === 'rejected' && failed.push(indexes[i]!));
+    const answer: RecordsResponse = { written: records.length - failed.length, failed, refused };
     return { status: 200, body: answer };
   });
 }
