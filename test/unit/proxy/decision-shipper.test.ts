@@ -11,6 +11,7 @@ import type { UnchainedRecord } from '../../../src/core/log/hash-chain.js';
 import { controlPlaneClient } from '../../../src/proxy/control-plane-client.js';
 import { DecisionShipper } from '../../../src/proxy/decision-shipper.js';
 import type { Logger } from '../../../src/server/logger.js';
+import { decisionBody } from '../../contract/decision-log.contract.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 let app: App;
@@ -25,37 +26,18 @@ after(async () => {
   await app?.close();
 });
 
-function record(id: string, extra: Record<string, unknown> = {}): UnchainedRecord {
-  return {
-    v: 1,
-    decisionId: id,
-    time: '2026-12-06T10:00:00.000Z',
-    policyRevision: 'sha256:0',
-    via: 'proxy:orders',
-    source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', zone: 'prod' },
-    destination: { service: 'orders', zone: 'prod' },
-    decision: 'allow',
-    allowed: true,
-    enforced: true,
-    mode: 'enforce',
-    wouldDeny: false,
-    layer: 'permission',
-    reason: 'allow_rule',
-    rules: [],
-    layers: { credential: 'allow', zone: 'allow', flow: 'allow', permission: 'allow' },
-    latencyMicros: 3,
-    ...extra,
-  } as UnchainedRecord;
-}
+/** A decision of the contract suite's made-up workload, as the orders proxy ships it (even `n`: orders, allowed). */
+const record = (n: number, fields: Record<string, unknown> = {}): UnchainedRecord =>
+  decisionBody(n, { via: 'proxy:orders', ...fields } as Partial<UnchainedRecord>);
 
 test('a malformed record is dropped alone; the others of its batch are logged', async () => {
   const events: { event: string; fields: Record<string, unknown> }[] = [];
   const logger: Logger = { log: (_level, event, fields = {}) => events.push({ event, fields }) };
   const client = controlPlaneClient({ server: app.url, credential: () => app.createdAdminSecret });
   const shipper = new DecisionShipper({ client, logger });
-  shipper.push(record('ship-1'));
-  shipper.push(record('ship-2', { decision: 'maybe' }));
-  shipper.push(record('ship-3'));
+  shipper.push(record(2));
+  shipper.push(record(6, { decision: 'maybe' }));
+  shipper.push(record(10));
   assert.equal(await shipper.stop(5000), 0, 'nothing left unsent');
   assert.deepEqual(shipper.stats(), { buffered: 0, shipped: 2, dropped: 1 });
   const refused = events.find((e) => e.event === 'decision_records_refused');
@@ -66,5 +48,5 @@ test('a malformed record is dropped alone; the others of its batch are logged', 
     headers: { authorization: `Bearer ${app.createdAdminSecret}` },
   });
   const { decisions } = (await res.json()) as { decisions: { decisionId: string }[] };
-  assert.deepEqual(decisions.map((d) => d.decisionId).sort(), ['ship-1', 'ship-3']);
+  assert.deepEqual(decisions.map((d) => d.decisionId).sort(), ['dec_10', 'dec_2']);
 });
