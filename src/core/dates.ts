@@ -1,4 +1,4 @@
-import { parseUtcTime, two } from './utc-time.js';
+import { FIRST_ISO_MS, LAST_ISO_MS, parseUtcTime, two } from './utc-time.js';
 
 /** A date as `YYYY-MM-DD` at the start of a text. */
 const PLAIN_DATE = /^\d{4}-\d\d-\d\d/;
@@ -58,9 +58,6 @@ export function toIsoString(text: string): string {
 // no Date value and is refused.
 const DATE_TIME =
   /^\d{4}-\d{2}-\d{2}[Tt]([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in epoch ms. */
-const FIRST = -62_167_219_200_000;
-const LAST = 253_402_300_799_999;
 
 /**
  * The instant of an RFC 3339 §5.6 `date-time` in epoch ms (fractions below a
@@ -73,5 +70,5 @@ const LAST = 253_402_300_799_999;
 export function parseRfc3339(text: string): number | undefined {
   if (!DATE_TIME.test(text) || !isRealDate(text)) return undefined;
   const ms = Date.parse(text);
-  return ms >= FIRST && ms <= LAST ? ms : undefined;
+  return ms >= FIRST_ISO_MS && ms <= LAST_ISO_MS ? ms : undefined;
 }

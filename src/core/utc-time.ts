@@ -67,9 +67,9 @@ export function parseUtcTime(v: string): number {
   return Date.parse(v);
 }
 
-/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in epoch ms. */
-const FIRST_ISO_MS = -62_167_219_200_000;
-const LAST_ISO_MS = 253_402_300_799_999;
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z, in epoch ms: the four-digit years. */
+export const FIRST_ISO_MS = -62_167_219_200_000;
+export const LAST_ISO_MS = 253_402_300_799_999;
 
 // The text of the last second formatted, up to its fraction (`2026-11-20T14:01:00.`).
 let formattedSecond = Number.NaN;

@@ -304,7 +304,8 @@ function shippedRecord(value: unknown, index: number): UnchainedRecord {
   }
   if (record.decisionId === '' || record.decisionId.length > 128)
     bad('decisionId', 'must be 1 to 128 characters');
-  // The form the log keeps, years 0000 to 9999: a time the store cannot hold would fail the whole append.
+  // The writer checks the same form; refused here, a bad time is dropped by the proxy rather
+  // than retried as a record the log could not take now.
   if (!isIsoString(record.time))
     bad('time', 'must be RFC 3339 in UTC with milliseconds (years 0000 to 9999)');
   return record;
