@@ -34,7 +34,7 @@ import {
 } from './matchers.js';
 import type { DecisionRequest } from './request.js';
 import { normalizeRequestPath } from './request-path.js';
-import { KeySpace, NO_LABEL, RuleBucket } from './rule-index.js';
+import { findKey, KeySpace, NO_LABEL, RuleBucket, type Filed } from './rule-index.js';
 
 export interface EngineOptions {
   clock: Clock;
@@ -42,49 +42,77 @@ export interface EngineOptions {
   ids?: Random;
 }
 
-/** A rule as placed in one bucket (ports and operations depend on the service). */
-interface RuleInstance {
+/**
+ * A rule as placed in one bucket (ports and operations depend on the
+ * service), while the engine is built. A decision reads it as a record of the
+ * rule table instead; see {@link encodeRule}.
+ */
+interface RuleSpec extends Filed {
+  /** Its number in the engine's per-instance arrays (ids, matchers, conditions, …). */
+  instance: number;
   id: string;
   effect: Effect;
-  /** Whether the rule has an expiry: read before `expiresAt`, a boxed number (one more memory read). */
   expires: boolean;
-  expiresAt: number;
   /** Inclusive port range when the rule has one range; otherwise `ports` decides. */
   portFrom: number;
   portTo: number;
   ports: PortMatcher | undefined;
-  /** Single method and single prefix, the common shape, checked without a call; else `actions` decides. */
+  /** Single method (undefined: any) and single prefix, the common shape; else `pairs` or `actions`. */
   method: string | undefined;
   prefix: string | undefined;
-  actions: ActionMatcher | undefined;
-  source: SourceMatcher;
-  /** Label pairs the caller must carry, when they are the whole selector (else `needA` is NO_LABEL and `source` decides). */
-  needA: number;
-  needB: number;
   /**
    * Several plain actions (methods and path prefixes, no globs, no
    * operations) as `method, prefix` pairs, `undefined` for any method; else
-   * `actions` decides. Read in place: a call per rule costs more than the test.
+   * `actions` decides.
    */
   pairs: (string | undefined)[] | undefined;
-  /** Set by the index: finding the rule under a key proves its selector. */
-  proven: boolean;
+  actions: ActionMatcher | undefined;
+  /** Label pairs the caller must carry, when they are the whole selector (else `needA` is NO_LABEL). */
+  needA: number;
+  needB: number;
   /** The selector is `"*"`. */
   anySource: boolean;
   condition: CompiledCondition | undefined;
-  /** Dedupe marker: the number of the decision that last looked at this instance. */
-  seen: number;
-  /** The verdict when this rule is the only one of its layer to match, an allow; made on first use. */
-  onlyAllow: LayerVerdict | undefined;
 }
+
+/*
+ * A rule record in the rule table: RECORD words, then, for F_PAIRS, two words
+ * per pair. Word 0 holds the flags; then the port range, the two label needs,
+ * the instance number, and the action: for F_PREFIX the method's number
+ * (ANY_METHOD for any) and the prefix's string number, for F_PAIRS the number
+ * of pairs and 0.
+ */
+const RECORD = 8;
+const F_DENY = 1;
+/**
+ * Finding the rule under a key proves its selector (RuleBucket.add). Only
+ * rules filed under keys have it, and a decision reaches those only through
+ * a key.
+ */
+const F_PROVEN = 2;
+const F_EXPIRES = 4;
+/** Filed under several keys: a decision may reach it twice, and checks it once. */
+const F_SHARED = 8;
+const F_CONDITION = 16;
+/** Ports other than one range: the instance's port matcher decides. */
+const F_PORTS = 32;
+const F_PREFIX = 64;
+const F_PAIRS = 128;
+/** Actions other than plain pairs: the instance's action matcher decides. */
+const F_ACTIONS = 256;
+const F_ANY_SOURCE = 512;
+const ANY_METHOD = -1;
+/** A request method no rule names (or none): only ANY_METHOD matches it. */
+const NO_METHOD = -2;
 
 interface CompiledService {
   name: string;
   zone: string;
   zoneIndex: number;
   mode: RolloutMode;
-  flows: RuleBucket<RuleInstance>;
-  permissions: RuleBucket<RuleInstance>;
+  /** Where the layer's bucket starts in the rule table; -1 when it has no rule. */
+  flowsAt: number;
+  permissionsAt: number;
   /**
    * The layer's verdict when its candidates (here and under `"*"`) are the
    * same for every request and match every request: no keys, no ports, no
@@ -96,9 +124,12 @@ interface CompiledService {
 
 /** A caller as resolved once and cached; the per-request zone lives in the scratch `facts`. */
 interface Identity extends Omit<SourceFacts, 'zone'> {
-  keys: Int32Array;
-  /** Its label pairs among those rules need, by number (KeySpace.labelNeeds). */
-  labelIds: Int32Array;
+  /**
+   * `n, key_1 … key_n, label_1 …`: the n keys it carries (KeySpace.keysOf),
+   * then its label pairs among those rules need, by number
+   * (KeySpace.labelNeeds). One array: a decision reads both.
+   */
+  numbers: Int32Array;
   valid: boolean;
   /** Valid and of an accepted trust domain. */
   accepted: boolean;
@@ -110,7 +141,7 @@ const freezeVerdict = (v: LayerVerdict): LayerVerdict => Object.freeze(v);
 const DEFAULT_DENY = freezeVerdict({ verdict: 'deny', reason: 'default_deny', rules: EMPTY });
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_ERRORS: readonly ConditionFailure[] = Object.freeze([]);
-const NO_KEYS = new Int32Array(0);
+const NO_NUMBERS = new Int32Array(1);
 const MAX_CACHED_IDENTITIES = 50_000;
 
 function expiry(expires: string | undefined): number {
@@ -140,6 +171,26 @@ export class DecisionEngine {
   private readonly strangers = new Map<string, Identity>();
   private readonly trustDomains: Set<string>;
   private counter = 0;
+  /**
+   * Every bucket of the flow and permission layers, one after the other
+   * ({@link RuleBucket.write}), its rules as records ({@link encodeRule}).
+   */
+  private readonly table: Int32Array;
+  /** Per rule instance, by the number in its record. */
+  private readonly ruleIds: string[] = [];
+  private readonly expiresAt: number[] = [];
+  private readonly conditions: (CompiledCondition | undefined)[] = [];
+  private readonly sources: SourceMatcher[] = [];
+  private readonly portMatchers: (PortMatcher | undefined)[] = [];
+  private readonly actionMatchers: (ActionMatcher | undefined)[] = [];
+  /** The verdict when this instance is the only one of its layer to match, an allow; made on first use. */
+  private readonly onlyAllow: (LayerVerdict | undefined)[] = [];
+  /** Dedupe marker for F_SHARED instances: the number of the decision that last looked at it. */
+  private seen = new Float64Array(0);
+  /** Path prefixes of the records, by number. */
+  private readonly strings: string[] = [];
+  /** Methods the records name, by text. */
+  private readonly methodIds = new Map<string, number>();
   /** Whether any condition reads `time` or `credential`; if none does, activations skip both (and the clock). */
   private conditionsReadTime = false;
 
@@ -172,28 +223,41 @@ export class DecisionEngine {
 
     // Rule buckets per service, plus one for rules that target every service.
     for (const sel of [...policy.flows, ...policy.permissions].map((r) => r.from)) this.keys.countLabels(sel);
+    const buckets = new Map<CompiledService, Record<'flows' | 'permissions', RuleBucket<RuleSpec>>>();
     // Fields in the order a decision reads them.
-    const bucketFor = (svc: Service | undefined): CompiledService => ({
-      zone: svc?.zone ?? UNKNOWN_ZONE,
-      zoneIndex: this.zoneIndex.get(svc?.zone ?? UNKNOWN_ZONE) ?? this.unknownZone,
-      constantFlow: undefined,
-      flows: new RuleBucket(),
-      constantPermission: undefined,
-      permissions: new RuleBucket(),
-      mode: svc?.mode ?? 'enforce',
-      name: svc?.name ?? '*',
-    });
+    const bucketFor = (svc: Service | undefined): CompiledService => {
+      const compiled: CompiledService = {
+        zone: svc?.zone ?? UNKNOWN_ZONE,
+        zoneIndex: this.zoneIndex.get(svc?.zone ?? UNKNOWN_ZONE) ?? this.unknownZone,
+        constantFlow: undefined,
+        flowsAt: -1,
+        constantPermission: undefined,
+        permissionsAt: -1,
+        mode: svc?.mode ?? 'enforce',
+        name: svc?.name ?? '*',
+      };
+      buckets.set(compiled, { flows: new RuleBucket(), permissions: new RuleBucket() });
+      return compiled;
+    };
     this.anyService = bucketFor(undefined);
     const serviceByName = new Map(policy.services.map((s) => [s.name, s]));
     for (const svc of policy.services) this.services.set(svc.name, bucketFor(svc));
 
     const selectors = new Map<string, SourceMatcher>();
-    const strings = new Map<string, string>();
-    const intern = (text: string): string => {
-      const known = strings.get(text);
-      if (known !== undefined) return known;
-      strings.set(text, text);
-      return text;
+    const stringIds = new Map<string, number>();
+    const stringId = (text: string): number => {
+      let id = stringIds.get(text);
+      if (id === undefined) {
+        stringIds.set(text, (id = this.strings.length));
+        this.strings.push(text);
+      }
+      return id;
+    };
+    const methodId = (method: string | undefined): number => {
+      if (method === undefined) return ANY_METHOD;
+      let id = this.methodIds.get(method);
+      if (id === undefined) this.methodIds.set(method, (id = this.methodIds.size));
+      return id;
     };
     const place = (
       layer: 'flows' | 'permissions',
@@ -221,34 +285,30 @@ export class DecisionEngine {
       const targets =
         rule.to.services === '*' ? [undefined] : rule.to.services.map((n) => serviceByName.get(n)!);
       for (const svc of targets) {
-        // Fields in the order `visit` reads them: most visits end within the first of the
-        // object's cache lines.
-        const instance: RuleInstance = {
-          seen: 0,
+        const spec: RuleSpec = {
+          instance: this.ruleIds.length,
+          id: rule.id,
+          proven: false,
+          shared: false,
+          effect: rule.effect,
+          expires: rule.expires !== undefined,
           portFrom: 0,
           portTo: 65535,
+          ports: undefined,
           method: undefined,
           prefix: undefined,
-          ports: undefined,
           pairs: undefined,
           actions: undefined,
-          proven: false,
           needA: needs?.[0] ?? NO_LABEL,
           needB: needs?.[1] ?? NO_LABEL,
-          source,
-          expires: rule.expires !== undefined,
-          condition,
-          effect: rule.effect,
-          id: rule.id,
-          expiresAt: expiry(rule.expires),
           anySource: rule.from === '*',
-          onlyAllow: undefined,
+          condition,
         };
         const ports = rule.to.ports ?? svc?.ports ?? '*';
         if (ports !== '*' && ports.length === 1) {
-          instance.portFrom = ports[0]!.from;
-          instance.portTo = ports[0]!.to;
-        } else if (ports !== '*') instance.ports = compilePorts(ports, svc);
+          spec.portFrom = ports[0]!.from;
+          spec.portTo = ports[0]!.to;
+        } else if (ports !== '*') spec.ports = compilePorts(ports, svc);
         const simple = actions?.length === 1 ? actions[0]! : undefined;
         if (
           simple &&
@@ -257,29 +317,40 @@ export class DecisionEngine {
           simple.prefixes.length === 1 &&
           (simple.methods === '*' || simple.methods.length === 1)
         ) {
-          // Interned: rules share a few method and prefix strings, which then stay in cache.
-          instance.method = simple.methods === '*' ? undefined : intern(simple.methods[0]!);
-          instance.prefix = intern(simple.prefixes[0]!);
+          spec.method = simple.methods === '*' ? undefined : simple.methods[0]!;
+          spec.prefix = simple.prefixes[0]!;
         } else if (actions && actions.length) {
-          instance.pairs = plainActionPairs(actions, intern);
-          if (instance.pairs === undefined) instance.actions = compileActions(actions, svc);
+          spec.pairs = plainActionPairs(actions);
+          if (spec.pairs === undefined) spec.actions = compileActions(actions, svc);
         }
+        this.ruleIds.push(rule.id);
+        this.expiresAt.push(expiry(rule.expires));
+        this.conditions.push(condition);
+        this.sources.push(source);
+        this.portMatchers.push(spec.ports);
+        this.actionMatchers.push(spec.actions);
+        this.onlyAllow.push(undefined);
         const compiled = svc ? this.services.get(svc.name)! : this.anyService;
-        compiled[layer].add(instance, rule.from, this.keys);
+        buckets.get(compiled)![layer].add(spec, rule.from, this.keys);
       }
     };
     for (const r of policy.flows) place('flows', r, undefined, undefined);
     for (const r of policy.permissions) place('permissions', r, r.actions, r.when);
-    for (const svc of [...this.services.values(), this.anyService]) {
-      svc.flows.seal();
-      svc.permissions.seal();
+    this.seen = new Float64Array(this.ruleIds.length);
+
+    const any = buckets.get(this.anyService)!;
+    for (const [svc, own] of buckets) {
+      const wildcard = svc === this.anyService ? undefined : any;
+      svc.constantFlow = constantVerdict(own.flows, wildcard?.flows);
+      svc.constantPermission = constantVerdict(own.permissions, wildcard?.permissions);
     }
-    for (const svc of this.services.values()) {
-      svc.constantFlow = constantVerdict(svc.flows, this.anyService.flows);
-      svc.constantPermission = constantVerdict(svc.permissions, this.anyService.permissions);
+    const table: number[] = [];
+    const encode = (rule: RuleSpec, out: number[]): void => encodeRule(rule, out, stringId, methodId);
+    for (const [svc, own] of buckets) {
+      svc.flowsAt = own.flows.write(table, encode);
+      svc.permissionsAt = own.permissions.write(table, encode);
     }
-    this.anyService.constantFlow = constantVerdict(this.anyService.flows, undefined);
-    this.anyService.constantPermission = constantVerdict(this.anyService.permissions, undefined);
+    this.table = Int32Array.from(table);
 
     // Identities are indexed lazily, on their first request: an estate of tens
     // of thousands of workloads should not slow every policy load.
@@ -298,11 +369,25 @@ export class DecisionEngine {
       trustDomain,
       path,
       labels,
-      keys: valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : NO_KEYS,
-      labelIds: valid ? this.keys.labelIdsOf(labels) : NO_KEYS,
+      numbers: valid ? this.numbersOf(spiffeId, trustDomain, path, labels) : NO_NUMBERS,
       valid,
       accepted: valid && this.trustDomains.has(trustDomain),
     };
+  }
+
+  private numbersOf(
+    spiffeId: string,
+    trustDomain: string,
+    path: string,
+    labels: Readonly<Record<string, string>>,
+  ): Int32Array {
+    const keys = this.keys.keysOf(spiffeId, trustDomain, path, labels);
+    const labelIds = this.keys.labelIdsOf(labels);
+    const numbers = new Int32Array(1 + keys.length + labelIds.length);
+    numbers[0] = keys.length;
+    numbers.set(keys, 1);
+    numbers.set(labelIds, 1 + keys.length);
+    return numbers;
   }
 
   private resolve(spiffeId: string): Identity {
@@ -356,7 +441,7 @@ export class DecisionEngine {
   private activation: ConditionActivation | undefined;
   private errors: ConditionFailure[] = [];
   /** The first matching allow of the layer under way; `allows` holds every id once there is a second. */
-  private firstAllow: RuleInstance | undefined;
+  private firstAllow = -1;
   private allows: string[] | undefined;
   private denies: string[] | undefined;
   private readonly facts: SourceFacts = {
@@ -367,7 +452,11 @@ export class DecisionEngine {
     zone: UNKNOWN_ZONE,
   };
   private readonly action: ActionFacts = { method: undefined, path: undefined, operation: undefined };
-  private labelIds: Int32Array = NO_KEYS;
+  /** The caller's `Identity.numbers`, and where its label numbers start in it. */
+  private numbers: Int32Array = NO_NUMBERS;
+  private labelsFrom = 1;
+  /** The request method's number among those records name; NO_METHOD when none names it. */
+  private methodId = NO_METHOD;
   private sourceZone = UNKNOWN_ZONE;
   private destinationZone = UNKNOWN_ZONE;
 
@@ -458,10 +547,20 @@ export class DecisionEngine {
     const wildcard = svc ? this.anyService : undefined;
     const flow =
       compiledService.constantFlow ??
-      this.layer('flow', compiledService.flows, wildcard?.flows, identity, port, undefined);
-    const permission =
-      compiledService.constantPermission ??
-      this.layer('permission', compiledService.permissions, wildcard?.permissions, identity, port, action);
+      this.layer('flow', compiledService.flowsAt, wildcard?.flowsAt ?? -1, identity, port, undefined);
+    let permission = compiledService.constantPermission;
+    if (permission === undefined) {
+      const method = action.method;
+      this.methodId = method === undefined ? NO_METHOD : (this.methodIds.get(method) ?? NO_METHOD);
+      permission = this.layer(
+        'permission',
+        compiledService.permissionsAt,
+        wildcard?.permissionsAt ?? -1,
+        identity,
+        port,
+        action,
+      );
+    }
 
     let deciding: LayerName = 'permission';
     let verdict = permission;
@@ -514,94 +613,124 @@ export class DecisionEngine {
    */
   private layer(
     layer: 'flow' | 'permission',
-    bucket: RuleBucket<RuleInstance>,
-    wildcard: RuleBucket<RuleInstance> | undefined,
+    at: number,
+    wildcardAt: number,
     identity: Identity,
     port: number | undefined,
     action: ActionFacts | undefined,
   ): LayerVerdict {
-    this.firstAllow = undefined;
+    this.firstAllow = -1;
     this.allows = undefined;
     this.denies = undefined;
-    this.labelIds = identity.labelIds;
-    const keys = identity.keys;
+    const numbers = identity.numbers;
+    const keyCount = numbers[0]!;
+    this.numbers = numbers;
+    this.labelsFrom = 1 + keyCount;
+    const table = this.table;
     for (let b = 0; b < 2; b++) {
-      const bucket_ = b === 0 ? bucket : wildcard;
-      if (!bucket_ || bucket_.size === 0) continue;
-      if (bucket_.keyCount !== 0) {
-        const index = bucket_.index;
-        for (let i = 0; i < keys.length; i++) {
-          const at = bucket_.find(keys[i]!);
-          if (at !== -1) this.visit(bucket_.rules, index[at + 1]!, index[at + 3]!, true, layer, port, action);
+      const base = b === 0 ? at : wildcardAt;
+      if (base === -1) continue;
+      if (table[base] !== 0) {
+        for (let i = 1; i <= keyCount; i++) {
+          const p = findKey(table, base, numbers[i]!);
+          if (p !== -1) this.visit(table[p + 1]!, table[p + 3]!, layer, port, action);
         }
       }
-      const always = bucket_.always;
-      if (always.length !== 0) this.visit(always, 0, always.length, false, layer, port, action);
+      const from = table[base + 1]!;
+      const to = table[base + 2]!;
+      if (from !== to) this.visit(from, to, layer, port, action);
     }
     const denies = this.denies;
     if (denies) return { verdict: 'deny', reason: 'deny_rule', rules: denies };
     const allows = this.allows;
     if (allows) return { verdict: 'allow', reason: 'allow_rule', rules: allows };
     // One allow, the common answer: its verdict is made once and shared.
-    const only = this.firstAllow as RuleInstance | undefined; // set by visit()
-    if (only) return (only.onlyAllow ??= allowVerdict([only.id]));
+    const only = this.firstAllow;
+    if (only !== -1) return (this.onlyAllow[only] ??= allowVerdict([this.ruleIds[only]!]));
     return DEFAULT_DENY;
   }
 
-  /** Checks `list[from]` up to, not including, `list[to]`. */
+  /** Checks the records of the rule table from position `from` up to, not including, `to`. */
   private visit(
-    list: readonly RuleInstance[],
     from: number,
     to: number,
-    keyed: boolean,
     layer: 'flow' | 'permission',
     port: number | undefined,
     action: ActionFacts | undefined,
   ): void {
+    const table = this.table;
     const n = this.counter;
-    const facts = this.facts;
-    const labelIds = this.labelIds;
-    for (let i = from; i < to; i++) {
-      const r = list[i]!;
-      if (r.seen === n) continue;
-      r.seen = n;
-      if (r.ports === undefined) {
-        if (r.portFrom !== 0 && (port === undefined || port < r.portFrom || port > r.portTo)) continue;
-      } else if (!r.ports(port)) continue;
+    for (let at = from; at < to;) {
+      const flags = table[at]!;
+      const record = at;
+      at += flags & F_PAIRS ? RECORD + 2 * table[record + 6]! : RECORD;
+      const instance = table[record + 5]!;
+      if (flags & F_SHARED) {
+        if (this.seen[instance] === n) continue;
+        this.seen[instance] = n;
+      }
+      if (flags & F_PORTS) {
+        if (!this.portMatchers[instance]!(port)) continue;
+      } else {
+        const portFrom = table[record + 1]!;
+        if (portFrom !== 0 && (port === undefined || port < portFrom || port > table[record + 2]!)) continue;
+      }
       if (action !== undefined) {
-        if (r.prefix !== undefined) {
-          if (r.method !== undefined && action.method !== r.method) continue;
-          if (action.path === undefined || !action.path.startsWith(r.prefix)) continue;
-        } else if (r.pairs !== undefined) {
-          if (!matchesPairs(r.pairs, action)) continue;
-        } else if (r.actions !== undefined && !r.actions(action)) continue;
+        if (flags & F_PREFIX) {
+          const method = table[record + 6]!;
+          if (method !== ANY_METHOD && method !== this.methodId) continue;
+          const path = action.path;
+          if (path === undefined || !path.startsWith(this.strings[table[record + 7]!]!)) continue;
+        } else if (flags & F_PAIRS) {
+          if (!this.matchesPairs(record, action.path)) continue;
+        } else if (flags & F_ACTIONS && !this.actionMatchers[instance]!(action)) continue;
       }
-      if (!(keyed && r.proven)) {
-        if (r.needA !== NO_LABEL) {
-          if (!has(labelIds, r.needA) || (r.needB !== NO_LABEL && !has(labelIds, r.needB))) continue;
-        } else if (!r.source(facts)) continue;
+      if (!(flags & (F_ANY_SOURCE | F_PROVEN))) {
+        const needA = table[record + 3]!;
+        if (needA !== NO_LABEL) {
+          const numbers = this.numbers;
+          const labelsFrom = this.labelsFrom;
+          const needB = table[record + 4]!;
+          if (!has(numbers, labelsFrom, needA) || (needB !== NO_LABEL && !has(numbers, labelsFrom, needB)))
+            continue;
+        } else if (!this.sources[instance]!(this.facts)) continue;
       }
-      if (r.expires && this.now() >= r.expiresAt) continue;
-      const condition = r.condition;
-      if (condition !== undefined) {
-        const result = condition.evaluate((this.activation ??= this.buildActivation(action ?? EMPTY_ACTION)));
+      if (flags & F_EXPIRES && this.now() >= this.expiresAt[instance]!) continue;
+      if (flags & F_CONDITION) {
+        const result = this.conditions[instance]!.evaluate(
+          (this.activation ??= this.buildActivation(action ?? EMPTY_ACTION)),
+        );
         if (result !== true) {
           if (result === false) continue;
           // Fail closed: an erroring deny matches, an erroring allow does not.
+          const deny = (flags & F_DENY) !== 0;
           this.errors.push({
             layer,
-            ruleId: r.id,
-            effect: r.effect,
-            outcome: r.effect === 'deny' ? 'matched' : 'not_matched',
+            ruleId: this.ruleIds[instance]!,
+            effect: deny ? 'deny' : 'allow',
+            outcome: deny ? 'matched' : 'not_matched',
             error: isConditionError(result) ? result.error : 'condition did not return a bool',
           });
-          if (r.effect === 'allow') continue;
+          if (!deny) continue;
         }
       }
-      if (r.effect === 'deny') (this.denies ??= []).push(r.id);
-      else if (this.firstAllow === undefined) this.firstAllow = r;
-      else (this.allows ??= [this.firstAllow.id]).push(r.id);
+      if (flags & F_DENY) (this.denies ??= []).push(this.ruleIds[instance]!);
+      else if (this.firstAllow === -1) this.firstAllow = instance;
+      else (this.allows ??= [this.ruleIds[this.firstAllow]!]).push(this.ruleIds[instance]!);
     }
+  }
+
+  /** Whether some `method, prefix` pair of the F_PAIRS record at `record` matches the request. */
+  private matchesPairs(record: number, path: string | undefined): boolean {
+    if (path === undefined) return false;
+    const table = this.table;
+    const method = this.methodId;
+    const end = record + RECORD + 2 * table[record + 6]!;
+    for (let j = record + RECORD; j < end; j += 2) {
+      const m = table[j]!;
+      if ((m === ANY_METHOD || m === method) && path.startsWith(this.strings[table[j + 1]!]!)) return true;
+    }
+    return false;
   }
 
   private buildActivation(action: ActionFacts): ConditionActivation {
@@ -619,9 +748,9 @@ export class DecisionEngine {
 
 class RequestError extends Error {}
 
-/** Whether `ids`, a caller's few label pair numbers, holds `id`. */
-function has(ids: Int32Array, id: number): boolean {
-  for (let i = 0; i < ids.length; i++) if (ids[i] === id) return true;
+/** Whether `ids` holds `id` at `from` or after (a caller's few label pair numbers). */
+function has(ids: Int32Array, from: number, id: number): boolean {
+  for (let i = from; i < ids.length; i++) if (ids[i] === id) return true;
   return false;
 }
 
@@ -635,31 +764,48 @@ const MAX_PLAIN_PAIRS = 16;
  */
 function plainActionPairs(
   actions: readonly import('../policy/model.js').ActionMatch[],
-  intern: (text: string) => string,
 ): (string | undefined)[] | undefined {
   const pairs: (string | undefined)[] = [];
   for (const a of actions) {
     if (a.operations.length !== 0 || a.paths.length !== 0 || a.prefixes.length === 0) return undefined;
     const methods = a.methods === '*' ? [undefined] : a.methods;
     if (methods.length === 0) return undefined;
-    for (const m of methods) {
-      for (const p of a.prefixes) pairs.push(m === undefined ? undefined : intern(m), intern(p));
-    }
+    for (const m of methods) for (const p of a.prefixes) pairs.push(m, p);
     if (pairs.length > 2 * MAX_PLAIN_PAIRS) return undefined;
   }
   return pairs;
 }
 
-/** Whether some `method, prefix` pair matches: the method (any when undefined) and a path starting with the prefix. */
-function matchesPairs(pairs: readonly (string | undefined)[], action: ActionFacts): boolean {
-  const path = action.path;
-  if (path === undefined) return false;
-  const method = action.method;
-  for (let j = 0; j < pairs.length; j += 2) {
-    const m = pairs[j];
-    if ((m === undefined || m === method) && path.startsWith(pairs[j + 1]!)) return true;
+/** Appends the rule's record to the rule table: see RECORD and the F_ flags. */
+function encodeRule(
+  rule: RuleSpec,
+  table: number[],
+  stringId: (text: string) => number,
+  methodId: (method: string | undefined) => number,
+): void {
+  let flags = 0;
+  if (rule.effect === 'deny') flags |= F_DENY;
+  if (rule.proven) flags |= F_PROVEN;
+  if (rule.expires) flags |= F_EXPIRES;
+  if (rule.shared) flags |= F_SHARED;
+  if (rule.condition !== undefined) flags |= F_CONDITION;
+  if (rule.ports !== undefined) flags |= F_PORTS;
+  if (rule.anySource) flags |= F_ANY_SOURCE;
+  let a = 0;
+  let b = 0;
+  if (rule.prefix !== undefined) {
+    flags |= F_PREFIX;
+    a = methodId(rule.method);
+    b = stringId(rule.prefix);
+  } else if (rule.pairs !== undefined) {
+    flags |= F_PAIRS;
+    a = rule.pairs.length / 2;
+  } else if (rule.actions !== undefined) flags |= F_ACTIONS;
+  table.push(flags, rule.portFrom, rule.portTo, rule.needA, rule.needB, rule.instance, a, b);
+  if (rule.pairs !== undefined) {
+    for (let j = 0; j < rule.pairs.length; j += 2)
+      table.push(methodId(rule.pairs[j]), stringId(rule.pairs[j + 1]!));
   }
-  return false;
 }
 
 const EMPTY_ACTION: ActionFacts = Object.freeze({ method: undefined, path: undefined, operation: undefined });
@@ -686,10 +832,10 @@ function allowVerdict(ids: string[]): LayerVerdict {
 
 /** See `CompiledService.constantFlow`; `wildcard` is the `"*"` bucket of the same layer. */
 function constantVerdict(
-  bucket: RuleBucket<RuleInstance>,
-  wildcard: RuleBucket<RuleInstance> | undefined,
+  bucket: RuleBucket<RuleSpec>,
+  wildcard: RuleBucket<RuleSpec> | undefined,
 ): LayerVerdict | undefined {
-  const rules: RuleInstance[] = [];
+  const rules: { id: string; effect: Effect; expiresAt: number }[] = [];
   for (const b of [bucket, wildcard]) {
     if (!b) continue;
     if (b.keyCount !== 0) return undefined;
@@ -704,7 +850,7 @@ function constantVerdict(
         r.condition === undefined &&
         !r.expires;
       if (!matchesAll) return undefined;
-      rules.push(r);
+      rules.push({ id: r.id, effect: r.effect, expiresAt: NEVER });
     }
   }
   // Visiting order, as `layer` reports: this service's rules, then those of `"*"`.

@@ -138,37 +138,30 @@ const prefixKey = (id: string) => `p:${id}`;
 // The key's length first: `a=b` = `c` and `a` = `b=c` are different pairs (request labels may have any key).
 const labelKey = (k: string, v: string) => `l:${k.length}:${k}=${v}`;
 
-/** A rule as filed in a bucket, with whether its selector is proven by any key it is filed under. */
+/** A rule as filed in a bucket: whether its selector is proven by any key it is filed under, and whether it is filed under more than one. */
 export interface Filed {
   proven: boolean;
+  shared: boolean;
 }
 
 /**
- * Rules of one layer for one destination, filed by key. After `seal()` the
- * index is one sorted typed array of `key, start` pairs (a cache line or two
- * for most buckets) and the rules of every key lie one after the other in
- * one array: a lookup reads the index, then the rules, with no list object
- * in between. (On the large peer workload this measured the same as a list
- * per key; it stays because it is no more code.)
+ * Rules of one layer for one destination, filed by key, until they are
+ * written into the engine's rule table ({@link RuleBucket.write}).
  */
 export class RuleBucket<R extends Filed> {
-  // Fields in the order a decision reads them.
   size = 0;
-  /** Number of keys in `index` (pairs before the sentinel). */
-  keyCount = 0;
-  /**
-   * `key0, start0, key1, start1, …, -1, end`: the rules filed under `key_i`
-   * are `rules[start_i]` up to, not including, the next pair's start. The
-   * last pair is a sentinel that only ends the last range.
-   */
-  index: Int32Array = new Int32Array([-1, 0]);
-  rules: R[] = [];
+  /** Rules every caller is a candidate for: `"*"` and terms without a key. */
   readonly always: R[] = [];
-  /** Rules by key until `seal()`; last, as a decision never reads it. */
-  private building: Map<number, R[]> | undefined = new Map();
+  private readonly byKey = new Map<number, R[]>();
+
+  /** Number of distinct keys rules are filed under. */
+  get keyCount(): number {
+    return this.byKey.size;
+  }
 
   add(rule: R, selector: Selector, keys: KeySpace): void {
     this.size++;
+    rule.shared = false;
     if (selector === '*') {
       this.always.push(rule);
       return;
@@ -180,45 +173,63 @@ export class RuleBucket<R extends Filed> {
       return;
     }
     rule.proven = filed.every((k) => k!.proven);
-    const map = this.building!;
-    for (const key of new Set(filed.map((k) => k!.key))) {
-      const list = map.get(key);
+    const distinct = new Set(filed.map((k) => k!.key));
+    rule.shared = distinct.size > 1;
+    for (const key of distinct) {
+      const list = this.byKey.get(key);
       if (list) list.push(rule);
-      else map.set(key, [rule]);
+      else this.byKey.set(key, [rule]);
     }
   }
 
-  /** Freezes the index into its compact form; call once, after the last `add`. */
-  seal(): void {
-    const entries = [...this.building!].sort((a, b) => a[0] - b[0]);
-    const index = new Int32Array(2 * entries.length + 2);
-    const rules: R[] = [];
-    entries.forEach(([key, list], i) => {
-      index[2 * i] = key;
-      index[2 * i + 1] = rules.length;
-      // One at a time: a key may file more rules than a call takes arguments.
-      for (const rule of list) rules.push(rule);
+  /**
+   * Appends the bucket to `table` and returns where it starts, or -1 when it
+   * holds no rule. `encode` appends one rule's record, as many times as the
+   * rule is filed. The layout, read by {@link findKey} and the engine:
+   *
+   *     keyCount, alwaysFrom, alwaysTo,
+   *     key0, from0, key1, from1, …, -1, keyedEnd,
+   *     records filed under key0, under key1, …, then the always records
+   *
+   * The records under `key_i` run from `from_i` up to the next pair's `from`.
+   * Positions are absolute. A decision reads the header, a few pairs and the
+   * records it needs from one stretch of memory, with no object in between.
+   */
+  write(table: number[], encode: (rule: R, table: number[]) => void): number {
+    if (this.size === 0) return -1;
+    const entries = [...this.byKey].sort((a, b) => a[0] - b[0]);
+    const at = table.length;
+    const pairs = at + 3;
+    table.push(entries.length, 0, 0);
+    for (const [key] of entries) table.push(key, 0);
+    table.push(-1, 0);
+    entries.forEach(([, list], i) => {
+      table[pairs + 2 * i + 1] = table.length;
+      for (const rule of list) encode(rule, table);
     });
-    index[2 * entries.length] = -1;
-    index[2 * entries.length + 1] = rules.length;
-    this.index = index;
-    this.rules = rules;
-    this.keyCount = entries.length;
-    this.building = undefined;
+    table[pairs + 2 * entries.length + 1] = table.length;
+    table[at + 1] = table.length;
+    for (const rule of this.always) encode(rule, table);
+    table[at + 2] = table.length;
+    return at;
   }
+}
 
-  /** The position in `index` of the pair for `key` (its start at `at + 1`, its end at `at + 3`), or -1. */
-  find(key: number): number {
-    const index = this.index;
-    let lo = 0;
-    let hi = this.keyCount - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const k = index[2 * mid]!;
-      if (k === key) return 2 * mid;
-      if (k < key) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+/**
+ * In the bucket written at `at` ({@link RuleBucket.write}), the position of
+ * the pair for `key`: its records run from `table[p + 1]` up to, not
+ * including, `table[p + 3]`. -1 when no rule is filed under `key`.
+ */
+export function findKey(table: Int32Array, at: number, key: number): number {
+  const pairs = at + 3;
+  let lo = 0;
+  let hi = table[at]! - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = table[pairs + 2 * mid]!;
+    if (k === key) return pairs + 2 * mid;
+    if (k < key) lo = mid + 1;
+    else hi = mid - 1;
   }
+  return -1;
 }
