@@ -122,18 +122,30 @@ interface CompiledService {
   constantPermission: LayerVerdict | undefined;
 }
 
-/** A caller as resolved once and cached; the per-request zone lives in the scratch `facts`. */
+/** A caller as resolved once; the per-request zone lives in the scratch `facts`. */
 interface Identity extends Omit<SourceFacts, 'zone'> {
-  /**
-   * `n, key_1 … key_n, label_1 …`: the n keys it carries (KeySpace.keysOf),
-   * then its label pairs among those rules need, by number
-   * (KeySpace.labelNeeds). One array: a decision reads both.
-   */
-  numbers: Int32Array;
   valid: boolean;
   /** Valid and of an accepted trust domain. */
   accepted: boolean;
 }
+
+/*
+ * A caller's record in the caller table: what the rule layers read of it,
+ * found from its SPIFFE ID by a map whose values are numbers, so that a
+ * decision goes from the map straight to these words, with no object in
+ * between. Its `Identity` (for selectors that need a call, and conditions) is
+ * read only when needed.
+ *
+ *     flags, number in `callers`, keyCount n, labelCount m,
+ *     key_1 … key_n (KeySpace.keysOf), label_1 … label_m (KeySpace.labelNeeds)
+ */
+const C_FLAGS = 0;
+const C_NUMBER = 1;
+const C_KEYS = 2;
+const C_LABELS = 3;
+const C_HEADER = 4;
+const C_VALID = 1;
+const C_ACCEPTED = 2;
 
 const NEVER = Number.POSITIVE_INFINITY;
 const EMPTY: readonly string[] = Object.freeze([]);
@@ -141,7 +153,8 @@ const freezeVerdict = (v: LayerVerdict): LayerVerdict => Object.freeze(v);
 const DEFAULT_DENY = freezeVerdict({ verdict: 'deny', reason: 'default_deny', rules: EMPTY });
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_ERRORS: readonly ConditionFailure[] = Object.freeze([]);
-const NO_NUMBERS = new Int32Array(1);
+const NO_KEYS: readonly number[] = Object.freeze([]);
+const NO_CALLER = new Int32Array(C_HEADER);
 const MAX_CACHED_IDENTITIES = 50_000;
 
 function expiry(expires: string | undefined): number {
@@ -167,8 +180,13 @@ export class DecisionEngine {
   private readonly anyService: CompiledService;
   /** Labels of the policy's inventory by SPIFFE ID; identities are built on first sight. */
   private readonly inventory = new Map<string, Readonly<Record<string, string>>>();
-  private readonly known = new Map<string, Identity>();
-  private readonly strangers = new Map<string, Identity>();
+  /** Callers seen, by SPIFFE ID: where their record starts in `callerTable`. */
+  private readonly known = new Map<string, number>();
+  private readonly strangers = new Map<string, number>();
+  private callerTable = new Int32Array(1024);
+  private callerTableLength = 0;
+  /** Callers by the number in their record. */
+  private callers: Identity[] = [];
   private readonly trustDomains: Set<string>;
   private counter = 0;
   /**
@@ -366,44 +384,68 @@ export class DecisionEngine {
       trustDomain,
       path,
       labels,
-      numbers: valid ? this.numbersOf(spiffeId, trustDomain, path, labels) : NO_NUMBERS,
       valid,
       accepted: valid && this.trustDomains.has(trustDomain),
     };
   }
 
-  private numbersOf(
-    spiffeId: string,
-    trustDomain: string,
-    path: string,
-    labels: Readonly<Record<string, string>>,
-  ): Int32Array {
-    const keys = this.keys.keysOf(spiffeId, trustDomain, path, labels);
-    const labelIds = this.keys.labelIdsOf(labels);
-    const numbers = new Int32Array(1 + keys.length + labelIds.length);
-    numbers[0] = keys.length;
-    numbers.set(keys, 1);
-    numbers.set(labelIds, 1 + keys.length);
-    return numbers;
+  /** The caller's record (see C_HEADER), its number in `callers` set to `number`. */
+  private callerRecord(identity: Identity, number: number): number[] {
+    const { spiffeId, trustDomain, path, labels, valid } = identity;
+    const keys = valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : NO_KEYS;
+    const labelIds = valid ? this.keys.labelIdsOf(labels) : NO_KEYS;
+    const flags = (valid ? C_VALID : 0) | (identity.accepted ? C_ACCEPTED : 0);
+    return [flags, number, keys.length, labelIds.length, ...keys, ...labelIds];
   }
 
-  private resolve(spiffeId: string): Identity {
+  /** Files the caller in the caller table and returns where its record starts. */
+  private addCaller(identity: Identity): number {
+    const record = this.callerRecord(identity, this.callers.length);
+    this.callers.push(identity);
+    const at = this.callerTableLength;
+    if (at + record.length > this.callerTable.length) {
+      const grown = new Int32Array(Math.max(2 * this.callerTable.length, at + record.length));
+      grown.set(this.callerTable.subarray(0, at));
+      this.callerTable = grown;
+    }
+    this.callerTable.set(record, at);
+    this.callerTableLength = at + record.length;
+    return at;
+  }
+
+  /** Where the caller's record starts in the caller table, filed on first sight. */
+  private resolve(spiffeId: string): number {
     const known = this.known.get(spiffeId) ?? this.strangers.get(spiffeId);
-    if (known) return known;
+    if (known !== undefined) return known;
     const parsed = tryParseSpiffeId(spiffeId);
     const labels = this.inventory.get(spiffeId);
     if (labels && parsed) {
-      const identity = this.identity(spiffeId, parsed.trustDomain, parsed.path, labels, true);
-      this.known.set(spiffeId, identity);
-      return identity;
+      const at = this.addCaller(this.identity(spiffeId, parsed.trustDomain, parsed.path, labels, true));
+      this.known.set(spiffeId, at);
+      return at;
     }
-    const identity = parsed
-      ? this.identity(spiffeId, parsed.trustDomain, parsed.path, NO_LABELS, true)
-      : this.identity(spiffeId, '', '', NO_LABELS, false);
     // Bounded: unknown callers must not grow memory without limit.
-    if (this.strangers.size >= MAX_CACHED_IDENTITIES) this.strangers.clear();
-    this.strangers.set(spiffeId, identity);
-    return identity;
+    if (this.strangers.size >= MAX_CACHED_IDENTITIES) this.forgetStrangers();
+    const at = this.addCaller(
+      parsed
+        ? this.identity(spiffeId, parsed.trustDomain, parsed.path, NO_LABELS, true)
+        : this.identity(spiffeId, '', '', NO_LABELS, false),
+    );
+    this.strangers.set(spiffeId, at);
+    return at;
+  }
+
+  /** Drops the callers outside the inventory: the caller table is made again from the others. */
+  private forgetStrangers(): void {
+    const known = [...this.known.keys()].map(
+      (id) => this.callers[this.callerTable[this.known.get(id)! + C_NUMBER]!]!,
+    );
+    this.strangers.clear();
+    this.known.clear();
+    this.callers = [];
+    this.callerTable = new Int32Array(1024);
+    this.callerTableLength = 0;
+    for (const identity of known) this.known.set(identity.spiffeId, this.addCaller(identity));
   }
 
   /** Decides one request. Never throws: any failure is a deny that says why. */
@@ -451,9 +493,13 @@ export class DecisionEngine {
     zone: UNKNOWN_ZONE,
   };
   private readonly action: ActionFacts = { method: undefined, path: undefined, operation: undefined };
-  /** The caller's `Identity.numbers`, and where its label numbers start in it. */
-  private numbers: Int32Array = NO_NUMBERS;
-  private labelsFrom = 1;
+  /** The caller's record: the array that holds it (the caller table, mostly) and where it starts. */
+  private caller: Int32Array = NO_CALLER;
+  private callerAt = 0;
+  /** The caller: made for this request (labels it brought), else undefined (`callers` has it). */
+  private callerIdentity: Identity | undefined;
+  /** Whether `facts` describe this request's caller yet; see `sourceFacts`. */
+  private factsReady = false;
   /** The request method's number among those records name; NO_METHOD when none names it. */
   private methodId = NO_METHOD;
   private sourceZone = UNKNOWN_ZONE;
@@ -493,25 +539,31 @@ export class DecisionEngine {
     const compiledService = svc ?? this.anyService;
 
     // Who is calling, and from where.
-    let identity = this.resolve(source.spiffeId);
+    let callerAt = this.resolve(source.spiffeId);
+    // After resolve(), which may have grown or remade the table.
+    let caller = this.callerTable;
     // Start reading what the rule layers read first, from memory seldom in cache, so that the
     // reads wait alongside the work below instead of one after the other later.
-    this.touched = identity.numbers[0]! + this.table[compiledService.permissionsAt + 1]!;
+    this.touched = caller[callerAt + C_KEYS]! + this.table[compiledService.permissionsAt + 1]!;
     const ip = source.ip;
     const zoneIndex =
       ip === undefined ? this.unknownZone : (this.zoneTable.lookupText(ip) ?? this.unknownZone);
     const sourceZone = this.zoneNames[zoneIndex]!;
-    if (source.labels && identity.valid) {
+    const callerFlags = caller[callerAt + C_FLAGS]!;
+    const valid = (callerFlags & C_VALID) !== 0;
+    this.callerIdentity = undefined;
+    if (source.labels && valid) {
       // Registry labels from the enforcement point; the policy's inventory wins on conflict.
-      const labels = { ...source.labels, ...identity.labels };
-      identity = this.identity(identity.spiffeId, identity.trustDomain, identity.path, labels, true);
+      const known = this.callers[caller[callerAt + C_NUMBER]!]!;
+      const labels = { ...source.labels, ...known.labels };
+      const identity = this.identity(known.spiffeId, known.trustDomain, known.path, labels, true);
+      this.callerIdentity = identity;
+      caller = Int32Array.from(this.callerRecord(identity, -1));
+      callerAt = 0;
     }
-    const facts = this.facts;
-    facts.spiffeId = identity.spiffeId;
-    facts.trustDomain = identity.trustDomain;
-    facts.path = identity.path;
-    facts.labels = identity.labels;
-    facts.zone = sourceZone;
+    this.caller = caller;
+    this.callerAt = callerAt;
+    this.factsReady = false;
     this.sourceZone = sourceZone;
     this.destinationZone = compiledService.zone;
 
@@ -543,13 +595,19 @@ export class DecisionEngine {
       action.method = action.path = action.operation = undefined;
     }
 
-    const credential = checkCredential(request, identity.valid, identity.accepted, this.decisionTime, action);
+    const credential = checkCredential(
+      request,
+      valid,
+      (callerFlags & C_ACCEPTED) !== 0,
+      this.decisionTime,
+      action,
+    );
     const d = compiledService.zoneIndex;
     const zone = this.zoneVerdicts[zoneIndex]![d] ?? combine(this.zoneRules[zoneIndex]![d]!, this.now());
     const wildcard = svc ? this.anyService : undefined;
     const flow =
       compiledService.constantFlow ??
-      this.layer('flow', compiledService.flowsAt, wildcard?.flowsAt ?? -1, identity, port, undefined);
+      this.layer('flow', compiledService.flowsAt, wildcard?.flowsAt ?? -1, port, undefined);
     let permission = compiledService.constantPermission;
     if (permission === undefined) {
       const method = action.method;
@@ -558,7 +616,6 @@ export class DecisionEngine {
         'permission',
         compiledService.permissionsAt,
         wildcard?.permissionsAt ?? -1,
-        identity,
         port,
         action,
       );
@@ -617,24 +674,22 @@ export class DecisionEngine {
     layer: 'flow' | 'permission',
     at: number,
     wildcardAt: number,
-    identity: Identity,
     port: number | undefined,
     action: ActionFacts | undefined,
   ): LayerVerdict {
     this.firstAllow = -1;
     this.allows = undefined;
     this.denies = undefined;
-    const numbers = identity.numbers;
-    const keyCount = numbers[0]!;
-    this.numbers = numbers;
-    this.labelsFrom = 1 + keyCount;
+    const caller = this.caller;
+    const keysFrom = this.callerAt + C_HEADER;
+    const keysTo = keysFrom + caller[this.callerAt + C_KEYS]!;
     const table = this.table;
     for (let b = 0; b < 2; b++) {
       const base = b === 0 ? at : wildcardAt;
       if (base === -1) continue;
       if (table[base] !== 0) {
-        for (let i = 1; i <= keyCount; i++) {
-          const p = findKey(table, base, numbers[i]!);
+        for (let i = keysFrom; i < keysTo; i++) {
+          const p = findKey(table, base, caller[i]!);
           if (p !== -1) this.visit(table[p + 1]!, table[p + 3]!, layer, port, action);
         }
       }
@@ -691,12 +746,14 @@ export class DecisionEngine {
       if (!(flags & (F_ANY_SOURCE | F_PROVEN))) {
         const needA = table[record + 3]!;
         if (needA !== NO_LABEL) {
-          const numbers = this.numbers;
-          const labelsFrom = this.labelsFrom;
+          const caller = this.caller;
+          const at = this.callerAt;
+          const from = at + C_HEADER + caller[at + C_KEYS]!;
+          const to = from + caller[at + C_LABELS]!;
           const needB = table[record + 4]!;
-          if (!has(numbers, labelsFrom, needA) || (needB !== NO_LABEL && !has(numbers, labelsFrom, needB)))
+          if (!has(caller, from, to, needA) || (needB !== NO_LABEL && !has(caller, from, to, needB)))
             continue;
-        } else if (!this.sources[instance]!(this.facts)) continue;
+        } else if (!this.sources[instance]!(this.sourceFacts())) continue;
       }
       if (flags & F_EXPIRES && this.now() >= this.expiresAt[instance]!) continue;
       if (flags & F_CONDITION) {
@@ -736,10 +793,25 @@ export class DecisionEngine {
     return false;
   }
 
+  /** The caller as selectors and conditions see it, filled on first need in a decision. */
+  private sourceFacts(): SourceFacts {
+    const facts = this.facts;
+    if (!this.factsReady) {
+      const identity = this.callerIdentity ?? this.callers[this.caller[this.callerAt + C_NUMBER]!]!;
+      facts.spiffeId = identity.spiffeId;
+      facts.trustDomain = identity.trustDomain;
+      facts.path = identity.path;
+      facts.labels = identity.labels;
+      facts.zone = this.sourceZone;
+      this.factsReady = true;
+    }
+    return facts;
+  }
+
   private buildActivation(action: ActionFacts): ConditionActivation {
     return buildActivation(
       this.request!,
-      this.facts,
+      this.sourceFacts(),
       this.sourceZone,
       this.destinationZone,
       this.request!.destination.service,
@@ -751,9 +823,9 @@ export class DecisionEngine {
 
 class RequestError extends Error {}
 
-/** Whether `ids` holds `id` at `from` or after (a caller's few label pair numbers). */
-function has(ids: Int32Array, from: number, id: number): boolean {
-  for (let i = from; i < ids.length; i++) if (ids[i] === id) return true;
+/** Whether `ids` holds `id` from `from` up to, not including, `to` (a caller's few label pair numbers). */
+function has(ids: Int32Array, from: number, to: number, id: number): boolean {
+  for (let i = from; i < to; i++) if (ids[i] === id) return true;
   return false;
 }
 
