@@ -105,22 +105,31 @@ const ANY_METHOD = -1;
 /** A request method no rule names (or none): only ANY_METHOD matches it. */
 const NO_METHOD = -2;
 
-interface CompiledService {
+/** A destination (a service, or `"*"` for every other) while the engine is built. */
+interface ServiceSpec {
   name: string;
-  zone: string;
   zoneIndex: number;
   mode: RolloutMode;
-  /** Where the layer's bucket starts in the rule table; -1 when it has no rule. */
-  flowsAt: number;
-  permissionsAt: number;
-  /**
-   * The layer's verdict when its candidates (here and under `"*"`) are the
-   * same for every request and match every request: no keys, no ports, no
-   * actions, no conditions, no expiry. Then the layer is not evaluated.
-   */
-  constantFlow: LayerVerdict | undefined;
-  constantPermission: LayerVerdict | undefined;
+  flows: RuleBucket<RuleSpec>;
+  permissions: RuleBucket<RuleSpec>;
 }
+
+/*
+ * A destination's record in the rule table, written just before its
+ * permission bucket, so that one read brings both:
+ *
+ *     zone (index in zoneNames), mode (index in MODES),
+ *     constant flow verdict, constant permission verdict (index in
+ *       constantVerdicts, -1 for none; see constantVerdict()),
+ *     where its flow bucket starts, where its permission bucket starts (-1: none)
+ */
+const S_ZONE = 0;
+const S_MODE = 1;
+const S_CONSTANT_FLOW = 2;
+const S_CONSTANT_PERMISSION = 3;
+const S_FLOWS = 4;
+const S_PERMISSIONS = 5;
+const MODES: readonly RolloutMode[] = ['enforce', 'simulate', 'observe'];
 
 /** A caller as resolved once; the per-request zone lives in the scratch `facts`. */
 interface Identity extends Omit<SourceFacts, 'zone'> {
@@ -176,8 +185,11 @@ export class DecisionEngine {
   private readonly zoneRules: { id: string; effect: Effect; expiresAt: number }[][][];
   /** Precomputed zone verdicts where no candidate rule can expire. */
   private readonly zoneVerdicts: (LayerVerdict | undefined)[][];
-  private readonly services = new Map<string, CompiledService>();
-  private readonly anyService: CompiledService;
+  /** Where each service's record starts in the rule table (see S_ZONE). */
+  private readonly services = new Map<string, number>();
+  /** The record of `"*"`: rules for every service, and the destination of requests to an unknown one. */
+  private readonly anyServiceAt: number;
+  private readonly constantVerdicts: LayerVerdict[] = [];
   /** Labels of the policy's inventory by SPIFFE ID; identities are built on first sight. */
   private readonly inventory = new Map<string, Readonly<Record<string, string>>>();
   /** Callers seen, by SPIFFE ID: where their record starts in `callerTable`. */
@@ -239,25 +251,16 @@ export class DecisionEngine {
 
     // Rule buckets per service, plus one for rules that target every service.
     for (const sel of [...policy.flows, ...policy.permissions].map((r) => r.from)) this.keys.countLabels(sel);
-    const buckets = new Map<CompiledService, Record<'flows' | 'permissions', RuleBucket<RuleSpec>>>();
-    // Fields in the order a decision reads them.
-    const bucketFor = (svc: Service | undefined): CompiledService => {
-      const compiled: CompiledService = {
-        zone: svc?.zone ?? UNKNOWN_ZONE,
-        zoneIndex: this.zoneIndex.get(svc?.zone ?? UNKNOWN_ZONE) ?? this.unknownZone,
-        constantFlow: undefined,
-        flowsAt: -1,
-        constantPermission: undefined,
-        permissionsAt: -1,
-        mode: svc?.mode ?? 'enforce',
-        name: svc?.name ?? '*',
-      };
-      buckets.set(compiled, { flows: new RuleBucket(), permissions: new RuleBucket() });
-      return compiled;
-    };
-    this.anyService = bucketFor(undefined);
+    const specFor = (svc: Service | undefined): ServiceSpec => ({
+      name: svc?.name ?? '*',
+      zoneIndex: this.zoneIndex.get(svc?.zone ?? UNKNOWN_ZONE) ?? this.unknownZone,
+      mode: svc?.mode ?? 'enforce',
+      flows: new RuleBucket(),
+      permissions: new RuleBucket(),
+    });
+    const anySpec = specFor(undefined);
+    const specs = new Map(policy.services.map((svc) => [svc.name, specFor(svc)]));
     const serviceByName = new Map(policy.services.map((s) => [s.name, s]));
-    for (const svc of policy.services) this.services.set(svc.name, bucketFor(svc));
 
     const selectors = new Map<string, SourceMatcher>();
     const stringIds = new Map<string, number>();
@@ -345,26 +348,33 @@ export class DecisionEngine {
         this.sources.push(source);
         this.portMatchers.push(spec.ports);
         this.actionMatchers.push(spec.actions);
-        const compiled = svc ? this.services.get(svc.name)! : this.anyService;
-        buckets.get(compiled)![layer].add(spec, rule.from, this.keys);
+        (svc ? specs.get(svc.name)! : anySpec)[layer].add(spec, rule.from, this.keys);
       }
     };
     for (const r of policy.flows) place('flows', r, undefined, undefined);
     for (const r of policy.permissions) place('permissions', r, r.actions, r.when);
     this.seen = new Float64Array(this.ruleIds.length);
 
-    const any = buckets.get(this.anyService)!;
-    for (const [svc, own] of buckets) {
-      const wildcard = svc === this.anyService ? undefined : any;
-      svc.constantFlow = constantVerdict(own.flows, wildcard?.flows);
-      svc.constantPermission = constantVerdict(own.permissions, wildcard?.permissions);
-    }
     const table: number[] = [];
     const encode = (rule: RuleSpec, out: number[]): void => encodeRule(rule, out, stringId, methodId);
-    for (const [svc, own] of buckets) {
-      svc.flowsAt = own.flows.write(table, encode);
-      svc.permissionsAt = own.permissions.write(table, encode);
-    }
+    const constant = (verdict: LayerVerdict | undefined): number =>
+      verdict === undefined ? -1 : this.constantVerdicts.push(verdict) - 1;
+    const write = (spec: ServiceSpec, wildcard: ServiceSpec | undefined): number => {
+      const at = table.length;
+      table.push(
+        spec.zoneIndex,
+        MODES.indexOf(spec.mode),
+        constant(constantVerdict(spec.flows, wildcard?.flows)),
+        constant(constantVerdict(spec.permissions, wildcard?.permissions)),
+        -1,
+        -1,
+      );
+      table[at + S_PERMISSIONS] = spec.permissions.write(table, encode);
+      table[at + S_FLOWS] = spec.flows.write(table, encode);
+      return at;
+    };
+    this.anyServiceAt = write(anySpec, undefined);
+    for (const spec of specs.values()) this.services.set(spec.name, write(spec, anySpec));
     this.table = Int32Array.from(table);
 
     // Identities are indexed lazily, on their first request: an estate of tens
@@ -535,8 +545,9 @@ export class DecisionEngine {
     if (request.time !== undefined) this.now();
     this.activation = undefined;
     const serviceName = destination.service;
-    const svc = this.services.get(serviceName);
-    const compiledService = svc ?? this.anyService;
+    const knownService = this.services.get(serviceName);
+    const serviceAt = knownService ?? this.anyServiceAt;
+    const table = this.table;
 
     // Who is calling, and from where.
     let callerAt = this.resolve(source.spiffeId);
@@ -544,7 +555,7 @@ export class DecisionEngine {
     let caller = this.callerTable;
     // Start reading what the rule layers read first, from memory seldom in cache, so that the
     // reads wait alongside the work below instead of one after the other later.
-    this.touched = caller[callerAt + C_KEYS]! + this.table[compiledService.permissionsAt + 1]!;
+    this.touched = caller[callerAt + C_KEYS]! + table[serviceAt + S_PERMISSIONS]!;
     const ip = source.ip;
     const zoneIndex =
       ip === undefined ? this.unknownZone : (this.zoneTable.lookupText(ip) ?? this.unknownZone);
@@ -565,7 +576,8 @@ export class DecisionEngine {
     this.callerAt = callerAt;
     this.factsReady = false;
     this.sourceZone = sourceZone;
-    this.destinationZone = compiledService.zone;
+    const destinationZone = this.zoneNames[table[serviceAt + S_ZONE]!]!;
+    this.destinationZone = destinationZone;
 
     // The action, normalized once.
     const action = this.action;
@@ -602,20 +614,31 @@ export class DecisionEngine {
       this.decisionTime,
       action,
     );
-    const d = compiledService.zoneIndex;
+    const d = table[serviceAt + S_ZONE]!;
     const zone = this.zoneVerdicts[zoneIndex]![d] ?? combine(this.zoneRules[zoneIndex]![d]!, this.now());
-    const wildcard = svc ? this.anyService : undefined;
+    // The rules for every service apply beside a known service's own; an unknown one has only those.
+    const wildcardAt = knownService === undefined ? -1 : this.anyServiceAt;
+    const constantFlow = table[serviceAt + S_CONSTANT_FLOW]!;
     const flow =
-      compiledService.constantFlow ??
-      this.layer('flow', compiledService.flowsAt, wildcard?.flowsAt ?? -1, port, undefined);
-    let permission = compiledService.constantPermission;
-    if (permission === undefined) {
+      constantFlow !== -1
+        ? this.constantVerdicts[constantFlow]!
+        : this.layer(
+            'flow',
+            table[serviceAt + S_FLOWS]!,
+            wildcardAt === -1 ? -1 : table[wildcardAt + S_FLOWS]!,
+            port,
+            undefined,
+          );
+    const constantPermission = table[serviceAt + S_CONSTANT_PERMISSION]!;
+    let permission: LayerVerdict;
+    if (constantPermission !== -1) permission = this.constantVerdicts[constantPermission]!;
+    else {
       const method = action.method;
       this.methodId = method === undefined ? NO_METHOD : (this.methodIds.get(method) ?? NO_METHOD);
       permission = this.layer(
         'permission',
-        compiledService.permissionsAt,
-        wildcard?.permissionsAt ?? -1,
+        table[serviceAt + S_PERMISSIONS]!,
+        wildcardAt === -1 ? -1 : table[wildcardAt + S_PERMISSIONS]!,
         port,
         action,
       );
@@ -634,7 +657,7 @@ export class DecisionEngine {
       deciding = 'flow';
       verdict = flow;
     }
-    const mode = compiledService.mode;
+    const mode = MODES[table[serviceAt + S_MODE]!]!;
     const enforced = mode === 'enforce';
     const allow = verdict.verdict === 'allow';
     let errors: readonly ConditionFailure[] = NO_ERRORS;
@@ -660,7 +683,7 @@ export class DecisionEngine {
       policyRevision: this.revision,
       service: serviceName,
       sourceZone,
-      destinationZone: compiledService.zone,
+      destinationZone,
     };
     return decision;
   }
@@ -905,7 +928,12 @@ function allowVerdict(ids: string[]): LayerVerdict {
   return freezeVerdict({ verdict: 'allow', reason: 'allow_rule', rules: Object.freeze(ids) });
 }
 
-/** See `CompiledService.constantFlow`; `wildcard` is the `"*"` bucket of the same layer. */
+/**
+ * The layer's verdict when its candidates (here and under `"*"`) are the same
+ * for every request and match every request: no keys, no ports, no actions,
+ * no conditions, no expiry. Then the layer is not evaluated. `wildcard` is
+ * the `"*"` bucket of the same layer.
+ */
 function constantVerdict(
   bucket: RuleBucket<RuleSpec>,
   wildcard: RuleBucket<RuleSpec> | undefined,
