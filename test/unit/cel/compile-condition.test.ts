@@ -67,6 +67,27 @@ describe('compileCondition', () => {
     ]);
   });
 
+  test('reports the keys of `source` it reads, when it reads it only by literal keys', () => {
+    const keys = (e: string) => {
+      const k = compileCondition(e).sourceKeys;
+      return k === undefined ? undefined : [...k].sort();
+    };
+    assert.deepEqual(keys('context.risk < 30'), []);
+    assert.deepEqual(keys('cidr("10.0.0.0/8").containsIP(source.ip) && source.zone == "prod"'), [
+      'ip',
+      'zone',
+    ]);
+    assert.deepEqual(keys('source["labels"]["team"] == "a" || has(source.path)'), ['labels', 'path']);
+    assert.deepEqual(keys('source.labels.team == "a"'), ['labels']);
+    assert.deepEqual(keys('[1].all(source, source > 0) && source.ip == "10.0.0.1"'), ['ip']);
+    // Other reads of `source`: any key may be read.
+    assert.equal(keys('size(source) > 2'), undefined);
+    assert.equal(keys('source[context.key] == "x"'), undefined);
+    assert.equal(keys('"spiffeId" in source'), undefined);
+    assert.equal(keys('source.exists(k, k == "path")'), undefined);
+    assert.equal(keys('source == {} || source.ip == "x"'), undefined);
+  });
+
   test('a macro runs on cel-js with the same answers', () => {
     const c = compileCondition('[1, 2].all(x, x > 0) && context.l.exists(x, x == "b")');
     assert.equal(c.fastPath, false);

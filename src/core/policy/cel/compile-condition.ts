@@ -221,11 +221,26 @@ export function compileCondition(expression: string): CompiledCondition {
     return value;
   };
   const variables = new Set<string>();
+  // `source` read only as `source.key` or `source["key"]` (has() included): the keys it reads.
+  const sourceKeys = new Set<string>();
+  let sourceReads = 0;
+  let sourceKeyReads = 0;
+  const isSource = (node: CelNode | undefined, bound: ReadonlySet<string>) =>
+    node?.op === 'id' && node.args === 'source' && !bound.has('source');
   walk(
     ast,
     (node, bound) => {
       if (node.op === 'id' && VARIABLES.has(node.args as string) && !bound.has(node.args as string)) {
         variables.add(node.args as string);
+        if (node.args === 'source') sourceReads++;
+      }
+      if (node.op === '.' || node.op === '[]') {
+        const [left, key] = node.args as [CelNode, CelNode | string];
+        const name = node.op === '.' ? key : stringLiteral(key as CelNode);
+        if (isSource(left, bound) && left.meta.alternate === undefined && typeof name === 'string') {
+          sourceKeys.add(name);
+          sourceKeyReads++;
+        }
       }
       checkLiteralArguments(expression, node, evaluateLiteral);
     },
@@ -233,7 +248,8 @@ export function compileCondition(expression: string): CompiledCondition {
   );
 
   const fast = compileClosure(ast, evaluateLiteral);
-  return new Condition(expression, parsed, fast, variables);
+  const readSourceKeys = sourceReads === sourceKeyReads ? sourceKeys : undefined;
+  return new Condition(expression, parsed, fast, variables, readSourceKeys);
 }
 
 const LITERAL_FUNCTIONS: ReadonlySet<string> = new Set(['cidr', 'ip', 'duration', 'timestamp']);
@@ -301,6 +317,7 @@ class Condition implements CompiledCondition {
     private readonly parsed: ParseResult,
     private readonly fast: Closure | undefined,
     readonly variables: ReadonlySet<string>,
+    readonly sourceKeys: ReadonlySet<string> | undefined,
   ) {
     this.fastPath = fast !== undefined;
     this.evaluate = (activation) => this.run(activation);

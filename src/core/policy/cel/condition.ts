@@ -52,6 +52,13 @@ export interface CompiledCondition {
   /** The top-level variables the expression reads, e.g. `{'context', 'time'}`. */
   readonly variables: ReadonlySet<string>;
   /**
+   * The keys of `source` the expression reads, when it reads `source` only as
+   * `source.key` or `source["key"]` with a literal key (inside `has()` too),
+   * e.g. `{'ip'}`; undefined when it reads it some other way (as a whole, in
+   * a comprehension, with a computed key, …). Empty when it does not read `source`.
+   */
+  readonly sourceKeys: ReadonlySet<string> | undefined;
+  /**
    * Evaluates the condition. Never throws: a CEL error, a result that is not
    * a bool, or any exception becomes a {@link ConditionError}. The answer is
    * the one cel-js gives for the same expression and values, error or not
