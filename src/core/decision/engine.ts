@@ -34,76 +34,32 @@ import {
 } from './matchers.js';
 import type { DecisionRequest } from './request.js';
 import { normalizeRequestPath } from './request-path.js';
-import { findKey, KeySpace, NO_LABEL, RuleBucket, type Filed } from './rule-index.js';
+import { buildActivation, IDENTITY_KEYS } from './condition-activation.js';
+import {
+  ANY_METHOD,
+  encodeRule,
+  F_ACTIONS,
+  F_ANY_SOURCE,
+  F_CONDITION,
+  F_DENY,
+  F_EXPIRES,
+  F_PAIRS,
+  F_PORTS,
+  F_PREFIX,
+  F_PROVEN,
+  F_SHARED,
+  NO_METHOD,
+  plainActionPairs,
+  RECORD,
+  type RuleSpec,
+} from './rule-record.js';
+import { findKey, KeySpace, NO_LABEL, RuleBucket } from './rule-index.js';
 
 export interface EngineOptions {
   clock: Clock;
   /** When given, every decision carries a fresh `decisionId`. */
   ids?: Random;
 }
-
-/**
- * A rule as placed in one bucket (ports and operations depend on the
- * service), while the engine is built. A decision reads it as a record of the
- * rule table instead; see {@link encodeRule}.
- */
-interface RuleSpec extends Filed {
-  /** Its number in the engine's per-instance arrays (ids, matchers, conditions, …). */
-  instance: number;
-  id: string;
-  effect: Effect;
-  expires: boolean;
-  /** Inclusive port range when the rule has one range; otherwise `ports` decides. */
-  portFrom: number;
-  portTo: number;
-  ports: PortMatcher | undefined;
-  /** Single method (undefined: any) and single prefix, the common shape; else `pairs` or `actions`. */
-  method: string | undefined;
-  prefix: string | undefined;
-  /**
-   * Several plain actions (methods and path prefixes, no globs, no
-   * operations) as `method, prefix` pairs, `undefined` for any method; else
-   * `actions` decides.
-   */
-  pairs: (string | undefined)[] | undefined;
-  actions: ActionMatcher | undefined;
-  /** Label pairs the caller must carry, when they are the whole selector (else `needA` is NO_LABEL). */
-  needA: number;
-  needB: number;
-  /** The selector is `"*"`. */
-  anySource: boolean;
-  condition: CompiledCondition | undefined;
-}
-
-/*
- * A rule record in the rule table: RECORD words, then, for F_PAIRS, two words
- * per pair. Word 0 holds the flags; then the port range, the two label needs,
- * the instance number, and the action: for F_PREFIX the method's number
- * (ANY_METHOD for any) and the prefix's string number, for F_PAIRS the number
- * of pairs and 0.
- */
-const RECORD = 8;
-const F_DENY = 1;
-/**
- * Finding the rule under a key proves its selector (RuleBucket.add). Only
- * rules filed under keys have it, and a decision reaches those only through
- * a key.
- */
-const F_PROVEN = 2;
-const F_EXPIRES = 4;
-/** Filed under several keys: a decision may reach it twice, and checks it once. */
-const F_SHARED = 8;
-const F_CONDITION = 16;
-/** Ports other than one range: the instance's port matcher decides. */
-const F_PORTS = 32;
-const F_PREFIX = 64;
-const F_PAIRS = 128;
-/** Actions other than plain pairs: the instance's action matcher decides. */
-const F_ACTIONS = 256;
-const F_ANY_SOURCE = 512;
-const ANY_METHOD = -1;
-/** A request method no rule names (or none): only ANY_METHOD matches it. */
-const NO_METHOD = -2;
 
 /** A destination (a service, or `"*"` for every other) while the engine is built. */
 interface ServiceSpec {
@@ -157,8 +113,6 @@ const C_VALID = 1;
 const C_ACCEPTED = 2;
 
 const NEVER = Number.POSITIVE_INFINITY;
-/** The keys of a condition's `source` that come from the caller's identity (see buildActivation). */
-const IDENTITY_KEYS = ['spiffeId', 'trustDomain', 'path', 'labels'];
 const EMPTY: readonly string[] = Object.freeze([]);
 const freezeVerdict = (v: LayerVerdict): LayerVerdict => Object.freeze(v);
 const DEFAULT_DENY = freezeVerdict({ verdict: 'deny', reason: 'default_deny', rules: EMPTY });
@@ -863,60 +817,6 @@ function has(ids: Int32Array, from: number, to: number, id: number): boolean {
   return false;
 }
 
-/** At most this many `method, prefix` pairs are read in place; larger lists keep their matcher. */
-const MAX_PLAIN_PAIRS = 16;
-
-/**
- * Actions that are all plain (methods or `"*"`, path prefixes; no path
- * globs, no operations) as `method, prefix` pairs; undefined otherwise.
- * An action without prefixes matches any path, so it is not plain here.
- */
-function plainActionPairs(
-  actions: readonly import('../policy/model.js').ActionMatch[],
-): (string | undefined)[] | undefined {
-  const pairs: (string | undefined)[] = [];
-  for (const a of actions) {
-    if (a.operations.length !== 0 || a.paths.length !== 0 || a.prefixes.length === 0) return undefined;
-    const methods = a.methods === '*' ? [undefined] : a.methods;
-    if (methods.length === 0) return undefined;
-    for (const m of methods) for (const p of a.prefixes) pairs.push(m, p);
-    if (pairs.length > 2 * MAX_PLAIN_PAIRS) return undefined;
-  }
-  return pairs;
-}
-
-/** Appends the rule's record to the rule table: see RECORD and the F_ flags. */
-function encodeRule(
-  rule: RuleSpec,
-  table: number[],
-  stringId: (text: string) => number,
-  methodId: (method: string | undefined) => number,
-): void {
-  let flags = 0;
-  if (rule.effect === 'deny') flags |= F_DENY;
-  if (rule.proven) flags |= F_PROVEN;
-  if (rule.expires) flags |= F_EXPIRES;
-  if (rule.shared) flags |= F_SHARED;
-  if (rule.condition !== undefined) flags |= F_CONDITION;
-  if (rule.ports !== undefined) flags |= F_PORTS;
-  if (rule.anySource) flags |= F_ANY_SOURCE;
-  let a = 0;
-  let b = 0;
-  if (rule.prefix !== undefined) {
-    flags |= F_PREFIX;
-    a = methodId(rule.method);
-    b = stringId(rule.prefix);
-  } else if (rule.pairs !== undefined) {
-    flags |= F_PAIRS;
-    a = rule.pairs.length / 2;
-  } else if (rule.actions !== undefined) flags |= F_ACTIONS;
-  table.push(flags, rule.portFrom, rule.portTo, rule.needA, rule.needB, rule.instance, a, b);
-  if (rule.pairs !== undefined) {
-    for (let j = 0; j < rule.pairs.length; j += 2)
-      table.push(methodId(rule.pairs[j]), stringId(rule.pairs[j + 1]!));
-  }
-}
-
 const EMPTY_ACTION: ActionFacts = Object.freeze({ method: undefined, path: undefined, operation: undefined });
 
 function combine(
@@ -969,59 +869,4 @@ function constantVerdict(
   }
   // Visiting order, as `layer` reports: this service's rules, then those of `"*"`.
   return combine(rules, 0);
-}
-
-function buildActivation(
-  request: DecisionRequest,
-  /** Undefined when no condition of the policy reads the caller's identity: `source` holds only `zone` and `ip`. */
-  facts: SourceFacts | undefined,
-  sourceZone: string,
-  destinationZone: string,
-  service: string,
-  action: ActionFacts,
-  /** Undefined when no condition of the policy reads `time` or `credential`. */
-  nowMs: number | undefined,
-): ConditionActivation {
-  const source: Record<string, unknown> =
-    facts === undefined
-      ? { zone: sourceZone }
-      : {
-          spiffeId: facts.spiffeId,
-          trustDomain: facts.trustDomain,
-          path: facts.path,
-          labels: facts.labels,
-          zone: sourceZone,
-        };
-  if (request.source.ip !== undefined) source.ip = request.source.ip;
-  const credential: Record<string, unknown> = {};
-  const c = request.credential;
-  if (c && nowMs !== undefined) {
-    credential.type = c.type;
-    if (c.id !== undefined) credential.id = c.id;
-    if (c.issuedAt !== undefined) {
-      const issued = Date.parse(c.issuedAt);
-      credential.issuedAt = new Date(issued);
-      credential.ageSeconds = (nowMs - issued) / 1000;
-    }
-    if (c.expiresAt !== undefined) {
-      const expires = Date.parse(c.expiresAt);
-      credential.expiresAt = new Date(expires);
-      credential.ttlSeconds = (expires - nowMs) / 1000;
-    }
-  }
-  const destination: Record<string, unknown> = { service, zone: destinationZone };
-  if (request.destination.port !== undefined) destination.port = request.destination.port;
-  const act: Record<string, unknown> = {};
-  if (action.method !== undefined) act.method = action.method;
-  if (action.path !== undefined) act.path = action.path;
-  if (action.operation !== undefined) act.operation = action.operation;
-  const activation: Record<string, unknown> = {
-    source,
-    credential,
-    destination,
-    action: act,
-    context: request.context ?? {},
-  };
-  if (nowMs !== undefined) activation.time = new Date(nowMs);
-  return activation as unknown as ConditionActivation;
 }
