@@ -165,7 +165,8 @@ export class DecisionEngine {
   /** Per rule instance, by the number in its record. */
   private readonly ruleIds: string[] = [];
   private readonly expiresAt: number[] = [];
-  private readonly conditions: (CompiledCondition | undefined)[] = [];
+  /** The policy's distinct conditions, by the number in rule records. */
+  private readonly conditionList: CompiledCondition[] = [];
   private readonly sources: SourceMatcher[] = [];
   private readonly portMatchers: (PortMatcher | undefined)[] = [];
   private readonly actionMatchers: (ActionMatcher | undefined)[] = [];
@@ -241,6 +242,13 @@ export class DecisionEngine {
       if (id === undefined) this.methodIds.set(method, (id = this.methodIds.size));
       return id;
     };
+    const conditionNumbers = new Map<CompiledCondition, number>();
+    const conditionNumber = (condition: CompiledCondition | undefined): number => {
+      if (condition === undefined) return -1;
+      let n = conditionNumbers.get(condition);
+      if (n === undefined) conditionNumbers.set(condition, (n = this.conditionList.push(condition) - 1));
+      return n;
+    };
     const place = (
       layer: 'flows' | 'permissions',
       rule: {
@@ -287,6 +295,7 @@ export class DecisionEngine {
           needB: needs?.[1] ?? NO_LABEL,
           anySource: rule.from === '*',
           condition,
+          conditionNumber: conditionNumber(condition),
         };
         const ports = rule.to.ports ?? svc?.ports ?? '*';
         if (ports !== '*' && ports.length === 1) {
@@ -309,7 +318,6 @@ export class DecisionEngine {
         }
         this.ruleIds.push(rule.id);
         this.expiresAt.push(expiry(rule.expires));
-        this.conditions.push(condition);
         this.sources.push(source);
         this.portMatchers.push(spec.ports);
         this.actionMatchers.push(spec.actions);
@@ -718,8 +726,9 @@ export class DecisionEngine {
       if (flags & F_PORTS) {
         if (!this.portMatchers[instance]!(port)) continue;
       } else {
-        const portFrom = table[record + 1]!;
-        if (portFrom !== 0 && (port === undefined || port < portFrom || port > table[record + 2]!)) continue;
+        const ports = table[record + 1]!;
+        const portFrom = ports & 0xffff;
+        if (portFrom !== 0 && (port === undefined || port < portFrom || port > ports >>> 16)) continue;
       }
       if (action !== undefined) {
         if (flags & F_PREFIX) {
@@ -745,7 +754,7 @@ export class DecisionEngine {
       }
       if (flags & F_EXPIRES && this.now() >= this.expiresAt[instance]!) continue;
       if (flags & F_CONDITION) {
-        const result = this.conditions[instance]!.evaluate(
+        const result = this.conditionList[table[record + 2]!]!.evaluate(
           (this.activation ??= this.buildActivation(action ?? EMPTY_ACTION)),
         );
         if (result !== true) {

@@ -41,14 +41,19 @@ export interface RuleSpec extends Filed {
   /** The selector is `"*"`. */
   anySource: boolean;
   condition: CompiledCondition | undefined;
+  /** The condition's number among the policy's distinct conditions; -1 without one. */
+  conditionNumber: number;
 }
 
 /*
  * A rule record in the rule table: RECORD words, then, for F_PAIRS, two words
- * per pair. Word 0 holds the flags; then the port range, the two label needs,
- * the instance number, and the action: for F_PREFIX the method's number
- * (ANY_METHOD for any) and the prefix's string number, for F_PAIRS the number
- * of pairs and 0.
+ * per pair. Word 0 holds the flags; then the port range (from in the low 16
+ * bits, to in the high; from 0 for any port), the condition's number (-1 for
+ * none), the two label needs, the instance number, and the action: for
+ * F_PREFIX the method's number (ANY_METHOD for any) and the prefix's string
+ * number, for F_PAIRS the number of pairs and 0. The condition is found by a
+ * number of its own, not by the instance's: a policy has few distinct
+ * conditions, which stay in cache.
  */
 export const RECORD = 8;
 export const F_DENY = 1;
@@ -118,7 +123,16 @@ export function encodeRule(
     flags |= F_PAIRS;
     a = rule.pairs.length / 2;
   } else if (rule.actions !== undefined) flags |= F_ACTIONS;
-  table.push(flags, rule.portFrom, rule.portTo, rule.needA, rule.needB, rule.instance, a, b);
+  table.push(
+    flags,
+    rule.portFrom | (rule.portTo << 16),
+    rule.conditionNumber,
+    rule.needA,
+    rule.needB,
+    rule.instance,
+    a,
+    b,
+  );
   if (rule.pairs !== undefined) {
     for (let j = 0; j < rule.pairs.length; j += 2)
       table.push(methodId(rule.pairs[j]), stringId(rule.pairs[j + 1]!));
