@@ -185,13 +185,14 @@ export class RuleBucket<R extends Filed> {
   /**
    * Appends the bucket to `table` and returns where it starts, or -1 when it
    * holds no rule. `encode` appends one rule's record, as many times as the
-   * rule is filed. The layout, read by {@link findKey} and the engine:
+   * rule is filed. The layout, read by the engine:
    *
    *     keyCount, alwaysFrom, alwaysTo,
    *     key0, from0, key1, from1, …, -1, keyedEnd,
    *     records filed under key0, under key1, …, then the always records
    *
-   * The records under `key_i` run from `from_i` up to the next pair's `from`.
+   * Keys ascend. The records under `key_i` run from `from_i` up to the next
+   * pair's `from`.
    * Positions are absolute. A decision reads the header, a few pairs and the
    * records it needs from one stretch of memory, with no object in between.
    */
@@ -213,23 +214,4 @@ export class RuleBucket<R extends Filed> {
     table[at + 2] = table.length;
     return at;
   }
-}
-
-/**
- * In the bucket written at `at` ({@link RuleBucket.write}), the position of
- * the pair for `key`: its records run from `table[p + 1]` up to, not
- * including, `table[p + 3]`. -1 when no rule is filed under `key`.
- */
-export function findKey(table: Int32Array, at: number, key: number): number {
-  const pairs = at + 3;
-  let lo = 0;
-  let hi = table[at]! - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const k = table[pairs + 2 * mid]!;
-    if (k === key) return pairs + 2 * mid;
-    if (k < key) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }

@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findKey, KeySpace, RuleBucket } from '../../../src/core/decision/rule-index.js';
+import { KeySpace, RuleBucket } from '../../../src/core/decision/rule-index.js';
 import type { Selector } from '../../../src/core/policy/model.js';
 
 type Rule = { proven: boolean; shared: boolean; n: number };
 const encode = (rule: Rule, table: number[]) => table.push(rule.n);
+
+/** Where the pair for `key` is in the bucket written at `at`, or -1; checks that keys ascend. */
+function findKey(table: Int32Array, at: number, key: number): number {
+  const pairs = at + 3;
+  for (let i = 0; i < table[at]!; i++) {
+    if (i > 0) assert.ok(table[pairs + 2 * i]! > table[pairs + 2 * i - 2]!, 'keys ascend');
+    if (table[pairs + 2 * i] === key) return pairs + 2 * i;
+  }
+  return -1;
+}
 
 test('a key that files more rules than a call takes arguments is written and found whole', () => {
   const keys = new KeySpace();
