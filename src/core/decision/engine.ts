@@ -294,7 +294,6 @@ export class DecisionEngine {
           needA: needs?.[0] ?? NO_LABEL,
           needB: needs?.[1] ?? NO_LABEL,
           anySource: rule.from === '*',
-          condition,
           conditionNumber: conditionNumber(condition),
         };
         const ports = rule.to.ports ?? svc?.ports ?? '*';
@@ -751,11 +750,14 @@ export class DecisionEngine {
         const needA = table[record + 3]!;
         if (needA !== NO_LABEL) {
           const caller = this.caller;
-          const at = this.callerAt;
-          const from = at + C_HEADER + caller[at + C_KEYS]!;
-          const to = from + caller[at + C_LABELS]!;
+          const callerAt = this.callerAt;
+          const labelsFrom = callerAt + C_HEADER + caller[callerAt + C_KEYS]!;
+          const labelsTo = labelsFrom + caller[callerAt + C_LABELS]!;
           const needB = table[record + 4]!;
-          if (!has(caller, from, to, needA) || (needB !== NO_LABEL && !has(caller, from, to, needB)))
+          if (
+            !has(caller, labelsFrom, labelsTo, needA) ||
+            (needB !== NO_LABEL && !has(caller, labelsFrom, labelsTo, needB))
+          )
             continue;
         } else if (!this.sources[instance]!(this.sourceFacts())) continue;
       }
@@ -877,7 +879,7 @@ function constantVerdict(
         r.prefix === undefined &&
         r.pairs === undefined &&
         r.actions === undefined &&
-        r.condition === undefined &&
+        r.conditionNumber === -1 &&
         !r.expires;
       if (!matchesAll) return undefined;
       rules.push({ id: r.id, effect: r.effect, expiresAt: NEVER });

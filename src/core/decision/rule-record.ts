@@ -5,7 +5,6 @@
  * number (ids, matchers, conditions) lives in the engine's per-instance
  * arrays, at the record's instance number.
  */
-import type { CompiledCondition } from '../policy/cel/index.js';
 import type { ActionMatch, Effect } from '../policy/model.js';
 import type { ActionMatcher, PortMatcher } from './matchers.js';
 import type { Filed } from './rule-index.js';
@@ -40,7 +39,6 @@ export interface RuleSpec extends Filed {
   needB: number;
   /** The selector is `"*"`. */
   anySource: boolean;
-  condition: CompiledCondition | undefined;
   /** The condition's number among the policy's distinct conditions; -1 without one. */
   conditionNumber: number;
 }
@@ -110,7 +108,7 @@ export function encodeRule(
   if (rule.proven) flags |= F_PROVEN;
   if (rule.expires) flags |= F_EXPIRES;
   if (rule.shared) flags |= F_SHARED;
-  if (rule.condition !== undefined) flags |= F_CONDITION;
+  if (rule.conditionNumber !== -1) flags |= F_CONDITION;
   if (rule.ports !== undefined) flags |= F_PORTS;
   if (rule.anySource) flags |= F_ANY_SOURCE;
   let a = 0;
