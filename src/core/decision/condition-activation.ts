@@ -1,7 +1,7 @@
 /**
  * The values a condition sees for one request (docs/policy.md, conditions):
- * built once per decision, on the first condition it evaluates, holding only
- * the variables some condition of the policy reads.
+ * built once per decision, on the first condition it evaluates. `source`
+ * holds the caller's identity only when some condition of the policy reads it.
  */
 import type { ConditionActivation } from '../policy/cel/index.js';
 import type { ActionFacts, SourceFacts } from './matchers.js';
