@@ -2,6 +2,7 @@
  * Lint: problems that do not make a policy invalid but that a reviewer wants
  * to see. Pure: the current time is passed in.
  */
+import { compileConditionOnce } from './condition-cache.js';
 import { canonicalJson } from './revision.js';
 import type { FlowRule, PermissionRule, Policy, Rule, Selector, Target } from './model.js';
 import type { PolicyProblem } from './problem.js';
@@ -166,6 +167,13 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
           );
         }
       }
+    }
+  }
+  // `matches` patterns that may backtrack for a very long time on a caller's input.
+  for (const p of policy.permissions) {
+    if (p.when === undefined) continue;
+    for (const warning of compileConditionOnce(p.when).patternWarnings) {
+      warn(p, 'regex_not_portable', `condition of \`${p.id}\`: ${warning}`);
     }
   }
   return out;

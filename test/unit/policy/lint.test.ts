@@ -52,3 +52,52 @@ test('Envoy-style prefixes that cross segment boundaries', () =>
 test('every warning carries a file:line:col', () => {
   for (const w of result.warnings) assert.ok(w.location && w.location.line > 1, JSON.stringify(w));
 });
+
+test('`matches` patterns outside the portable subset, or not literals', () => {
+  const checked = checkPolicy(
+    [
+      {
+        file: 'regex.yaml',
+        text: [
+          'apiVersion: gatehouse.dev/v1',
+          'trustDomain: acme.corp',
+          'zones: { prod: { cidrs: [10.0.0.0/16] } }',
+          'services: { orders: { zone: prod } }',
+          'flows: [{ id: f, effect: allow, from: "*", to: { service: orders }, owner: o }]',
+          'permissions:',
+          '  - id: nested',
+          '    effect: deny',
+          '    from: "*"',
+          '    to: { service: orders }',
+          '    owner: o',
+          '    when: \'action.path.matches("^(/[a-z]+)+$")\'',
+          '  - id: portable',
+          '    effect: allow',
+          '    from: "*"',
+          '    to: { service: orders }',
+          '    owner: o',
+          '    when: \'action.path.matches("^/orders/[0-9]+$")\'',
+          '  - id: computed',
+          '    effect: allow',
+          '    from: "*"',
+          '    to: { service: orders }',
+          '    owner: o',
+          '    when: \'action.path.matches(context.pattern) && action.path.matches("(?<id>x)")\'',
+        ].join('\n'),
+      },
+    ],
+    { now: 0 },
+  );
+  assert.deepEqual(checked.errors, []);
+  const warnings = checked.warnings.filter((w) => w.code === 'regex_not_portable');
+  assert.deepEqual(
+    warnings.map((w) => [w.ruleId, w.location?.line]),
+    [
+      ['nested', 7],
+      ['computed', 19],
+      ['computed', 19],
+    ],
+  );
+  assert.match(warnings[0]!.message, /pattern `\^\(\/\[a-z\]\+\)\+\$` is outside the subset/);
+  assert.match(warnings[1]!.message, /not a literal/);
+});

@@ -221,6 +221,7 @@ export function compileCondition(expression: string): CompiledCondition {
     return value;
   };
   const variables = new Set<string>();
+  const patternWarnings: string[] = [];
   // `source` read only as `source.key` or `source["key"]` (has() included): the keys it reads.
   const sourceKeys = new Set<string>();
   let sourceReads = 0;
@@ -243,13 +244,34 @@ export function compileCondition(expression: string): CompiledCondition {
         }
       }
       checkLiteralArguments(expression, node, evaluateLiteral);
+      const pattern = matchesPattern(node);
+      if (pattern !== undefined) {
+        const text = stringLiteral(pattern);
+        if (text === undefined) {
+          patternWarnings.push(
+            "a `matches` pattern that is not a literal runs on JavaScript's RegExp as given, which can backtrack for a very long time on some inputs",
+          );
+        } else if (compileRegexLiteral(text) === undefined) {
+          // (checkLiteralArguments, just above, has refused a pattern JavaScript cannot read.)
+          patternWarnings.push(
+            `pattern \`${text}\` is outside the subset RE2 and JavaScript read alike: it runs on JavaScript's RegExp, which can backtrack for a very long time on some inputs (a group that repeats a repetition, such as \`(a+)+\`) and reads some syntax unlike RE2`,
+          );
+        }
+      }
     },
     new Set(),
   );
 
   const fast = compileClosure(ast, evaluateLiteral);
   const readSourceKeys = sourceReads === sourceKeyReads ? sourceKeys : undefined;
-  return new Condition(expression, parsed, fast, variables, readSourceKeys);
+  return new Condition(expression, parsed, fast, variables, readSourceKeys, patternWarnings);
+}
+
+/** The pattern argument of a `s.matches(p)` call, else undefined. */
+function matchesPattern(node: CelNode): CelNode | undefined {
+  if (node.op !== 'rcall') return undefined;
+  const [name, , args] = node.args as [string, CelNode, CelNode[]];
+  return name === 'matches' && args.length === 1 ? args[0] : undefined;
 }
 
 const LITERAL_FUNCTIONS: ReadonlySet<string> = new Set(['cidr', 'ip', 'duration', 'timestamp']);
@@ -318,6 +340,7 @@ class Condition implements CompiledCondition {
     private readonly fast: Closure | undefined,
     readonly variables: ReadonlySet<string>,
     readonly sourceKeys: ReadonlySet<string> | undefined,
+    readonly patternWarnings: readonly string[],
   ) {
     this.fastPath = fast !== undefined;
     this.evaluate = (activation) => this.run(activation);

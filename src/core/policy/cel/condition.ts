@@ -59,6 +59,12 @@ export interface CompiledCondition {
    */
   readonly sourceKeys: ReadonlySet<string> | undefined;
   /**
+   * Why some `matches` pattern of the expression may be slow or read unlike
+   * RE2: one line per pattern that is not a literal or is outside the
+   * portable subset (lint's `regex_not_portable`). Empty for most conditions.
+   */
+  readonly patternWarnings: readonly string[];
+  /**
    * Evaluates the condition. Never throws: a CEL error, a result that is not
    * a bool, or any exception becomes a {@link ConditionError}. The answer is
    * the one cel-js gives for the same expression and values, error or not
