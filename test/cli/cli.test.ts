@@ -139,6 +139,24 @@ describe('gatehouse decide', () => {
     assert.match(r.err, /2 request\(s\) were invalid and denied/);
   });
 
+  test('with a table, why each bad line was refused goes to standard error', async () => {
+    const stdin = ['{not json', JSON.stringify({ source: { spiffeId: 5 } }), ''].join('\n');
+    const r = await run(
+      ['decide', '--policy', 'examples/acme/policy', '--requests', '-', '--output', 'table'],
+      stdin,
+    );
+    assert.equal(r.code, 3);
+    assert.match(r.out, /2 request\(s\): 0 allowed, 2 denied, 2 invalid/);
+    const err = r.err.trim().split('\n');
+    assert.equal(err.length, 3);
+    assert.match(err[0]!, /^gatehouse decide: line 1: not valid JSON/);
+    assert.match(
+      err[1]!,
+      /^gatehouse decide: line 2: invalid request: .*source\.spiffeId must be a non-empty string/,
+    );
+    assert.match(err[2]!, /2 request\(s\) were invalid and denied/);
+  });
+
   test('an invalid policy exits 3 before deciding anything', async () => {
     const r = await run(['decide', '--policy', 'test/fixtures/broken-policy', '--request', '{}']);
     assert.equal(r.code, 3);

@@ -73,12 +73,14 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
   let denied = 0;
   let wouldDeny = 0;
   let invalid = 0;
+  const problems: string[] = [];
   const rows: string[][] = [];
   for (const item of items) {
     let decision: Decision;
     if (item.request) decision = compiled.decide(item.request);
     else {
       invalid++;
+      problems.push(item.problem ?? `line ${item.line}: invalid request`);
       decision = failedDecision('request_invalid', item.problem ?? 'invalid request', compiled.revision);
     }
     if (decision.decision === 'deny') denied++;
@@ -112,6 +114,8 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     );
   }
   if (invalid) {
+    // A table has no room for why; each decision's `message` says it in JSON.
+    if (values.output === 'table') for (const p of problems) io.stderr.write(`gatehouse decide: ${p}\n`);
     io.stderr.write(`gatehouse decide: ${invalid} request(s) were invalid and denied\n`);
     return EXIT.invalidInput;
   }
