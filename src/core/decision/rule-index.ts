@@ -191,10 +191,10 @@ export class RuleBucket<R extends Filed> {
    *     key0, from0, key1, from1, …, -1, keyedEnd,
    *     records filed under key0, under key1, …, then the always records
    *
-   * Keys ascend. The records under `key_i` run from `from_i` up to the next
-   * pair's `from`.
-   * Positions are absolute. A decision reads the header, a few pairs and the
-   * records it needs from one stretch of memory, with no object in between.
+   * Keys ascend, and the records under `key_i` run from `from_i` up to the
+   * next pair's `from`; positions are absolute. A decision reads the header,
+   * a few pairs and the records it needs from one stretch of memory, with no
+   * object in between.
    */
   write(table: number[], encode: (rule: R, table: number[]) => void): number {
     if (this.size === 0) return -1;
