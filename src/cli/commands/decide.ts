@@ -72,14 +72,13 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
 
   let denied = 0;
   let wouldDeny = 0;
-  let invalid = 0;
+  /** Why each invalid line was refused. */
   const problems: string[] = [];
   const rows: string[][] = [];
   for (const item of items) {
     let decision: Decision;
     if (item.request) decision = compiled.decide(item.request);
     else {
-      invalid++;
       problems.push(item.problem ?? `line ${item.line}: invalid request`);
       decision = failedDecision('request_invalid', item.problem ?? 'invalid request', compiled.revision);
     }
@@ -107,16 +106,16 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     );
     const allowed = items.length - denied;
     const notEnforced = wouldDeny ? ` (${wouldDeny} not enforced: would deny)` : '';
-    const bad = invalid ? `, ${invalid} invalid` : '';
+    const bad = problems.length ? `, ${problems.length} invalid` : '';
     const revision = compiled.revision.slice(0, 19);
     io.stdout.write(
       `\n${items.length} request(s): ${allowed} allowed, ${denied} denied${notEnforced}${bad}; policy ${revision}\n`,
     );
   }
-  if (invalid) {
+  if (problems.length) {
     // A table has no room for why; each decision's `message` says it in JSON.
     if (values.output === 'table') for (const p of problems) io.stderr.write(`gatehouse decide: ${p}\n`);
-    io.stderr.write(`gatehouse decide: ${invalid} request(s) were invalid and denied\n`);
+    io.stderr.write(`gatehouse decide: ${problems.length} request(s) were invalid and denied\n`);
     return EXIT.invalidInput;
   }
   return values['fail-on-deny'] && denied > 0 ? EXIT.denied : EXIT.ok;

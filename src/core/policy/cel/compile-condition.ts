@@ -243,21 +243,8 @@ export function compileCondition(expression: string): CompiledCondition {
           sourceKeyReads++;
         }
       }
-      checkLiteralArguments(expression, node, evaluateLiteral);
-      const pattern = matchesPattern(node);
-      if (pattern !== undefined) {
-        const text = stringLiteral(pattern);
-        if (text === undefined) {
-          patternWarnings.push(
-            "a `matches` pattern that is not a literal runs on JavaScript's RegExp as given, which can backtrack for a very long time on some inputs",
-          );
-        } else if (compileRegexLiteral(text) === undefined) {
-          // (checkLiteralArguments, just above, has refused a pattern JavaScript cannot read.)
-          patternWarnings.push(
-            `pattern \`${text}\` is outside the subset RE2 and JavaScript read alike: it runs on JavaScript's RegExp, which can backtrack for a very long time on some inputs (a group that repeats a repetition, such as \`(a+)+\`) and reads some syntax unlike RE2`,
-          );
-        }
-      }
+      const warning = checkLiteralArguments(expression, node, evaluateLiteral);
+      if (warning !== undefined) patternWarnings.push(warning);
     },
     new Set(),
   );
@@ -267,37 +254,45 @@ export function compileCondition(expression: string): CompiledCondition {
   return new Condition(expression, parsed, fast, variables, readSourceKeys, patternWarnings);
 }
 
-/** The pattern argument of a `s.matches(p)` call, else undefined. */
-function matchesPattern(node: CelNode): CelNode | undefined {
-  if (node.op !== 'rcall') return undefined;
-  const [name, , args] = node.args as [string, CelNode, CelNode[]];
-  return name === 'matches' && args.length === 1 ? args[0] : undefined;
-}
-
 const LITERAL_FUNCTIONS: ReadonlySet<string> = new Set(['cidr', 'ip', 'duration', 'timestamp']);
 
+/**
+ * Refuses a literal argument that would fail on every evaluation; answers
+ * why a `matches` pattern may be slow or read unlike RE2 (not a literal, or
+ * outside the portable subset), for lint's `regex_not_portable`.
+ */
 function checkLiteralArguments(
   source: string,
   node: CelNode,
   evaluateLiteral: (node: CelNode) => unknown,
-): void {
+): string | undefined {
   if (node.op === 'call') {
     const [name, args] = node.args as [string, CelNode[]];
     if (LITERAL_FUNCTIONS.has(name) && args.length === 1 && args[0]!.op === 'value') evaluateLiteral(node);
-    return;
+    return undefined;
   }
-  if (node.op !== 'rcall') return;
+  if (node.op !== 'rcall') return undefined;
   const [name, receiver, args] = node.args as [string, CelNode, CelNode[]];
   const text = stringLiteral(args[0]);
-  if (text === undefined || args.length !== 1) return;
+  if (name === 'matches' && args.length === 1 && text === undefined) return NON_LITERAL_PATTERN;
+  if (text === undefined || args.length !== 1) return undefined;
   try {
-    if (name === 'matches') compileRegexLiteral(text);
+    if (name === 'matches')
+      return compileRegexLiteral(text) === undefined ? nonPortablePattern(text) : undefined;
     else if (receiver.checkedType?.name === CIDR_TYPE && name === 'containsIP') celIp(text);
     else if (receiver.checkedType?.name === CIDR_TYPE && name === 'containsCIDR') celCidr(text);
   } catch (e) {
     const reason = name === 'matches' ? regexProblem(text, e) : (e as Error).message;
     throw conditionError(source, reason, args[0]!.start, e);
   }
+  return undefined;
+}
+
+const NON_LITERAL_PATTERN =
+  "a `matches` pattern that is not a literal runs on JavaScript's RegExp as given, which can backtrack for a very long time on some inputs";
+
+function nonPortablePattern(text: string): string {
+  return `pattern \`${text}\` is outside the subset RE2 and JavaScript read alike: it runs on JavaScript's RegExp, which can backtrack for a very long time on some inputs (a group that repeats a repetition, such as \`(a+)+\`) and reads some syntax unlike RE2`;
 }
 
 /** ``invalid regular expression `(`: unterminated group`` from JavaScript's SyntaxError. */
