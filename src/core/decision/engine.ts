@@ -21,6 +21,7 @@ import type { Clock, Random } from '../ports.js';
 import type { ConditionFailure, Decision, LayerVerdict } from './decision.js';
 import { DECISION_API_VERSION } from './decision.js';
 import { failedDecision } from './failed-decision.js';
+import { internalized } from './internalized.js';
 import { checkCredential } from './layers/credential.js';
 import {
   compileActions,
@@ -232,14 +233,14 @@ export class DecisionEngine {
       let id = stringIds.get(text);
       if (id === undefined) {
         stringIds.set(text, (id = this.strings.length));
-        this.strings.push(text);
+        this.strings.push(internalized(text));
       }
       return id;
     };
     const methodId = (method: string | undefined): number => {
       if (method === undefined) return ANY_METHOD;
       let id = this.methodIds.get(method);
-      if (id === undefined) this.methodIds.set(method, (id = this.methodIds.size));
+      if (id === undefined) this.methodIds.set(internalized(method), (id = this.methodIds.size));
       return id;
     };
     const conditionNumbers = new Map<CompiledCondition, number>();
@@ -346,7 +347,7 @@ export class DecisionEngine {
       return at;
     };
     this.anyServiceAt = write(anySpec, undefined);
-    for (const spec of specs.values()) this.services.set(spec.name, write(spec, anySpec));
+    for (const spec of specs.values()) this.services.set(internalized(spec.name), write(spec, anySpec));
     this.table = Int32Array.from(table);
 
     // Identities are indexed lazily, on their first request: an estate of tens
@@ -396,9 +397,11 @@ export class DecisionEngine {
   }
 
   /** Where the caller's record starts in the caller table, filed on first sight. */
-  private resolve(spiffeId: string): number {
-    const known = this.known.get(spiffeId) ?? this.strangers.get(spiffeId);
+  private resolve(requested: string): number {
+    const known = this.known.get(requested) ?? this.strangers.get(requested);
     if (known !== undefined) return known;
+    // Kept as a map key and in the caller's identity: the request's string would keep its body alive.
+    const spiffeId = internalized(requested);
     const parsed = tryParseSpiffeId(spiffeId);
     const labels = this.inventory.get(spiffeId);
     if (labels && parsed) {
