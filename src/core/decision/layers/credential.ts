@@ -16,6 +16,9 @@ function verdict(reason: CredentialReason): LayerVerdict {
   return v;
 }
 
+/** Made once: every allowed request ends with it, and a map lookup by reason per decision shows in profiles. */
+const CREDENTIAL_VALID = verdict('credential_valid');
+
 /**
  * The credential layer: the caller must present a verified credential for a
  * valid SPIFFE ID of an accepted trust domain, not revoked, within its
@@ -46,7 +49,7 @@ export function checkCredential(
   if (c.type === 'grant' && !grantScopeAllows(c.scope, request.destination.service, action)) {
     return verdict('grant_out_of_scope');
   }
-  return verdict('credential_valid');
+  return CREDENTIAL_VALID;
 }
 
 /** The action as the engine matched it (path already normalized). */
