@@ -36,9 +36,9 @@ function parseArgs(argv) {
 }
 
 /** Median of B/A over pairs of rounds, for `seconds`; `bFirst` runs B first in each pair. */
-function alternate(engines, requests, seconds, bFirst) {
+function alternate(engines, seconds, bFirst) {
   let sink = 0;
-  const round = (engine) => {
+  const round = ({ engine, requests }) => {
     const start = process.hrtime.bigint();
     for (let i = 0; i < requests.length; i++) if (engine.decide(requests[i])) sink++;
     return requests.length / (Number(process.hrtime.bigint() - start) / 1e9);
@@ -71,15 +71,18 @@ function median(values) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const workload = JSON.parse(readFileSync(args.workload, 'utf8'));
+  const text = readFileSync(args.workload, 'utf8');
   const engines = [];
   for (const dir of [args.a, args.b]) {
+    // Each build gets its own copy of the workload: an engine may change the strings it is given
+    // (V8 turns a string it internalizes into a pointer to the copy), which would speed up the
+    // other build's lookups of the same strings and hide the difference being measured.
+    const workload = JSON.parse(text);
     const adapter = await import(pathToFileURL(resolve(dir, 'bench/peer-adapter.mjs')).href);
-    engines.push(await adapter.load(workload));
+    engines.push({ engine: await adapter.load(workload), requests: workload.requests });
   }
-  const requests = workload.requests;
-  const aFirst = alternate(engines, requests, args.seconds / 2, false);
-  const bFirst = alternate(engines, requests, args.seconds / 2, true);
+  const aFirst = alternate(engines, args.seconds / 2, false);
+  const bFirst = alternate(engines, args.seconds / 2, true);
   const ratio = Math.sqrt(aFirst.ratio * bFirst.ratio);
   const pct = (r) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`;
   console.log(`A ${args.a}\nB ${args.b}`);
