@@ -14,8 +14,10 @@
  * whichever it is: the run is made twice, with A first and then with B first,
  * and the ratio given is the geometric mean of the two, which cancels that
  * bias. Prints one JSON line: `ratio` > 1 means B is faster. Two copies of
- * the same build read +2.1 % here on the large workload over 40 s: smaller
- * differences are noise.
+ * the same build read +2.1 % and -0.8 % here on the large workload (40 s and
+ * 30 s), and one pair of builds +4.0 % one way and -1.6 % the other: smaller
+ * differences than about 4 % are noise, and a claimed gain should hold with
+ * the builds given in both orders (`--a X --b Y`, then `--a Y --b X`).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
