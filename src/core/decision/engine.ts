@@ -405,7 +405,7 @@ export class DecisionEngine {
   private resolve(requested: string): number {
     const known = this.known.get(requested) ?? this.strangers.get(requested);
     if (known !== undefined) return known;
-    // Kept as a map key and in the caller's identity: the request's string would keep its body alive.
+    // Kept as a map key and in the caller's identity: see internalized().
     const spiffeId = internalized(requested);
     const parsed = tryParseSpiffeId(spiffeId);
     const labels = this.inventory.get(spiffeId);
