@@ -6,7 +6,11 @@
  * on both alike. Separate runs of `npm run bench` on such a machine differ
  * by ±15 % for the same code; a change of a few per cent is seen only this way.
  *
- *   node scripts/bench-engine-ab.mjs --a DIR --b DIR --workload FILE [--seconds 30]
+ *   node scripts/bench-engine-ab.mjs --a DIR --b DIR --workload FILE [--seconds 30] [--distinct K]
+ *
+ * With `--distinct K` each round still makes as many decisions as the workload
+ * has requests, cycling over its first K: with a few, what the engine reads
+ * stays in the caches and the comparison is of its computing alone.
  *
  * DIR is a checkout with `dist/` built and `bench/peer-adapter.mjs`
  * (a `git worktree` of the other commit, say). The builds run one after the
@@ -25,12 +29,13 @@ import { pathToFileURL } from 'node:url';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
 
 function parseArgs(argv) {
-  const args = { a: undefined, b: undefined, workload: undefined, seconds: 30 };
+  const args = { a: undefined, b: undefined, workload: undefined, seconds: 30, distinct: undefined };
   readFlags(argv, (flag, { value, count }) => {
     if (flag === '--a') args.a = resolve(value());
     else if (flag === '--b') args.b = resolve(value());
     else if (flag === '--workload') args.workload = value();
     else if (flag === '--seconds') args.seconds = count(2);
+    else if (flag === '--distinct') args.distinct = count(1);
     else throw new UsageError(`unknown flag \`${flag}\``);
   });
   if (!args.a || !args.b || !args.workload) throw new UsageError('--a, --b and --workload are required');
@@ -40,9 +45,12 @@ function parseArgs(argv) {
 /** Median of B/A over pairs of rounds, for `seconds`; `bFirst` runs B first in each pair. */
 function alternate(engines, seconds, bFirst) {
   let sink = 0;
-  const round = ({ engine, requests }) => {
+  const round = ({ engine, requests, distinct }) => {
     const start = process.hrtime.bigint();
-    for (let i = 0; i < requests.length; i++) if (engine.decide(requests[i])) sink++;
+    for (let i = 0, k = 0; i < requests.length; i++) {
+      if (engine.decide(requests[k])) sink++;
+      if (++k === distinct) k = 0;
+    }
     return requests.length / (Number(process.hrtime.bigint() - start) / 1e9);
   };
   const [a, b] = engines;
@@ -81,7 +89,12 @@ async function main() {
     // other build's lookups of the same strings and hide the difference being measured.
     const workload = JSON.parse(text);
     const adapter = await import(pathToFileURL(resolve(dir, 'bench/peer-adapter.mjs')).href);
-    engines.push({ engine: await adapter.load(workload), requests: workload.requests });
+    const requests = workload.requests;
+    engines.push({
+      engine: await adapter.load(workload),
+      requests,
+      distinct: args.distinct ?? requests.length,
+    });
   }
   const aFirst = alternate(engines, args.seconds / 2, false);
   const bFirst = alternate(engines, args.seconds / 2, true);
