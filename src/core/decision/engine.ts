@@ -103,7 +103,14 @@ interface Identity extends Omit<SourceFacts, 'zone'> {
  * read only when needed.
  *
  *     flags, number in `callers`, keyCount n, labelCount m,
- *     key_1 … key_n (KeySpace.keysOf), label_1 … label_m (KeySpace.labelNeeds)
+ *     key_1 … key_n (KeySpace.keysOf), label_1 … label_m (KeySpace.labelNeeds),
+ *     f, (from, to) × f, p, (from, to) × p
+ *
+ * The last two lists are the caller's rule ranges in the flow and permission
+ * buckets of the rules for every service (`"*"`): those buckets are the same
+ * for every destination, so their walk by the caller's keys is done once per
+ * caller, not once per decision (on the peer workload that bucket has 92
+ * keys, and its walk was more than half of all key steps).
  */
 const C_FLAGS = 0;
 const C_NUMBER = 1;
@@ -120,7 +127,7 @@ const DEFAULT_DENY = freezeVerdict({ verdict: 'deny', reason: 'default_deny', ru
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 const NO_ERRORS: readonly ConditionFailure[] = Object.freeze([]);
 const NO_KEYS: readonly number[] = Object.freeze([]);
-const NO_CALLER = new Int32Array(C_HEADER);
+const NO_CALLER = new Int32Array(C_HEADER + 2);
 const MAX_CACHED_IDENTITIES = 50_000;
 
 function expiry(expires: string | undefined): number {
@@ -146,6 +153,9 @@ export class DecisionEngine {
   private readonly services = new Map<string, number>();
   /** The record of `"*"`: rules for every service, and the destination of requests to an unknown one. */
   private readonly anyServiceAt: number;
+  /** The flow and permission buckets of the rules for every service; -1: none. */
+  private readonly anyFlows: number;
+  private readonly anyPermissions: number;
   private readonly constantVerdicts: LayerVerdict[] = [];
   /** Labels of the policy's inventory by SPIFFE ID; identities are built on first sight. */
   private readonly inventory = new Map<string, Readonly<Record<string, string>>>();
@@ -354,6 +364,8 @@ export class DecisionEngine {
     this.anyServiceAt = write(anySpec, undefined);
     for (const spec of specs.values()) this.services.set(internalized(spec.name), write(spec, anySpec));
     this.table = Int32Array.from(table);
+    this.anyFlows = this.table[this.anyServiceAt + S_FLOWS]!;
+    this.anyPermissions = this.table[this.anyServiceAt + S_PERMISSIONS]!;
 
     // Identities are indexed lazily, on their first request: an estate of tens
     // of thousands of workloads should not slow every policy load.
@@ -383,7 +395,32 @@ export class DecisionEngine {
     const keys = valid ? this.keys.keysOf(spiffeId, trustDomain, path, labels) : NO_KEYS;
     const labelIds = valid ? this.keys.labelIdsOf(labels) : NO_KEYS;
     const flags = (valid ? C_VALID : 0) | (identity.accepted ? C_ACCEPTED : 0);
-    return [flags, number, keys.length, labelIds.length, ...keys, ...labelIds];
+    const record = [flags, number, keys.length, labelIds.length, ...keys, ...labelIds];
+    this.rangesOf(this.anyFlows, keys, record);
+    this.rangesOf(this.anyPermissions, keys, record);
+    return record;
+  }
+
+  /**
+   * Appends to `out` how many rule ranges of `bucket` the sorted `keys` select, then each as
+   * `from, to`, in the order a walk of the bucket by those keys visits them.
+   */
+  private rangesOf(bucket: number, keys: ArrayLike<number>, out: number[]): void {
+    const countAt = out.length;
+    out.push(0);
+    if (bucket === -1) return;
+    const table = this.table;
+    let p = bucket + 3;
+    const end = p + 2 * table[bucket]!;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      while (p < end && table[p]! < key) p += 2;
+      if (p === end) break;
+      if (table[p] === key) {
+        out.push(table[p + 1]!, table[p + 3]!);
+        out[countAt] = out[countAt]! + 1;
+      }
+    }
   }
 
   /** Files the caller in the caller table and returns where its record starts. */
@@ -597,31 +634,19 @@ export class DecisionEngine {
     const d = table[serviceAt + S_ZONE]!;
     const zone = this.zoneVerdicts[zoneIndex]![d] ?? combine(this.zoneRules[zoneIndex]![d]!, this.now());
     // The rules for every service apply beside a known service's own; an unknown one has only those.
-    const wildcardAt = knownService === undefined ? -1 : this.anyServiceAt;
+    const known = knownService !== undefined;
     const constantFlow = table[serviceAt + S_CONSTANT_FLOW]!;
     const flow =
       constantFlow !== -1
         ? this.constantVerdicts[constantFlow]!
-        : this.layer(
-            'flow',
-            table[serviceAt + S_FLOWS]!,
-            wildcardAt === -1 ? -1 : table[wildcardAt + S_FLOWS]!,
-            port,
-            undefined,
-          );
+        : this.layer('flow', known ? table[serviceAt + S_FLOWS]! : -1, port, undefined);
     const constantPermission = table[serviceAt + S_CONSTANT_PERMISSION]!;
     let permission: LayerVerdict;
     if (constantPermission !== -1) permission = this.constantVerdicts[constantPermission]!;
     else {
       const method = action.method;
       this.methodId = method === undefined ? NO_METHOD : (this.methodIds[method] ?? NO_METHOD);
-      permission = this.layer(
-        'permission',
-        table[serviceAt + S_PERMISSIONS]!,
-        wildcardAt === -1 ? -1 : table[wildcardAt + S_PERMISSIONS]!,
-        port,
-        action,
-      );
+      permission = this.layer('permission', known ? table[serviceAt + S_PERMISSIONS]! : -1, port, action);
     }
 
     let deciding: LayerName = 'permission';
@@ -669,14 +694,13 @@ export class DecisionEngine {
   }
 
   /**
-   * One rule layer over the candidate rules of the destination and of `"*"`:
-   * any matching deny denies (reporting every matching deny), else any
-   * matching allow allows (reporting every matching allow), else default deny.
+   * One rule layer over the candidate rules of the destination (its bucket at `at`; -1: none or
+   * an unknown service) and of `"*"`: any matching deny denies (reporting every matching deny),
+   * else any matching allow allows (reporting every matching allow), else default deny.
    */
   private layer(
     layer: 'flow' | 'permission',
     at: number,
-    wildcardAt: number,
     port: number | undefined,
     action: ActionFacts | undefined,
   ): LayerVerdict {
@@ -687,14 +711,12 @@ export class DecisionEngine {
     const keysFrom = this.callerAt + C_HEADER;
     const keysTo = keysFrom + caller[this.callerAt + C_KEYS]!;
     const table = this.table;
-    for (let b = 0; b < 2; b++) {
-      const base = b === 0 ? at : wildcardAt;
-      if (base === -1) continue;
-      const keyCount = table[base]!;
+    if (at !== -1) {
+      const keyCount = table[at]!;
       if (keyCount !== 0) {
         // Both key lists are sorted: one walk over the two finds the common keys, with
         // branches a processor predicts better than those of a binary search per key.
-        let p = base + 3;
+        let p = at + 3;
         const end = p + 2 * keyCount;
         for (let i = keysFrom; i < keysTo; i++) {
           const key = caller[i]!;
@@ -703,8 +725,19 @@ export class DecisionEngine {
           if (table[p] === key) this.visit(table[p + 1]!, table[p + 3]!, layer, port, action);
         }
       }
-      const from = table[base + 1]!;
-      const to = table[base + 2]!;
+      const from = table[at + 1]!;
+      const to = table[at + 2]!;
+      if (from !== to) this.visit(from, to, layer, port, action);
+    }
+    const any = layer === 'flow' ? this.anyFlows : this.anyPermissions;
+    if (any !== -1) {
+      // The caller's ranges in this bucket, found when its record was made.
+      let r = keysTo + caller[this.callerAt + C_LABELS]!;
+      if (layer === 'permission') r += 1 + 2 * caller[r]!;
+      const rangesEnd = r + 1 + 2 * caller[r]!;
+      for (r++; r < rangesEnd; r += 2) this.visit(caller[r]!, caller[r + 1]!, layer, port, action);
+      const from = table[any + 1]!;
+      const to = table[any + 2]!;
       if (from !== to) this.visit(from, to, layer, port, action);
     }
     const denies = this.denies;
