@@ -135,6 +135,7 @@ function readVariable(a: Activation, id: number): unknown {
 /** What a variable reads, and the errors cel-js raises when it is absent or of the wrong type. */
 export interface Variable {
   readonly id: number;
+  readonly name: string;
   readonly missing: CelFault;
   readonly mistyped: CelFault;
 }
@@ -146,6 +147,7 @@ export function variable(name: string): Variable | undefined {
   const type = id === TIME ? 'a timestamp' : 'a map';
   return {
     id,
+    name,
     missing: new CelFault(`unknown variable: ${name}`),
     mistyped: new CelFault(`variable ${name} is not ${type}`),
   };

@@ -167,7 +167,7 @@ function knownKind(node: CelNode): number | undefined {
 }
 
 // Faults shared by every evaluation.
-const NOT_BOOL_OPERAND = new CelFault('logical operator requires bool operands');
+export const NOT_BOOL_OPERAND = new CelFault('logical operator requires bool operands');
 const NOT_BOOL_CONDITION = new CelFault('ternary condition must be bool');
 const NOT_BOOL_NOT = new CelFault('no such overload: !_ on a value that is not a bool');
 
@@ -177,6 +177,41 @@ function overloadFault(op: string, a: unknown, b: unknown): CelFault {
 
 /** The value behind a constant closure, when it is one. */
 const constants = new WeakMap<Closure, { readonly value: unknown }>();
+
+/**
+ * What some closures compute, for generated-condition.ts, which writes one
+ * function for a whole condition made of them. Each leaf reads one path and
+ * answers at once for the values named here; for any other, the generated
+ * function calls the leaf's closure.
+ */
+export type ClosureShape =
+  /** `path op n`, when the value is a number. */
+  | { readonly kind: 'relational'; readonly path: Path; readonly op: RelationalOperator; readonly n: number }
+  /** `path == value` (`!=` when `ne`), when the value is a string, a bool or a number. */
+  | {
+      readonly kind: 'equals';
+      readonly path: Path;
+      readonly value: string | boolean | null;
+      readonly ne: boolean;
+    }
+  /** `path in [...]`, when the value is a number (in `numbers`) or a string (in `strings`). */
+  | {
+      readonly kind: 'in';
+      readonly path: Path;
+      readonly numbers: ReadonlySet<number>;
+      readonly strings: ReadonlySet<string>;
+    }
+  /** `cidr.containsIP(path)`, when the value is a string. */
+  | { readonly kind: 'containsIP'; readonly path: Path; readonly cidr: CelCidr }
+  /** A chain of `&&` (`and`) or `||` over `parts`, as `logical` evaluates it. */
+  | { readonly kind: 'chain'; readonly and: boolean; readonly parts: readonly Closure[] };
+
+export const closureShapes = new WeakMap<Closure, ClosureShape>();
+
+function shaped(f: Closure, shape: ClosureShape): Closure {
+  closureShapes.set(f, shape);
+  return f;
+}
 
 function constant(value: unknown): Closure {
   const f: Closure = () => value;
@@ -555,29 +590,35 @@ class ClosureCompiler {
     const decisive = !and;
     if (parts.length === 2) {
       const [left, right] = parts as [Closure, Closure];
-      return (a) => {
-        const x = attempt(left, a);
-        if (x === decisive) return decisive;
-        const y = right(a);
-        if (y === decisive) return y;
-        if (x === !decisive) return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
-        return y instanceof CelFault ? y : x instanceof CelFault ? x : NOT_BOOL_OPERAND;
-      };
+      return shaped(
+        (a) => {
+          const x = attempt(left, a);
+          if (x === decisive) return decisive;
+          const y = right(a);
+          if (y === decisive) return y;
+          if (x === !decisive) return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
+          return y instanceof CelFault ? y : x instanceof CelFault ? x : NOT_BOOL_OPERAND;
+        },
+        { kind: 'chain', and, parts },
+      );
     }
     const last = parts.length - 1;
-    return (a) => {
-      let failure: unknown;
-      for (let i = 0; i < last; i++) {
-        const x = attempt(parts[i]!, a);
-        if (x === decisive) return decisive;
-        if (x !== !decisive && failure === undefined) failure = x;
-      }
-      const y = parts[last]!(a);
-      if (y === decisive) return y;
-      if (failure === undefined)
-        return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
-      return y instanceof CelFault ? y : failure instanceof CelFault ? failure : NOT_BOOL_OPERAND;
-    };
+    return shaped(
+      (a) => {
+        let failure: unknown;
+        for (let i = 0; i < last; i++) {
+          const x = attempt(parts[i]!, a);
+          if (x === decisive) return decisive;
+          if (x !== !decisive && failure === undefined) failure = x;
+        }
+        const y = parts[last]!(a);
+        if (y === decisive) return y;
+        if (failure === undefined)
+          return typeof y === 'boolean' || y instanceof CelFault ? y : NOT_BOOL_OPERAND;
+        return y instanceof CelFault ? y : failure instanceof CelFault ? failure : NOT_BOOL_OPERAND;
+      },
+      { kind: 'chain', and, parts },
+    );
   }
 
   private not(node: CelNode): Closure {
@@ -641,10 +682,13 @@ class ClosureCompiler {
       const value = c.value;
       const p = this.pathOf(l);
       if (p !== undefined) {
-        return (a) => {
-          const x = readPath(a, p);
-          return x === value ? !ne : unequal(x, ne);
-        };
+        return shaped(
+          (a) => {
+            const x = readPath(a, p);
+            return x === value ? !ne : unequal(x, ne);
+          },
+          { kind: 'equals', path: p, value: value as string | boolean | null, ne },
+        );
       }
       return (a) => {
         const x = left(a);
@@ -698,7 +742,8 @@ class ClosureCompiler {
     if (n !== undefined) {
       // `context.risk < 30`: a JSON double against a number literal, compared as numbers (exact for safe ints).
       const p = this.pathOf(l);
-      if (p !== undefined) return relationalPath(op, p, n, c!.value, rk!);
+      if (p !== undefined)
+        return shaped(relationalPath(op, p, n, c!.value, rk!), { kind: 'relational', path: p, op, n });
       return relationalLiteral(op, left, n, c!.value, rk!);
     }
     return (a) => {
@@ -725,12 +770,15 @@ class ClosureCompiler {
       const dynamic = lk === undefined;
       const p = this.pathOf(l);
       if (p !== undefined) {
-        return (a) => {
-          const x = readPath(a, p);
-          if (typeof x === 'number') return numbers.has(x);
-          if (typeof x === 'string') return strings.has(x);
-          return inListSlow(x, list, dynamic);
-        };
+        return shaped(
+          (a) => {
+            const x = readPath(a, p);
+            if (typeof x === 'number') return numbers.has(x);
+            if (typeof x === 'string') return strings.has(x);
+            return inListSlow(x, list, dynamic);
+          },
+          { kind: 'in', path: p, numbers, strings },
+        );
       }
       return (a) => {
         const x = left(a);
@@ -852,16 +900,19 @@ class ClosureCompiler {
     if (receiver === undefined || p === undefined || knownKind(receiverNode) !== K_CIDR) return undefined;
     const cidr = receiver.value as CelCidr;
     const overloads = METHODS.containsIP!;
-    return (a) => {
-      const s = readPath(a, p);
-      if (typeof s === 'string') return containsIpText(cidr, s);
-      if (s instanceof CelFault) return s;
-      const k = deepKind(s);
-      const o = findOverload(overloads, K_CIDR, [k]);
-      return o === undefined
-        ? callFault('containsIP', K_CIDR, [k])
-        : (o.call as (c: CelCidr, v: unknown) => unknown)(cidr, s);
-    };
+    return shaped(
+      (a) => {
+        const s = readPath(a, p);
+        if (typeof s === 'string') return containsIpText(cidr, s);
+        if (s instanceof CelFault) return s;
+        const k = deepKind(s);
+        const o = findOverload(overloads, K_CIDR, [k]);
+        return o === undefined
+          ? callFault('containsIP', K_CIDR, [k])
+          : (o.call as (c: CelCidr, v: unknown) => unknown)(cidr, s);
+      },
+      { kind: 'containsIP', path: p, cidr },
+    );
   }
 
   /** A call resolved at compile time when every kind is static, else on the run-time kinds. */

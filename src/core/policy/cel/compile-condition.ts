@@ -6,6 +6,7 @@
 import type { ParseResult } from '@marcbachmann/cel-js';
 import { GatehouseError } from '../../errors.js';
 import { compileClosure, type Activation, type CelNode, type Closure } from './closure-compiler.js';
+import { generateCondition } from './generated-condition.js';
 import type { CompiledCondition, ConditionActivation, ConditionResult } from './condition.js';
 import {
   CONDITION_VARIABLES,
@@ -181,7 +182,11 @@ function stringLiteral(node: CelNode | undefined): string | undefined {
  *   bool, or has an invalid literal argument; the message names the column,
  *   e.g. ``invalid condition `context.risk <`: unexpected end of input at column 15``
  */
-export function compileCondition(expression: string): CompiledCondition {
+export function compileCondition(
+  expression: string,
+  /** `generate: false` keeps the closures even for shapes that get a generated function (for tests). */
+  options: { readonly generate?: boolean } = {},
+): CompiledCondition {
   if (typeof expression !== 'string') {
     throw new GatehouseError('cel_parse_error', 'invalid condition: a condition must be a string');
   }
@@ -249,9 +254,20 @@ export function compileCondition(expression: string): CompiledCondition {
     new Set(),
   );
 
-  const fast = compileClosure(ast, evaluateLiteral);
+  const closure = compileClosure(ast, evaluateLiteral);
+  // Common shapes get a function of their own (generated-condition.ts); the rest the closures.
+  const generated = closure && options.generate !== false ? generateCondition(closure) : undefined;
+  const fast = generated ?? closure;
   const readSourceKeys = sourceReads === sourceKeyReads ? sourceKeys : undefined;
-  return new Condition(expression, parsed, fast, variables, readSourceKeys, patternWarnings);
+  return new Condition(
+    expression,
+    parsed,
+    fast,
+    generated !== undefined,
+    variables,
+    readSourceKeys,
+    patternWarnings,
+  );
 }
 
 const LITERAL_FUNCTIONS: ReadonlySet<string> = new Set(['cidr', 'ip', 'duration', 'timestamp']);
@@ -333,6 +349,7 @@ class Condition implements CompiledCondition {
     readonly source: string,
     private readonly parsed: ParseResult,
     private readonly fast: Closure | undefined,
+    readonly generated: boolean,
     readonly variables: ReadonlySet<string>,
     readonly sourceKeys: ReadonlySet<string> | undefined,
     readonly patternWarnings: readonly string[],

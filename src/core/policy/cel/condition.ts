@@ -49,6 +49,8 @@ export interface CompiledCondition {
    * is evaluated by cel-js (same results, several times slower).
    */
   readonly fastPath: boolean;
+  /** True when it runs as one function of its own, generated for its shape (generated-condition.ts). */
+  readonly generated: boolean;
   /** The top-level variables the expression reads, e.g. `{'context', 'time'}`. */
   readonly variables: ReadonlySet<string>;
   /**
