@@ -34,6 +34,7 @@ import {
   type SourceMatcher,
 } from './matchers.js';
 import type { DecisionRequest } from './request.js';
+import { presizedMap, stringKeys } from './presized-map.js';
 import { normalizeRequestPath } from './request-path.js';
 import { buildActivation, IDENTITY_KEYS } from './condition-activation.js';
 import {
@@ -160,7 +161,7 @@ export class DecisionEngine {
   /** Labels of the policy's inventory by SPIFFE ID; identities are built on first sight. */
   private readonly inventory = new Map<string, Readonly<Record<string, string>>>();
   /** Callers seen, by SPIFFE ID: where their record starts in `callerTable`. */
-  private readonly known = new Map<string, number>();
+  private known: Map<string, number>;
   private readonly strangers = new Map<string, number>();
   private callerTable = new Int32Array(1024);
   private callerTableLength = 0;
@@ -370,6 +371,8 @@ export class DecisionEngine {
     // Identities are indexed lazily, on their first request: an estate of tens
     // of thousands of workloads should not slow every policy load.
     for (const w of policy.workloads) this.inventory.set(w.spiffeId, w.labels);
+    // Only inventory callers are filed here, so the inventory bounds its size.
+    this.known = presizedMap(this.inventory.size, -1);
   }
 
   private identity(
@@ -464,11 +467,11 @@ export class DecisionEngine {
 
   /** Drops the callers outside the inventory: the caller table is made again from the others. */
   private forgetStrangers(): void {
-    const known = [...this.known.keys()].map(
+    const known = stringKeys(this.known).map(
       (id) => this.callers[this.callerTable[this.known.get(id)! + C_NUMBER]!]!,
     );
     this.strangers.clear();
-    this.known.clear();
+    this.known = presizedMap(this.inventory.size, -1);
     this.callers = [];
     this.callerTable = new Int32Array(1024);
     this.callerTableLength = 0;

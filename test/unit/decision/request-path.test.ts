@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { normalizeRequestPath } from '../../../src/core/decision/index.js';
+import { isPlain } from '../../../src/core/decision/request-path.js';
 
 const TABLE: [raw: string, normalized: string | undefined][] = [
   ['/orders/1', '/orders/1'],
@@ -34,4 +36,25 @@ describe('request path normalization', () => {
   for (const [raw, want] of TABLE) {
     test(`${raw} → ${want ?? 'refused'}`, () => assert.equal(normalizeRequestPath(raw), want));
   }
+});
+
+describe('the plain-path check', () => {
+  test('agrees with a regular expression on random paths', () => {
+    const plainByRegex = (p: string): boolean => !/[?#%\\]|\/[/.]/.test(p);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom('/', '.', 'a', 'Z', '0', '%', '?', '#', '\\', '-', 'é', '\u2f2f', '\u012e'),
+          {
+            maxLength: 12,
+          },
+        ),
+        (chars) => {
+          const path = chars.join('');
+          assert.equal(isPlain(path), plainByRegex(path), JSON.stringify(path));
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
 });
