@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
+import { ownStrings } from '../core/own-strings.js';
 import { GatehouseError } from '../core/errors.js';
 import { loadInventory, type InventorySnapshot } from '../core/identity/inventory.js';
 import { fileProblem } from './file-problem.js';
@@ -34,7 +35,8 @@ export function readInventoryFile(path: string, cwd: string): InventorySnapshot 
   }
   let value: unknown;
   try {
-    value = parseJson(text) ?? parse(text, { prettyErrors: false });
+    // Strings of their own, not slices of the text: see ownStrings().
+    value = parseJson(text) ?? ownStrings(parse(text, { prettyErrors: false }) as unknown);
   } catch (e) {
     throw new GatehouseError(
       'entry_invalid',

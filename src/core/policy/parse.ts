@@ -1,3 +1,4 @@
+import { ownStrings } from '../own-strings.js';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
 import { GatehouseError, type SourceLocation } from '../errors.js';
 
@@ -58,7 +59,8 @@ function parseOne(src: PolicySourceText): ParsedFile {
       { location },
     );
   }
-  const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  // Strings of their own, not slices of the text: see ownStrings().
+  const value = ownStrings(doc.toJS({ maxAliasCount: 100 }) as unknown);
   return { file: src.file, doc, lines, value };
 }
 
