@@ -5,27 +5,10 @@ import { GatehouseError } from '../../../src/core/errors.js';
 import {
   compileCondition,
   conditionEnvironment,
-  isConditionError,
   type ConditionActivation,
-  type ConditionResult,
 } from '../../../src/core/policy/cel/index.js';
 import { activation, expression } from './grammar.js';
-
-type Outcome = 'true' | 'false' | 'error';
-
-/** cel-js itself, the reference: a bool, or an error for anything else. */
-function reference(source: string, act: ConditionActivation): Outcome {
-  try {
-    const r: unknown = conditionEnvironment.evaluate(source, act as unknown as Record<string, unknown>);
-    return r === true ? 'true' : r === false ? 'false' : 'error';
-  } catch {
-    return 'error';
-  }
-}
-
-function outcome(r: ConditionResult): Outcome {
-  return isConditionError(r) ? 'error' : r ? 'true' : 'false';
-}
+import { outcome, reference } from './outcome.js';
 
 /** Whether cel-js accepts the expression as a condition (it parses, checks, and may be a bool). */
 function referenceAccepts(source: string): boolean {

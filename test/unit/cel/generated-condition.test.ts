@@ -10,12 +10,11 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   compileCondition,
-  conditionEnvironment,
   isConditionError,
   type ConditionActivation,
-  type ConditionResult,
 } from '../../../src/core/policy/cel/index.js';
 import { activation } from './grammar.js';
+import { outcome, reference } from './outcome.js';
 
 const KEYS = ['a', 'b', 'risk', 'mtls', 'l', 'm', 's', 'n'];
 const path = fc.oneof(
@@ -76,19 +75,6 @@ function unusualContexts(): unknown[] {
     undefined,
     { risk: 3n, mtls: new Date(0), s: ['prod'], n: { a: 1 }, m: Number.NaN, l: Number.POSITIVE_INFINITY },
   ];
-}
-
-function outcome(r: ConditionResult): string {
-  return isConditionError(r) ? 'error' : String(r);
-}
-
-function reference(source: string, act: ConditionActivation): string {
-  try {
-    const r: unknown = conditionEnvironment.evaluate(source, act as unknown as Record<string, unknown>);
-    return r === true ? 'true' : r === false ? 'false' : 'error';
-  } catch {
-    return 'error';
-  }
 }
 
 function agree(source: string, act: ConditionActivation): void {
