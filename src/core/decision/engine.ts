@@ -406,7 +406,8 @@ export class DecisionEngine {
 
   /**
    * Appends to `out` how many rule ranges of `bucket` the sorted `keys` select, then each as
-   * `from, to`, in the order a walk of the bucket by those keys visits them.
+   * `from, to`, in the order a walk of the bucket by those keys visits them: the walk of
+   * `layer()`, done once per caller for the buckets of `"*"`.
    */
   private rangesOf(bucket: number, keys: ArrayLike<number>, out: number[]): void {
     const countAt = out.length;
