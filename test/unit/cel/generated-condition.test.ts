@@ -21,6 +21,9 @@ const path = fc.oneof(
   fc.constantFrom(...KEYS).map((k) => `context.${k}`),
   fc.constantFrom(...KEYS).map((k) => `context["${k}"]`),
   fc.constantFrom('source.ip', 'source.zone', 'destination.port', 'action.method', 'credential.ageSeconds'),
+  fc.tuple(fc.constantFrom(...KEYS), fc.constantFrom(...KEYS)).map(([a, b]) => `context.${a}.${b}`),
+  fc.tuple(fc.constantFrom(...KEYS), fc.constantFrom(...KEYS)).map(([a, b]) => `context["${a}"].${b}`),
+  fc.constantFrom('source.labels.env', 'source.labels["team"]'),
 );
 const number = fc.oneof(
   fc.integer({ min: -3, max: 12 }).map(String),
@@ -60,7 +63,8 @@ function unusualContexts(): unknown[] {
     withGetter,
     nullPrototype,
     { constructor: 'x', risk: 3 },
-    Object.create({ risk: 3, mtls: true }) as object,
+    Object.create({ risk: 3, mtls: true, a: { b: 3, s: 'prod' } }) as object,
+    { a: Object.create({ b: 3, s: 'prod' }) as object },
     new Proxy(
       { risk: 3 },
       {
@@ -126,6 +130,7 @@ describe('generated condition functions', () => {
   test('other shapes keep the closures', () => {
     for (const source of [
       'context.a.b == 1',
+      'context.a.b.c.d.e == "x"',
       'destination.port == 443',
       'context.risk < 5 && (context.mtls || context.n > 1)',
       'size(context.s) > 1',

@@ -10,8 +10,9 @@
  * 200 ns, against 20–80 ns when one condition runs alone. A function of its
  * own per condition keeps its reads and comparisons specialized.
  *
- * The same answers as the closures: a leaf answers by itself only when the
- * path's value is a primitive of the kind its shape names, exactly where its
+ * The same answers as the closures: a leaf answers by itself only when each
+ * object on its path is a plain one that has the next key as its own
+ * property and the path's value is a primitive of the kind its shape names, exactly where its
  * closure answers with one comparison; for any other value (absent, of
  * another kind, an object that is not a plain map) the function calls the
  * leaf's closure, which reads the path again and decides. The chain is
@@ -30,6 +31,8 @@ import { CelFault, hasOwnKey } from './values.js';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Longer chains are rare and gain little; the closures serve them. */
 const MAX_LEAVES = 16;
+/** `context.a.b.c.d` at most: deeper paths are rare. */
+const MAX_PATH_KEYS = 4;
 
 /** A generated function for the condition whose compiled root is `root`, or undefined when its shape is not one of these. */
 export function generateCondition(root: Closure): Closure | undefined {
@@ -65,13 +68,17 @@ export function generateCondition(root: Closure): Closure | undefined {
 function leafText(shape: ClosureShape | undefined, i: number, values: unknown[]): string | undefined {
   if (shape === undefined || shape.kind === 'chain') return undefined;
   const { variable, keys } = shape.path;
-  const key = keys[0]!;
-  if (keys.length !== 1 || !IDENTIFIER.test(key) || key === '__proto__' || !IDENTIFIER.test(variable.name))
-    return undefined;
-  // readPath(), for a plain object that has the key as its own property.
-  const read =
-    `(o = a.${variable.name}, typeof o === 'object' && o !== null && ` +
-    `((c = o.constructor) === Object || c === undefined) && hasOwn.call(o, ${JSON.stringify(key)}) && `;
+  if (keys.length > MAX_PATH_KEYS || !IDENTIFIER.test(variable.name)) return undefined;
+  if (keys.some((k) => !IDENTIFIER.test(k) || k === '__proto__')) return undefined;
+  // readPath(), for plain objects that have each key as their own property, down to the last.
+  const plain = `typeof o === 'object' && o !== null && ((c = o.constructor) === Object || c === undefined)`;
+  const steps = keys.map((k, j) =>
+    j < keys.length - 1
+      ? `${plain} && hasOwn.call(o, ${JSON.stringify(k)}) && ((o = o.${k}), true)`
+      : `${plain} && hasOwn.call(o, ${JSON.stringify(k)})`,
+  );
+  const read = `((o = a.${variable.name}), ${steps.join(' && ')} && `;
+  const key = keys.at(-1)!;
   const x = `(x = o.${key})`;
   const closure = `L[${i}](a)`;
   switch (shape.kind) {
