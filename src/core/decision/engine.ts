@@ -179,6 +179,8 @@ export class DecisionEngine {
   private readonly expiresAt: number[] = [];
   /** The policy's distinct conditions, by the number in rule records. */
   private readonly conditionList: CompiledCondition[] = [];
+  /** Their `direct` functions, by the same number: called first, with `evaluate` for what they leave open. */
+  private readonly conditionDirect: (((activation: ConditionActivation) => unknown) | undefined)[] = [];
   private readonly sources: SourceMatcher[] = [];
   private readonly portMatchers: (PortMatcher | undefined)[] = [];
   private readonly actionMatchers: (ActionMatcher | undefined)[] = [];
@@ -263,7 +265,10 @@ export class DecisionEngine {
     const conditionNumber = (condition: CompiledCondition | undefined): number => {
       if (condition === undefined) return -1;
       let n = conditionNumbers.get(condition);
-      if (n === undefined) conditionNumbers.set(condition, (n = this.conditionList.push(condition) - 1));
+      if (n === undefined) {
+        conditionNumbers.set(condition, (n = this.conditionList.push(condition) - 1));
+        this.conditionDirect.push(condition.direct);
+      }
       return n;
     };
     const place = (
@@ -724,7 +729,8 @@ export class DecisionEngine {
         const end = p + 2 * keyCount;
         for (let i = keysFrom; i < keysTo; i++) {
           const key = caller[i]!;
-          while (p < end && table[p]! < key) p += 2;
+          // KEYS_END, above every key, ends the bucket's keys.
+          while (table[p]! < key) p += 2;
           if (p === end) break;
           if (table[p] === key) this.visit(table[p + 1]!, table[p + 3]!, layer, port, action);
         }
@@ -808,9 +814,14 @@ export class DecisionEngine {
       }
       if (flags & F_EXPIRES && this.now() >= this.expiresAt[instance]!) continue;
       if (flags & F_CONDITION) {
-        const result = this.conditionList[table[record + 2]!]!.evaluate(
-          (this.activation ??= this.buildActivation(action ?? EMPTY_ACTION)),
-        );
+        const number = table[record + 2]!;
+        const activation = (this.activation ??= this.buildActivation(action ?? EMPTY_ACTION));
+        // The compiled function straight away: `evaluate` reaches it through three more objects,
+        // seldom in cache. Anything but a bool from it is left to `evaluate`, which says what it is.
+        const direct = this.conditionDirect[number];
+        const quick = direct === undefined ? undefined : callDirect(direct, activation);
+        const result =
+          quick === true || quick === false ? quick : this.conditionList[number]!.evaluate(activation);
         if (result !== true) {
           if (result === false) continue;
           // Fail closed: an erroring deny matches, an erroring allow does not.
@@ -873,6 +884,18 @@ export class DecisionEngine {
 }
 
 class RequestError extends Error {}
+
+/** `direct(activation)`, or undefined when it throws (`evaluate` then answers). */
+function callDirect(
+  direct: (activation: ConditionActivation) => unknown,
+  activation: ConditionActivation,
+): unknown {
+  try {
+    return direct(activation);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Whether `ids` holds `id` from `from` up to, not including, `to` (a caller's few label pair numbers). */
 function has(ids: Int32Array, from: number, to: number, id: number): boolean {

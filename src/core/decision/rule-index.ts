@@ -133,6 +133,9 @@ const NO_IDS = new Int32Array(0);
 /** No second label pair in {@link KeySpace.labelNeeds}. */
 export const NO_LABEL = -1;
 
+/** After a bucket's last key: above every key, so that a walk up to a key stops there by itself. */
+export const KEYS_END = 0x7fffffff;
+
 const exactKey = (id: string) => `e:${id}`;
 const prefixKey = (id: string) => `p:${id}`;
 // The key's length first: `a=b` = `c` and `a` = `b=c` are different pairs (request labels may have any key).
@@ -188,7 +191,7 @@ export class RuleBucket<R extends Filed> {
    * rule is filed. The layout, read by the engine:
    *
    *     keyCount, alwaysFrom, alwaysTo,
-   *     key0, from0, key1, from1, …, -1, keyedEnd,
+   *     key0, from0, key1, from1, …, KEYS_END, keyedEnd,
    *     records filed under key0, under key1, …, then the always records
    *
    * Keys ascend, and the records under `key_i` run from `from_i` up to the
@@ -203,7 +206,7 @@ export class RuleBucket<R extends Filed> {
     const pairs = at + 3;
     table.push(entries.length, 0, 0);
     for (const [key] of entries) table.push(key, 0);
-    table.push(-1, 0);
+    table.push(KEYS_END, 0);
     entries.forEach(([, list], i) => {
       table[pairs + 2 * i + 1] = table.length;
       for (const rule of list) encode(rule, table);

@@ -342,6 +342,7 @@ function celTypeName(v: unknown): string {
 
 class Condition implements CompiledCondition {
   readonly fastPath: boolean;
+  readonly direct: ((activation: ConditionActivation) => unknown) | undefined;
   /** An own arrow function: it never throws, not even when called detached from the condition. */
   readonly evaluate: (activation: ConditionActivation) => ConditionResult;
 
@@ -355,6 +356,7 @@ class Condition implements CompiledCondition {
     readonly patternWarnings: readonly string[],
   ) {
     this.fastPath = fast !== undefined;
+    this.direct = fast as ((activation: ConditionActivation) => unknown) | undefined;
     this.evaluate = (activation) => this.run(activation);
     Object.freeze(this);
   }

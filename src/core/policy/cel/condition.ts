@@ -51,6 +51,14 @@ export interface CompiledCondition {
   readonly fastPath: boolean;
   /** True when it runs as one function of its own, generated for its shape (generated-condition.ts). */
   readonly generated: boolean;
+  /**
+   * The compiled function behind `evaluate`, when there is one. Where it
+   * returns `true` or `false`, that is `evaluate`'s answer; for anything else
+   * it returns or throws, call `evaluate`, which says what. For a caller that
+   * evaluates many conditions and would rather not pay `evaluate`'s
+   * indirections on the common answers.
+   */
+  readonly direct: ((activation: ConditionActivation) => unknown) | undefined;
   /** The top-level variables the expression reads, e.g. `{'context', 'time'}`. */
   readonly variables: ReadonlySet<string>;
   /**
