@@ -423,7 +423,8 @@ export class DecisionEngine {
     const end = p + 2 * table[bucket]!;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      while (p < end && table[p]! < key) p += 2;
+      // KEYS_END, above every key, ends the bucket's keys.
+      while (table[p]! < key) p += 2;
       if (p === end) break;
       if (table[p] === key) {
         out.push(table[p + 1]!, table[p + 3]!);
