@@ -88,5 +88,8 @@ test('callers stay right while the caller table grows and forgets strangers past
   }
   for (let i = 0; i < KNOWN; i++) check(request(`spiffe://acme.corp/ns/shop/sa/w${i}`));
   check(request('not a spiffe id'));
+  // Names an object with a prototype answers for, and array indexes: denied as any non-SPIFFE ID.
+  for (const id of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '0', '4294967294'])
+    check(request(id));
   check(request('spiffe://partner.example/ns/jobs/sa/x'));
 });
