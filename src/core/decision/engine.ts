@@ -151,8 +151,12 @@ export class DecisionEngine {
   private readonly zoneRules: { id: string; effect: Effect; expiresAt: number }[][][];
   /** Precomputed zone verdicts where no candidate rule can expire. */
   private readonly zoneVerdicts: (LayerVerdict | undefined)[][];
-  /** Where each service's record starts in the rule table (see S_ZONE). */
-  private readonly services = new Map<string, number>();
+  /**
+   * Where each service's record starts in the rule table (see S_ZONE), by name. A dictionary
+   * object, not a `Map`, for the reasons `known` gives; a name may be anything, and with no
+   * prototype every name is a plain key (one that reads as an array index too).
+   */
+  private readonly services: Record<string, number> = Object.create(null) as Record<string, number>;
   /** The record of `"*"`: rules for every service, and the destination of requests to an unknown one. */
   private readonly anyServiceAt: number;
   /** The flow and permission buckets of the rules for every service; -1: none. */
@@ -387,7 +391,7 @@ export class DecisionEngine {
       return at;
     };
     this.anyServiceAt = write(anySpec, undefined);
-    for (const spec of specs.values()) this.services.set(internalized(spec.name), write(spec, anySpec));
+    for (const spec of specs.values()) this.services[spec.name] = write(spec, anySpec);
     this.table = Int32Array.from(table);
     this.anyFlows = this.table[this.anyServiceAt + S_FLOWS]!;
     this.anyPermissions = this.table[this.anyServiceAt + S_PERMISSIONS]!;
@@ -597,7 +601,7 @@ export class DecisionEngine {
     if (request.time !== undefined) this.now();
     this.activation = undefined;
     const serviceName = destination.service;
-    const knownService = this.services.get(serviceName);
+    const knownService = this.services[serviceName];
     const serviceAt = knownService ?? this.anyServiceAt;
     const table = this.table;
 
