@@ -166,7 +166,8 @@ export class DecisionEngine {
   /** Labels of the policy's inventory by SPIFFE ID; identities are built on first sight. */
   private readonly inventory = new Map<string, Readonly<Record<string, string>>>();
   /**
-   * Inventory callers seen, by SPIFFE ID: where their record starts in `callerTable`.
+   * The inventory's callers by SPIFFE ID: where their record starts in `callerTable`, UNFILED
+   * until their first request.
    *
    * A dictionary object, not a `Map`: a property name is internalized, and V8 turns a string it
    * was looked up by into a pointer to that internalized copy, so that the same string's next
