@@ -37,6 +37,7 @@ import {
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
+import { HEAP_FLAG, sharedDir } from './lib/peer-harness.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADAPTER = join(ROOT, 'bench', 'peer-adapter.mjs');
@@ -44,7 +45,6 @@ const WORK = join(ROOT, '.bench');
 const PEERS = ['reference', 'cedar', 'cedar-sharded', 'cedar-floor', 'casbin', 'casbin-sharded', 'opa'];
 /** Peers whose adapters import nothing outside the harness. */
 const SELF_CONTAINED = new Set(['reference']);
-const HEAP_FLAG = '--max-old-space-size=8192';
 
 function parseArgs(argv) {
   const args = { size: 'small', seed: 42, rounds: 5, peers: ['reference'], noIds: true, generateOnly: false };
@@ -72,19 +72,6 @@ function parseArgs(argv) {
   }
   if (args.generateOnly && !args.out) throw new UsageError('`--generate-only` needs `--out FILE`');
   return args;
-}
-
-/** The shared harness folder: --shared, then GATEHOUSE_PEER_BENCH, then ../shared/bench beside the repository. */
-function sharedDir(flag) {
-  const dir = resolve(flag ?? process.env.GATEHOUSE_PEER_BENCH ?? join(ROOT, '..', 'shared', 'bench'));
-  for (const file of ['bench.mjs', 'gen-workload.mjs']) {
-    if (!existsSync(join(dir, file))) {
-      throw new UsageError(
-        `no peer harness at \`${dir}\` (missing ${file}): use --shared DIR or GATEHOUSE_PEER_BENCH`,
-      );
-    }
-  }
-  return dir;
 }
 
 const log = (line) => process.stderr.write(`${line}\n`);

@@ -1,0 +1,25 @@
+/**
+ * Where the shared peer harness is, for the scripts that run it.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from './bench-flags.mjs';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The node flag every harness process gets: the large workload needs more than the default heap. */
+export const HEAP_FLAG = '--max-old-space-size=8192';
+
+/** The shared harness folder: `flag`, then GATEHOUSE_PEER_BENCH, then ../shared/bench beside the repository. */
+export function sharedDir(flag) {
+  const dir = resolve(flag ?? process.env.GATEHOUSE_PEER_BENCH ?? join(ROOT, '..', 'shared', 'bench'));
+  for (const file of ['bench.mjs', 'gen-workload.mjs']) {
+    if (!existsSync(join(dir, file))) {
+      throw new UsageError(
+        `no peer harness at \`${dir}\` (missing ${file}): use --shared DIR or GATEHOUSE_PEER_BENCH`,
+      );
+    }
+  }
+  return dir;
+}
