@@ -233,15 +233,15 @@ export function validatePolicy(doc: PolicyDocument): ValidationResult {
   const serviceByName = new Map(services.map((s) => [s.name, s]));
   const workloads = validateWorkloads(c, root.workloads);
 
-  const ruleIds = new Map<string, string>();
+  // Where each rule id was first used; said only when a second use is found, so kept as a path.
+  const ruleIds = new Map<string, PathSegment[]>();
   const claimId = (id: string, path: PathSegment[]): void => {
-    const prev = ruleIds.get(id);
-    if (prev)
-      c.error([...path, 'id'], 'duplicate_rule_id', `rule id \`${id}\` is already used at ${prev}`, id);
-    else {
-      const loc = doc.locate(path);
-      ruleIds.set(id, loc ? `${loc.file}:${loc.line}` : formatPath(path));
-    }
+    const first = ruleIds.get(id);
+    if (first) {
+      const loc = doc.locate(first);
+      const where = loc ? `${loc.file}:${loc.line}` : formatPath(first);
+      c.error([...path, 'id'], 'duplicate_rule_id', `rule id \`${id}\` is already used at ${where}`, id);
+    } else ruleIds.set(id, path);
   };
   const ctx: RuleContext = { c, zoneNames, serviceByName, claimId };
   const segmentation = section(c, root.segmentation, 'segmentation', (v, p) =>
