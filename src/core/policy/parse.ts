@@ -1,6 +1,7 @@
 import { ownStrings } from '../own-strings.js';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
 import { GatehouseError, type SourceLocation } from '../errors.js';
+import { jsonPositions, parseJsonObject, positionName, type JsonPosition } from './json-object.js';
 
 /** One policy source: a file name (for messages) and its YAML or JSON text. */
 export interface PolicySourceText {
@@ -34,20 +35,37 @@ const SHARED_SCALARS = ['apiVersion', 'kind', 'trustDomain'] as const;
 
 interface ParsedFile {
   file: string;
+  value: unknown;
+  /** The syntax tree and line table, for locations: made on first need for a JSON file. */
+  tree(): SyntaxTree;
+  /** For a JSON file, the line and column of a path of up to two segments, found without the tree. */
+  position?: (path: readonly PathSegment[], key: boolean) => { line: number; col: number } | undefined;
+}
+
+interface SyntaxTree {
   doc: Document.Parsed;
   lines: LineCounter;
-  value: unknown;
 }
 
 // Large policies are machine-written; still, a text this big is a mistake or an attack.
 const MAX_POLICY_BYTES = 64 * 1024 * 1024;
 
-function parseOne(src: PolicySourceText): ParsedFile {
+function parseOne(src: PolicySourceText, json: boolean): ParsedFile {
   if (src.text.length > MAX_POLICY_BYTES) {
     throw new GatehouseError('policy_parse_error', `${src.file}: policy file is larger than 64 MiB`);
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(src.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const object = json ? parseJsonObject(src.text) : undefined;
+  if (object !== undefined) {
+    let tree: SyntaxTree | undefined;
+    return {
+      file: src.file,
+      value: object,
+      tree: () => (tree ??= syntaxTree(src.text)),
+      position: jsonLocator(src.text),
+    };
+  }
+  const tree = syntaxTree(src.text);
+  const { doc, lines } = tree;
   const first = doc.errors[0];
   if (first) {
     const pos = lines.linePos(first.pos[0]);
@@ -61,7 +79,44 @@ function parseOne(src: PolicySourceText): ParsedFile {
   }
   // Strings of their own, not slices of the text: see ownStrings().
   const value = ownStrings(doc.toJS({ maxAliasCount: 100 }) as unknown);
-  return { file: src.file, doc, lines, value };
+  return { file: src.file, value, tree: () => tree };
+}
+
+/**
+ * Lines and columns of the members a validation locates (every zone, service, workload and
+ * rule) in a JSON text, from one scan of it made on the first question, as the syntax tree
+ * would give them; undefined for other paths, which the tree answers.
+ */
+function jsonLocator(text: string): ParsedFile['position'] {
+  let positions: Map<string, JsonPosition> | undefined;
+  let lineStarts: number[] | undefined;
+  return (path, key) => {
+    const name = positionName(path);
+    if (name === undefined) return undefined;
+    positions ??= jsonPositions(text);
+    const found = positions.get(name);
+    if (!found) return undefined;
+    if (!lineStarts) {
+      lineStarts = [0];
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+    }
+    const offset = key && path.length > 0 ? found.key : found.value;
+    // The last line starting at or before the offset.
+    let low = 0;
+    let high = lineStarts.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (lineStarts[mid]! <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return { line: low + 1, col: offset - lineStarts[low]! + 1 };
+  };
+}
+
+function syntaxTree(text: string): SyntaxTree {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  return { doc, lines };
 }
 
 function lowerFirst(s: string): string {
@@ -101,9 +156,12 @@ function nodeAt(
 }
 
 function locateIn(pf: ParsedFile, path: readonly PathSegment[], key = false): SourceLocation {
-  const found = nodeAt(pf.doc, path, key);
+  const fast = pf.position?.(path, key);
+  if (fast) return { file: pf.file, line: fast.line, column: fast.col };
+  const { doc, lines } = pf.tree();
+  const found = nodeAt(doc, path, key);
   const offset = found?.node.range?.[0] ?? 0;
-  const pos = pf.lines.linePos(offset);
+  const pos = lines.linePos(offset);
   return { file: pf.file, line: pos.line, column: pos.col };
 }
 
@@ -115,9 +173,13 @@ function locateIn(pf: ParsedFile, path: readonly PathSegment[], key = false): So
  * see {@link validatePolicy}.
  * @throws GatehouseError `policy_parse_error` with `file:line:col`
  */
-export function parsePolicyDocument(sources: readonly PolicySourceText[]): PolicyDocument {
+export function parsePolicyDocument(
+  sources: readonly PolicySourceText[],
+  /** @internal `json: false` reads JSON files with the YAML parser too, as a reference for tests. */
+  options: { json?: boolean } = {},
+): PolicyDocument {
   if (sources.length === 0) throw new GatehouseError('policy_parse_error', 'no policy files given');
-  const parsed = sources.map(parseOne);
+  const parsed = sources.map((src) => parseOne(src, options.json !== false));
   const merged: Record<string, unknown> = {};
   // For each merged path prefix [section, key|index], where it came from.
   const origin = new Map<string, { pf: ParsedFile; path: PathSegment[] }>();
@@ -151,7 +213,7 @@ export function parsePolicyDocument(sources: readonly PolicySourceText[]): Polic
               { location: loc },
             );
           }
-          target[name] = entry;
+          setOwn(target, name, entry);
           origin.set(`${key}\u0000${name}`, { pf, path: [key, name] });
         }
         topOrigin.set(key, topOrigin.get(key) ?? pf);
@@ -163,7 +225,7 @@ export function parsePolicyDocument(sources: readonly PolicySourceText[]): Polic
           target.push(item);
         });
         topOrigin.set(key, topOrigin.get(key) ?? pf);
-      } else if ((SHARED_SCALARS as readonly string[]).includes(key) && key in merged) {
+      } else if ((SHARED_SCALARS as readonly string[]).includes(key) && Object.hasOwn(merged, key)) {
         if (merged[key] !== val) {
           const loc = locateIn(pf, [key]);
           throw new GatehouseError(
@@ -172,7 +234,7 @@ export function parsePolicyDocument(sources: readonly PolicySourceText[]): Polic
             { location: loc },
           );
         }
-      } else if (key in merged && !(SHARED_SCALARS as readonly string[]).includes(key)) {
+      } else if (Object.hasOwn(merged, key) && !(SHARED_SCALARS as readonly string[]).includes(key)) {
         const loc = locateIn(pf, [key]);
         throw new GatehouseError(
           'policy_parse_error',
@@ -180,7 +242,7 @@ export function parsePolicyDocument(sources: readonly PolicySourceText[]): Polic
           { location: loc },
         );
       } else {
-        merged[key] = val;
+        setOwn(merged, key, val);
         topOrigin.set(key, pf);
       }
     }
@@ -201,6 +263,17 @@ export function parsePolicyDocument(sources: readonly PolicySourceText[]): Polic
     return pf ? locateIn(pf, path, key) : parsed[0] ? locateIn(parsed[0], []) : undefined;
   };
   return { value: merged, files: sources.map((s) => s.file), locate };
+}
+
+/**
+ * `o[key] = value` as an own property whatever the key: `__proto__` set by assignment would
+ * replace the object's prototype, and the keys under it would be read as fields nobody wrote
+ * while no check saw a key of that name.
+ */
+function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+  else o[key] = value;
 }
 
 function fmt(l: SourceLocation): string {
