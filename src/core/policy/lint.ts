@@ -12,27 +12,46 @@ export interface LintOptions {
   now: number;
 }
 
-/** True when every identity `narrow` selects is also selected by `broad` (judged term by term). */
-function selectorCovers(broad: Selector, narrow: Selector): boolean {
-  if (broad === '*') return true;
-  if (narrow === '*') return false;
-  const broadTerms = broad.map((t) => canonicalJson(t));
-  return narrow.every((t) => broadTerms.includes(canonicalJson(t)));
+/**
+ * The canonical JSON of a part of a rule, made once per part in one lint: the shadow check
+ * compares every allow with every unconditional deny, and on a policy of 20,000 rules making
+ * the text again for each comparison took 9 s.
+ */
+type Canon = (part: object) => string;
+
+function canonMemo(): Canon {
+  const made = new WeakMap<object, string>();
+  return (part) => {
+    let text = made.get(part);
+    if (text === undefined) made.set(part, (text = canonicalJson(part)));
+    return text;
+  };
 }
 
-function targetCovers(broad: Target, narrow: Target): boolean {
+/** True when every identity `narrow` selects is also selected by `broad` (judged term by term). */
+function selectorCovers(broad: Selector, narrow: Selector, canon: Canon): boolean {
+  if (broad === '*') return true;
+  if (narrow === '*') return false;
+  const broadTerms = broad.map(canon);
+  return narrow.every((t) => broadTerms.includes(canon(t)));
+}
+
+function targetCovers(broad: Target, narrow: Target, canon: Canon): boolean {
   const services =
     broad.services === '*' ||
     (narrow.services !== '*' && narrow.services.every((s) => (broad.services as string[]).includes(s)));
   if (!services) return false;
   if (broad.ports === '*') return true;
-  return canonicalJson(broad.ports) === canonicalJson(narrow.ports);
+  const [a, b] = [broad.ports, narrow.ports];
+  // Left out (every declared port) equals only left out; `*` only `*`, which is answered above.
+  if (a === undefined || b === undefined || b === '*') return a === b;
+  return canon(a) === canon(b);
 }
 
-function actionsCover(broad: PermissionRule, narrow: PermissionRule): boolean {
+function actionsCover(broad: PermissionRule, narrow: PermissionRule, canon: Canon): boolean {
   if (broad.actions.length === 0) return true;
-  const mine = broad.actions.map((a) => canonicalJson(a));
-  return narrow.actions.length > 0 && narrow.actions.every((a) => mine.includes(canonicalJson(a)));
+  const mine = broad.actions.map(canon);
+  return narrow.actions.length > 0 && narrow.actions.every((a) => mine.includes(canon(a)));
 }
 
 function substance(rule: Rule): string {
@@ -76,12 +95,19 @@ export function lintPolicy(policy: Policy, options: LintOptions): PolicyProblem[
   }
 
   // Shadowed: an allow that an unconditional, non-expiring deny always beats.
-  const shadow = <R extends FlowRule | PermissionRule>(rules: R[], extra: (deny: R, allow: R) => boolean) => {
+  const canon = canonMemo();
+  const shadow = <R extends FlowRule | PermissionRule>(
+    rules: R[],
+    extra: (deny: R, allow: R, canon: Canon) => boolean,
+  ) => {
     const denies = rules.filter((r) => r.effect === 'deny' && !r.expires && !('when' in r && r.when));
     for (const allow of rules) {
       if (allow.effect !== 'allow') continue;
       const by = denies.find(
-        (d) => selectorCovers(d.from, allow.from) && targetCovers(d.to, allow.to) && extra(d, allow),
+        (d) =>
+          selectorCovers(d.from, allow.from, canon) &&
+          targetCovers(d.to, allow.to, canon) &&
+          extra(d, allow, canon),
       );
       if (by)
         warn(
