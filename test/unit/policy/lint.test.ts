@@ -101,3 +101,30 @@ test('`matches` patterns outside the portable subset, or not literals', () => {
   assert.match(warnings[0]!.message, /pattern `\^\(\/\[a-z\]\+\)\+\$` is outside the subset/);
   assert.match(warnings[1]!.message, /not a literal/);
 });
+
+test('a deny shadows an allow only for the same ports, or for any port', () => {
+  const cases: [deny: string, allow: string, shadowed: boolean][] = [
+    ['', '', true],
+    ['', ', ports: [8443]', false],
+    [', ports: [8443]', '', false],
+    [', ports: [8443]', ', ports: [8443]', true],
+    [', ports: [8443]', ', ports: [9000]', false],
+    [', ports: "*"', ', ports: [8443]', true],
+    [', ports: [8443]', ', ports: "*"', false],
+  ];
+  for (const [deny, allow, shadowed] of cases) {
+    const policy = [
+      'apiVersion: gatehouse.dev/v1',
+      'trustDomain: acme.corp',
+      'zones: { prod: { cidrs: [10.0.0.0/8] } }',
+      'services: { orders: { zone: prod, ports: [8443, 9000] } }',
+      'flows:',
+      `  - { id: deny, effect: deny, from: "*", to: { service: orders${deny} }, owner: o }`,
+      `  - { id: allow, effect: allow, from: [spiffe://acme.corp/web], to: { service: orders${allow} }, owner: o }`,
+    ].join('\n');
+    const r = checkPolicy([{ file: 'p.yaml', text: policy }], { now: 0 });
+    assert.deepEqual(r.errors, [], policy);
+    const got = r.warnings.filter((w) => w.code === 'shadowed_rule').map((w) => w.ruleId);
+    assert.deepEqual(got, shadowed ? ['allow'] : [], `deny${deny} / allow${allow}`);
+  }
+});
