@@ -156,3 +156,63 @@ describe('JSON policy files', () => {
     }
   });
 });
+
+describe('JSON and YAML files merged', () => {
+  const yaml = 'apiVersion: gatehouse.dev/v1\ntrustDomain: acme.corp\nservices:\n  orders: { zone: prod }\n';
+  const json = JSON.stringify(
+    {
+      apiVersion: 'gatehouse.dev/v1',
+      zones: { prod: { cidrs: ['10.0.0.0/8'] } },
+      services: { billing: { zone: 'prod' }, orders: { zone: 'prod' } },
+    },
+    null,
+    2,
+  );
+  const failure = (json: boolean, files: { file: string; text: string }[]): string => {
+    try {
+      parsePolicyDocument(files, { json });
+    } catch (e) {
+      assert.ok(e instanceof GatehouseError);
+      return e.message;
+    }
+    return 'parsed';
+  };
+
+  test('a name defined in both is reported at both places, as the YAML parser located them', () => {
+    for (const files of [
+      [
+        { file: 'a.yaml', text: yaml },
+        { file: 'b.json', text: json },
+      ],
+      [
+        { file: 'b.json', text: json },
+        { file: 'a.yaml', text: yaml },
+      ],
+    ]) {
+      const message = failure(true, files);
+      assert.match(message, /service `orders` is defined twice \(first defined at .+:\d+:\d+\)/);
+      assert.equal(message, failure(false, files));
+    }
+  });
+
+  test('every member of the merged policy is located as the YAML parser locates it', () => {
+    const files = [
+      { file: 'a.yaml', text: yaml.replace('orders', 'shipping') },
+      { file: 'b.json', text: json },
+    ];
+    const fast = parsePolicyDocument(files);
+    const tree = parsePolicyDocument(files, { json: false });
+    assert.deepEqual(fast.value, tree.value);
+    for (const path of [
+      [],
+      ['zones'],
+      ['zones', 'prod'],
+      ['services', 'billing'],
+      ['services', 'shipping'],
+      ['services', 'orders', 'zone'],
+    ]) {
+      for (const key of [false, true])
+        assert.deepEqual(fast.locate(path, { key }), tree.locate(path, { key }), JSON.stringify(path));
+    }
+  });
+});
