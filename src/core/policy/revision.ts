@@ -10,7 +10,12 @@ export function policyRevision(document: Record<string, unknown>): string {
   // Rules are order-independent (docs/policy.md), so their order is not part of the content.
   for (const key of ['segmentation', 'flows', 'permissions', 'workloads']) {
     const list = doc[key];
-    if (Array.isArray(list)) doc[key] = [...list].sort((a, b) => cmp(sortKey(a), sortKey(b)));
+    if (Array.isArray(list)) {
+      // Each item's sort key made once, not once per comparison.
+      const keyed = list.map((item: unknown) => ({ key: sortKey(item), item }));
+      keyed.sort((a, b) => cmp(a.key, b.key));
+      doc[key] = keyed.map((k) => k.item);
+    }
   }
   return `sha256:${createHash('sha256').update(canonicalJson(doc)).digest('hex')}`;
 }
@@ -45,7 +50,18 @@ function sortKeys(_key: string, value: unknown): unknown {
     }
   }
   if (sorted) return o;
+  // An object has a few keys: an insertion sort orders them without the allocations of
+  // `Array.prototype.sort`, which on a policy of 20,000 rules were a sixth of all a compile makes.
+  // Both order by UTF-16 code units.
+  if (keys.length <= 32) {
+    for (let i = 1; i < keys.length; i++) {
+      const k = keys[i]!;
+      let j = i - 1;
+      for (; j >= 0 && keys[j]! > k; j--) keys[j + 1] = keys[j]!;
+      keys[j + 1] = k;
+    }
+  } else keys.sort();
   const out: Record<string, unknown> = {};
-  for (const k of keys.sort()) out[k] = o[k];
+  for (const k of keys) out[k] = o[k];
   return out;
 }
