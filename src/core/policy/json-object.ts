@@ -53,8 +53,7 @@ export function hasRepeatedKey(text: string): boolean {
     if (c === QUOTE) {
       const end = stringEnd(text, i);
       if (expectKey && keys !== null) {
-        const raw = text.slice(i + 1, end);
-        const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw;
+        const key = stringAt(text, i, end);
         if (keys.has(key)) return true;
         keys.add(key);
         expectKey = false;
@@ -113,17 +112,12 @@ function members(t: string, i: number, prefix: string, levels: number, out: Map<
   if (t.charCodeAt(j) === (object ? CLOSE_OBJECT : CLOSE_ARRAY)) return;
   for (let index = 0; ; index++) {
     let name: string;
-    let keyAt = j;
+    const keyAt = j;
     if (object) {
       const keyEnd = stringEnd(t, j);
-      const raw = t.slice(j + 1, keyEnd);
-      const key = raw.includes('\\') ? (JSON.parse(t.slice(j, keyEnd + 1)) as string) : raw;
-      name = `${prefix}\u0000=${key}`;
+      name = `${prefix}\u0000=${stringAt(t, j, keyEnd)}`;
       j = skipSpace(t, skipSpace(t, keyEnd + 1) + 1); // past the colon
-    } else {
-      name = `${prefix}\u0000#${index}`;
-      keyAt = j;
-    }
+    } else name = `${prefix}\u0000#${index}`;
     out.set(name, { value: j, key: keyAt });
     if (levels > 1) members(t, j, name, levels - 1, out);
     j = skipSpace(t, valueEnd(t, j));
@@ -149,6 +143,12 @@ function stringEnd(t: string, i: number): number {
     if ((end - 1 - b) % 2 === 0) return end;
     end = t.indexOf('"', end + 1);
   }
+}
+
+/** The string whose quotes are at `open` and `close`, as `JSON.parse` reads it. */
+function stringAt(t: string, open: number, close: number): string {
+  const raw = t.slice(open + 1, close);
+  return raw.includes('\\') ? (JSON.parse(t.slice(open, close + 1)) as string) : raw;
 }
 
 /** Just past the value that starts at `i`. */

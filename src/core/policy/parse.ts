@@ -89,27 +89,20 @@ function parseOne(src: PolicySourceText, json: boolean): ParsedFile {
  */
 function jsonLocator(text: string): ParsedFile['position'] {
   let positions: Map<string, JsonPosition> | undefined;
-  let lineStarts: number[] | undefined;
+  let lines: LineCounter | undefined;
   return (path, key) => {
     const name = positionName(path);
     if (name === undefined) return undefined;
     positions ??= jsonPositions(text);
     const found = positions.get(name);
     if (!found) return undefined;
-    if (!lineStarts) {
-      lineStarts = [0];
-      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+    if (!lines) {
+      // The line table the YAML parser fills as it reads, filled here from the text's newlines.
+      lines = new LineCounter();
+      lines.addNewLine(0);
+      for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
     }
-    const offset = key && path.length > 0 ? found.key : found.value;
-    // The last line starting at or before the offset.
-    let low = 0;
-    let high = lineStarts.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >>> 1;
-      if (lineStarts[mid]! <= offset) low = mid;
-      else high = mid - 1;
-    }
-    return { line: low + 1, col: offset - lineStarts[low]! + 1 };
+    return lines.linePos(key && path.length > 0 ? found.key : found.value);
   };
 }
 
