@@ -12,29 +12,22 @@
  * Prints a table, then, as the last line of stdout, a JSON summary. Exits 3
  * on invalid flags or a missing workload.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { workloadToPolicy } from '../bench/peer-adapter.mjs';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
+import { LARGE_WORKLOAD, requireWorkload } from './lib/peer-harness.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const args = { workload: join(ROOT, '.bench', 'workload-large-s42.json'), rounds: 3 };
+const args = { workload: LARGE_WORKLOAD, rounds: 3 };
 try {
   readFlags(process.argv.slice(2), (flag, { value, count }) => {
     if (flag === '--workload') args.workload = value();
     else if (flag === '--rounds') args.rounds = count(1);
     else throw new UsageError(`unknown flag \`${flag}\`: see the header of scripts/bench-policy-load.mjs`);
   });
-  if (!existsSync(args.workload)) {
-    throw new UsageError(
-      `no workload at ${args.workload}: generate it with ` +
-        '`node scripts/bench.mjs --generate-only --size large --out .bench/workload-large-s42.json` ' +
-        'or name one with --workload FILE',
-    );
-  }
+  requireWorkload(args.workload);
 } catch (e) {
   if (!(e instanceof UsageError)) throw e;
   process.stderr.write(`bench-policy-load: ${e.message}\n`);

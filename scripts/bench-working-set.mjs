@@ -16,20 +16,19 @@
  * Prints a table, then, as the last line of stdout, a JSON summary.
  * Exits 3 on invalid flags.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { load } from '../bench/peer-adapter.mjs';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
+import { LARGE_WORKLOAD, requireWorkload } from './lib/peer-harness.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const args = { workload: join(ROOT, '.bench', 'workload-large-s42.json'), decisions: 400_000 };
+const args = { workload: LARGE_WORKLOAD, decisions: 400_000 };
 try {
   readFlags(process.argv.slice(2), (flag, { value, count }) => {
     if (flag === '--workload') args.workload = value();
     else if (flag === '--decisions') args.decisions = count(1000);
     else throw new UsageError(`unknown flag \`${flag}\`: see the header of scripts/bench-working-set.mjs`);
   });
+  requireWorkload(args.workload);
 } catch (e) {
   if (!(e instanceof UsageError)) throw e;
   process.stderr.write(`bench-working-set: ${e.message}\n`);
@@ -58,14 +57,6 @@ function loadLatency(mb) {
   return p >= 0 ? ns : NaN;
 }
 
-if (!existsSync(args.workload)) {
-  process.stderr.write(
-    `bench-working-set: no workload at ${args.workload}: generate it with ` +
-      '`node scripts/bench.mjs --generate-only --size large --out .bench/workload-large-s42.json` ' +
-      'or name one with --workload FILE\n',
-  );
-  process.exit(3);
-}
 const workload = JSON.parse(readFileSync(args.workload, 'utf8'));
 const engine = await load(workload);
 const requests = workload.requests;

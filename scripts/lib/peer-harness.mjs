@@ -23,3 +23,17 @@ export function sharedDir(flag) {
   }
   return dir;
 }
+
+/** The large peer workload, which the engine benchmarks read unless given another. */
+export const LARGE_WORKLOAD = join(ROOT, '.bench', 'workload-large-s42.json');
+
+/** @throws UsageError when there is no workload at `path`, saying how to make one. */
+export function requireWorkload(path) {
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `no workload at ${path}: generate it with ` +
+        '`node scripts/bench.mjs --generate-only --size large --out .bench/workload-large-s42.json` ' +
+        'or name one with --workload FILE',
+    );
+  }
+}
