@@ -602,12 +602,15 @@ export class DecisionEngine {
     if (request.time !== undefined) this.now();
     this.activation = undefined;
     const serviceName = destination.service;
+
+    // Who is calling, and from where. The caller first: its lookup waits for memory three times
+    // over (the ID's internalized copy, the dictionary, then the caller's record), the service's
+    // seldom; looked up after it, the service is found while the processor waits for those reads
+    // (+1.7 % and +3.2 % in the two orders of bench-engine-ab.mjs on the large peer workload).
+    let callerAt = this.resolve(source.spiffeId);
     const knownService = this.services[serviceName];
     const serviceAt = knownService ?? this.anyServiceAt;
     const table = this.table;
-
-    // Who is calling, and from where.
-    let callerAt = this.resolve(source.spiffeId);
     // After resolve(), which may have grown or remade the table.
     let caller = this.callerTable;
     // Start reading what the rule layers read first, from memory seldom in cache, so that the
