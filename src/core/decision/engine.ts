@@ -605,8 +605,9 @@ export class DecisionEngine {
 
     // Who is calling, and from where. The caller first: its lookup waits for memory three times
     // over (the ID's internalized copy, the dictionary, then the caller's record), the service's
-    // seldom; looked up after it, the service is found while the processor waits for those reads
-    // (+1.7 % and +3.2 % in the two orders of bench-engine-ab.mjs on the large peer workload).
+    // seldom; looked up after it, the service is found while the processor waits for those reads.
+    // A small gain, near the noise: +1.3 % and +1.8 % over 4 and 8 pairs of harness processes
+    // (bench-engine-ab.mjs --processes) on the large peer workload.
     let callerAt = this.resolve(source.spiffeId);
     const knownService = this.services[serviceName];
     const serviceAt = knownService ?? this.anyServiceAt;
