@@ -310,9 +310,9 @@ async function main() {
   }
 
   // Each Gatehouse configuration runs in two processes, in the order ids on, ids off, ids off,
-  // ids on: on this machine the first process after the build read a few per cent below the
-  // next (ids off beat ids on in 8 of 10 runs, by 4 % on average, while ids cost at most 2.4 %
-  // in alternating runs), and the balanced order lets neither configuration have that place.
+  // ids on, so that neither has the first place after the build to itself: when ids on always
+  // ran first, ids off read higher in 8 of 10 runs, by 4 % on average, more than ids cost in
+  // alternating runs (docs/performance.md, Comparing two builds).
   const on = { key: 'gatehouse', harness: shared, adapter: ADAPTER };
   const off = { ...on, key: 'gatehouse-no-ids', env: { GATEHOUSE_BENCH_DECISION_IDS: 'off' } };
   const ourRuns = args.noIds
