@@ -41,7 +41,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
-import { HEAP_FLAG, sharedDir } from './lib/peer-harness.mjs';
+import { harnessArgv, sharedDir } from './lib/peer-harness.mjs';
 
 function parseArgs(argv) {
   const args = {
@@ -108,25 +108,15 @@ function median(values) {
 
 /** One run of the shared harness on the build in `dir`: its median decisions/s, its answers checked. */
 function harnessRun(dir, args, shared, out) {
-  const res = spawnSync(
-    process.execPath,
-    [
-      '--expose-gc',
-      HEAP_FLAG,
-      join(shared, 'bench.mjs'),
-      '--adapter',
-      resolve(dir, 'bench/peer-adapter.mjs'),
-      '--engine',
-      'gatehouse',
-      '--workload',
-      args.workload,
-      '--rounds',
-      String(args.rounds),
-      '--out',
-      out,
-    ],
-    { stdio: ['ignore', 'ignore', 2] },
-  );
+  const argv = harnessArgv({
+    harness: shared,
+    adapter: resolve(dir, 'bench/peer-adapter.mjs'),
+    engine: 'gatehouse',
+    workload: args.workload,
+    rounds: args.rounds,
+    out,
+  });
+  const res = spawnSync(process.execPath, argv, { stdio: ['ignore', 'ignore', 2] });
   if (res.error) throw res.error;
   if (res.status !== 0) throw new Error(`the harness exited with ${res.status} on ${dir}`);
   const result = JSON.parse(readFileSync(out, 'utf8'));

@@ -39,7 +39,7 @@ import {
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFlags, UsageError } from './lib/bench-flags.mjs';
-import { HEAP_FLAG, sharedDir } from './lib/peer-harness.mjs';
+import { HEAP_FLAG, harnessArgv, sharedDir } from './lib/peer-harness.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADAPTER = join(ROOT, 'bench', 'peer-adapter.mjs');
@@ -152,21 +152,15 @@ function measure(runSpec, args, workload) {
   const part = runSpec.part > 1 ? `-${runSpec.part}` : '';
   const out = join(WORK, 'results', `${basename(workload, '.json')}-${runSpec.key}${part}.json`);
   rmSync(out, { force: true });
-  const argv = [
-    '--expose-gc',
-    HEAP_FLAG,
-    join(runSpec.harness, 'bench.mjs'),
-    ...(runSpec.adapter ? ['--adapter', runSpec.adapter] : []),
-    '--engine',
-    runSpec.key,
-    '--workload',
+  const argv = harnessArgv({
+    harness: runSpec.harness,
+    adapter: runSpec.adapter,
+    engine: runSpec.key,
     workload,
-    '--rounds',
-    String(args.rounds),
-    ...(args.budgetS !== undefined ? ['--budget-s', String(args.budgetS)] : []),
-    '--out',
+    rounds: args.rounds,
+    budgetS: args.budgetS,
     out,
-  ];
+  });
   log(`\n== ${runSpec.key}${runSpec.part ? ` (process ${runSpec.part} of 2)` : ''}`);
   const status = run(process.execPath, argv, { cwd: ROOT, env: { ...process.env, ...runSpec.env } });
   if (status !== 0 || !existsSync(out)) return { key: runSpec.key, failed: `harness exited with ${status}` };

@@ -11,6 +11,28 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The node flag every harness process gets: the large workload needs more than the default heap. */
 export const HEAP_FLAG = '--max-old-space-size=8192';
 
+/**
+ * The node arguments of one run of the shared harness (`<harness>/bench.mjs`): one engine on
+ * one workload, its result written to `out`.
+ */
+export function harnessArgv({ harness, adapter, engine, workload, rounds, budgetS, out }) {
+  return [
+    '--expose-gc',
+    HEAP_FLAG,
+    join(harness, 'bench.mjs'),
+    ...(adapter ? ['--adapter', adapter] : []),
+    '--engine',
+    engine,
+    '--workload',
+    workload,
+    '--rounds',
+    String(rounds),
+    ...(budgetS !== undefined ? ['--budget-s', String(budgetS)] : []),
+    '--out',
+    out,
+  ];
+}
+
 /** The shared harness folder: `flag`, then GATEHOUSE_PEER_BENCH, then ../shared/bench beside the repository. */
 export function sharedDir(flag) {
   const dir = resolve(flag ?? process.env.GATEHOUSE_PEER_BENCH ?? join(ROOT, '..', 'shared', 'bench'));
