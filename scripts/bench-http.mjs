@@ -10,7 +10,8 @@
 // so that a busy minute on a shared machine weighs on both servers alike.
 //
 // Needs wrk (Debian package `wrk`). Prints a table, then a JSON summary as
-// its last line.
+// its last line. Exits 1 when /v1/decide answered any request with an error
+// status (a failing server must not look fast).
 //
 // Besides requests per second, each server's CPU time per request (user and
 // system, all its threads, read from /proc on Linux): on a shared, noisy
@@ -201,6 +202,7 @@ try {
       decideCpuMicrosPerRequest: decide.cpuMicrosPerRequest,
     }),
   );
+  if (decide.non2xx > 0) process.exitCode = 1;
 } finally {
   bare.kill();
   gatehouse.kill('SIGTERM');

@@ -8,8 +8,15 @@
  * configuration (decision ids on, and off) runs in two processes, in the
  * order on, off, off, on, and its figures are over the rounds of both.
  *
+ * Then the HTTP part, with wrk on loopback (Debian package `wrk`): `POST
+ * /v1/decide` of a real `gatehouse serve` next to a bare Node `http` server
+ * (scripts/bench-http.mjs), and `gatehouse proxy` next to direct calls to its
+ * upstream (scripts/bench-proxy.mjs), each in alternating rounds. Without
+ * wrk, or with `--skip-http`, the summary says the part was not measured.
+ *
  *   npm run bench -- [--workload FILE | --size small|large [--seed N]] [--rounds N] [--budget-s N]
  *                    [--peers reference,cedar-sharded,...|none] [--skip-no-ids] [--shared DIR]
+ *                    [--skip-http] [--http-seconds N] [--http-rounds N]
  *   node scripts/bench.mjs --generate-only --size large [--seed 42] --out FILE
  *
  * The workload defaults to `.bench/workload-<size>-s<seed>.json`, generated
@@ -20,8 +27,10 @@
  *
  * Prints a table, then, as the last line of stdout, one JSON summary. Exits 1
  * when Gatehouse disagrees with the expected decisions or deciding rules on
- * any request, reports engine errors, or could not be measured (a wrong
- * engine must not look fast); 3 on invalid flags.
+ * any request, reports engine errors, or could not be measured, and when a
+ * part of the HTTP benchmark fails or answers a request with an error (a
+ * wrong engine or server must not look fast); 3 on invalid flags. Targets
+ * missed are reported, not failures: the figures depend on the machine.
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -49,7 +58,17 @@ const PEERS = ['reference', 'cedar', 'cedar-sharded', 'cedar-floor', 'casbin', '
 const SELF_CONTAINED = new Set(['reference']);
 
 function parseArgs(argv) {
-  const args = { size: 'small', seed: 42, rounds: 5, peers: ['reference'], noIds: true, generateOnly: false };
+  const args = {
+    size: 'small',
+    seed: 42,
+    rounds: 5,
+    peers: ['reference'],
+    noIds: true,
+    generateOnly: false,
+    http: true,
+    httpSeconds: 5,
+    httpRounds: 3,
+  };
   readFlags(argv, (flag, { value, count }) => {
     if (flag === '--workload') args.workload = value();
     else if (flag === '--size') args.size = value();
@@ -61,6 +80,9 @@ function parseArgs(argv) {
       args.peers = v === '' || v === 'none' ? [] : [...new Set(v.split(',').map((p) => p.trim()))];
     } else if (flag === '--shared') args.shared = value();
     else if (flag === '--skip-no-ids') args.noIds = false;
+    else if (flag === '--skip-http') args.http = false;
+    else if (flag === '--http-seconds') args.httpSeconds = count(1);
+    else if (flag === '--http-rounds') args.httpRounds = count(1);
     else if (flag === '--generate-only') args.generateOnly = true;
     else if (flag === '--out') args.out = value();
     else if (flag === '--help' || flag === '-h') args.help = true;
@@ -83,6 +105,63 @@ function run(command, args, options = {}) {
   const res = spawnSync(command, args, { stdio: ['ignore', 2, 2], ...options });
   if (res.error) throw res.error;
   return res.status ?? 1;
+}
+
+// --- HTTP part ----------------------------------------------------------------
+
+/**
+ * Runs one HTTP benchmark script: its table goes to our stdout, its JSON
+ * summary (its last line) is returned with `ok`, or `{ measured: false }`
+ * and the reason when it did not run to the end.
+ */
+function httpPart(script, argv) {
+  log(`bench: ${script} ${argv.join(' ')}`);
+  const res = spawnSync(process.execPath, [join(ROOT, 'scripts', script), ...argv], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 2],
+  });
+  if (res.error) return { measured: false, reason: String(res.error.message) };
+  const lines = (res.stdout ?? '').trimEnd().split('\n');
+  let summary;
+  try {
+    summary = JSON.parse(lines.at(-1));
+  } catch {
+    summary = undefined;
+  }
+  if (summary === undefined || typeof summary !== 'object' || summary === null) {
+    process.stdout.write(res.stdout ?? '');
+    return { measured: false, reason: `${script} exited with ${res.status ?? res.signal} and no summary` };
+  }
+  console.log('');
+  console.log(lines.slice(0, -1).join('\n'));
+  return { ...summary, ok: res.status === 0 };
+}
+
+/** The HTTP part's summaries, or why it was not measured. */
+function httpBench(args) {
+  if (!args.http) return { skipped: { measured: false, reason: '--skip-http' } };
+  if (spawnSync('wrk', ['--version']).error) {
+    return { skipped: { measured: false, reason: 'wrk is not installed (apt-get install wrk)' } };
+  }
+  const rounds = String(args.httpRounds);
+  const seconds = String(args.httpSeconds);
+  return {
+    http: httpPart('bench-http.mjs', ['--duration', seconds, '--rounds', rounds]),
+    proxy: httpPart('bench-proxy.mjs', ['--seconds', seconds, '--rounds', rounds]),
+  };
+}
+
+/** What makes the HTTP part's figures untrustworthy: a part that failed, or errors answered under load. */
+function httpProblems({ http, proxy }) {
+  const problems = [];
+  if (http?.measured === false) problems.push(`HTTP benchmark: ${http.reason}`);
+  else if (http && (!http.ok || http.decideNon2xx > 0)) {
+    problems.push(`HTTP benchmark: /v1/decide answered ${http.decideNon2xx} requests with an error status`);
+  }
+  if (proxy?.measured === false) problems.push(`proxy benchmark: ${proxy.reason}`);
+  else if (proxy && !proxy.ok)
+    problems.push(`proxy benchmark: ${proxy.errors} errors or proxied requests not allowed`);
+  return problems;
 }
 
 // --- workload ---------------------------------------------------------------
@@ -349,6 +428,9 @@ async function main() {
     if (r.mismatches?.length) problems.push(`${key}: first mismatches in ${relative(ROOT, row.file)}`);
   }
 
+  const web = httpBench(args);
+  problems.push(...httpProblems(web));
+
   const g = usable(ours) ? ours.result : undefined;
   const ref = byKey.get('reference');
   const refDps = usable(ref) ? ref.result.median.decisionsPerSec : null;
@@ -378,6 +460,9 @@ async function main() {
     rounds: args.rounds,
     // Gatehouse's figures are over the rounds of two harness processes per configuration.
     gatehouseProcesses: 2,
+    // POST /v1/decide against a bare node:http server, and the proxy against direct calls.
+    http: web.skipped ?? httpFigures(web.http),
+    proxy: web.skipped ?? proxyFigures(web.proxy),
     node: meta?.node ?? process.version,
     nproc: meta?.nproc ?? null,
     cpu: meta?.cpu ?? null,
@@ -386,6 +471,31 @@ async function main() {
   for (const p of problems) log(`bench: ${p}`);
   console.log(JSON.stringify(summary));
   return problems.length ? 1 : 0;
+}
+
+function httpFigures(h) {
+  if (h.measured === false) return h;
+  return {
+    ratio: h.ratio,
+    target: 0.8,
+    roundRatios: h.roundRatios,
+    bareRequestsPerSec: h.bareRequestsPerSec,
+    decideRequestsPerSec: h.decideRequestsPerSec,
+    decideP50Ms: h.decideP50Ms,
+    decideP99Ms: h.decideP99Ms,
+    decideNon2xx: h.decideNon2xx,
+    bareCpuMicrosPerRequest: h.bareCpuMicrosPerRequest,
+    decideCpuMicrosPerRequest: h.decideCpuMicrosPerRequest,
+    connections: h.connections,
+    durationS: h.durationS,
+    rounds: h.rounds,
+  };
+}
+
+function proxyFigures(p) {
+  if (p.measured === false) return p;
+  const { bench: _bench, ok: _ok, ...rest } = p;
+  return { ...rest, targets: { addedP50Ms: 0.3, throughputKept: 0.6 } };
 }
 
 main().then(
