@@ -33,6 +33,7 @@ import {
 import type { RevocableCredential, RevocationSet } from '../core/identity/revocation-set.js';
 import { verifyX509Svid, X509_SVID_BACKDATE_SECONDS } from '../core/identity/x509-svid.js';
 import type { Clock } from '../core/ports.js';
+import { chainFromPeer } from '../server/peer-certificate-chain.js';
 
 export interface CallerIdentity {
   /** The SPIFFE ID the caller presents; empty when it presents nothing. */
@@ -195,11 +196,7 @@ export class LocalVerifier {
       this.peers.set(socket, null);
       return null;
     }
-    const chain: Buffer[] = [];
-    for (let c = leaf; c?.raw && chain.length <= 8; c = c.issuerCertificate) {
-      chain.push(c.raw);
-      if (c.issuerCertificate === c || c.issuerCertificate?.fingerprint256 === c.fingerprint256) break;
-    }
+    const chain = chainFromPeer(leaf);
     let verified: Verified;
     try {
       const v = await verifyX509Svid(chain, bundles, { now: this.clock.now() });

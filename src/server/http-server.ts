@@ -16,8 +16,10 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { errorResponse, HttpError } from './http-error.js';
 import type { Logger } from './logger.js';
+import { peerCertificateChain } from './peer-certificate-chain.js';
 import { StreamBody, type RouteRequest, type RouteResponse, type Router } from './router.js';
 
 /** What the server accepts from a client, and for how long it waits. */
@@ -88,7 +90,18 @@ export function createHttpServer(options: HttpServerOptions): Server {
   // An HTTPS server is an HTTP server behind TLS: the same limits, routes and errors.
   const server: Server = options.tls
     ? createHttpsServer(
-        { ...settings, cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+        {
+          ...settings,
+          cert: options.tls.cert,
+          key: options.tls.key,
+          minVersion: 'TLSv1.2',
+          // A client may authenticate with its X.509-SVID (mTLS). Asked for, not required: admins
+          // and JWT-SVID callers present none. Any certificate passes the handshake; whether it
+          // is a valid, unrevoked SVID of the trust domain is decided per request (auth.ts),
+          // so that a revocation or a key rotation counts at once and a refusal is a JSON 401.
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
         onRequest,
       )
     : createServer(settings, onRequest);
@@ -206,6 +219,7 @@ async function handle(
       query: new Query(q < 0 ? '' : rawUrl.slice(q + 1)),
       headers: req.headers,
       remoteAddress: req.socket.remoteAddress ?? '',
+      peerCertificates: () => peerCertificateChain(req.socket as TLSSocket),
       rawBody,
       body: async () => parseJson(await rawBody(), req.headers['content-type']),
     };

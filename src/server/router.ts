@@ -18,6 +18,13 @@ export interface RouteRequest {
   headers: IncomingMessage['headers'];
   /** The peer address as the socket saw it. */
   remoteAddress: string;
+  /**
+   * The client certificate chain of the TLS connection, DER, leaf first;
+   * empty over plain HTTP or when the client presented none. Not verified:
+   * the TLS layer takes any certificate, and the caller's identity is
+   * decided from it by the X.509-SVID verifier (auth.ts).
+   */
+  peerCertificates(): readonly Buffer[];
   /** The parsed JSON body; undefined when there is none. */
   body(): Promise<unknown>;
   /** The raw body bytes (for non-JSON protocols). */

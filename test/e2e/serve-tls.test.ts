@@ -3,13 +3,14 @@
  * gRPC ext_authz over TLS, with a real server process. Clients that trust
  * the certificate (here through NODE_EXTRA_CA_CERTS, as an operator would
  * give the CLI and the proxy a private CA) reach it; plaintext and clients
- * that do not trust it do not; a wrong pair of files is a usage error.
+ * that do not trust it do not; a workload may authenticate with its
+ * X.509-SVID as client certificate; a wrong pair of files is a usage error.
  */
 import assert from 'node:assert/strict';
 import type { webcrypto as NodeWebCrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { get as httpsGet, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,8 +22,8 @@ import { built, runGatehouse, startServer, type ServerProcess } from '../support
 
 type Check = (request: unknown, callback: (err: ServiceError | null, res: CheckResponse) => void) => void;
 
-/** A self-signed certificate for 127.0.0.1 and its key, PEM. */
-async function selfSigned(): Promise<{ cert: string; key: string }> {
+/** A self-signed certificate for 127.0.0.1 (or with a URI name) and its key, PEM. */
+async function selfSigned(uri?: string): Promise<{ cert: string; key: string }> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, [
     'sign',
@@ -43,7 +44,9 @@ async function selfSigned(): Promise<{ cert: string; key: string }> {
           x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.digitalSignature,
           true,
         ),
-        new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
+        new x509.SubjectAlternativeNameExtension([
+          uri ? { type: 'url', value: uri } : { type: 'ip', value: '127.0.0.1' },
+        ]),
       ],
     },
     webcrypto,
@@ -61,6 +64,49 @@ function status(get: typeof httpsGet, url: string, ca?: string): Promise<number>
     });
     req.on('error', reject);
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+  });
+}
+
+interface Call {
+  token?: string;
+  body?: unknown;
+  /** A client certificate chain and its key, PEM. */
+  client?: { cert: string; key: string };
+}
+
+/** One HTTPS request on a connection of its own, trusting `ca`: the status and the JSON body. */
+function call(
+  url: string,
+  ca: string,
+  method: string,
+  path: string,
+  { token, body, client }: Call = {},
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url + path,
+      {
+        method,
+        ca,
+        agent: false,
+        ...(client ?? {}),
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
 
@@ -108,6 +154,59 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
     assert.match(trusted.out, /hash chain intact/);
     const untrusted = await runGatehouse(['decisions', 'verify'], { ...env, NODE_EXTRA_CA_CERTS: '' });
     assert.notEqual(untrusted.code, 0, untrusted.out);
+  });
+
+  test('a workload authenticates with its X.509-SVID as client certificate, until it is revoked', async () => {
+    const admin = server.adminToken;
+    const api = (method: string, path: string, options?: Call) =>
+      call(server.url, pem.cert, method, path, options);
+    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/mtls-client';
+    const entry = await api('POST', '/v1/entries', {
+      token: admin,
+      body: { spiffeId, kind: 'service', owner: 'team-test', attestation: [{ type: 'join-token' }] },
+    });
+    assert.equal(entry.status, 201, JSON.stringify(entry.body));
+    const issued = await api('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } });
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const svid = issued.body as { chainPem: string; privateKeyPem: string; serial: string };
+    const client = { cert: svid.chainPem, key: svid.privateKeyPem };
+    const decide = {
+      source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', ip: '10.10.1.20' },
+      credential: { type: 'x509-svid', verified: true },
+      destination: { service: 'orders', port: 8443 },
+      action: { method: 'GET', path: '/orders/42' },
+      context: { mtls: true },
+    };
+
+    // The certificate alone authenticates a workload: it may decide, and obtain SVIDs for itself only.
+    const decided = await api('POST', '/v1/decide', { client, body: decide });
+    assert.equal(decided.status, 200, JSON.stringify(decided.body));
+    assert.equal((decided.body as { decision: string }).decision, 'allow');
+    const jwt = await api('POST', '/v1/svid/jwt', { client, body: { audience: ['orders'] } });
+    assert.equal(jwt.status, 200, JSON.stringify(jwt.body));
+    assert.equal((jwt.body as { spiffeId: string }).spiffeId, spiffeId);
+    const other = await api('POST', '/v1/svid/jwt', {
+      client,
+      body: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', audience: ['orders'] },
+    });
+    assert.equal(other.status, 403);
+    // A workload is not an admin.
+    assert.equal((await api('GET', '/v1/decisions', { client })).status, 401);
+
+    // No certificate and no token; a certificate of the same name that the trust domain did not
+    // issue; a bearer field that does not verify, next to a good certificate: all anonymous.
+    assert.equal((await api('POST', '/v1/decide', { body: decide })).status, 401);
+    const forged = await selfSigned(spiffeId);
+    assert.equal((await api('POST', '/v1/decide', { client: forged, body: decide })).status, 401);
+    assert.equal((await api('POST', '/v1/decide', { client, token: 'garbage', body: decide })).status, 401);
+
+    // Revoked: refused from the next request on.
+    const revoked = await api('POST', '/v1/revocations', {
+      token: admin,
+      body: { target: 'credential', value: svid.serial },
+    });
+    assert.equal(revoked.status, 201, JSON.stringify(revoked.body));
+    assert.equal((await api('POST', '/v1/decide', { client, body: decide })).status, 401);
   });
 
   test('gRPC ext_authz is over TLS with the same certificate', async () => {

@@ -646,10 +646,15 @@ export class IdentityAuthority {
     return out;
   }
 
-  /** Verifies an X.509-SVID chain (leaf first) against the bundle, and revocation. */
-  async verifyX509Svid(chainPem: string): Promise<{ spiffeId: string; serial: string; expiresAt: string }> {
+  /**
+   * Verifies an X.509-SVID chain (leaf first: PEM, or the DER certificates a
+   * TLS peer presented) against the bundle, and revocation.
+   */
+  async verifyX509Svid(
+    chain: string | readonly Uint8Array[],
+  ): Promise<{ spiffeId: string; serial: string; expiresAt: string }> {
     const result = await verifyX509Svid(
-      chainPem,
+      chain,
       { [this.settings.trustDomain]: this.bundle() },
       { now: this.now() },
     );

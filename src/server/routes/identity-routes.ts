@@ -169,9 +169,9 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
       if (!named) throw new HttpError(400, 'body_invalid', '`spiffeId` or `entryId` is required');
       return { id: named, via: 'admin' };
     }
-    if (named !== undefined && named !== caller.svid.spiffeId)
+    if (named !== undefined && named !== caller.spiffeId)
       throw forbidden('a workload can obtain SVIDs only for itself');
-    return { id: caller.svid.spiffeId, via: 'workload' };
+    return { id: caller.spiffeId, via: 'workload' };
   };
   router.add('POST', '/v1/svid/jwt', async (req) => {
     const body = await objectBody(req);

@@ -165,13 +165,13 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
       const own = new Set(
         deps
           .activePolicy()
-          .policy.services.filter((s) => s.spiffeId === caller.svid.spiffeId)
+          .policy.services.filter((s) => s.spiffeId === caller.spiffeId)
           .map((s) => s.name),
       );
       const other = records.find((r) => !own.has(r.destination.service));
       if (other) {
         throw forbidden(
-          `\`${caller.svid.spiffeId}\` may not record decisions for service \`${other.destination.service}\``,
+          `\`${caller.spiffeId}\` may not record decisions for service \`${other.destination.service}\``,
         );
       }
     }
