@@ -103,6 +103,57 @@ describe('SQLite decision log', () => {
     await (await openSqliteIdentityStore(file)).close();
   });
 
+  test('an append waiting for the write lock, and its commit, leave the event loop free', async () => {
+    const file = newFile();
+    const store = await openSqliteDecisionLog(file, { busyTimeoutMs: 5000 });
+    // Another connection of this thread holds the write lock; only this thread's timers release it.
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    const appended = store.append(chained(3));
+    let ticks = 0;
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (++ticks < 5) return;
+        clearInterval(timer);
+        resolve();
+      }, 10);
+    });
+    const waited = Date.now() - started;
+    other.exec('ROLLBACK');
+    other.close();
+    await appended;
+    // A loop that stood still for the lock would have seen its timers only after the busy timeout.
+    assert.ok(waited < 2000, `the timers ran after ${waited} ms`);
+    assert.equal(await store.count(), 3);
+    assert.deepEqual(await verifyDecisionLog(store), { checked: 3 });
+    await store.close();
+  });
+
+  test('an append that times out on the write lock fails with store_error and writes nothing', async () => {
+    const file = newFile();
+    const store = await openSqliteDecisionLog(file, { busyTimeoutMs: 50 });
+    const other = new Database(file);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await rejectsWith(store.append(chained(2)), 'store_error');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    assert.equal(await store.count(), 0);
+    // The thread is still there: the next append goes through.
+    await store.append(chained(2));
+    assert.equal(await store.count(), 2);
+    await store.close();
+  });
+
+  test('a closed log refuses appends', async () => {
+    const store = await openSqliteDecisionLog(newFile());
+    await store.close();
+    await rejectsWith(store.append(chained(1)), 'store_error');
+  });
+
   test('a file that cannot be opened is a store_error', async () => {
     const error = await rejectsWith(openSqliteDecisionLog(join(dir, 'no-such-dir', 'x.db')), 'store_error');
     assert.match(error.message, /cannot open SQLite database/);

@@ -23,6 +23,8 @@ export interface AppendPlan {
    * {@link TAIL_SQL} read inside the same transaction (undefined when empty).
    */
   check(tail: SqlRow | undefined): void;
+  /** The stored last record the rows continue, as {@link check} wants it: `seq` 0 for an empty log. */
+  expect: { seq: number; hash: string };
   /** The rows to insert, in order, their values in the order of {@link INSERT_SQL}'s columns. */
   rows: readonly (readonly SqlValue[])[];
 }
@@ -154,6 +156,7 @@ export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLo
             );
           }
         },
+        expect: { seq: first.seq - 1, hash: first.prevHash },
         rows,
       });
     });

@@ -6,6 +6,7 @@
 import type { DecisionLogStore } from '../../core/ports.js';
 import { createSqlDecisionLog, INSERT_SQL, TAIL_SQL, type AppendPlan } from '../sql/sql-decision-log.js';
 import type { SqlRow } from '../sql/sql-driver.js';
+import { startAppendThread } from './decision-log-append-thread.js';
 import { SQLITE_DECISION_LOG_MIGRATIONS } from './decision-log-migrations.js';
 import { openSqliteDatabase } from './open-sqlite-database.js';
 
@@ -25,17 +26,19 @@ export interface SqliteDecisionLogOptions {
  *
  * In WAL mode with `synchronous = FULL` ({@link openSqliteDatabase}): an
  * append resolves only once its records are synced to disk, so they survive
- * a crash of the process and of the machine. Each append runs from BEGIN to COMMIT without yielding: no
- * other statement on this connection slips into it, and a connection of the
- * same process (the identity store's on the same file) never blocks the
- * thread waiting for a lock that only a yielded transaction could release.
- * The price: the event loop stands still for the commit, disk sync included
- * (milliseconds per batch), and for up to `busyTimeoutMs` while another
- * process holds the write lock.
+ * a crash of the process and of the machine. A file's appends run on a
+ * thread of their own with its own connection (decision-log-append-thread.ts),
+ * each from BEGIN IMMEDIATE to COMMIT without yielding, so the event loop
+ * goes on while a batch is written and synced, and while another connection
+ * (the identity store's, another process's) holds the write lock, for up to
+ * `busyTimeoutMs`. The log's reads stay on this thread's connection and see
+ * committed records only. An in-memory log, which a second connection could
+ * not see, appends on this thread.
  *
  * Fails with `store_error` for a busy timeout that is not whole
- * milliseconds, when the file cannot be opened or when the log's schema is
- * newer than this code knows; the connection is closed again then.
+ * milliseconds, when the file cannot be opened (here or by the writing
+ * thread) or when the log's schema is newer than this code knows; the
+ * connection is closed again then.
  */
 export async function openSqliteDecisionLog(
   file: string,
@@ -47,6 +50,24 @@ export async function openSqliteDecisionLog(
     what: 'SQLite decision log',
     migrations: SQLITE_DECISION_LOG_MIGRATIONS,
   });
+
+  if (file !== ':memory:') {
+    let thread;
+    try {
+      thread = await startAppendThread(file, options.busyTimeoutMs ?? 5000);
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+    return createSqlDecisionLog({
+      reader: driver,
+      runAppend: (plan) => thread.append(plan),
+      close: async () => {
+        await thread.close();
+        await driver.close();
+      },
+    });
+  }
 
   const tail = db.prepare(TAIL_SQL);
   // One row a statement: with no round trips to save, SQLite inserts them faster than in many-row statements.

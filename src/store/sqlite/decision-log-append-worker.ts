@@ -1,0 +1,65 @@
+/**
+ * The thread that writes the SQLite decision log for {@link openSqliteDecisionLog}
+ * (decision-log-append-thread.ts): its own connection to the file (WAL,
+ * `synchronous = FULL`), one append at a time, each in one transaction from
+ * BEGIN IMMEDIATE to COMMIT. Once the connection is open it posts
+ * `{ ready: true }`; then it answers each append `{ id, ok: true }` once
+ * the rows are durable, `{ id, tail }` without writing when the stored log
+ * does not end where the append expects, or `{ id, error }`. `'close'`
+ * closes the connection and ends the thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { INSERT_SQL, TAIL_SQL } from '../sql/sql-decision-log.js';
+import type { SqlRow, SqlValue } from '../sql/sql-driver.js';
+
+export interface AppendJob {
+  id: number;
+  /** The stored tail the rows continue: its seq (0 for an empty log) and hash. */
+  expect: { seq: number; hash: string };
+  rows: readonly (readonly SqlValue[])[];
+}
+
+export type AppendAnswer =
+  | { id: number; ok: true }
+  | { id: number; tail: SqlRow | null }
+  | { id: number; error: { message: string; code?: string } };
+
+const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number };
+const db = new Database(file, { timeout: busyTimeoutMs });
+db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+const tail = db.prepare(TAIL_SQL);
+const insert = db.prepare(INSERT_SQL);
+const append = db.transaction((job: AppendJob): SqlRow | null | true => {
+  const last = (tail.get() as SqlRow | undefined) ?? null;
+  const seq = last === null ? 0 : Number(last['seq']);
+  if (seq !== job.expect.seq || (last !== null && String(last['hash']) !== job.expect.hash)) return last;
+  for (const row of job.rows) insert.run(...row);
+  return true;
+});
+
+parentPort!.postMessage({ ready: true });
+parentPort!.on('message', (job: AppendJob | 'close') => {
+  if (job === 'close') {
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  let answer: AppendAnswer;
+  try {
+    const result = append.immediate(job);
+    answer = result === true ? { id: job.id, ok: true } : { id: job.id, tail: result };
+  } catch (error) {
+    const e = error as { message?: unknown; code?: unknown };
+    answer = {
+      id: job.id,
+      error: {
+        message: String(e?.message ?? error),
+        ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+      },
+    };
+  }
+  parentPort!.postMessage(answer);
+});
