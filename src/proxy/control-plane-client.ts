@@ -1,8 +1,11 @@
 /**
  * The proxy's client of the control plane: JSON over HTTP with the proxy's
  * credential, a deadline on every call, and one error type that says whether
- * the server answered at all.
+ * the server answered at all. Over HTTPS the proxy may also present its own
+ * X.509-SVID as client certificate (mTLS), which the server takes as the
+ * workload's credential when no bearer token is sent (docs/identity.md).
  */
+import https from 'node:https';
 
 export interface ControlPlaneClient {
   readonly server: string;
@@ -27,39 +30,71 @@ export interface ControlPlaneClientOptions {
   server: string;
   /** The credential sent as a bearer token, read before every call (it may be renewed). */
   credential: () => string | undefined;
+  /**
+   * The client certificate chain and key (PEM) presented to an `https:`
+   * server, read before every call (the SVID is renewed); none when it
+   * answers undefined. The server's certificate is checked against the
+   * system's CAs and `NODE_EXTRA_CA_CERTS`, as with a bearer token alone.
+   */
+  clientCertificate?: () => ClientCertificate | undefined;
   /** Deadline of one call; default 5 s. */
   timeoutMs?: number;
+}
+
+export interface ClientCertificate {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+/** One exchange's outcome: the status and the body as text. */
+interface Answer {
+  status: number;
+  text: string;
 }
 
 export function controlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
   const server = options.server.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 5000;
+  const secure = server.startsWith('https:');
+  // Kept-alive connections, one per certificate presented (the agent tells them apart by it).
+  const agent = new https.Agent({ keepAlive: true });
+  const exchange = async (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Answer> => {
+    const certificate = secure ? options.clientCertificate?.() : undefined;
+    if (certificate)
+      return httpsExchange(server + path, { method, headers, agent, ...certificate }, body, timeoutMs);
+    const res = await fetch(server + path, {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.status, text: await res.text() };
+  };
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const headers: Record<string, string> = { accept: 'application/json' };
     const token = options.credential();
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    let text: string;
+    let res: Answer;
     try {
-      res = await fetch(server + path, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      text = await res.text();
+      res = await exchange(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const e = err as { cause?: { code?: string }; code?: string; message: string };
+      const cause = e.cause?.code ?? (e.code === 'ABORT_ERR' ? undefined : e.code) ?? e.message;
       throw new ControlPlaneError(`cannot reach ${server}: ${cause}`, 0, 'unreachable');
     }
     let parsed: unknown;
     try {
-      parsed = text ? JSON.parse(text) : {};
+      parsed = res.text ? JSON.parse(res.text) : {};
     } catch {
       throw new ControlPlaneError(`${method} ${path}: the answer is not JSON`, res.status, 'bad_response');
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const e = (parsed as { error?: { code?: string; message?: string } }).error;
       throw new ControlPlaneError(
         `${method} ${path}: ${e?.message ?? `HTTP ${res.status}`}`,
@@ -74,4 +109,24 @@ export function controlPlaneClient(options: ControlPlaneClientOptions): ControlP
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body),
   };
+}
+
+/** One request over node:https (fetch cannot present a client certificate), within `timeoutMs`. */
+function httpsExchange(
+  url: string,
+  options: https.RequestOptions,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { ...options, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -72,7 +72,15 @@ export async function startProxy(
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
   const ids = decisionIds();
-  const client = controlPlaneClient({ server: config.server, credential: config.credential });
+  // The proxy's own SVID, also presented to an https: control plane (mTLS); renewed on reload.
+  let svid = config.tls
+    ? { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }
+    : undefined;
+  const client = controlPlaneClient({
+    server: config.server,
+    credential: config.credential,
+    clientCertificate: () => svid,
+  });
   const sync = new SyncClient({ client, clock, ids, logger, intervalMs: config.syncIntervalMs });
   const shipper = new DecisionShipper({
     client,
@@ -125,7 +133,9 @@ export async function startProxy(
       const next = tlsStamp(files);
       if (next === stamp) return;
       try {
-        tlsServer.setSecureContext(read());
+        const loaded = read();
+        tlsServer.setSecureContext(loaded);
+        svid = { cert: loaded.cert, key: loaded.key };
         stamp = next;
         logger.log('info', 'tls_reloaded', { certFile: files.certFile });
       } catch (err) {

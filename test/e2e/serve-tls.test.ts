@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import type { webcrypto as NodeWebCrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
+import { createServer, get as httpGet, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { get as httpsGet, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,13 @@ import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { webcrypto, x509 } from '../../src/core/identity/x509-library.js';
 import { loadAuthorizationService } from '../../src/server/grpc/external-auth-proto.js';
 import type { CheckResponse } from '../../src/server/grpc/ext-authz-grpc-server.js';
-import { built, runGatehouse, startServer, type ServerProcess } from '../support/server-process.js';
+import {
+  built,
+  runGatehouse,
+  spawnGatehouse,
+  startServer,
+  type ServerProcess,
+} from '../support/server-process.js';
 
 type Check = (request: unknown, callback: (err: ServiceError | null, res: CheckResponse) => void) => void;
 
@@ -207,6 +214,86 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
     });
     assert.equal(revoked.status, 201, JSON.stringify(revoked.body));
     assert.equal((await api('POST', '/v1/decide', { client, body: decide })).status, 401);
+  });
+
+  test('a proxy given its X.509-SVID and no token syncs from the server and ships its records over mTLS', async () => {
+    const admin = server.adminToken;
+    const api = (method: string, path: string, options?: Call) =>
+      call(server.url, pem.cert, method, path, options);
+    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/orders';
+    const entry = await api('POST', '/v1/entries', {
+      token: admin,
+      body: { spiffeId, kind: 'service', owner: 'team-orders', attestation: [{ type: 'join-token' }] },
+    });
+    assert.equal(entry.status, 201, JSON.stringify(entry.body));
+    const svid = (await api('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } })).body as {
+      chainPem: string;
+      privateKeyPem: string;
+    };
+    const svidFile = join(dir, 'orders.pem');
+    const svidKey = join(dir, 'orders.key');
+    writeFileSync(svidFile, svid.chainPem);
+    writeFileSync(svidKey, svid.privateKeyPem);
+    const upstream: Server = createServer((_req, res) => res.end('{"ok":true}'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const proxyArgs = ['proxy', '--service', 'orders', '--listen', '127.0.0.1:0', '--upstream', upstreamUrl];
+    const env = { GATEHOUSE_TOKEN: '', GATEHOUSE_SERVER: '', NODE_EXTRA_CA_CERTS: certFile };
+
+    // Without a token and without mTLS to the server there is no credential: a usage error.
+    const plain = await runGatehouse([...proxyArgs, '--server', server.url], env);
+    assert.equal(plain.code, 3, plain.err);
+    assert.match(plain.err, /give the proxy a credential/);
+
+    let proxy: Awaited<ReturnType<typeof spawnGatehouse>> | undefined;
+    try {
+      const running = await spawnGatehouse(
+        'proxy',
+        [
+          ...proxyArgs,
+          '--server',
+          server.url,
+          '--tls-cert',
+          svidFile,
+          '--tls-key',
+          svidKey,
+          '--sync-interval',
+          '200ms',
+        ],
+        env,
+        (out, err) =>
+          err.includes('"proxy_synced"') ? /listening\s+(https:\/\/\S+)/.exec(out)?.[1] : undefined,
+      );
+      proxy = running;
+      // A caller without a certificate is denied by the synced policy; the record reaches the log.
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(
+          `${running.found}/orders/42`,
+          { rejectUnauthorized: false, agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(status, 403);
+      let shipped = 0;
+      for (let i = 0; i < 50 && shipped === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const listed = await api('GET', '/v1/decisions?service=orders', { token: admin });
+        shipped = (listed.body as { decisions: { via: string }[] }).decisions.filter(
+          (d) => d.via === 'proxy:orders',
+        ).length;
+      }
+      assert.ok(shipped >= 1, `the proxy's record never reached the log: ${running.stderr()}`);
+      assert.doesNotMatch(running.stderr(), /unauthorized/);
+    } finally {
+      const stopped = proxy === undefined ? 0 : await proxy.stop();
+      await new Promise((resolve) => upstream.close(resolve));
+      assert.equal(stopped, 0);
+    }
   });
 
   test('gRPC ext_authz is over TLS with the same certificate', async () => {

@@ -22,10 +22,12 @@ the decision id and reason); the service's mode decides whether denies are enfor
   --server           the control plane (env GATEHOUSE_SERVER, default http://127.0.0.1:8080)
   --token, --token-file
                      the proxy's credential for the server (env GATEHOUSE_TOKEN): the admin
-                     credential, or the service's own JWT-SVID (a token file is re-read when it changes)
+                     credential, or the service's own JWT-SVID (a token file is re-read when it changes);
+                     not needed with --tls-cert and an https --server
   --tls-cert, --tls-key
                      the proxy's own X.509-SVID (e.g. svid.pem and svid.key from \`gatehouse attest
-                     --out-dir\`): terminate TLS and request client X.509-SVIDs (mTLS); reloaded on change
+                     --out-dir\`): terminate TLS and request client X.509-SVIDs (mTLS); reloaded on change;
+                     also presented to an https --server, which takes it as the proxy's credential
   --tls-ca           CA certificates to advertise to clients (bundle.pem)
   --keep-credential  forward the caller's Authorization header (default: stripped)
   --sync-interval    how often to poll the server: 500ms (default), 2s, ...
@@ -84,7 +86,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     port,
     upstream,
     server,
-    credential: credentialSource(values.token, values['token-file'], io),
+    // Its own X.509-SVID authenticates the proxy to an https: server (mTLS): no token needed then.
+    credential: credentialSource(
+      values.token,
+      values['token-file'],
+      io,
+      Boolean(values['tls-cert']) && server.startsWith('https:'),
+    ),
     keepCredential: values['keep-credential'],
     syncIntervalMs: parseDuration(values['sync-interval'], '--sync-interval'),
   };
@@ -160,6 +168,7 @@ function credentialSource(
   token: string | undefined,
   file: string | undefined,
   io: CliIo,
+  mtls: boolean,
 ): () => string | undefined {
   if (file) {
     const abs = resolve(io.cwd, file);
@@ -186,6 +195,9 @@ function credentialSource(
     };
   }
   const value = token ?? io.env.GATEHOUSE_TOKEN;
-  if (!value) throw new UsageError('give the proxy a credential: --token, --token-file or GATEHOUSE_TOKEN');
-  return () => value;
+  if (value) return () => value;
+  if (mtls) return () => undefined;
+  throw new UsageError(
+    'give the proxy a credential: --token, --token-file or GATEHOUSE_TOKEN, or --tls-cert and --tls-key with an https --server',
+  );
 }
