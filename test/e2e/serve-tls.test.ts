@@ -163,19 +163,29 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
     assert.notEqual(untrusted.code, 0, untrusted.out);
   });
 
-  test('a workload authenticates with its X.509-SVID as client certificate, until it is revoked', async () => {
-    const admin = server.adminToken;
-    const api = (method: string, path: string, options?: Call) =>
-      call(server.url, pem.cert, method, path, options);
-    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/mtls-client';
+  /** The API over HTTPS, trusting the server's certificate. */
+  const api = (method: string, path: string, options?: Call) =>
+    call(server.url, pem.cert, method, path, options);
+
+  /** Registers `spiffeId` and has the server issue it an X.509-SVID with a new key. */
+  async function issuedSvid(
+    spiffeId: string,
+  ): Promise<{ chainPem: string; privateKeyPem: string; serial: string }> {
+    const token = server.adminToken;
     const entry = await api('POST', '/v1/entries', {
-      token: admin,
+      token,
       body: { spiffeId, kind: 'service', owner: 'team-test', attestation: [{ type: 'join-token' }] },
     });
     assert.equal(entry.status, 201, JSON.stringify(entry.body));
-    const issued = await api('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } });
+    const issued = await api('POST', '/v1/svid/x509', { token, body: { spiffeId } });
     assert.equal(issued.status, 200, JSON.stringify(issued.body));
-    const svid = issued.body as { chainPem: string; privateKeyPem: string; serial: string };
+    return issued.body as { chainPem: string; privateKeyPem: string; serial: string };
+  }
+
+  test('a workload authenticates with its X.509-SVID as client certificate, until it is revoked', async () => {
+    const admin = server.adminToken;
+    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/mtls-client';
+    const svid = await issuedSvid(spiffeId);
     const client = { cert: svid.chainPem, key: svid.privateKeyPem };
     const decide = {
       source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', ip: '10.10.1.20' },
@@ -218,18 +228,7 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
 
   test('a proxy given its X.509-SVID and no token syncs from the server and ships its records over mTLS', async () => {
     const admin = server.adminToken;
-    const api = (method: string, path: string, options?: Call) =>
-      call(server.url, pem.cert, method, path, options);
-    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/orders';
-    const entry = await api('POST', '/v1/entries', {
-      token: admin,
-      body: { spiffeId, kind: 'service', owner: 'team-orders', attestation: [{ type: 'join-token' }] },
-    });
-    assert.equal(entry.status, 201, JSON.stringify(entry.body));
-    const svid = (await api('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } })).body as {
-      chainPem: string;
-      privateKeyPem: string;
-    };
+    const svid = await issuedSvid('spiffe://acme.corp/ns/shop/sa/orders');
     const svidFile = join(dir, 'orders.pem');
     const svidKey = join(dir, 'orders.key');
     writeFileSync(svidFile, svid.chainPem);
