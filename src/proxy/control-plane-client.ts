@@ -55,16 +55,15 @@ interface Answer {
 export function controlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
   const server = options.server.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 5000;
-  const secure = server.startsWith('https:');
-  // Kept-alive connections, one per certificate presented (the agent tells them apart by it).
-  const agent = new https.Agent({ keepAlive: true });
+  // Kept-alive connections for calls with a certificate, one per certificate (the agent tells them apart by it).
+  const agent = server.startsWith('https:') ? new https.Agent({ keepAlive: true }) : undefined;
   const exchange = async (
     method: string,
     path: string,
     headers: Record<string, string>,
     body: string | undefined,
   ): Promise<Answer> => {
-    const certificate = secure ? options.clientCertificate?.() : undefined;
+    const certificate = agent ? options.clientCertificate?.() : undefined;
     if (certificate)
       return httpsExchange(server + path, { method, headers, agent, ...certificate }, body, timeoutMs);
     const res = await fetch(server + path, {

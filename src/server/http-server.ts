@@ -16,7 +16,6 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { errorResponse, HttpError } from './http-error.js';
 import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
@@ -219,7 +218,7 @@ async function handle(
       query: new Query(q < 0 ? '' : rawUrl.slice(q + 1)),
       headers: req.headers,
       remoteAddress: req.socket.remoteAddress ?? '',
-      peerCertificates: () => peerCertificateChain(req.socket as TLSSocket),
+      peerCertificates: () => peerCertificateChain(req.socket),
       rawBody,
       body: async () => parseJson(await rawBody(), req.headers['content-type']),
     };

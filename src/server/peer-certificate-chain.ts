@@ -4,7 +4,8 @@
  * the last one to itself; the walk stops there, or after a bounded number
  * of links (a peer's chain is short, and the list must not be cyclic or long).
  */
-import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { TLSSocket, type DetailedPeerCertificate } from 'node:tls';
 
 const MAX_CHAIN = 8;
 
@@ -20,9 +21,9 @@ export function chainFromPeer(leaf: DetailedPeerCertificate): Buffer[] {
   return chain;
 }
 
-/** The chain the peer of `socket` presented; empty when it presented none (or the socket is plain). */
-export function peerCertificateChain(socket: TLSSocket | { encrypted?: undefined }): Buffer[] {
-  if (!('getPeerCertificate' in socket)) return [];
+/** The chain the peer of `socket` presented; empty over plain TCP or when it presented none. */
+export function peerCertificateChain(socket: Socket): Buffer[] {
+  if (!(socket instanceof TLSSocket)) return [];
   const leaf = socket.getPeerCertificate(true);
   return leaf?.raw ? chainFromPeer(leaf) : [];
 }

@@ -239,6 +239,14 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         assert.equal(await store.count(), 2);
       });
 
+      test('on an empty log, a first record that does not link to the genesis hash is refused', async () => {
+        const store = await fresh();
+        const fork = chained(1, { seq: 0, hash: `sha256:${'f'.repeat(64)}` });
+        const error = await rejectsWith(store.append(fork), 'store_conflict');
+        assert.match(error.message, /does not link to the stored record 0/);
+        assert.equal(await store.count(), 0);
+      });
+
       test('of two stores appending the same next record, one wins and the other gets store_conflict', async () => {
         const one = await fresh();
         const two = await again();

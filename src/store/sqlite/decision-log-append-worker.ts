@@ -10,6 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { GENESIS_HASH } from '../../core/log/hash-chain.js';
 import { INSERT_SQL, TAIL_SQL } from '../sql/sql-decision-log.js';
 import type { SqlRow, SqlValue } from '../sql/sql-driver.js';
 
@@ -33,9 +34,11 @@ db.pragma('synchronous = FULL');
 const tail = db.prepare(TAIL_SQL);
 const insert = db.prepare(INSERT_SQL);
 const append = db.transaction((job: AppendJob): SqlRow | null | true => {
+  // The same test as the plan's check, which cannot cross threads: an empty log ends at 0 and the genesis hash.
   const last = (tail.get() as SqlRow | undefined) ?? null;
   const seq = last === null ? 0 : Number(last['seq']);
-  if (seq !== job.expect.seq || (last !== null && String(last['hash']) !== job.expect.hash)) return last;
+  const hash = last === null ? GENESIS_HASH : String(last['hash']);
+  if (seq !== job.expect.seq || hash !== job.expect.hash) return last;
   for (const row of job.rows) insert.run(...row);
   return true;
 });
