@@ -21,9 +21,23 @@ export function chainFromPeer(leaf: DetailedPeerCertificate): Buffer[] {
   return chain;
 }
 
-/** The chain the peer of `socket` presented; empty over plain TCP or when it presented none. */
-export function peerCertificateChain(socket: Socket): Buffer[] {
-  if (!(socket instanceof TLSSocket)) return [];
-  const leaf = socket.getPeerCertificate(true);
-  return leaf?.raw ? chainFromPeer(leaf) : [];
+/** Each TLS connection's chain, read once: the same list for every request on it. */
+const chains = new WeakMap<TLSSocket, readonly Buffer[]>();
+const NONE: readonly Buffer[] = Object.freeze([]);
+
+/**
+ * The chain the peer of `socket` presented; empty over plain TCP or when it
+ * presented none. The same list (the same object) for every request on one
+ * connection, so that what was verified of it can be remembered by it
+ * (`IdentityAuthority.verifyX509Svid`) for as long as the connection lives.
+ */
+export function peerCertificateChain(socket: Socket): readonly Buffer[] {
+  if (!(socket instanceof TLSSocket)) return NONE;
+  let chain = chains.get(socket);
+  if (chain === undefined) {
+    const leaf = socket.getPeerCertificate(true);
+    chain = leaf?.raw ? Object.freeze(chainFromPeer(leaf)) : NONE;
+    chains.set(socket, chain);
+  }
+  return chain;
 }

@@ -11,7 +11,7 @@ import type { webcrypto as NodeWebCrypto } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { get as httpsGet, request as httpsRequest } from 'node:https';
+import { Agent, get as httpsGet, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -79,6 +79,8 @@ interface Call {
   body?: unknown;
   /** A client certificate chain and its key, PEM. */
   client?: { cert: string; key: string };
+  /** Connections to reuse; by default each call has a connection of its own. */
+  agent?: Agent;
 }
 
 /** One HTTPS request on a connection of its own, trusting `ca`: the status and the JSON body. */
@@ -87,7 +89,7 @@ function call(
   ca: string,
   method: string,
   path: string,
-  { token, body, client }: Call = {},
+  { token, body, client, agent }: Call = {},
 ): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -95,7 +97,7 @@ function call(
       {
         method,
         ca,
-        agent: false,
+        agent: agent ?? false,
         ...(client ?? {}),
         headers: {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -217,13 +219,26 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
     assert.equal((await api('POST', '/v1/decide', { client: forged, body: decide })).status, 401);
     assert.equal((await api('POST', '/v1/decide', { client, token: 'garbage', body: decide })).status, 401);
 
-    // Revoked: refused from the next request on.
-    const revoked = await api('POST', '/v1/revocations', {
-      token: admin,
-      body: { target: 'credential', value: svid.serial },
-    });
-    assert.equal(revoked.status, 201, JSON.stringify(revoked.body));
-    assert.equal((await api('POST', '/v1/decide', { client, body: decide })).status, 401);
+    // One kept-alive connection: its certificate is verified once, and revocation still counts on it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++)
+        assert.equal((await api('POST', '/v1/decide', { client, agent, body: decide })).status, 200);
+      // Revoked: refused from the next request on, on the same connection and on new ones.
+      const revoked = await api('POST', '/v1/revocations', {
+        token: admin,
+        body: { target: 'credential', value: svid.serial },
+      });
+      assert.equal(revoked.status, 201, JSON.stringify(revoked.body));
+      assert.equal((await api('POST', '/v1/decide', { client, agent, body: decide })).status, 401);
+      assert.equal(
+        Object.values(agent.sockets).flat().length + Object.values(agent.freeSockets).flat().length,
+        1,
+      );
+      assert.equal((await api('POST', '/v1/decide', { client, body: decide })).status, 401);
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('a proxy given its X.509-SVID and no token syncs from the server and ships its records over mTLS', async () => {
