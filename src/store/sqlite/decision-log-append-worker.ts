@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { GENESIS_HASH } from '../../core/log/hash-chain.js';
 import { INSERT_SQL, TAIL_SQL } from '../sql/sql-decision-log.js';
 import type { SqlRow, SqlValue } from '../sql/sql-driver.js';
+import { setConnectionPragmas } from './open-sqlite-database.js';
 
 export interface AppendJob {
   id: number;
@@ -28,9 +29,7 @@ export type AppendAnswer =
 
 const { file, busyTimeoutMs } = workerData as { file: string; busyTimeoutMs: number };
 const db = new Database(file, { timeout: busyTimeoutMs });
-db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = FULL');
+setConnectionPragmas(db, busyTimeoutMs);
 const tail = db.prepare(TAIL_SQL);
 const insert = db.prepare(INSERT_SQL);
 const append = db.transaction((job: AppendJob): SqlRow | null | true => {

@@ -23,6 +23,17 @@ export interface SqliteOpening {
 }
 
 /**
+ * What every connection to a store's file sets, this one's and the decision
+ * log's writing thread's (decision-log-append-worker.ts): the lock wait, WAL
+ * and synced commits (see {@link openSqliteDatabase} for why FULL).
+ */
+export function setConnectionPragmas(db: Database.Database, busyTimeoutMs: number): void {
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+}
+
+/**
  * Opens (creating when missing) the database at `file`, or a private
  * in-memory one for `':memory:'`, and migrates it.
  *
@@ -54,9 +65,7 @@ export async function openSqliteDatabase(
   }
   const driver = createSqliteDriver(db);
   try {
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
+    setConnectionPragmas(db, busyTimeoutMs);
     for (const pragma of opening.pragmas ?? []) db.pragma(pragma);
     await runMigrations(driver, opening.migrations);
   } catch (error) {

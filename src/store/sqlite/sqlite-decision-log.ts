@@ -44,9 +44,10 @@ export async function openSqliteDecisionLog(
   file: string,
   options: SqliteDecisionLogOptions = {},
 ): Promise<DecisionLogStore> {
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   const { db, driver } = await openSqliteDatabase({
     file,
-    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+    busyTimeoutMs,
     what: 'SQLite decision log',
     migrations: SQLITE_DECISION_LOG_MIGRATIONS,
   });
@@ -54,7 +55,7 @@ export async function openSqliteDecisionLog(
   if (file !== ':memory:') {
     let thread;
     try {
-      thread = await startAppendThread(file, options.busyTimeoutMs ?? 5000);
+      thread = await startAppendThread(file, busyTimeoutMs);
     } catch (error) {
       await driver.close();
       throw error;
