@@ -7,19 +7,16 @@
  * even one the HTTP parser rejects before routing (docs/decision-api.md,
  * "Limits and errors").
  */
-import {
-  createServer,
-  STATUS_CODES,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { answerPayload, dispatch, endWithError } from './http-exchange.js';
 import { errorResponse, HttpError } from './http-error.js';
+import { Http1LeanPath } from './http1-lean-path.js';
 import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
-import { StreamBody, type RouteRequest, type RouteResponse, type Router } from './router.js';
+import { StreamBody, type RouteResponse, type Router } from './router.js';
 
 /** What the server accepts from a client, and for how long it waits. */
 export interface HttpLimits {
@@ -119,7 +116,44 @@ export function createHttpServer(options: HttpServerOptions): Server {
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     endWithError(socket, new HttpError(405, 'method_not_allowed', 'CONNECT is not allowed here'));
   });
+  leadWithLeanPath(server, options, limits, options.tls ? 'secureConnection' : 'connection');
   return server;
+}
+
+/**
+ * Puts the lean path (http1-lean-path.ts) in front of Node's own reading of
+ * each connection: Node's connection listener is taken off the server's
+ * `event` and becomes where the lean path hands connections. Closing the
+ * server closes the lean path's connections as Node closes its own.
+ */
+function leadWithLeanPath(
+  server: Server,
+  options: HttpServerOptions,
+  limits: HttpLimits,
+  event: 'connection' | 'secureConnection',
+): void {
+  const [nodeListener] = server.listeners(event) as ((socket: Socket) => void)[];
+  if (nodeListener === undefined) return;
+  const lean = new Http1LeanPath({
+    router: options.router,
+    logger: options.logger,
+    limits,
+    handOff: (socket) => nodeListener.call(server, socket),
+  });
+  server.removeListener(event, nodeListener);
+  server.on(event, (socket: Socket) => lean.accept(socket));
+  // Node's close() calls closeIdleConnections() on the server: these reach the lean path too.
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    lean.closeIdle();
+  };
+  server.closeAllConnections = () => {
+    closeAll();
+    lean.closeAll();
+  };
+  server.once('close', () => lean.stop());
 }
 
 /** What a request the HTTP parser refused gets. */
@@ -142,30 +176,6 @@ function clientError(err: NodeJS.ErrnoException, limits: HttpLimits): HttpError 
       const why = typeof reason === 'string' ? `: ${reason.toLowerCase()}` : '';
       return new HttpError(400, 'request_malformed', `malformed HTTP request${why}`);
     }
-  }
-}
-
-function endWithError(socket: Duplex, err: HttpError): void {
-  const { status, body } = errorResponse(err);
-  const payload = JSON.stringify(body);
-  const head = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(payload)}`,
-    'cache-control: no-store',
-    'connection: close',
-    ...Object.entries(err.headers).map(([k, v]) => `${k}: ${v}`),
-  ];
-  socket.end(`${head.join('\r\n')}\r\n\r\n${payload}`, () => socket.destroy());
-}
-
-/** The query of a request; a parameter given twice is refused rather than half-read. */
-class Query extends URLSearchParams {
-  override get(name: string): string | null {
-    const all = this.getAll(name);
-    if (all.length > 1)
-      throw new HttpError(400, 'query_invalid', `query parameter \`${name}\` must appear once`);
-    return all[0] ?? null;
   }
 }
 
@@ -196,46 +206,19 @@ async function handle(
 ): Promise<void> {
   const started = process.hrtime.bigint();
   const method = req.method ?? 'GET';
-  const rawUrl = req.url ?? '/';
-  const q = rawUrl.indexOf('?');
-  const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
-  let response: RouteResponse;
-  try {
-    checkHead(req, rawUrl, limits);
-    const found = options.router.match(method, path);
-    if (!found) throw new HttpError(404, 'not_found', `no route for \`${method} ${path.slice(0, 200)}\``);
-    if ('allow' in found) {
-      throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here`, {
-        allow: found.allow.join(', '),
-      });
-    }
-    let raw: Promise<Buffer> | undefined;
-    const rawBody = () => (raw ??= readBody(req, limits));
-    const request: RouteRequest = {
-      method,
-      path,
-      params: found.params,
-      query: new Query(q < 0 ? '' : rawUrl.slice(q + 1)),
-      headers: req.headers,
-      remoteAddress: req.socket.remoteAddress ?? '',
-      peerCertificates: () => peerCertificateChain(req.socket),
-      rawBody,
-      body: async () => parseJson(await rawBody(), req.headers['content-type']),
-    };
-    response = await found.handler(request);
-  } catch (err) {
-    const mapped = errorResponse(err);
-    if (mapped.internal) {
-      options.logger.log('error', 'request_failed', {
-        method,
-        path: path.slice(0, 200),
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      });
-    }
-    response = { status: mapped.status, body: mapped.body, headers: mapped.headers };
-    // Unread bodies of failed requests must not be parsed as the next request.
-    if (!req.complete) res.setHeader('connection', 'close');
-  }
+  const target = req.url ?? '/';
+  let raw: Promise<Buffer> | undefined;
+  const response = await dispatch(options.router, options.logger, {
+    method,
+    target,
+    headers: req.headers,
+    remoteAddress: req.socket.remoteAddress ?? '',
+    peerCertificates: () => peerCertificateChain(req.socket),
+    rawBody: () => (raw ??= readBody(req, limits)),
+    check: () => checkHead(req, target, limits),
+  });
+  // Unread bodies of failed requests must not be parsed as the next request.
+  if (!req.complete && response.status >= 400) res.setHeader('connection', 'close');
   // A client still sending would have its connection reset, the answer with it, if the
   // connection closed over unread bytes: read and drop a bounded rest of the body first
   // (not for a client too slow to send it, which has its answer already).
@@ -254,22 +237,14 @@ async function handle(
   if (response.status >= 500)
     options.logger.log('warn', 'request_served', {
       method,
-      path: path.slice(0, 200),
+      path: target.split('?', 1)[0]!.slice(0, 200),
       status: response.status,
       micros,
     });
 }
 
 function send(res: ServerResponse, response: RouteResponse, head: boolean): void {
-  const headers: Record<string, string> = { 'cache-control': 'no-store', ...response.headers };
-  let payload: string | Buffer | undefined;
-  if (response.body === undefined) payload = undefined;
-  else if (typeof response.body === 'string' || Buffer.isBuffer(response.body)) payload = response.body;
-  else {
-    payload = JSON.stringify(response.body);
-    headers['content-type'] ??= 'application/json';
-  }
-  if (payload !== undefined) headers['content-length'] = String(Buffer.byteLength(payload));
+  const { headers, payload } = answerPayload(response);
   res.writeHead(response.status, headers);
   res.end(head ? undefined : payload);
 }
@@ -396,18 +371,4 @@ function drain(req: IncomingMessage): Promise<void> {
     req.on('data', onData).on('end', done).on('close', done).on('error', done);
     req.resume();
   });
-}
-
-const JSON_MEDIA = /^application\/(?:[a-z0-9.+-]*\+)?json\s*(?:;|$)/i;
-
-function parseJson(raw: Buffer, contentType: string | undefined): unknown {
-  if (raw.length === 0) return undefined;
-  if (!contentType || !JSON_MEDIA.test(contentType)) {
-    throw new HttpError(415, 'unsupported_media_type', 'request body must be application/json');
-  }
-  try {
-    return JSON.parse(raw.toString('utf8')) as unknown;
-  } catch (err) {
-    throw new HttpError(400, 'body_invalid', `request body is not valid JSON: ${(err as Error).message}`);
-  }
 }

@@ -51,6 +51,19 @@ export class StreamBody {
 
 export type Handler = (req: RouteRequest) => Promise<RouteResponse> | RouteResponse;
 
+export interface RouteOptions {
+  /**
+   * Served by the lean HTTP/1.1 path (http1-lean-path.ts) when the request
+   * is plain enough: for the hot routes of enforcement points. The handler
+   * must never answer with a {@link StreamBody}.
+   */
+  lean?: boolean;
+}
+
+/** What {@link Router.match} found: the route, or the methods the path allows. */
+export type RouteMatch =
+  { handler: Handler; params: Record<string, string>; lean: boolean } | { allow: string[] };
+
 /** A registered route, as {@link Router.routes} lists it. */
 export interface RouteInfo {
   method: string;
@@ -60,13 +73,14 @@ export interface RouteInfo {
 interface Route extends RouteInfo {
   segments: string[];
   handler: Handler;
+  lean: boolean;
 }
 
 export class Router {
   private readonly table: Route[] = [];
 
-  add(method: string, pattern: string, handler: Handler): this {
-    this.table.push({ method, pattern, segments: split(pattern), handler });
+  add(method: string, pattern: string, handler: Handler, options: RouteOptions = {}): this {
+    this.table.push({ method, pattern, segments: split(pattern), handler, lean: options.lean === true });
     return this;
   }
 
@@ -76,17 +90,14 @@ export class Router {
   }
 
   /** The handler and parameters for a request; `allow` lists methods when only the path matched. */
-  match(
-    method: string,
-    path: string,
-  ): { handler: Handler; params: Record<string, string> } | { allow: string[] } | undefined {
+  match(method: string, path: string): RouteMatch | undefined {
     const parts = split(path);
     const allow: string[] = [];
     for (const route of this.table) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
       if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
-        return { handler: route.handler, params };
+        return { handler: route.handler, params, lean: route.lean };
       }
       allow.push(route.method);
     }

@@ -17,6 +17,8 @@ import { countParam, enumParam, timeParam } from './params.js';
 
 const MAX_BATCH = 1000;
 const MAX_PAGE = 1000;
+// The enforcement points' routes: answered by the lean HTTP/1.1 path when the request is plain.
+const LEAN = { lean: true };
 // CONNECT never reaches a route: the server answers it 405 itself.
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
 
@@ -26,41 +28,51 @@ export function decisionRoutes(
   service: DecisionService,
   log: DecisionLogStore,
 ): void {
-  router.add('POST', '/v1/decide', async (req) => {
-    await requireCaller(authority, req);
-    const { decision } = await service.decide(await req.body(), 'api');
-    return { status: 200, body: decision, headers: { 'x-gatehouse-decision-id': decision.decisionId! } };
-  });
+  router.add(
+    'POST',
+    '/v1/decide',
+    async (req) => {
+      await requireCaller(authority, req);
+      const { decision } = await service.decide(await req.body(), 'api');
+      return { status: 200, body: decision, headers: { 'x-gatehouse-decision-id': decision.decisionId! } };
+    },
+    LEAN,
+  );
 
-  router.add('POST', '/v1/decide/batch', async (req) => {
-    await requireCaller(authority, req);
-    const body = (await req.body()) as { requests?: unknown } | undefined;
-    const requests = body?.requests;
-    if (!Array.isArray(requests) || requests.length === 0 || requests.length > MAX_BATCH) {
-      throw new HttpError(
-        400,
-        'request_invalid',
-        `\`requests\` must be a list of 1 to ${MAX_BATCH} decision requests`,
+  router.add(
+    'POST',
+    '/v1/decide/batch',
+    async (req) => {
+      await requireCaller(authority, req);
+      const body = (await req.body()) as { requests?: unknown } | undefined;
+      const requests = body?.requests;
+      if (!Array.isArray(requests) || requests.length === 0 || requests.length > MAX_BATCH) {
+        throw new HttpError(
+          400,
+          'request_invalid',
+          `\`requests\` must be a list of 1 to ${MAX_BATCH} decision requests`,
+        );
+      }
+      const decisions = await Promise.all(
+        requests.map(async (r) => {
+          try {
+            return (await service.decide(r, 'api')).decision;
+          } catch (err) {
+            if (err instanceof HttpError) return { error: { code: err.code, message: err.message } };
+            throw err;
+          }
+        }),
       );
-    }
-    const decisions = await Promise.all(
-      requests.map(async (r) => {
-        try {
-          return (await service.decide(r, 'api')).decision;
-        } catch (err) {
-          if (err instanceof HttpError) return { error: { code: err.code, message: err.message } };
-          throw err;
-        }
-      }),
-    );
-    return { status: 200, body: { decisions } };
-  });
+      return { status: 200, body: { decisions } };
+    },
+    LEAN,
+  );
 
   // Envoy's HTTP ext_authz: the original request arrives with its method, headers and
   // path appended to the prefix. 200 allows; anything else denies and goes to the client.
   for (const method of HTTP_METHODS) {
-    router.add(method, '/v1/ext_authz/:service', (req) => extAuthz(req, service));
-    router.add(method, '/v1/ext_authz/:service/*', (req) => extAuthz(req, service));
+    router.add(method, '/v1/ext_authz/:service', (req) => extAuthz(req, service), LEAN);
+    router.add(method, '/v1/ext_authz/:service/*', (req) => extAuthz(req, service), LEAN);
   }
 
   router.add('GET', '/v1/decisions', async (req) => {
