@@ -120,6 +120,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       },
       keys: () =>
         authority.signingKeys().some((k) => k.state === 'active') ? undefined : 'no active signing key',
+      // Every decision is logged before it is answered: without a log, every answer is a failure.
+      decisionLog: () => log.problem?.(),
     });
     identityRoutes(router, authority);
     // Records arriving while a commit is in flight share the next one (group commit).

@@ -195,5 +195,11 @@ export interface DecisionLogStore {
    */
   scan(fromSeq: number, batchSize: number): AsyncIterable<readonly StoredDecisionRecord[]>;
   count(): Promise<number>;
+  /**
+   * Why the store cannot take appends now, when it knows without trying:
+   * a writing thread that has stopped. Undefined while it can (as far as it
+   * knows). For readiness; an append still fails on its own when it fails.
+   */
+  problem?(): string | undefined;
   close(): Promise<void>;
 }

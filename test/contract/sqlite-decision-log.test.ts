@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
 import { openSqliteDecisionLog, openSqliteIdentityStore } from '../../src/store/index.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
+import { startAppendThread } from '../../src/store/sqlite/decision-log-append-thread.js';
 import { SQLITE_DECISION_LOG_MIGRATIONS } from '../../src/store/sqlite/decision-log-migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { entryRecord } from './identity-store.contract.js';
@@ -152,6 +153,25 @@ describe('SQLite decision log', () => {
     const store = await openSqliteDecisionLog(newFile());
     await store.close();
     await rejectsWith(store.append(chained(1)), 'store_error');
+  });
+
+  test('the log says when it cannot take records (readiness): open, none; closed, why', async () => {
+    const store = await openSqliteDecisionLog(newFile());
+    assert.equal(store.problem?.(), undefined);
+    await store.close();
+    assert.match(store.problem?.() ?? '', /closed/);
+  });
+
+  test('a writing thread that has stopped says so, and every append fails closed', async () => {
+    const file = newFile();
+    // The schema first: the thread writes into an existing log.
+    await (await openSqliteDecisionLog(file)).close();
+    const thread = await startAppendThread(file, 1000);
+    assert.equal(thread.problem(), undefined);
+    await thread.close();
+    assert.match(thread.problem() ?? '', /writing thread has stopped/);
+    const plan = { check() {}, expect: { seq: 0, hash: chained(1)[0]!.prevHash }, rows: [] };
+    await rejectsWith(thread.append(plan), 'store_error');
   });
 
   test('a file that cannot be opened is a store_error', async () => {

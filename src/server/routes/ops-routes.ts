@@ -1,7 +1,7 @@
 /**
  * Liveness and readiness. `/healthz` answers while the process runs;
  * `/readyz` only while every check passes (store reachable, keys loaded,
- * not shutting down).
+ * the decision log able to take records, not shutting down).
  */
 import type { Router } from '../router.js';
 

@@ -63,6 +63,8 @@ export interface SqlDecisionLogParts {
    * time.
    */
   runAppend(plan: AppendPlan): Promise<void>;
+  /** Why appends cannot run now (a writing thread that stopped), if the adapter knows. */
+  problem?(): string | undefined;
   /** Releases every connection, the reader's included. */
   close(): Promise<void>;
 }
@@ -98,7 +100,12 @@ const VERDICTS: ReadonlySet<string> = new Set(['allow', 'deny']);
  * covers plus the hash itself. After `close` (which may be called again)
  * every method fails with `store_error`.
  */
-export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLogParts): DecisionLogStore {
+export function createSqlDecisionLog({
+  reader,
+  runAppend,
+  problem,
+  close,
+}: SqlDecisionLogParts): DecisionLogStore {
   // `closing` refuses new appends; `closed`, set once the appends asked for before are done, everything.
   let closing = false;
   let closed = false;
@@ -214,6 +221,8 @@ export function createSqlDecisionLog({ reader, runAppend, close }: SqlDecisionLo
         },
       };
     },
+
+    problem: () => (closing ? 'the decision log is closed' : problem?.()),
 
     count: () =>
       attempt('count decision records', async () => {

@@ -19,6 +19,8 @@ import type { AppendAnswer, AppendJob } from './decision-log-append-worker.js';
 export interface AppendThread {
   /** Runs the plan on the thread; resolves once its rows are durable, or rejects as the append would. */
   append(plan: AppendPlan): Promise<void>;
+  /** Why the thread takes no appends (it has stopped or failed); undefined while it runs. */
+  problem(): string | undefined;
   /** Stops the thread once it is idle; appends afterwards fail with `store_error`. */
   close(): Promise<void>;
 }
@@ -97,6 +99,7 @@ export async function startAppendThread(file: string, busyTimeoutMs: number): Pr
         worker.postMessage({ id, expect: plan.expect, rows: plan.rows } satisfies AppendJob);
       });
     },
+    problem: () => broken?.message,
     async close() {
       if (broken) return;
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));

@@ -63,6 +63,7 @@ export async function openSqliteDecisionLog(
     return createSqlDecisionLog({
       reader: driver,
       runAppend: (plan) => thread.append(plan),
+      problem: () => thread.problem(),
       close: async () => {
         await thread.close();
         await driver.close();
