@@ -135,6 +135,7 @@ class LeanConnection {
   private readonly remoteAddress: string;
   private readonly onData = (chunk: Buffer) => this.received(chunk);
   private readonly onError = () => this.socket.destroy();
+  private readonly onEnd = () => this.ended();
   private readonly onClose = () => this.path.forget(this);
 
   constructor(
@@ -143,7 +144,24 @@ class LeanConnection {
   ) {
     this.idleSince = path.now();
     this.remoteAddress = socket.remoteAddress ?? '';
-    socket.on('data', this.onData).on('error', this.onError).on('close', this.onClose);
+    socket.on('data', this.onData).on('error', this.onError).on('close', this.onClose).on('end', this.onEnd);
+  }
+
+  /**
+   * The client will send nothing more (it half-closed the connection). A
+   * request being answered still gets its answer, then the connection
+   * closes; a request cut short gets 400; an idle connection closes.
+   */
+  private ended(): void {
+    if (this.busy) this.closeAfter = true;
+    else if (this.buf !== undefined)
+      this.fail(
+        new HttpError(400, 'request_malformed', 'malformed HTTP request: the connection ended inside it'),
+      );
+    else {
+      this.release();
+      this.socket.end();
+    }
   }
 
   closeWhenIdle(): void {
@@ -173,7 +191,7 @@ class LeanConnection {
   }
 
   private fail(err: HttpError): void {
-    this.detach();
+    this.release();
     endWithError(this.socket, err);
   }
 
@@ -256,7 +274,7 @@ class LeanConnection {
     this.busy = false;
     this.idleSince = this.path.now();
     if (close) {
-      this.detach();
+      this.release();
       socket.end();
       return;
     }
@@ -272,8 +290,18 @@ class LeanConnection {
   }
 
   private detach(): void {
-    this.socket.off('data', this.onData).off('error', this.onError).off('close', this.onClose);
+    this.socket
+      .off('data', this.onData)
+      .off('error', this.onError)
+      .off('close', this.onClose)
+      .off('end', this.onEnd);
     this.path.forget(this);
+  }
+
+  /** Lets the connection go, to be closed here: an error racing the close is nobody's to handle. */
+  private release(): void {
+    this.detach();
+    this.socket.on('error', ignore);
   }
 
   /** Gives the connection, with the bytes not yet used, to Node's `http` server. */
@@ -286,6 +314,8 @@ class LeanConnection {
     if (this.socket.isPaused()) this.socket.resume();
   }
 }
+
+function ignore(): void {}
 
 const INTERNAL = { error: { code: 'internal_error', message: 'internal error' } };
 

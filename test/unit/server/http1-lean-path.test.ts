@@ -173,6 +173,34 @@ test('Connection: close is answered, then the connection closes', async () => {
   assert.match(answer!.head, /\r\nConnection: close$/);
 });
 
+test('a client that half-closes gets the answer under way, then the connection closes; a cut request gets 400', async () => {
+  const { port } = await start();
+  const whole = client(port);
+  whole.socket.write('GET /lean-slow HTTP/1.1\r\nHost: t\r\n\r\n');
+  while (!slowRelease) await new Promise((r) => setTimeout(r, 5));
+  whole.socket.end();
+  await new Promise((r) => setTimeout(r, 20));
+  slowRelease();
+  slowRelease = undefined;
+  await whole.closed;
+  const [answer] = await whole.answers(1, 100);
+  assert.deepEqual(JSON.parse(answer!.body), { slow: true });
+  assert.match(answer!.head, /\r\nConnection: close$/);
+
+  const cut = client(port);
+  cut.socket.end('POST /lean HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{"a"');
+  await cut.closed;
+  const [refused] = await cut.answers(1, 100);
+  assert.match(refused!.head, /^HTTP\/1\.1 400 /);
+  assert.equal(JSON.parse(refused!.body).error.code, 'request_malformed');
+
+  const idle = client(port);
+  idle.socket.write(post('/lean', '{}'));
+  await idle.answers(1);
+  idle.socket.end();
+  await idle.closed;
+});
+
 test('HEAD of a lean GET route gets the head only', async () => {
   const { port } = await start();
   // The HEAD answer announces a length it does not send: both answers are read from the raw text.
