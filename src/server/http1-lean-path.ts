@@ -22,27 +22,16 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { dispatch, endWithError, answerPayload, targetPath, type IncomingRequest } from './http-exchange.js';
 import { HttpError } from './http-error.js';
+import type { HttpLimits } from './http-server.js';
 import { INCOMPLETE, NOT_PLAIN, readRequestHead, type RequestHead } from './http1-request-head.js';
 import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
 import type { RouteMatch, RouteResponse, Router } from './router.js';
 
-/** The limits of http-server.ts that the lean path applies. */
-export interface LeanPathLimits {
-  maxBodyBytes: number;
-  maxUrlBytes: number;
-  maxHeaderBytes: number;
-  maxHeaders: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  requestTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-}
-
 export interface LeanPathOptions {
   router: Router;
   logger: Logger;
-  limits: LeanPathLimits;
+  limits: HttpLimits;
   /** Node's `http` server taking over a connection (its own connection listener). */
   handOff(socket: Socket): void;
   /** Milliseconds now; tests pass their own. */
@@ -114,7 +103,7 @@ export class Http1LeanPath {
 }
 
 /** Bytes a connection holds unread before it stops reading (a pipelining client that does not read). */
-function holdLimit(limits: LeanPathLimits): number {
+function holdLimit(limits: HttpLimits): number {
   return limits.maxHeaderBytes + limits.maxBodyBytes;
 }
 

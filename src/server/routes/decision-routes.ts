@@ -13,7 +13,7 @@ import type { DecisionService } from '../decision-service.js';
 import { checkExtAuthz } from '../ext-authz.js';
 import { HttpError } from '../http-error.js';
 import { StreamBody, type RouteRequest, type Router } from '../router.js';
-import { countParam, enumParam, timeParam } from './params.js';
+import { bodyList, countParam, enumParam, timeParam } from './params.js';
 
 const MAX_BATCH = 1000;
 const MAX_PAGE = 1000;
@@ -44,15 +44,7 @@ export function decisionRoutes(
     '/v1/decide/batch',
     async (req) => {
       await requireCaller(authority, req);
-      const body = (await req.body()) as { requests?: unknown } | undefined;
-      const requests = body?.requests;
-      if (!Array.isArray(requests) || requests.length === 0 || requests.length > MAX_BATCH) {
-        throw new HttpError(
-          400,
-          'request_invalid',
-          `\`requests\` must be a list of 1 to ${MAX_BATCH} decision requests`,
-        );
-      }
+      const requests = bodyList(await req.body(), 'requests', MAX_BATCH, 'decision requests');
       const decisions = await Promise.all(
         requests.map(async (r) => {
           try {

@@ -79,3 +79,14 @@ export function enumParam<const T extends readonly string[]>(
     `\`${label}\` must be ${allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} or ${last}` : last}`,
   );
 }
+
+/**
+ * The list a JSON body holds in `field`: 1 to `max` items, or 400
+ * `request_invalid` saying so (`what` names the items).
+ */
+export function bodyList(body: unknown, field: string, max: number, what: string): unknown[] {
+  const list = (body as Record<string, unknown> | undefined)?.[field];
+  if (!Array.isArray(list) || list.length === 0 || list.length > max)
+    throw new HttpError(400, 'request_invalid', `\`${field}\` must be a list of 1 to ${max} ${what}`);
+  return list;
+}

@@ -21,6 +21,7 @@ import { LAYERS, type Policy, type PolicySourceText } from '../../core/policy/in
 import { forbidden, requireCaller } from '../auth.js';
 import { HttpError } from '../http-error.js';
 import type { Router } from '../router.js';
+import { bodyList } from './params.js';
 
 export const SYNC_API_VERSION = 'gatehouse.dev/v1';
 
@@ -139,15 +140,7 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
 
   router.add('POST', '/v1/decisions/records', async (req) => {
     const caller = await requireCaller(authority, req);
-    const body = (await req.body()) as { records?: unknown } | undefined;
-    const list = body?.records;
-    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_RECORDS) {
-      throw new HttpError(
-        400,
-        'request_invalid',
-        `\`records\` must be a list of 1 to ${MAX_RECORDS} records`,
-      );
-    }
+    const list = bodyList(await req.body(), 'records', MAX_RECORDS, 'records');
     // A malformed record is refused alone: the rest of its batch is written.
     const refused: RecordsResponse['refused'] = [];
     const records: UnchainedRecord[] = [];
