@@ -63,7 +63,8 @@ export function targetPath(target: string): string {
  * The route's answer to `incoming`, or the error answer for it: 404 and 405
  * for no route, the route's own failure mapped by {@link errorResponse}.
  * Never rejects. Failures whose details are withheld from the caller (500)
- * are logged. `found` is the route already matched, when the reader did.
+ * are logged, and so is every answer of 500 or more, with the time it took.
+ * `found` is the route already matched, when the reader did.
  */
 export async function dispatch(
   router: Router,
@@ -71,8 +72,29 @@ export async function dispatch(
   incoming: IncomingRequest,
   found?: RouteMatch,
 ): Promise<RouteResponse> {
+  const started = process.hrtime.bigint();
   const { method, target } = incoming;
   const path = targetPath(target);
+  const response = await answer(router, logger, incoming, path, found);
+  if (response.status >= 500) {
+    logger.log('warn', 'request_served', {
+      method,
+      path: path.slice(0, 200),
+      status: response.status,
+      micros: Number((process.hrtime.bigint() - started) / 1000n),
+    });
+  }
+  return response;
+}
+
+async function answer(
+  router: Router,
+  logger: Logger,
+  incoming: IncomingRequest,
+  path: string,
+  found: RouteMatch | undefined,
+): Promise<RouteResponse> {
+  const { method, target } = incoming;
   try {
     incoming.check?.();
     const match = found ?? router.match(method, path);

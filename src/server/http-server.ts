@@ -204,7 +204,6 @@ async function handle(
   options: HttpServerOptions,
   limits: HttpLimits,
 ): Promise<void> {
-  const started = process.hrtime.bigint();
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   let raw: Promise<Buffer> | undefined;
@@ -233,14 +232,6 @@ async function handle(
     return;
   }
   send(res, response, method === 'HEAD');
-  const micros = Number((process.hrtime.bigint() - started) / 1000n);
-  if (response.status >= 500)
-    options.logger.log('warn', 'request_served', {
-      method,
-      path: target.split('?', 1)[0]!.slice(0, 200),
-      status: response.status,
-      micros,
-    });
 }
 
 function send(res: ServerResponse, response: RouteResponse, head: boolean): void {

@@ -230,6 +230,8 @@ test('a failing route is a JSON 500, logged; a field with CR LF from a route is 
   assert.match(answers[0]!.head, /^HTTP\/1\.1 500 /);
   assert.equal(JSON.parse(answers[0]!.body).error.code, 'internal_error');
   assert.ok(logged.includes('request_failed'));
+  // Every answer of 500 or more is logged with its time, whichever reader took the request.
+  assert.ok(logged.includes('request_served'));
   assert.match(answers[1]!.head, /^HTTP\/1\.1 500 /);
   assert.doesNotMatch(answers[1]!.head, /x-injected/);
   assert.ok(logged.includes('response_failed'));
