@@ -21,6 +21,7 @@ import { metricsRoute } from './server/routes/metrics-route.js';
 import { readInventoryFile } from './cli/inventory-file.js';
 import { readPolicySources } from './cli/policy-files.js';
 import { createHttpServer, type HttpLimits, type ServerTls } from './server/http-server.js';
+import { leanPathCounters } from './server/http1-lean-path.js';
 import type { Logger } from './server/logger.js';
 import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
@@ -147,7 +148,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     rolloutRoutes(router, { authority, log, policies, clock });
     exposureRoutes(router, { authority, log, policies, clock });
     syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
-    metricsRoute(router, decisions, writer);
+    const leanCounters = leanPathCounters();
+    metricsRoute(router, decisions, writer, leanCounters);
 
     deps.logger.log('debug', 'routes_registered', {
       routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
@@ -156,6 +158,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       router,
       logger: deps.logger,
       limits: config.httpLimits ?? {},
+      leanCounters,
       ...(config.tls ? { tls: config.tls } : {}),
     });
     await listen(server, config.host, config.port);

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerPayload, dispatch, endWithError } from './http-exchange.js';
 import { errorResponse, HttpError } from './http-error.js';
-import { Http1LeanPath } from './http1-lean-path.js';
+import { Http1LeanPath, type LeanPathCounters } from './http1-lean-path.js';
 import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
 import { StreamBody, type RouteResponse, type Router } from './router.js';
@@ -60,6 +60,8 @@ export interface HttpServerOptions {
   logger: Logger;
   limits?: Partial<HttpLimits>;
   tls?: ServerTls;
+  /** Where the lean path counts what it serves and hands off (for /metrics). */
+  leanCounters?: LeanPathCounters;
 }
 
 // Header fields whose repetition would make two readers of the request disagree.
@@ -139,6 +141,7 @@ function leadWithLeanPath(
     logger: options.logger,
     limits,
     handOff: (socket) => nodeListener.call(server, socket),
+    ...(options.leanCounters ? { counters: options.leanCounters } : {}),
   });
   server.removeListener(event, nodeListener);
   server.on(event, (socket: Socket) => lean.accept(socket));

@@ -28,12 +28,26 @@ import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
 import type { RouteMatch, RouteResponse, Router } from './router.js';
 
+/** What the lean path did, for metrics. */
+export interface LeanPathCounters {
+  /** Requests read and answered by the lean path. */
+  served: number;
+  /** Connections given to Node's server: at a request that was not plain, or to another route. */
+  handedOff: number;
+}
+
+export function leanPathCounters(): LeanPathCounters {
+  return { served: 0, handedOff: 0 };
+}
+
 export interface LeanPathOptions {
   router: Router;
   logger: Logger;
   limits: HttpLimits;
   /** Node's `http` server taking over a connection (its own connection listener). */
   handOff(socket: Socket): void;
+  /** Counted into as requests are served and connections handed off. */
+  counters?: LeanPathCounters;
   /** Milliseconds now; tests pass their own. */
   now?: () => number;
 }
@@ -64,9 +78,11 @@ export class Http1LeanPath {
   /** Set by a graceful close: no connection takes another request. */
   closing = false;
   readonly now: () => number;
+  readonly counters: LeanPathCounters;
 
   constructor(readonly options: LeanPathOptions) {
     this.now = options.now ?? Date.now;
+    this.counters = options.counters ?? leanPathCounters();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -222,6 +238,7 @@ class LeanConnection {
     this.head = undefined;
     this.route = undefined;
     this.busy = true;
+    this.path.counters.served++;
     if (head.close) this.closeAfter = true;
     const socket = this.socket;
     const incoming: IncomingRequest = {
@@ -297,6 +314,7 @@ class LeanConnection {
   private handOff(): void {
     const rest = this.buf;
     this.buf = undefined;
+    this.path.counters.handedOff++;
     this.detach();
     this.path.options.handOff(this.socket);
     if (rest !== undefined) this.socket.unshift(rest);

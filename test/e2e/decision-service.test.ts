@@ -201,6 +201,9 @@ describe('decision service', { skip: built ? false : 'run `npm run build` first'
       /gatehouse_decisions_total\{verdict="allow",layer="permission",mode="enforce"\} \d+/,
     );
     assert.match(metrics, /gatehouse_decision_log_queue_depth 0/);
+    // fetch's plain requests to /v1/decide took the lean path; its GETs elsewhere went to Node's server.
+    assert.match(metrics, /gatehouse_http_lean_requests_total [1-9]\d*/);
+    assert.match(metrics, /gatehouse_http_lean_handoffs_total [1-9]\d*/);
     assert.equal(await server.stop(), 0);
     server = await startServer(dir);
     env.GATEHOUSE_SERVER = server.url;

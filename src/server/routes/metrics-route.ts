@@ -1,13 +1,20 @@
 /**
  * Prometheus metrics at `/metrics` (text exposition format 0.0.4): decisions
  * by verdict, layer and mode; decision latency; verification cache size; the
- * decision log's queue depth and write counters.
+ * decision log's queue depth and write counters; what the lean HTTP path
+ * served and handed to Node's server.
  */
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import { LATENCY_BUCKETS_MICROS, type DecisionService } from '../decision-service.js';
+import type { LeanPathCounters } from '../http1-lean-path.js';
 import type { Router } from '../router.js';
 
-export function metricsRoute(router: Router, service: DecisionService, writer: DecisionLogWriter): void {
+export function metricsRoute(
+  router: Router,
+  service: DecisionService,
+  writer: DecisionLogWriter,
+  lean: LeanPathCounters,
+): void {
   router.add('GET', '/metrics', () => {
     const lines: string[] = [];
     lines.push(
@@ -51,6 +58,18 @@ export function metricsRoute(router: Router, service: DecisionService, writer: D
       'gatehouse_decision_log_write_errors_total',
       'Decision log appends that failed.',
       s.writeErrors,
+      'counter',
+    );
+    gauge(
+      'gatehouse_http_lean_requests_total',
+      'Requests read and answered by the lean HTTP/1.1 path of the enforcement routes.',
+      lean.served,
+      'counter',
+    );
+    gauge(
+      'gatehouse_http_lean_handoffs_total',
+      "Connections handed from the lean path to Node's HTTP server (a request not plain, or to another route).",
+      lean.handedOff,
       'counter',
     );
     return {

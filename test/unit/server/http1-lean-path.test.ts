@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { createHttpServer, type HttpLimits } from '../../../src/server/http-server.js';
+import { leanPathCounters, type LeanPathCounters } from '../../../src/server/http1-lean-path.js';
 import type { Logger } from '../../../src/server/logger.js';
 import { Router } from '../../../src/server/router.js';
 
@@ -64,8 +65,11 @@ after(() => {
   }
 });
 
-async function start(limits: Partial<HttpLimits> = {}): Promise<{ server: Server; port: number }> {
-  const server = createHttpServer({ router, logger, limits });
+async function start(
+  limits: Partial<HttpLimits> = {},
+  leanCounters?: LeanPathCounters,
+): Promise<{ server: Server; port: number }> {
+  const server = createHttpServer({ router, logger, limits, ...(leanCounters ? { leanCounters } : {}) });
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -148,6 +152,17 @@ test('pipelined requests are answered in order; the connection moves to Node at 
     answers.map((a) => JSON.parse(a.body) as unknown),
     [{ got: { n: 1 }, q: null }, { node: { n: 2 } }, { got: { n: 3 }, q: null }, { got: { n: 4 }, q: null }],
   );
+  c.socket.destroy();
+});
+
+test('the lean path counts the requests it serves and the connections it hands off', async () => {
+  const counters = leanPathCounters();
+  const { port } = await start({}, counters);
+  const c = client(port);
+  c.socket.write(post('/lean', '{}') + post('/lean', '{}') + post('/node', '{}') + post('/lean', '{}'));
+  await c.answers(4);
+  // The third request moved the connection to Node's server, which read the fourth too.
+  assert.deepEqual(counters, { served: 2, handedOff: 1 });
   c.socket.destroy();
 });
 
