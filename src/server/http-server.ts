@@ -145,7 +145,13 @@ function leadWithLeanPath(
   });
   server.removeListener(event, nodeListener);
   server.on(event, (socket: Socket) => lean.accept(socket));
-  // Node's close() calls closeIdleConnections() on the server: these reach the lean path too.
+  // Graceful close: from then on every lean answer ends its connection. Node's close() calls
+  // closeIdleConnections() on the server, which then ends the lean path's idle connections too.
+  const close = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void) => {
+    lean.closing = true;
+    return close(callback);
+  };
   const closeIdle = server.closeIdleConnections.bind(server);
   const closeAll = server.closeAllConnections.bind(server);
   server.closeIdleConnections = () => {

@@ -48,8 +48,6 @@ export interface LeanPathOptions {
   handOff(socket: Socket): void;
   /** Counted into as requests are served and connections handed off. */
   counters?: LeanPathCounters;
-  /** Milliseconds now; tests pass their own. */
-  now?: () => number;
 }
 
 /** How often the timeouts are checked: as often as Node's server checks its own. */
@@ -75,13 +73,12 @@ const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 export class Http1LeanPath {
   private readonly connections = new Set<LeanConnection>();
   private readonly sweeper: NodeJS.Timeout;
-  /** Set by a graceful close: no connection takes another request. */
+  /** Set by a graceful close: every answer from then on ends its connection. */
   closing = false;
-  readonly now: () => number;
+  readonly now: () => number = Date.now;
   readonly counters: LeanPathCounters;
 
   constructor(readonly options: LeanPathOptions) {
-    this.now = options.now ?? Date.now;
     this.counters = options.counters ?? leanPathCounters();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
@@ -96,10 +93,9 @@ export class Http1LeanPath {
     this.connections.delete(connection);
   }
 
-  /** Graceful close: idle connections end now, busy ones after their answer. */
+  /** Ends the connections with no request under way or arriving. */
   closeIdle(): void {
-    this.closing = true;
-    for (const c of this.connections) c.closeWhenIdle();
+    for (const c of this.connections) c.closeIfIdle();
   }
 
   closeAll(): void {
@@ -169,9 +165,8 @@ class LeanConnection {
     }
   }
 
-  closeWhenIdle(): void {
+  closeIfIdle(): void {
     if (!this.busy && this.buf === undefined) this.socket.destroy();
-    else this.closeAfter = true;
   }
 
   destroy(): void {
