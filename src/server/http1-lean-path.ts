@@ -127,6 +127,7 @@ class LeanConnection {
   private route: Extract<RouteMatch, { handler: unknown }> | undefined;
   /** A request is being answered. */
   private busy = false;
+  /** End the connection after the answer under way: the client asked, or ended its side. */
   private closeAfter = false;
   /** When the first byte of the next request arrived; when its head was read. */
   private requestStartedAt = 0;
