@@ -23,7 +23,13 @@ import type { Socket } from 'node:net';
 import { dispatch, endWithError, answerPayload, targetPath, type IncomingRequest } from './http-exchange.js';
 import { HttpError } from './http-error.js';
 import type { HttpLimits } from './http-server.js';
-import { INCOMPLETE, NOT_PLAIN, readRequestHead, type RequestHead } from './http1-request-head.js';
+import {
+  HeadScanner,
+  INCOMPLETE,
+  NOT_PLAIN,
+  readRequestHead,
+  type RequestHead,
+} from './http1-request-head.js';
 import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
 import type { RouteMatch, RouteResponse, Router } from './router.js';
@@ -120,8 +126,20 @@ function holdLimit(limits: HttpLimits): number {
 }
 
 class LeanConnection {
-  /** Bytes received and not yet used: the start of the next request. */
-  private buf: Buffer | undefined;
+  /**
+   * Bytes received and not yet used, the start of the next request, in the
+   * pieces they came in: joined only when a head is to be read or a body is
+   * whole, so that a request arriving in many pieces is not copied again at
+   * each one.
+   */
+  private parts: Buffer[] = [];
+  private size = 0;
+  /**
+   * Follows a head that did not come whole in one piece, until its end
+   * arrives; with what it said of the pieces so far.
+   */
+  private scanner: HeadScanner | undefined;
+  private scanned: ReturnType<HeadScanner['push']> = INCOMPLETE;
   /** The head of the next request, once read, while its body arrives. */
   private head: RequestHead | undefined;
   private route: Extract<RouteMatch, { handler: unknown }> | undefined;
@@ -156,7 +174,7 @@ class LeanConnection {
    */
   private ended(): void {
     if (this.busy) this.closeAfter = true;
-    else if (this.buf !== undefined)
+    else if (this.size > 0)
       this.fail(
         new HttpError(400, 'request_malformed', 'malformed HTTP request: the connection ended inside it'),
       );
@@ -167,7 +185,7 @@ class LeanConnection {
   }
 
   closeIfIdle(): void {
-    if (!this.busy && this.buf === undefined) this.socket.destroy();
+    if (!this.busy && this.size === 0) this.socket.destroy();
   }
 
   destroy(): void {
@@ -177,7 +195,7 @@ class LeanConnection {
   checkTimeouts(now: number): void {
     if (this.busy || this.socket.destroyed) return;
     const { limits } = this.path.options;
-    if (this.buf === undefined) {
+    if (this.size === 0) {
       if (now - this.idleSince > limits.keepAliveTimeoutMs) this.socket.destroy();
     } else if (this.head === undefined) {
       if (now - this.requestStartedAt > limits.headersTimeoutMs)
@@ -197,24 +215,42 @@ class LeanConnection {
   }
 
   private received(chunk: Buffer): void {
-    if (this.buf === undefined) {
-      this.buf = chunk;
-      this.requestStartedAt = this.path.now();
-    } else {
-      this.buf = Buffer.concat([this.buf, chunk]);
-    }
+    if (this.size === 0) this.requestStartedAt = this.path.now();
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    if (this.scanner !== undefined && this.scanned === INCOMPLETE) this.scanned = this.scanner.push(chunk);
     if (!this.busy) this.next();
-    if (this.buf !== undefined && this.buf.length > holdLimit(this.path.options.limits)) this.socket.pause();
+    if (this.size > holdLimit(this.path.options.limits)) this.socket.pause();
+  }
+
+  /** The bytes not yet used, in one buffer. */
+  private joined(): Buffer {
+    if (this.parts.length > 1) this.parts = [Buffer.concat(this.parts, this.size)];
+    return this.parts[0]!;
+  }
+
+  /** Keeps what follows the request just taken as the start of the next one. */
+  private keep(rest: Buffer): void {
+    this.parts = rest.length > 0 ? [rest] : [];
+    this.size = rest.length;
+    this.scanner = undefined;
+    this.scanned = INCOMPLETE;
   }
 
   /** Serves the next request when it is all here; hands the connection off at the first that is not lean. */
   private next(): void {
-    const buf = this.buf;
-    if (buf === undefined || this.busy) return;
+    if (this.size === 0 || this.busy) return;
     const { router, limits } = this.path.options;
     if (this.head === undefined) {
-      const head = readRequestHead(buf, limits);
-      if (head === INCOMPLETE) return;
+      // A head that did not come whole is followed piece by piece, and read once it has ended:
+      // joined and read again at every piece, one dripping in would cost time squared.
+      if (this.scanner !== undefined && this.scanned === INCOMPLETE) return;
+      const head = this.scanned === NOT_PLAIN ? NOT_PLAIN : readRequestHead(this.joined(), limits);
+      if (head === INCOMPLETE) {
+        this.scanner = new HeadScanner(limits.maxHeaderBytes);
+        this.scanned = this.scanner.push(this.joined());
+        return;
+      }
       const found = head === NOT_PLAIN ? undefined : router.match(head.method, targetPath(head.target));
       if (head === NOT_PLAIN || found === undefined || 'allow' in found || !found.lean) {
         this.handOff();
@@ -226,10 +262,11 @@ class LeanConnection {
     }
     const head = this.head;
     const end = head.headBytes + head.contentLength;
-    if (buf.length < end) return;
+    if (this.size < end) return;
+    const buf = this.joined();
     const body = buf.subarray(head.headBytes, end);
-    this.buf = buf.length > end ? buf.subarray(end) : undefined;
-    if (this.buf !== undefined) this.requestStartedAt = this.path.now();
+    this.keep(buf.subarray(end));
+    if (this.size > 0) this.requestStartedAt = this.path.now();
     const route = this.route!;
     this.head = undefined;
     this.route = undefined;
@@ -308,8 +345,8 @@ class LeanConnection {
 
   /** Gives the connection, with the bytes not yet used, to Node's `http` server. */
   private handOff(): void {
-    const rest = this.buf;
-    this.buf = undefined;
+    const rest = this.size > 0 ? this.joined() : undefined;
+    this.keep(Buffer.alloc(0));
     this.path.counters.handedOff++;
     this.detach();
     this.path.options.handOff(this.socket);

@@ -64,11 +64,36 @@ const MAX_CONTENT_LENGTH_DIGITS = 15;
  * Whether every line end so far is CRLF: a bare LF or CR would never make
  * the `\r\n\r\n` this reader waits for, but Node's parser refuses it at once.
  */
-function plainLineEnds(buf: Buffer): boolean {
-  for (let i = buf.indexOf(LF); i >= 0; i = buf.indexOf(LF, i + 1)) if (buf[i - 1] !== CR) return false;
-  for (let i = buf.indexOf(CR); i >= 0; i = buf.indexOf(CR, i + 1))
+function plainLineEnds(buf: Buffer, from = 0): boolean {
+  // From `from` on: the bytes before it were checked already, but for what follows them.
+  for (let i = buf.indexOf(LF, from); i >= 0; i = buf.indexOf(LF, i + 1)) if (buf[i - 1] !== CR) return false;
+  for (let i = buf.indexOf(CR, Math.max(0, from - 1)); i >= 0; i = buf.indexOf(CR, i + 1))
     if (i + 1 < buf.length && buf[i + 1] !== LF) return false;
   return true;
+}
+
+/**
+ * Follows a request head that arrives in pieces, without joining them: says
+ * when its end (`\r\n\r\n`) has come, or that it cannot be plain (a bare CR
+ * or LF, or more bytes than the limit without an end). Each byte is looked
+ * at once, so a head that drips in a byte at a time costs no more than one
+ * that arrives whole; once it has ended, {@link readRequestHead} reads it.
+ */
+export class HeadScanner {
+  private size = 0;
+  /** The last bytes seen, for an end or a line end split across pieces. */
+  private tail: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxHeaderBytes: number) {}
+
+  push(piece: Buffer): typeof INCOMPLETE | typeof NOT_PLAIN | 'ended' {
+    const window = this.tail.length === 0 ? piece : Buffer.concat([this.tail, piece]);
+    const from = this.tail.length;
+    this.size += piece.length;
+    this.tail = Buffer.from(window.subarray(Math.max(0, window.length - 3)));
+    if (window.indexOf('\r\n\r\n') >= 0) return 'ended';
+    return this.size > this.maxHeaderBytes || !plainLineEnds(window, from) ? NOT_PLAIN : INCOMPLETE;
+  }
 }
 
 /**

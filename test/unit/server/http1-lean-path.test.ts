@@ -167,17 +167,33 @@ test('the lean path counts the requests it serves and the connections it hands o
   c.socket.destroy();
 });
 
-test('a request arriving byte by byte is served once whole', async () => {
-  const { port } = await start();
-  const c = client(port);
+test('a request arriving a byte at a time, or a large body in many pieces, is served on the lean path', async () => {
+  const counters = leanPathCounters();
+  const { port } = await start({}, counters);
+  const dripped = client(port);
   const bytes = Buffer.from(post('/lean', '{"slow":"drip"}'));
   for (const byte of bytes) {
-    c.socket.write(Buffer.from([byte]));
+    dripped.socket.write(Buffer.from([byte]));
     await new Promise((r) => setImmediate(r));
   }
-  const [answer] = await c.answers(1);
+  const [answer] = await dripped.answers(1);
   assert.deepEqual(JSON.parse(answer!.body), { got: { slow: 'drip' }, q: null });
-  c.socket.destroy();
+  assert.deepEqual(counters, { served: 1, handedOff: 0 });
+  dripped.socket.destroy();
+
+  const large = client(port);
+  const body = JSON.stringify({ a: 'x'.repeat(200_000) });
+  const whole = Buffer.from(post('/lean', body));
+  const headEnd = whole.indexOf('\r\n\r\n') + 4;
+  large.socket.write(whole.subarray(0, headEnd));
+  for (let at = headEnd; at < whole.length; at += 1000) {
+    large.socket.write(whole.subarray(at, at + 1000));
+    await new Promise((r) => setImmediate(r));
+  }
+  const [echo] = await large.answers(1);
+  assert.deepEqual(JSON.parse(echo!.body), { got: JSON.parse(body) as unknown, q: null });
+  assert.deepEqual(counters, { served: 2, handedOff: 0 });
+  large.socket.destroy();
 });
 
 test('Connection: close is answered, then the connection closes', async () => {

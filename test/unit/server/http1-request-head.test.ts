@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { INCOMPLETE, NOT_PLAIN, readRequestHead } from '../../../src/server/http1-request-head.js';
+import {
+  HeadScanner,
+  INCOMPLETE,
+  NOT_PLAIN,
+  readRequestHead,
+} from '../../../src/server/http1-request-head.js';
 
 const LIMITS = { maxUrlBytes: 100, maxHeaderBytes: 400, maxHeaders: 5, maxBodyBytes: 1000 };
 
@@ -103,3 +108,21 @@ for (const [what, text] of notPlain) {
     assert.equal(read(text), NOT_PLAIN);
   });
 }
+
+test('a head in pieces: the scanner finds its end across pieces, and a bare CR or LF split across them', () => {
+  const pieces = (text: string, size: number) => {
+    const scanner = new HeadScanner(LIMITS.maxHeaderBytes);
+    let said: ReturnType<HeadScanner['push']> = INCOMPLETE;
+    const bytes = Buffer.from(text, 'latin1');
+    for (let at = 0; at < bytes.length && said === INCOMPLETE; at += size)
+      said = scanner.push(bytes.subarray(at, at + size));
+    return said;
+  };
+  for (const size of [1, 2, 3, 5, 1000]) {
+    assert.equal(pieces('POST /v1/decide HTTP/1.1\r\nHost: a\r\n\r\n', size), 'ended', `pieces of ${size}`);
+    assert.equal(pieces('POST /v1/decide HTTP/1.1\r\nHost: a\r\n', size), INCOMPLETE, `pieces of ${size}`);
+    assert.equal(pieces('POST /v1/decide HTTP/1.1\nHost: a', size), NOT_PLAIN, `bare LF, pieces of ${size}`);
+    assert.equal(pieces('POST /v1/decide HTTP/1.1\rHost: a', size), NOT_PLAIN, `bare CR, pieces of ${size}`);
+    assert.equal(pieces(`GET / HTTP/1.1\r\nx: ${'a'.repeat(LIMITS.maxHeaderBytes)}`, size), NOT_PLAIN);
+  }
+});
