@@ -51,6 +51,8 @@ export interface IncomingRequest {
    * The lean path reads only heads that pass them, and has none.
    */
   check?(): void;
+  /** Told when the answer is the error mapping of a failure (no route, a check, the route's throw). */
+  failed?(): void;
 }
 
 /** The path of a request target (the part before `?`). */
@@ -117,6 +119,7 @@ async function answer(
     };
     return await match.handler(request);
   } catch (err) {
+    incoming.failed?.();
     const mapped = errorResponse(err);
     if (mapped.internal) {
       logger.log('error', 'request_failed', {

@@ -216,6 +216,7 @@ async function handle(
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   let raw: Promise<Buffer> | undefined;
+  let failed = false;
   const response = await dispatch(options.router, options.logger, {
     method,
     target,
@@ -224,9 +225,10 @@ async function handle(
     peerCertificates: () => peerCertificateChain(req.socket),
     rawBody: () => (raw ??= readBody(req, limits)),
     check: () => checkHead(req, target, limits),
+    failed: () => (failed = true),
   });
   // Unread bodies of failed requests must not be parsed as the next request.
-  if (!req.complete && response.status >= 400) res.setHeader('connection', 'close');
+  if (failed && !req.complete) res.setHeader('connection', 'close');
   // A client still sending would have its connection reset, the answer with it, if the
   // connection closed over unread bytes: read and drop a bounded rest of the body first
   // (not for a client too slow to send it, which has its answer already).

@@ -31,6 +31,7 @@ const router = new Router()
     { lean: true },
   )
   .add('POST', '/node', async (req) => ({ status: 200, body: { node: await req.body() } }))
+  .add('POST', '/node-refuses', () => ({ status: 403, body: { refused: true } }))
   .add('GET', '/lean-get', () => ({ status: 200, body: { ok: true } }), { lean: true })
   .add(
     'GET',
@@ -164,6 +165,23 @@ test('the lean path counts the requests it serves and the connections it hands o
   await c.answers(4);
   // The third request moved the connection to Node's server, which read the fourth too.
   assert.deepEqual(counters, { served: 2, handedOff: 1 });
+  c.socket.destroy();
+});
+
+test("on Node's path, a route's own 4xx over a body still arriving keeps the connection", async () => {
+  const { port } = await start();
+  const c = client(port);
+  const head = (path: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  // The route answers before its body has all come: the rest is read and dropped, and the
+  // connection stays open for the next request (a route's answer is not a failure).
+  c.socket.write(head('/node-refuses') + '2\r\n{}\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  c.socket.write('0\r\n\r\n' + head('/node') + '2\r\n{}\r\n0\r\n\r\n');
+  const answers = await c.answers(2);
+  assert.match(answers[0]!.head, /^HTTP\/1\.1 403 /);
+  assert.match(answers[0]!.head, /\r\nConnection: keep-alive/i);
+  assert.deepEqual(JSON.parse(answers[1]!.body), { node: {} });
   c.socket.destroy();
 });
 
