@@ -157,6 +157,7 @@ class LeanConnection {
   private readonly onError = () => this.socket.destroy();
   private readonly onEnd = () => this.ended();
   private readonly onClose = () => this.path.forget(this);
+  private readonly peerCertificates = () => peerCertificateChain(this.socket);
 
   constructor(
     private readonly path: Http1LeanPath,
@@ -247,8 +248,7 @@ class LeanConnection {
       if (this.scanner !== undefined && this.scanned === INCOMPLETE) return;
       const head = this.scanned === NOT_PLAIN ? NOT_PLAIN : readRequestHead(this.joined(), limits);
       if (head === INCOMPLETE) {
-        this.scanner = new HeadScanner(limits.maxHeaderBytes);
-        this.scanned = this.scanner.push(this.joined());
+        this.scanner = new HeadScanner(limits.maxHeaderBytes, this.joined());
         return;
       }
       const found = head === NOT_PLAIN ? undefined : router.match(head.method, targetPath(head.target));
@@ -279,7 +279,7 @@ class LeanConnection {
       target: head.target,
       headers: head.headers,
       remoteAddress: this.remoteAddress,
-      peerCertificates: () => peerCertificateChain(socket),
+      peerCertificates: this.peerCertificates,
       rawBody: () => Promise.resolve(body),
     };
     dispatch(router, this.path.options.logger, incoming, route).then(

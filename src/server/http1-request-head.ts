@@ -84,7 +84,20 @@ export class HeadScanner {
   /** The last bytes seen, for an end or a line end split across pieces. */
   private tail: Buffer = Buffer.alloc(0);
 
-  constructor(private readonly maxHeaderBytes: number) {}
+  /**
+   * `first`, when given, is what {@link readRequestHead} found
+   * {@link INCOMPLETE}: plain and within the limit so far, so only its
+   * length and last bytes are kept.
+   */
+  constructor(
+    private readonly maxHeaderBytes: number,
+    first?: Buffer,
+  ) {
+    if (first !== undefined) {
+      this.size = first.length;
+      this.tail = Buffer.from(first.subarray(Math.max(0, first.length - 3)));
+    }
+  }
 
   push(piece: Buffer): typeof INCOMPLETE | typeof NOT_PLAIN | 'ended' {
     const window = this.tail.length === 0 ? piece : Buffer.concat([this.tail, piece]);

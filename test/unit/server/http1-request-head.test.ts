@@ -126,3 +126,10 @@ test('a head in pieces: the scanner finds its end across pieces, and a bare CR o
     assert.equal(pieces(`GET / HTTP/1.1\r\nx: ${'a'.repeat(LIMITS.maxHeaderBytes)}`, size), NOT_PLAIN);
   }
 });
+
+test('a scanner started on what the reader found incomplete finds an end split after it', () => {
+  const first = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r');
+  assert.equal(readRequestHead(first, LIMITS), INCOMPLETE);
+  assert.equal(new HeadScanner(LIMITS.maxHeaderBytes, first).push(Buffer.from('\n')), 'ended');
+  assert.equal(new HeadScanner(LIMITS.maxHeaderBytes, first).push(Buffer.from('x')), NOT_PLAIN);
+});
