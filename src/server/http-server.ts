@@ -13,7 +13,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerPayload, dispatch, endWithError } from './http-exchange.js';
 import { errorResponse, HttpError } from './http-error.js';
-import { Http1LeanPath, type LeanPathCounters } from './http1-lean-path.js';
+import { leadWithLeanPath, type LeanPathCounters } from './http1-lean-path.js';
+import { leanRouteService } from './lean-route-service.js';
 import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
 import { StreamBody, type RouteResponse, type Router } from './router.js';
@@ -118,51 +119,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     endWithError(socket, new HttpError(405, 'method_not_allowed', 'CONNECT is not allowed here'));
   });
-  leadWithLeanPath(server, options, limits, options.tls ? 'secureConnection' : 'connection');
-  return server;
-}
-
-/**
- * Puts the lean path (http1-lean-path.ts) in front of Node's own reading of
- * each connection: Node's connection listener is taken off the server's
- * `event` and becomes where the lean path hands connections. Closing the
- * server closes the lean path's connections as Node closes its own.
- */
-function leadWithLeanPath(
-  server: Server,
-  options: HttpServerOptions,
-  limits: HttpLimits,
-  event: 'connection' | 'secureConnection',
-): void {
-  const [nodeListener] = server.listeners(event) as ((socket: Socket) => void)[];
-  if (nodeListener === undefined) return;
-  const lean = new Http1LeanPath({
-    router: options.router,
-    logger: options.logger,
+  leadWithLeanPath(server, options.tls ? 'secureConnection' : 'connection', {
+    service: leanRouteService(options.router, options.logger),
     limits,
-    handOff: (socket) => nodeListener.call(server, socket),
     ...(options.leanCounters ? { counters: options.leanCounters } : {}),
   });
-  server.removeListener(event, nodeListener);
-  server.on(event, (socket: Socket) => lean.accept(socket));
-  // Graceful close: from then on every lean answer ends its connection. Node's close() calls
-  // closeIdleConnections() on the server, which then ends the lean path's idle connections too.
-  const close = server.close.bind(server);
-  server.close = (callback?: (err?: Error) => void) => {
-    lean.closing = true;
-    return close(callback);
-  };
-  const closeIdle = server.closeIdleConnections.bind(server);
-  const closeAll = server.closeAllConnections.bind(server);
-  server.closeIdleConnections = () => {
-    closeIdle();
-    lean.closeIdle();
-  };
-  server.closeAllConnections = () => {
-    closeAll();
-    lean.closeAll();
-  };
-  server.once('close', () => lean.stop());
+  return server;
 }
 
 /** What a request the HTTP parser refused gets. */

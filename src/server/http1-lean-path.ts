@@ -1,26 +1,29 @@
 /**
- * The lean path: plain HTTP/1.1 requests to the hot routes (`/v1/decide`,
- * ext_authz) read and answered straight on the connection, without Node's
- * `http` machinery (request and response streams, events, header objects),
- * which costs an enforcement point's decision more CPU than the decision.
+ * The lean path: plain HTTP/1.1 requests read and answered straight on the
+ * connection, without Node's `http` machinery (request and response
+ * streams, events, header objects), which costs an enforcement point's
+ * decision more CPU than the decision. The server serves its hot routes
+ * (`/v1/decide`, ext_authz) this way (lean-route-service.ts), the proxy
+ * every plain request it forwards (proxy/lean-proxy-service.ts).
  *
  * Every connection starts here. A request whose head is plain
- * (http1-request-head.ts) and whose route is marked `lean` is served here;
- * at the first request that is not, the connection is handed to Node's
- * `http` server with the bytes not yet used, and stays there. So Node's
- * parser judges anything unusual, and answers everything else as before.
+ * (http1-request-head.ts) and that the {@link LeanService} takes is served
+ * here; at the first request that is not, the connection is handed to
+ * Node's `http` server with the bytes not yet used, and stays there. So
+ * Node's parser judges anything unusual, and answers everything else as
+ * before.
  *
  * What the lean path does as Node's server does: one request at a time, in
- * order (pipelined requests wait their turn); the same routes, answers,
- * header fields, `Date`, `Connection` and `Keep-Alive`; the same limits
- * and timeouts (head, body, whole request, idle keep-alive), checked once a
- * second as Node checks them; a client that does not read its answers stops
+ * order (pipelined requests wait their turn); the same limits and timeouts
+ * (head, body, whole request, idle keep-alive), checked once a second as
+ * Node checks them; `Date`, `Connection` and `Keep-Alive` in the answers
+ * ({@link answerHeadEnd}); a client that does not read its answers stops
  * being read; graceful close ends idle connections at once and busy ones
  * after their answer.
  */
-import { STATUS_CODES } from 'node:http';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { dispatch, endWithError, answerPayload, targetPath, type IncomingRequest } from './http-exchange.js';
+import { endWithError } from './http-exchange.js';
 import { HttpError } from './http-error.js';
 import type { HttpLimits } from './http-server.js';
 import {
@@ -30,9 +33,7 @@ import {
   readRequestHead,
   type RequestHead,
 } from './http1-request-head.js';
-import type { Logger } from './logger.js';
 import { peerCertificateChain } from './peer-certificate-chain.js';
-import type { RouteMatch, RouteResponse, Router } from './router.js';
 
 /** What the lean path did, for metrics. */
 export interface LeanPathCounters {
@@ -46,9 +47,40 @@ export function leanPathCounters(): LeanPathCounters {
   return { served: 0, handedOff: 0 };
 }
 
-export interface LeanPathOptions {
-  router: Router;
-  logger: Logger;
+/**
+ * What the lean path serves. `take` is told each plain head and returns
+ * what `serve` needs to answer it, or undefined: the connection goes to
+ * Node's server. Once the body has arrived, `serve` answers on the
+ * exchange's socket and calls `exchange.done()` when the answer is written.
+ */
+export interface LeanService<T> {
+  take(head: RequestHead): T | undefined;
+  serve(taken: T, exchange: LeanExchange): void;
+}
+
+/** One request taken by the lean path, for its {@link LeanService} to answer. */
+export interface LeanExchange {
+  readonly head: RequestHead;
+  /** The whole body (`Content-Length` bytes; empty without one). */
+  readonly body: Buffer;
+  readonly socket: Socket;
+  readonly remoteAddress: string;
+  /** The client's certificate chain (TLS), leaf first. */
+  peerCertificates(): ReturnType<typeof peerCertificateChain>;
+  /** The answer must end the connection: the client asked, ended its side, or the server is closing. */
+  readonly mustClose: boolean;
+  /** The idle keep-alive timeout the answer announces, in milliseconds (0: none). */
+  readonly keepAliveTimeoutMs: number;
+  /**
+   * The answer is written: the connection ends after it when `close`
+   * (which must be so when {@link mustClose}), or reads the next request.
+   * Called once per exchange.
+   */
+  done(close: boolean): void;
+}
+
+export interface LeanPathOptions<T> {
+  service: LeanService<T>;
   limits: HttpLimits;
   /** Node's `http` server taking over a connection (its own connection listener). */
   handOff(socket: Socket): void;
@@ -71,20 +103,29 @@ function httpDate(now: number): string {
   return dateField;
 }
 
-// A field name is a token; a value is visible ASCII, spaces and tabs. Checked, as Node checks
-// the fields it writes, so that no route can split an answer with a CR or LF.
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
+/**
+ * The last fields of an answer's head and the empty line after them, as
+ * Node's server writes them: `Date` (unless the answer has one),
+ * `Connection`, and `Keep-Alive` whenever there is a keep-alive timeout, in
+ * whole seconds.
+ */
+export function answerHeadEnd(close: boolean, keepAliveTimeoutMs: number, withDate = true): string {
+  const date = withDate ? `Date: ${httpDate(Date.now())}\r\n` : '';
+  if (close) return `${date}Connection: close\r\n\r\n`;
+  if (keepAliveTimeoutMs > 0)
+    return `${date}Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n\r\n`;
+  return `${date}Connection: keep-alive\r\n\r\n`;
+}
 
-export class Http1LeanPath {
-  private readonly connections = new Set<LeanConnection>();
+export class Http1LeanPath<T> {
+  private readonly connections = new Set<LeanConnection<T>>();
   private readonly sweeper: NodeJS.Timeout;
   /** Set by a graceful close: every answer from then on ends its connection. */
   closing = false;
   readonly now: () => number = Date.now;
   readonly counters: LeanPathCounters;
 
-  constructor(readonly options: LeanPathOptions) {
+  constructor(readonly options: LeanPathOptions<T>) {
     this.counters = options.counters ?? leanPathCounters();
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweeper.unref();
@@ -95,7 +136,7 @@ export class Http1LeanPath {
     this.connections.add(new LeanConnection(this, socket));
   }
 
-  forget(connection: LeanConnection): void {
+  forget(connection: LeanConnection<T>): void {
     this.connections.delete(connection);
   }
 
@@ -120,12 +161,50 @@ export class Http1LeanPath {
   }
 }
 
+/**
+ * Puts a lean path in front of Node's own reading of each connection of
+ * `server` (`event`: `connection`, or `secureConnection` for HTTPS): Node's
+ * connection listener is taken off the event and becomes where the lean
+ * path hands connections. Closing the server closes the lean path's
+ * connections as Node closes its own: `close()` makes every later lean
+ * answer end its connection, and calls `closeIdleConnections()`, which
+ * ends the idle ones.
+ */
+export function leadWithLeanPath<T>(
+  server: Server,
+  event: 'connection' | 'secureConnection',
+  options: Omit<LeanPathOptions<T>, 'handOff'>,
+): void {
+  const [nodeListener] = server.listeners(event) as ((socket: Socket) => void)[];
+  if (nodeListener === undefined) return;
+  const lean = new Http1LeanPath<T>({ ...options, handOff: (socket) => nodeListener.call(server, socket) });
+  server.removeListener(event, nodeListener);
+  server.on(event, (socket: Socket) => lean.accept(socket));
+  const close = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void) => {
+    lean.closing = true;
+    return close(callback);
+  };
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    lean.closeIdle();
+  };
+  server.closeAllConnections = () => {
+    closeAll();
+    lean.closeAll();
+  };
+  server.once('close', () => lean.stop());
+}
+
 /** Bytes a connection holds unread before it stops reading (a pipelining client that does not read). */
 function holdLimit(limits: HttpLimits): number {
   return limits.maxHeaderBytes + limits.maxBodyBytes;
 }
 
-class LeanConnection {
+/** One connection on the lean path; the exchange of the request it is answering. */
+class LeanConnection<T> implements LeanExchange {
   /**
    * Bytes received and not yet used, the start of the next request, in the
    * pieces they came in: joined only when a head is to be read or a body is
@@ -140,9 +219,11 @@ class LeanConnection {
    */
   private scanner: HeadScanner | undefined;
   private scanned: ReturnType<HeadScanner['push']> = INCOMPLETE;
-  /** The head of the next request, once read, while its body arrives. */
-  private head: RequestHead | undefined;
-  private route: Extract<RouteMatch, { handler: unknown }> | undefined;
+  /** The head of the next request, once read and taken, while its body arrives; what the service took. */
+  private next_: { head: RequestHead; taken: T } | undefined;
+  /** The request being answered (valid while `busy`). */
+  head!: RequestHead;
+  body: Buffer = EMPTY;
   /** A request is being answered. */
   private busy = false;
   /** End the connection after the answer under way: the client asked, or ended its side. */
@@ -152,20 +233,26 @@ class LeanConnection {
   private headReadAt = 0;
   /** When the connection last became idle (no request under way). */
   private idleSince: number;
-  private readonly remoteAddress: string;
+  readonly remoteAddress: string;
+  readonly keepAliveTimeoutMs: number;
   private readonly onData = (chunk: Buffer) => this.received(chunk);
   private readonly onError = () => this.socket.destroy();
   private readonly onEnd = () => this.ended();
   private readonly onClose = () => this.path.forget(this);
-  private readonly peerCertificates = () => peerCertificateChain(this.socket);
+  readonly peerCertificates = () => peerCertificateChain(this.socket);
 
   constructor(
-    private readonly path: Http1LeanPath,
-    private readonly socket: Socket,
+    private readonly path: Http1LeanPath<T>,
+    readonly socket: Socket,
   ) {
     this.idleSince = path.now();
     this.remoteAddress = socket.remoteAddress ?? '';
+    this.keepAliveTimeoutMs = path.options.limits.keepAliveTimeoutMs;
     socket.on('data', this.onData).on('error', this.onError).on('close', this.onClose).on('end', this.onEnd);
+  }
+
+  get mustClose(): boolean {
+    return this.closeAfter || this.path.closing;
   }
 
   /**
@@ -198,7 +285,7 @@ class LeanConnection {
     const { limits } = this.path.options;
     if (this.size === 0) {
       if (now - this.idleSince > limits.keepAliveTimeoutMs) this.socket.destroy();
-    } else if (this.head === undefined) {
+    } else if (this.next_ === undefined) {
       if (now - this.requestStartedAt > limits.headersTimeoutMs)
         this.fail(new HttpError(408, 'request_timeout', 'request was not received in time'));
     } else if (now - this.headReadAt > limits.bodyTimeoutMs) {
@@ -220,7 +307,7 @@ class LeanConnection {
     this.parts.push(chunk);
     this.size += chunk.length;
     if (this.scanner !== undefined && this.scanned === INCOMPLETE) this.scanned = this.scanner.push(chunk);
-    if (!this.busy) this.next();
+    if (!this.busy) this.read();
     if (this.size > holdLimit(this.path.options.limits)) this.socket.pause();
   }
 
@@ -238,11 +325,11 @@ class LeanConnection {
     this.scanned = INCOMPLETE;
   }
 
-  /** Serves the next request when it is all here; hands the connection off at the first that is not lean. */
-  private next(): void {
+  /** Serves the next request when it is all here; hands the connection off at the first not taken. */
+  private read(): void {
     if (this.size === 0 || this.busy) return;
-    const { router, limits } = this.path.options;
-    if (this.head === undefined) {
+    const { service, limits } = this.path.options;
+    if (this.next_ === undefined) {
       // A head that did not come whole is followed piece by piece, and read once it has ended:
       // joined and read again at every piece, one dripping in would cost time squared.
       if (this.scanner !== undefined && this.scanned === INCOMPLETE) return;
@@ -251,68 +338,37 @@ class LeanConnection {
         this.scanner = new HeadScanner(limits.maxHeaderBytes, this.joined());
         return;
       }
-      const found = head === NOT_PLAIN ? undefined : router.match(head.method, targetPath(head.target));
-      if (head === NOT_PLAIN || found === undefined || 'allow' in found || !found.lean) {
+      const taken = head === NOT_PLAIN ? undefined : service.take(head);
+      if (taken === undefined) {
         this.handOff();
         return;
       }
-      this.head = head;
-      this.route = found;
+      this.next_ = { head: head as RequestHead, taken };
       this.headReadAt = this.path.now();
     }
-    const head = this.head;
+    const { head, taken } = this.next_;
     const end = head.headBytes + head.contentLength;
     if (this.size < end) return;
     const buf = this.joined();
-    const body = buf.subarray(head.headBytes, end);
+    this.head = head;
+    this.body = buf.subarray(head.headBytes, end);
     this.keep(buf.subarray(end));
     if (this.size > 0) this.requestStartedAt = this.path.now();
-    const route = this.route!;
-    this.head = undefined;
-    this.route = undefined;
+    this.next_ = undefined;
     this.busy = true;
     this.path.counters.served++;
     if (head.close) this.closeAfter = true;
-    const socket = this.socket;
-    const incoming: IncomingRequest = {
-      method: head.method,
-      target: head.target,
-      headers: head.headers,
-      remoteAddress: this.remoteAddress,
-      peerCertificates: this.peerCertificates,
-      rawBody: () => Promise.resolve(body),
-    };
-    dispatch(router, this.path.options.logger, incoming, route).then(
-      (response) => this.answer(head, response),
-      // dispatch never rejects; should it, the connection is cut rather than left hanging.
-      () => socket.destroy(),
-    );
+    service.serve(taken, this);
   }
 
-  private answer(head: RequestHead, response: RouteResponse): void {
+  done(close: boolean): void {
+    if (!this.busy) return;
+    this.busy = false;
+    this.body = EMPTY;
+    this.idleSince = this.path.now();
     const socket = this.socket;
     if (socket.destroyed) return;
-    let close = this.closeAfter || this.path.closing;
-    let bytes: { head: string; payload: string | Buffer | undefined };
-    try {
-      bytes = encode(head.method, response, close, this.path);
-    } catch (err) {
-      this.path.options.logger.log('error', 'response_failed', { error: String(err) });
-      close = true;
-      bytes = encode(head.method, { status: 500, body: INTERNAL }, close, this.path);
-    }
-    const { payload } = bytes;
-    if (payload === undefined) socket.write(bytes.head, 'latin1');
-    else if (typeof payload === 'string') socket.write(bytes.head + payload);
-    else {
-      socket.cork();
-      socket.write(bytes.head, 'latin1');
-      socket.write(payload);
-      socket.uncork();
-    }
-    this.busy = false;
-    this.idleSince = this.path.now();
-    if (close) {
+    if (close || this.mustClose) {
       this.release();
       socket.end();
       return;
@@ -325,7 +381,7 @@ class LeanConnection {
   private resume(): void {
     if (this.socket.destroyed) return;
     if (this.socket.isPaused()) this.socket.resume();
-    this.next();
+    this.read();
   }
 
   private detach(): void {
@@ -346,7 +402,7 @@ class LeanConnection {
   /** Gives the connection, with the bytes not yet used, to Node's `http` server. */
   private handOff(): void {
     const rest = this.size > 0 ? this.joined() : undefined;
-    this.keep(Buffer.alloc(0));
+    this.keep(EMPTY);
     this.path.counters.handedOff++;
     this.detach();
     this.path.options.handOff(this.socket);
@@ -355,33 +411,6 @@ class LeanConnection {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
+
 function ignore(): void {}
-
-const INTERNAL = { error: { code: 'internal_error', message: 'internal error' } };
-
-/** The status line and header fields (Latin-1 text) and the body of an answer. */
-function encode(
-  method: string,
-  response: RouteResponse,
-  close: boolean,
-  path: Http1LeanPath,
-): { head: string; payload: string | Buffer | undefined } {
-  const { headers, payload } = answerPayload(response);
-  const status = response.status;
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
-  for (const name in headers) {
-    const value = headers[name]!;
-    if (!FIELD_NAME.test(name) || !FIELD_VALUE.test(value))
-      throw new Error(`invalid answer field \`${name.slice(0, 100)}\``);
-    head += `${name}: ${value}\r\n`;
-  }
-  head += `Date: ${httpDate(path.now())}\r\n`;
-  // As Node writes them: `Keep-Alive` whenever there is a keep-alive timeout, in whole seconds.
-  const keepAliveMs = path.options.limits.keepAliveTimeoutMs;
-  if (close) head += 'Connection: close\r\n\r\n';
-  else if (keepAliveMs > 0)
-    head += `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n\r\n`;
-  else head += 'Connection: keep-alive\r\n\r\n';
-  const bodyless = method === 'HEAD' || status === 204 || status === 304 || status < 200;
-  return { head, payload: bodyless ? undefined : payload };
-}
