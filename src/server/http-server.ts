@@ -9,7 +9,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { answerPayload, dispatch, endWithError } from './http-exchange.js';
 import { errorResponse, HttpError } from './http-error.js';
