@@ -17,10 +17,11 @@
  * request took about 25 µs of CPU this way against about 40 µs through the
  * `Agent`, and the proxy's throughput is bounded by that cost.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Http1ResponseParser, type ResponseHead, type ResponseSink } from './http1-response-parser.js';
+import type { ProxyRequest, ProxyResponse } from './proxy-exchange.js';
 
 export interface ForwardOptions {
   /** Normalized path and query to request from the upstream. */
@@ -44,7 +45,7 @@ export interface ForwarderOptions {
   /** No activity on an upstream connection for this long: 504 (or, idle, closed). Default 60 s. */
   timeoutMs?: number;
   /** Answers the client when the upstream cannot; `headers` are the forward's `responseHeaders`. */
-  fail(res: ServerResponse, status: 502 | 504, message: string, headers: readonly string[]): void;
+  fail(res: ProxyResponse, status: 502 | 504, message: string, headers: readonly string[]): void;
 }
 
 // RFC 9110 §7.6.1 and the legacy names proxies still meet.
@@ -67,8 +68,8 @@ const REUSE_IDLE_MS = 4000;
 type Framing = 'none' | 'length' | 'chunked';
 
 interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: ProxyRequest;
+  res: ProxyResponse;
   options: ForwardOptions;
   head: string;
   framing: Framing;
@@ -107,9 +108,13 @@ export class Forwarder {
     this.timeoutMs = options.timeoutMs ?? 60_000;
   }
 
-  forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): void {
-    const framing: Framing =
-      req.headers['transfer-encoding'] !== undefined
+  forward(req: ProxyRequest, res: ProxyResponse, options: ForwardOptions): void {
+    const whole = 'whole' in req;
+    const framing: Framing = whole
+      ? req.body.length > 0
+        ? 'length'
+        : 'none'
+      : req.headers['transfer-encoding'] !== undefined
         ? 'chunked'
         : req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0'
           ? 'length'
@@ -135,7 +140,10 @@ export class Forwarder {
       }
     });
     this.dispatch(ex, this.reusable());
-    if (framing !== 'none') this.streamBody(ex);
+    if (whole) {
+      // Read whole by the lean path: sent with the head, in one write.
+      ex.sent = true;
+    } else if (framing !== 'none') this.streamBody(ex, req);
   }
 
   /** Closes the idle upstream connections; busy ones finish their exchange. */
@@ -157,7 +165,13 @@ export class Forwarder {
     const c = reused ?? this.connect();
     ex.connection = c;
     c.start(ex);
-    c.socket.write(ex.head);
+    // Latin-1: field values are as the client's bytes were read (obs-text included).
+    if ('whole' in ex.req && ex.req.body.length > 0) {
+      c.socket.cork();
+      c.socket.write(ex.head, 'latin1');
+      c.socket.write(ex.req.body);
+      c.socket.uncork();
+    } else c.socket.write(ex.head, 'latin1');
     if (ex.framing === 'none') ex.sent = true;
   }
 
@@ -175,8 +189,7 @@ export class Forwarder {
     return new Connection(socket, this);
   }
 
-  private streamBody(ex: Exchange): void {
-    const { req } = ex;
+  private streamBody(ex: Exchange, req: IncomingMessage): void {
     const chunked = ex.framing === 'chunked';
     req.on('data', (chunk: Buffer) => {
       const c = ex.connection;
@@ -204,20 +217,14 @@ export class Forwarder {
     req.once('error', () => ex.connection?.destroy());
   }
 
-  private requestHead(
-    req: IncomingMessage,
-    method: string,
-    options: ForwardOptions,
-    framing: Framing,
-  ): string {
+  private requestHead(req: ProxyRequest, method: string, options: ForwardOptions, framing: Framing): string {
     const raw = req.rawHeaders;
     const dropped = connectionTokens(req.headers.connection);
     let head = `${method} ${this.basePath}${options.path} HTTP/1.1\r\n`;
     let forwardedFor: string | undefined;
     let host = false;
     for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.toLowerCase();
+      const lower = raw[i]!.toLowerCase();
       if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
       if (lower === 'x-forwarded-for') {
         forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
@@ -233,8 +240,9 @@ export class Forwarder {
       )
         continue;
       if (lower === 'host') host = true;
-      // Values come from the HTTP parser, which refuses CR, LF and NUL in them.
-      head += `${name}: ${raw[i + 1]!}\r\n`;
+      // Names in lower case whichever reader took the request (the lean path keeps no other),
+      // as Envoy sends them; values come from a parser that refuses CR, LF and NUL in them.
+      head += `${lower}: ${raw[i + 1]!}\r\n`;
     }
     if (!host) head += `host: ${this.hostField}\r\n`;
     head += `x-forwarded-for: ${forwardedFor === undefined ? options.clientIp : `${forwardedFor}, ${options.clientIp}`}\r\n`;

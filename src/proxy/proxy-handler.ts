@@ -11,7 +11,7 @@
  *   path): 400 with the same body and a `message`.
  * - No policy synced yet: 503, reason `policy_unavailable`, for every request.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Decision } from '../core/decision/decision.js';
 import { failedDecision } from '../core/decision/failed-decision.js';
@@ -23,6 +23,7 @@ import { isoTime } from '../core/utc-time.js';
 import { bearerToken } from '../server/bearer-token.js';
 import type { Logger } from '../server/logger.js';
 import type { Forwarder } from './forwarder.js';
+import type { ProxyRequest, ProxyResponse } from './proxy-exchange.js';
 import type { CallerIdentity, LocalVerifier } from './local-verifier.js';
 import { buildDecisionRequest } from './request-builder.js';
 
@@ -50,9 +51,7 @@ const WOULD_DENY = 'x-gatehouse-would-deny';
 const MAX_DRAINED_BODY = 1024 * 1024;
 const NO_CALLER: CallerIdentity = Object.freeze({ spiffeId: '', mtls: false });
 
-export function proxyHandler(
-  options: ProxyHandlerOptions,
-): (req: IncomingMessage, res: ServerResponse) => void {
+export function proxyHandler(options: ProxyHandlerOptions): (req: ProxyRequest, res: ProxyResponse) => void {
   const { service, verifier, forwarder, records, clock, ids, logger } = options;
   const via = `proxy:${service}`;
   // The names a JWT-SVID for this service may carry as audience, per synced policy.
@@ -67,7 +66,7 @@ export function proxyHandler(
     return list;
   };
 
-  const failed = (res: ServerResponse, err: unknown) => {
+  const failed = (res: ProxyResponse, err: unknown) => {
     // Fail closed: nothing was forwarded.
     logger.log('error', 'proxy_request_failed', {
       error: err instanceof Error ? (err.stack ?? err.message) : String(err),
@@ -78,8 +77,8 @@ export function proxyHandler(
 
   /** Decides with the caller known, records, then forwards or denies; synchronous. */
   const finish = (
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxyRequest,
+    res: ProxyResponse,
     started: bigint,
     policy: CompiledPolicy | undefined,
     bearer: string | undefined,
@@ -148,8 +147,8 @@ export function proxyHandler(
 }
 
 function deny(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   status: number,
   decision: Decision,
   reason: string = decision.reason,
@@ -170,7 +169,7 @@ function deny(
 
 /** Answers with a JSON body; `headers` is a flat name/value list added to the answer. */
 export function sendJson(
-  res: ServerResponse,
+  res: ProxyResponse,
   status: number,
   body: unknown,
   headers: readonly string[],
@@ -187,6 +186,6 @@ export function sendJson(
     'no-store',
   ];
   if (close) out.push('connection', 'close');
-  res.writeHead(status, out);
+  res.writeHead(status, STATUS_CODES[status] ?? 'Unknown', out);
   res.end(text);
 }

@@ -9,6 +9,7 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { UnchainedRecord } from '../core/log/hash-chain.js';
 import type { Clock } from '../core/ports.js';
+import { leanPathCounters, type LeanPathCounters } from '../server/http1-lean-path.js';
 import type { DecisionShipper } from './decision-shipper.js';
 import type { SyncClient } from './sync-client.js';
 
@@ -16,6 +17,8 @@ import type { SyncClient } from './sync-client.js';
 export class ProxyMetrics {
   /** By `<verdict>|<layer>|<mode>|<enforced>`. */
   private readonly decisions = new Map<string, number>();
+  /** What the lean path served and handed to Node's server (start-proxy.ts counts into it). */
+  readonly lean: LeanPathCounters = leanPathCounters();
 
   constructor(
     private readonly service: string,
@@ -62,6 +65,18 @@ export class ProxyMetrics {
       'counter',
       'Decision records dropped because the buffer was full while the control plane was unreachable.',
       s.dropped,
+    );
+    metric(
+      'gatehouse_proxy_lean_requests_total',
+      'counter',
+      "Requests read and answered on the lean path, without Node's HTTP request and response objects.",
+      this.lean.served,
+    );
+    metric(
+      'gatehouse_proxy_lean_handoffs_total',
+      'counter',
+      "Connections handed to Node's HTTP server at a request the lean path does not read (a body over 64 KiB, chunked, Expect, Upgrade, a field given twice, ...).",
+      this.lean.handedOff,
     );
     const policy = this.sync.policy;
     metric(

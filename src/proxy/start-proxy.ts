@@ -12,12 +12,14 @@ import http, { STATUS_CODES, type Server } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Clock } from '../core/ports.js';
+import { leadWithLeanPath } from '../server/http1-lean-path.js';
 import type { Logger } from '../server/logger.js';
 import { decisionIds, systemClock } from '../system.js';
 import { controlPlaneClient } from './control-plane-client.js';
 import { DecisionShipper } from './decision-shipper.js';
 import { Forwarder } from './forwarder.js';
 import { LocalVerifier } from './local-verifier.js';
+import { leanProxyLimits, leanProxyService } from './lean-proxy-service.js';
 import { proxyHandler, sendJson } from './proxy-handler.js';
 import { ProxyMetrics, serveProxyMetrics } from './proxy-metrics.js';
 import { SyncClient } from './sync-client.js';
@@ -61,6 +63,9 @@ export interface RunningProxy {
   /** Stops listening, then ships what is buffered for at most `deadlineMs`; resolves with the records left unsent. */
   close(deadlineMs?: number): Promise<number>;
 }
+
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const HEADERS_TIMEOUT_MS = 20_000;
 
 // TLS files are checked this often; a renewed SVID is loaded without a restart.
 const TLS_RELOAD_MS = 10_000;
@@ -147,9 +152,15 @@ export async function startProxy(
   } else {
     server = http.createServer(handler);
   }
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // Slowloris guard: a client has this long to send its headers.
-  server.headersTimeout = 20_000;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  // Plain requests are read and answered without Node's request and response objects.
+  leadWithLeanPath(server, config.tls ? 'secureConnection' : 'connection', {
+    service: leanProxyService(handler),
+    limits: leanProxyLimits(HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS),
+    counters: metrics.lean,
+  });
   server.on('clientError', answerClientError);
   // Upgrades and tunnels would carry traffic past the per-request decision.
   server.on('upgrade', (_req, socket: Socket) =>

@@ -106,15 +106,20 @@ function httpDate(now: number): string {
 /**
  * The last fields of an answer's head and the empty line after them, as
  * Node's server writes them: `Date` (unless the answer has one),
- * `Connection`, and `Keep-Alive` whenever there is a keep-alive timeout, in
- * whole seconds.
+ * `Connection`, `Keep-Alive` whenever there is a keep-alive timeout (in
+ * whole seconds), then `last` (a field line with its CRLF, or nothing).
  */
-export function answerHeadEnd(close: boolean, keepAliveTimeoutMs: number, withDate = true): string {
+export function answerHeadEnd(
+  close: boolean,
+  keepAliveTimeoutMs: number,
+  withDate = true,
+  last = '',
+): string {
   const date = withDate ? `Date: ${httpDate(Date.now())}\r\n` : '';
-  if (close) return `${date}Connection: close\r\n\r\n`;
+  if (close) return `${date}Connection: close\r\n${last}\r\n`;
   if (keepAliveTimeoutMs > 0)
-    return `${date}Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n\r\n`;
-  return `${date}Connection: keep-alive\r\n\r\n`;
+    return `${date}Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n${last}\r\n`;
+  return `${date}Connection: keep-alive\r\n${last}\r\n`;
 }
 
 export class Http1LeanPath<T> {

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { call, type Answer } from '../support/http-call.js';
-import { built, cli, spawnGatehouse, startServer, type ServerProcess } from '../support/server-process.js';
+import { startProxy, type ProxyProcess } from '../support/proxy-process.js';
+import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
 const POLICY = 'test/fixtures/proxy/policy.yaml';
 const WEB = 'spiffe://example.org/client/web';
@@ -24,28 +25,6 @@ const REPORT = 'spiffe://example.org/client/report';
 const HELLO = 'spiffe://example.org/svc/hello';
 const PREVIEW = 'spiffe://example.org/svc/hello-preview';
 const CONTROL_PLANE = 'spiffe://example.org/gatehouse';
-
-interface ProxyProcess {
-  url: string;
-  /** Where `/metrics` is served, when started with `--metrics-listen`. */
-  metrics: string | undefined;
-  stderr(): string;
-  stop(): Promise<number | null>;
-}
-
-async function startProxy(args: string[], options: { synced: boolean }): Promise<ProxyProcess> {
-  const p = await spawnGatehouse(
-    'proxy',
-    ['proxy', '--listen', '127.0.0.1:0', ...args],
-    { GATEHOUSE_TOKEN: '', GATEHOUSE_SERVER: '' },
-    (out, err) => {
-      const m = /listening\s+(https?:\/\/\S+)/.exec(out);
-      return m && (!options.synced || err.includes('"proxy_synced"')) ? m[1] : undefined;
-    },
-  );
-  const metrics = /metrics\s+(http:\/\/\S+)\/metrics/.exec(p.stdout())?.[1];
-  return { url: p.found, metrics, stderr: p.stderr, stop: p.stop };
-}
 
 /** Writes raw bytes on a TLS connection (with a client SVID) and returns the status code the proxy answers. */
 function raw(url: string, text: string, cert: { chain: string; key: string }): Promise<number> {
