@@ -326,8 +326,8 @@ for (const reader of ['node', 'lean'] as const) {
         'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nxx',
         'HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n',
         'HTTP/1.1 200 OK\r\nbad\u0001value: x\r\n\r\n',
-      // A value no HTTP server may send (DEL), whoever is to write it to the client.
-      'HTTP/1.1 200 OK\r\nx: a\u007fb\r\ncontent-length: 0\r\n\r\n',
+        // A value no HTTP server may send (DEL), whoever is to write it to the client.
+        'HTTP/1.1 200 OK\r\nx: a\u007fb\r\ncontent-length: 0\r\n\r\n',
       ];
       for (const response of malformed) {
         const up = await scripted([response]);
