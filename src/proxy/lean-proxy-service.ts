@@ -56,7 +56,13 @@ export function leanProxyService(
         complete: true,
         body: exchange.body,
       };
-      handler(req, new LeanResponse(exchange));
+      try {
+        handler(req, new LeanResponse(exchange));
+      } catch {
+        // The handler answers its own failures; should it throw even so, nothing was forwarded
+        // and the connection is cut rather than left without an answer.
+        exchange.socket.destroy();
+      }
     },
   };
 }
