@@ -14,8 +14,7 @@ import { answerHeadEnd, type LeanExchange } from '../server/http1-lean-path.js';
 import type { ProxyResponse } from './proxy-exchange.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const ASCII_VALUE = /^[\t\x20-\x7e]*$/;
-const LATIN1_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const SENDABLE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export class InvalidAnswerError extends Error {
   readonly code = 'ERR_INVALID_CHAR';
@@ -25,8 +24,6 @@ export class LeanResponse implements ProxyResponse {
   headersSent = false;
   /** The head, until it goes out with the first body bytes or the end. */
   private head: string | undefined;
-  /** The head holds bytes above 0x7F (Latin-1): it is written apart from UTF-8 text. */
-  private latin1Head = false;
   private bodyless: boolean;
   private chunked = false;
   private close = false;
@@ -41,23 +38,23 @@ export class LeanResponse implements ProxyResponse {
     if (this.headersSent) throw new Error('the answer head was already written');
     if (!Number.isInteger(status) || status < 100 || status > 999)
       throw new RangeError(`invalid status ${status}`);
-    if (!this.sendable(reason)) throw new InvalidAnswerError('invalid character in the reason phrase');
+    if (!SENDABLE.test(reason)) throw new InvalidAnswerError('invalid character in the reason phrase');
     let head = `HTTP/1.1 ${status} ${reason}\r\n`;
     let length = false;
     let date = false;
+    let connection = false;
     let close = this.exchange.mustClose;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
       if (!TOKEN.test(name)) throw new InvalidAnswerError(`invalid field name \`${name.slice(0, 100)}\``);
-      if (!this.sendable(value)) throw new InvalidAnswerError(`invalid character in field \`${name}\``);
+      if (!SENDABLE.test(value)) throw new InvalidAnswerError(`invalid character in field \`${name}\``);
       const lower = name.toLowerCase();
       if (lower === 'connection') {
-        // Only the proxy's own answers set it, to close; Node's server then writes no other.
-        if (/\bclose\b/i.test(value)) close = true;
-        continue;
-      }
-      if (lower === 'content-length') length = true;
+        // Written as given, and no other (as Node does); only the proxy's own answers set it.
+        connection = true;
+        if (/close/i.test(value)) close = true;
+      } else if (lower === 'content-length') length = true;
       else if (lower === 'date') date = true;
       head += `${name}: ${value}\r\n`;
     }
@@ -66,12 +63,11 @@ export class LeanResponse implements ProxyResponse {
     this.close = close;
     this.head =
       head +
-      answerHeadEnd(
-        close,
-        this.exchange.keepAliveTimeoutMs,
-        !date,
-        this.chunked ? 'Transfer-Encoding: chunked\r\n' : '',
-      );
+      answerHeadEnd(close, this.exchange.keepAliveTimeoutMs, {
+        date,
+        connection,
+        last: this.chunked ? 'Transfer-Encoding: chunked\r\n' : '',
+      });
     this.headersSent = true;
     return this;
   }
@@ -116,15 +112,12 @@ export class LeanResponse implements ProxyResponse {
       socket.write(text);
       socket.write(`\r\n${last}`, 'latin1');
       socket.uncork();
-    } else if (this.head !== undefined && !this.latin1Head) {
-      // The usual case, a JSON answer: head and body in one write.
-      socket.write(this.head + text);
-      this.head = undefined;
     } else {
-      socket.cork();
-      this.flushHead();
-      socket.write(text);
-      socket.uncork();
+      // Head and text in one write, as Node writes them: one string, in UTF-8 (a field value
+      // beyond ASCII, which only an upstream's answer has and it never comes with a text, would
+      // go out UTF-8 encoded here as it does from Node).
+      socket.write((this.head ?? '') + text);
+      this.head = undefined;
     }
     this.forgetListeners();
     this.exchange.done(this.close);
@@ -154,14 +147,6 @@ export class LeanResponse implements ProxyResponse {
     if (this.head === undefined) return;
     this.exchange.socket.write(this.head, 'latin1');
     this.head = undefined;
-  }
-
-  /** Whether Node would send `value` in a field (and so here); notes a value beyond ASCII. */
-  private sendable(value: string): boolean {
-    if (ASCII_VALUE.test(value)) return true;
-    if (!LATIN1_VALUE.test(value)) return false;
-    this.latin1Head = true;
-    return true;
   }
 
   /** The answer is whole: the connection's next exchanges are not this one's listeners' business. */

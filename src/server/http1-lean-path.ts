@@ -106,16 +106,18 @@ function httpDate(now: number): string {
 /**
  * The last fields of an answer's head and the empty line after them, as
  * Node's server writes them: `Date` (unless the answer has one),
- * `Connection`, `Keep-Alive` whenever there is a keep-alive timeout (in
- * whole seconds), then `last` (a field line with its CRLF, or nothing).
+ * `Connection` and `Keep-Alive` whenever there is a keep-alive timeout (in
+ * whole seconds; neither when the answer has its own `Connection`), then
+ * `last` (a field line with its CRLF).
  */
 export function answerHeadEnd(
   close: boolean,
   keepAliveTimeoutMs: number,
-  withDate = true,
-  last = '',
+  has: { date?: boolean; connection?: boolean; last?: string } = {},
 ): string {
-  const date = withDate ? `Date: ${httpDate(Date.now())}\r\n` : '';
+  const date = has.date ? '' : `Date: ${httpDate(Date.now())}\r\n`;
+  const last = has.last ?? '';
+  if (has.connection) return `${date}${last}\r\n`;
   if (close) return `${date}Connection: close\r\n${last}\r\n`;
   if (keepAliveTimeoutMs > 0)
     return `${date}Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(keepAliveTimeoutMs / 1000)}\r\n${last}\r\n`;
