@@ -19,7 +19,7 @@ import { controlPlaneClient } from './control-plane-client.js';
 import { DecisionShipper } from './decision-shipper.js';
 import { Forwarder } from './forwarder.js';
 import { LocalVerifier } from './local-verifier.js';
-import { leanProxyLimits, leanProxyService } from './lean-proxy-service.js';
+import { leanProxyPath } from './lean-proxy-service.js';
 import { proxyHandler, sendJson } from './proxy-handler.js';
 import { ProxyMetrics, serveProxyMetrics } from './proxy-metrics.js';
 import { SyncClient } from './sync-client.js';
@@ -157,8 +157,7 @@ export async function startProxy(
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   // Plain requests are read and answered without Node's request and response objects.
   leadWithLeanPath(server, config.tls ? 'secureConnection' : 'connection', {
-    service: leanProxyService(handler),
-    limits: leanProxyLimits(HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS),
+    ...leanProxyPath(handler, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS),
     counters: metrics.lean,
   });
   server.on('clientError', answerClientError);

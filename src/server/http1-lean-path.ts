@@ -86,6 +86,12 @@ export interface LeanPathOptions<T> {
   handOff(socket: Socket): void;
   /** Counted into as requests are served and connections handed off. */
   counters?: LeanPathCounters;
+  /**
+   * A body not whole this long after its head (checked once a second) goes
+   * with its connection to Node's server, which can stream it, rather than
+   * being held here until it is; without it, the body timeout applies.
+   */
+  slowBodyHandOffMs?: number;
 }
 
 /** How often the timeouts are checked: as often as Node's server checks its own. */
@@ -295,6 +301,13 @@ class LeanConnection<T> implements LeanExchange {
     } else if (this.next_ === undefined) {
       if (now - this.requestStartedAt > limits.headersTimeoutMs)
         this.fail(new HttpError(408, 'request_timeout', 'request was not received in time'));
+    } else if (
+      this.path.options.slowBodyHandOffMs !== undefined &&
+      now - this.headReadAt > this.path.options.slowBodyHandOffMs
+    ) {
+      // The head was taken but nothing served: the bytes are all still here for Node to read.
+      this.next_ = undefined;
+      this.handOff();
     } else if (now - this.headReadAt > limits.bodyTimeoutMs) {
       this.fail(
         new HttpError(408, 'body_timeout', `request body was not received within ${limits.bodyTimeoutMs} ms`),

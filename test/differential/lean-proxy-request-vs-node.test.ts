@@ -16,7 +16,7 @@ import net, { type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { Forwarder, type ForwardOptions } from '../../src/proxy/forwarder.js';
-import { leanProxyLimits, leanProxyService } from '../../src/proxy/lean-proxy-service.js';
+import { leanProxyPath } from '../../src/proxy/lean-proxy-service.js';
 import type { ProxyRequest, ProxyResponse } from '../../src/proxy/proxy-exchange.js';
 import { sendJson } from '../../src/proxy/proxy-handler.js';
 import { leadWithLeanPath, leanPathCounters } from '../../src/server/http1-lean-path.js';
@@ -74,8 +74,7 @@ before(async () => {
     server.headersTimeout = 20_000;
     if (leads)
       leadWithLeanPath(server, 'connection', {
-        service: leanProxyService(handler),
-        limits: leanProxyLimits(20_000, 65_000),
+        ...leanProxyPath(handler, 20_000, 65_000),
         counters: lean,
       });
     server.listen(0, '127.0.0.1');

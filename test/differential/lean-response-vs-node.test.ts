@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { leanProxyLimits, leanProxyService } from '../../src/proxy/lean-proxy-service.js';
+import { leanProxyPath } from '../../src/proxy/lean-proxy-service.js';
 import type { ProxyRequest, ProxyResponse } from '../../src/proxy/proxy-exchange.js';
 import { leadWithLeanPath } from '../../src/server/http1-lean-path.js';
 
@@ -60,10 +60,7 @@ async function listen(server: Server): Promise<number> {
 before(async () => {
   nodeServer = createServer(handler);
   leanServer = createServer(handler);
-  leadWithLeanPath(leanServer, 'connection', {
-    service: leanProxyService(handler),
-    limits: leanProxyLimits(20_000, KEEP_ALIVE_MS),
-  });
+  leadWithLeanPath(leanServer, 'connection', leanProxyPath(handler, 20_000, KEEP_ALIVE_MS));
   nodePort = await listen(nodeServer);
   leanPort = await listen(leanServer);
 });

@@ -15,10 +15,10 @@ import {
   ResponseParseError,
   type ResponseHead,
 } from '../../src/proxy/http1-response-parser.js';
-import { leanProxyLimits, leanProxyService } from '../../src/proxy/lean-proxy-service.js';
+import { leanProxyPath } from '../../src/proxy/lean-proxy-service.js';
 import type { ProxyRequest, ProxyResponse } from '../../src/proxy/proxy-exchange.js';
 import { sendJson } from '../../src/proxy/proxy-handler.js';
-import { leadWithLeanPath } from '../../src/server/http1-lean-path.js';
+import { leadWithLeanPath, leanPathCounters } from '../../src/server/http1-lean-path.js';
 
 const OPTIONS: ForwardOptions = {
   path: '/',
@@ -104,14 +104,13 @@ async function frontOf(reader: Reader, upstream: number, timeoutMs = 60_000) {
   const handler = (req: ProxyRequest, res: ProxyResponse) =>
     forwarder.forward(req, res, { ...OPTIONS, path: req.url! });
   const server = http.createServer(handler);
+  const lean = leanPathCounters();
   if (reader === 'lean')
-    leadWithLeanPath(server, 'connection', {
-      service: leanProxyService(handler),
-      limits: leanProxyLimits(20_000, 65_000),
-    });
+    leadWithLeanPath(server, 'connection', { ...leanProxyPath(handler, 20_000, 65_000), counters: lean });
   const port = await listen(server);
   return {
     port,
+    lean,
     close: () => {
       forwarder.close();
       server.closeAllConnections();
@@ -215,6 +214,32 @@ for (const reader of ['node', 'lean'] as const) {
         assert.equal(h['x-forwarded-for'], '127.0.0.1');
         assert.equal(h['x-forwarded-proto'], 'http');
         assert.match(String(h.host), /^127\.0\.0\.1:\d+$/);
+      } finally {
+        f.close();
+      }
+    });
+
+    test('a body that arrives slowly is streamed, not held (the lean path hands it to Node)', async () => {
+      const f = await front(upstreamPort);
+      try {
+        seen.length = 0;
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = net.connect(f.port, '127.0.0.1', () =>
+            socket.write(
+              'POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabcde',
+            ),
+          );
+          let got = '';
+          socket.setEncoding('latin1');
+          socket.on('data', (d: string) => (got += d));
+          socket.on('close', () => resolve(got));
+          socket.on('error', reject);
+          setTimeout(() => socket.write('fghij'), 2300);
+        });
+        assert.match(answer, /^HTTP\/1\.1 200 /);
+        assert.match(answer, /\r\nPOST \/slow 10\r\n/);
+        assert.equal(seen[0]!.length, 10);
+        if (reader === 'lean') assert.deepEqual(f.lean, { served: 0, handedOff: 1 });
       } finally {
         f.close();
       }
