@@ -140,10 +140,7 @@ export class Forwarder {
       }
     });
     this.dispatch(ex, this.reusable());
-    if (whole) {
-      // Read whole by the lean path: sent with the head, in one write.
-      ex.sent = true;
-    } else if (framing !== 'none') this.streamBody(ex, req);
+    if (!whole && framing !== 'none') this.streamBody(ex, req);
   }
 
   /** Closes the idle upstream connections; busy ones finish their exchange. */
@@ -167,10 +164,12 @@ export class Forwarder {
     c.start(ex);
     // Latin-1: field values are as the client's bytes were read (obs-text included).
     if ('whole' in ex.req && ex.req.body.length > 0) {
+      // Read whole by the lean path: the body goes with the head.
       c.socket.cork();
       c.socket.write(ex.head, 'latin1');
       c.socket.write(ex.req.body);
       c.socket.uncork();
+      ex.sent = true;
     } else c.socket.write(ex.head, 'latin1');
     if (ex.framing === 'none') ex.sent = true;
   }

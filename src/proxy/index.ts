@@ -14,3 +14,4 @@ export { proxyHandler, NO_POLICY_MESSAGE } from './proxy-handler.js';
 export type { ProxyHandlerOptions } from './proxy-handler.js';
 export { controlPlaneClient, ControlPlaneError } from './control-plane-client.js';
 export type { ControlPlaneClient, ControlPlaneClientOptions } from './control-plane-client.js';
+export type { ProxyRequest, ProxyResponse, WholeRequest } from './proxy-exchange.js';
