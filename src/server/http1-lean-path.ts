@@ -233,7 +233,7 @@ class LeanConnection<T> implements LeanExchange {
   private scanner: HeadScanner | undefined;
   private scanned: ReturnType<HeadScanner['push']> = INCOMPLETE;
   /** The head of the next request, once read and taken, while its body arrives; what the service took. */
-  private next_: { head: RequestHead; taken: T } | undefined;
+  private pending: { head: RequestHead; taken: T } | undefined;
   /** The request being answered (valid while `busy`). */
   head!: RequestHead;
   body: Buffer = EMPTY;
@@ -298,7 +298,7 @@ class LeanConnection<T> implements LeanExchange {
     const { limits } = this.path.options;
     if (this.size === 0) {
       if (now - this.idleSince > limits.keepAliveTimeoutMs) this.socket.destroy();
-    } else if (this.next_ === undefined) {
+    } else if (this.pending === undefined) {
       if (now - this.requestStartedAt > limits.headersTimeoutMs)
         this.fail(new HttpError(408, 'request_timeout', 'request was not received in time'));
     } else if (
@@ -306,7 +306,7 @@ class LeanConnection<T> implements LeanExchange {
       now - this.headReadAt > this.path.options.slowBodyHandOffMs
     ) {
       // The head was taken but nothing served: the bytes are all still here for Node to read.
-      this.next_ = undefined;
+      this.pending = undefined;
       this.handOff();
     } else if (now - this.headReadAt > limits.bodyTimeoutMs) {
       this.fail(
@@ -349,7 +349,7 @@ class LeanConnection<T> implements LeanExchange {
   private read(): void {
     if (this.size === 0 || this.busy) return;
     const { service, limits } = this.path.options;
-    if (this.next_ === undefined) {
+    if (this.pending === undefined) {
       // A head that did not come whole is followed piece by piece, and read once it has ended:
       // joined and read again at every piece, one dripping in would cost time squared.
       if (this.scanner !== undefined && this.scanned === INCOMPLETE) return;
@@ -363,10 +363,10 @@ class LeanConnection<T> implements LeanExchange {
         this.handOff();
         return;
       }
-      this.next_ = { head: head as RequestHead, taken };
+      this.pending = { head: head as RequestHead, taken };
       this.headReadAt = this.path.now();
     }
-    const { head, taken } = this.next_;
+    const { head, taken } = this.pending;
     const end = head.headBytes + head.contentLength;
     if (this.size < end) return;
     const buf = this.joined();
@@ -374,7 +374,7 @@ class LeanConnection<T> implements LeanExchange {
     this.body = buf.subarray(head.headBytes, end);
     this.keep(buf.subarray(end));
     if (this.size > 0) this.requestStartedAt = this.path.now();
-    this.next_ = undefined;
+    this.pending = undefined;
     this.busy = true;
     this.path.counters.served++;
     if (head.close) this.closeAfter = true;
