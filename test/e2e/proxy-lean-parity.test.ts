@@ -37,7 +37,7 @@ interface Exchange {
 interface Sent {
   method: string;
   path: string;
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
   body?: string;
 }
 
@@ -285,7 +285,7 @@ describe(
         const handOff: Sent = {
           method: 'GET',
           path: '/hello/plain',
-          headers: { 'x-twice': ['a', 'b'] as unknown as string },
+          headers: { 'x-twice': ['a', 'b'] },
         };
         seen = [];
         const [, node] = await onOneConnection(proxy.url, [handOff, request]);
