@@ -75,7 +75,7 @@ export class ProxyMetrics {
     metric(
       'gatehouse_proxy_lean_handoffs_total',
       'counter',
-      "Connections handed to Node's HTTP server at a request the lean path does not read (a body over 64 KiB, chunked, Expect, Upgrade, a field given twice, ...).",
+      "Connections handed to Node's HTTP server at a request the lean path does not read (a body over 64 KiB or arriving slowly, chunked, Expect, Upgrade, a field given twice, ...).",
       this.lean.handedOff,
     );
     const policy = this.sync.policy;
