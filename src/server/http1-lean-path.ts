@@ -239,6 +239,10 @@ class LeanConnection<T> implements LeanExchange {
   body: Buffer = EMPTY;
   /** A request is being answered. */
   private busy = false;
+  /** Requests are being read and served (see `read`). */
+  private reading = false;
+  /** The client has not taken the answers written: nothing more is read until it does. */
+  private draining = false;
   /** End the connection after the answer under way: the client asked, or ended its side. */
   private closeAfter = false;
   /** When the first byte of the next request arrived; when its head was read. */
@@ -286,7 +290,7 @@ class LeanConnection<T> implements LeanExchange {
   }
 
   closeIfIdle(): void {
-    if (!this.busy && this.size === 0) this.socket.destroy();
+    if (!this.busy && !this.draining && this.size === 0) this.socket.destroy();
   }
 
   destroy(): void {
@@ -294,7 +298,9 @@ class LeanConnection<T> implements LeanExchange {
   }
 
   checkTimeouts(now: number): void {
-    if (this.busy || this.socket.destroyed) return;
+    // Not while an answer is under way or waits for the client to take it (Node's server has no
+    // timeout on writing either).
+    if (this.busy || this.draining || this.socket.destroyed) return;
     const { limits } = this.path.options;
     if (this.size === 0) {
       if (now - this.idleSince > limits.keepAliveTimeoutMs) this.socket.destroy();
@@ -327,7 +333,7 @@ class LeanConnection<T> implements LeanExchange {
     this.parts.push(chunk);
     this.size += chunk.length;
     if (this.scanner !== undefined && this.scanned === INCOMPLETE) this.scanned = this.scanner.push(chunk);
-    if (!this.busy) this.read();
+    this.read();
     if (this.size > holdLimit(this.path.options.limits)) this.socket.pause();
   }
 
@@ -345,30 +351,47 @@ class LeanConnection<T> implements LeanExchange {
     this.scanned = INCOMPLETE;
   }
 
-  /** Serves the next request when it is all here; hands the connection off at the first not taken. */
+  /**
+   * Serves the requests that are all here, one after the other; hands the
+   * connection off at the first not taken. A loop, not a recursion: a
+   * service that answers before `serve` returns (the proxy's deny) calls
+   * `done()`, which must not serve the next request from inside this one,
+   * or a client pipelining thousands would nest a call for each.
+   */
   private read(): void {
-    if (this.size === 0 || this.busy) return;
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      let more = true;
+      while (more) more = !this.busy && !this.draining && this.size > 0 && this.readOne();
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Reads and serves the next request if it is all here; false when there is nothing more to do now. */
+  private readOne(): boolean {
     const { service, limits } = this.path.options;
     if (this.pending === undefined) {
       // A head that did not come whole is followed piece by piece, and read once it has ended:
       // joined and read again at every piece, one dripping in would cost time squared.
-      if (this.scanner !== undefined && this.scanned === INCOMPLETE) return;
+      if (this.scanner !== undefined && this.scanned === INCOMPLETE) return false;
       const head = this.scanned === NOT_PLAIN ? NOT_PLAIN : readRequestHead(this.joined(), limits);
       if (head === INCOMPLETE) {
         this.scanner = new HeadScanner(limits.maxHeaderBytes, this.joined());
-        return;
+        return false;
       }
       const taken = head === NOT_PLAIN ? undefined : service.take(head);
       if (taken === undefined) {
         this.handOff();
-        return;
+        return false;
       }
       this.pending = { head: head as RequestHead, taken };
       this.headReadAt = this.path.now();
     }
     const { head, taken } = this.pending;
     const end = head.headBytes + head.contentLength;
-    if (this.size < end) return;
+    if (this.size < end) return false;
     const buf = this.joined();
     this.head = head;
     this.body = buf.subarray(head.headBytes, end);
@@ -379,6 +402,7 @@ class LeanConnection<T> implements LeanExchange {
     this.path.counters.served++;
     if (head.close) this.closeAfter = true;
     service.serve(taken, this);
+    return true;
   }
 
   done(close: boolean): void {
@@ -394,8 +418,13 @@ class LeanConnection<T> implements LeanExchange {
       return;
     }
     // A client that stopped reading its answers is read again once it takes them.
-    if (socket.writableNeedDrain) socket.once('drain', () => this.resume());
-    else this.resume();
+    if (socket.writableNeedDrain) {
+      this.draining = true;
+      socket.once('drain', () => {
+        this.draining = false;
+        this.resume();
+      });
+    } else this.resume();
   }
 
   private resume(): void {

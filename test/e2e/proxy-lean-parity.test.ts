@@ -338,5 +338,30 @@ describe(
       );
       assert.ok(got.indexOf('/hello/a') < got.indexOf('/hello/b'));
     });
+
+    test('thousands of pipelined requests answered at once (denied) are served in turn, not in nested calls', async () => {
+      // A deny is answered before the handler returns: serving the next request from inside that
+      // answer, and so on, would nest one call per request until the stack ran out.
+      const { port } = new URL(enforcing.url);
+      const net = await import('node:net');
+      const n = 1500;
+      const text =
+        'GET /hello/x HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n - 1) +
+        'GET /hello/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
+      const got = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(text));
+        let data = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => (data += d));
+        socket.on('close', () => resolve(data));
+        socket.on('error', reject);
+      });
+      const statuses = [...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+      assert.equal(statuses.length, n);
+      assert.ok(statuses.every((s) => s === 403));
+      assert.doesNotMatch(enforcing.stderr(), /Maximum call stack|proxy_request_failed/);
+      const after = await fetch(`${enforcing.url}/hello/x`);
+      assert.equal(after.status, 403, 'the proxy still serves');
+    });
   },
 );

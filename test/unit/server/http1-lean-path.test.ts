@@ -49,6 +49,7 @@ const router = new Router()
       lean: true,
     },
   )
+  .add('GET', '/lean-big', () => ({ status: 200, body: 'b'.repeat(512 * 1024) }), { lean: true })
   .add(
     'GET',
     '/lean-slow',
@@ -182,6 +183,29 @@ test("on Node's path, a route's own 4xx over a body still arriving keeps the con
   assert.match(answers[0]!.head, /^HTTP\/1\.1 403 /);
   assert.match(answers[0]!.head, /\r\nConnection: keep-alive/i);
   assert.deepEqual(JSON.parse(answers[1]!.body), { node: {} });
+  c.socket.destroy();
+});
+
+test('a client that does not read its answers is not served more until it does, however its requests arrive', async () => {
+  const counters = leanPathCounters();
+  const { port } = await start({}, counters);
+  const c = client(port);
+  c.socket.pause();
+  await once(c.socket, 'connect');
+  // One request at a time, each after the answers before have filled the socket's buffers.
+  const n = 30;
+  for (let i = 0; i < n; i++) {
+    c.socket.write('GET /lean-big HTTP/1.1\r\nHost: t\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const servedWhilePaused = counters.served;
+  assert.ok(servedWhilePaused < n / 2, `served ${servedWhilePaused} of ${n} to a client reading nothing`);
+  c.socket.resume();
+  const answers = await c.answers(n, 10_000);
+  assert.equal(answers.length, n);
+  assert.ok(answers.every((a) => a.body.length === 512 * 1024));
+  assert.equal(counters.served, n);
   c.socket.destroy();
 });
 
