@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -72,6 +72,19 @@ async function onOneConnection(url: string, requests: Sent[]): Promise<Exchange[
     agent.destroy();
   }
   return answers;
+}
+
+/** Writes `text` (requests, the last asking to close) on one connection; every byte answered until it closes. */
+function pipelined(url: string, text: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(text));
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (data += d));
+    socket.on('close', () => resolve(data));
+    socket.on('error', reject);
+  });
 }
 
 /** An answer without what differs by design: the date and the decision id (also in a JSON body). */
@@ -305,8 +318,6 @@ describe(
 
     test('pipelined requests on the lean path are answered in order, each once', async () => {
       const bearer = { authorization: `Bearer ${token}` };
-      const { port } = new URL(enforcing.url);
-      const net = await import('node:net');
       const paths = ['/hello/a', '/hello/chunked', '/hello/empty', '/admin/no'];
       // Enough on one connection that listeners left behind by each answer would be reported.
       for (let i = 0; i < 20; i++) paths.push(`/hello/more-${i}`);
@@ -319,14 +330,7 @@ describe(
             (i === paths.length - 1 ? 'Connection: close\r\n\r\n' : '\r\n'),
         )
         .join('');
-      const got = await new Promise<string>((resolve, reject) => {
-        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(text));
-        let data = '';
-        socket.setEncoding('latin1');
-        socket.on('data', (d: string) => (data += d));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-      });
+      const got = await pipelined(enforcing.url, text);
       const statuses = [...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
       assert.deepEqual(statuses, [200, 200, 204, 403, ...Array<number>(21).fill(200)]);
       assert.doesNotMatch(enforcing.stderr(), /MaxListenersExceeded/);
@@ -342,20 +346,11 @@ describe(
     test('thousands of pipelined requests answered at once (denied) are served in turn, not in nested calls', async () => {
       // A deny is answered before the handler returns: serving the next request from inside that
       // answer, and so on, would nest one call per request until the stack ran out.
-      const { port } = new URL(enforcing.url);
-      const net = await import('node:net');
       const n = 1500;
       const text =
         'GET /hello/x HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(n - 1) +
         'GET /hello/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
-      const got = await new Promise<string>((resolve, reject) => {
-        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(text));
-        let data = '';
-        socket.setEncoding('latin1');
-        socket.on('data', (d: string) => (data += d));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-      });
+      const got = await pipelined(enforcing.url, text);
       const statuses = [...got.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
       assert.equal(statuses.length, n);
       assert.ok(statuses.every((s) => s === 403));
