@@ -10,10 +10,9 @@
  * The head waits for the first body bytes or the end, and goes out with
  * them in one write.
  */
-import { answerHeadEnd, type LeanExchange } from '../server/http1-lean-path.js';
+import { answerHeadEnd, FIELD_NAME, type LeanExchange } from '../server/http1-lean-path.js';
 import type { ProxyResponse } from './proxy-exchange.js';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SENDABLE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export class InvalidAnswerError extends Error {
@@ -47,7 +46,8 @@ export class LeanResponse implements ProxyResponse {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      if (!TOKEN.test(name)) throw new InvalidAnswerError(`invalid field name \`${name.slice(0, 100)}\``);
+      if (!FIELD_NAME.test(name))
+        throw new InvalidAnswerError(`invalid field name \`${name.slice(0, 100)}\``);
       if (!SENDABLE.test(value)) throw new InvalidAnswerError(`invalid character in field \`${name}\``);
       const lower = name.toLowerCase();
       if (lower === 'connection') {

@@ -97,6 +97,9 @@ export interface LeanPathOptions<T> {
 /** How often the timeouts are checked: as often as Node's server checks its own. */
 const SWEEP_MS = 1000;
 
+/** A field name an answer may carry: a token (RFC 9110 §5.6.2), as Node checks the names it writes. */
+export const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** The `Date` field, made once a second. */
 let dateSecond = -1;
 let dateField = '';

@@ -8,16 +8,15 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { answerPayload, dispatch, targetPath, type IncomingRequest } from './http-exchange.js';
-import { answerHeadEnd, type LeanExchange, type LeanService } from './http1-lean-path.js';
+import { answerHeadEnd, FIELD_NAME, type LeanExchange, type LeanService } from './http1-lean-path.js';
 import type { RequestHead } from './http1-request-head.js';
 import type { Logger } from './logger.js';
 import type { RouteMatch, RouteResponse, Router } from './router.js';
 
 type LeanRoute = Extract<RouteMatch, { handler: unknown }>;
 
-// A field name is a token; a value is visible ASCII, spaces and tabs. Checked, as Node checks
-// the fields it writes, so that no route can split an answer with a CR or LF.
-const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A value is visible ASCII, spaces and tabs. Checked with the name, as Node checks the fields it
+// writes, so that no route can split an answer with a CR or LF.
 const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 
 const INTERNAL = { error: { code: 'internal_error', message: 'internal error' } };
