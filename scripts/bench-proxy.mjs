@@ -227,6 +227,8 @@ async function main(args) {
         serverUrl,
         '--token-file',
         join(args.dir, 'admin.token'),
+        '--decision-spool',
+        join(args.dir, 'spool'),
         '--log-level',
         'info',
       ]),

@@ -10,7 +10,13 @@ import https from 'node:https';
 export interface ControlPlaneClient {
   readonly server: string;
   get<T>(path: string): Promise<T>;
+  /** Posts `body` as JSON; a {@link JsonText} is sent as it is. */
   post<T>(path: string, body: unknown): Promise<T>;
+}
+
+/** A body already written as JSON (the decision spool's records are): sent without serializing it again. */
+export class JsonText {
+  constructor(readonly text: string) {}
 }
 
 /** A call that failed: `status` 0 when the server could not be reached or did not answer in time. */
@@ -81,7 +87,12 @@ export function controlPlaneClient(options: ControlPlaneClientOptions): ControlP
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Answer;
     try {
-      res = await exchange(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+      res = await exchange(
+        method,
+        path,
+        headers,
+        body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
+      );
     } catch (err) {
       const e = err as { cause?: { code?: string }; code?: string; message: string };
       const cause = e.cause?.code ?? (e.code === 'ABORT_ERR' ? undefined : e.code) ?? e.message;

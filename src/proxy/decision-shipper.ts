@@ -8,11 +8,16 @@
  * arriving when the buffer is full is dropped and counted, never the proxy's
  * answer. Delivery is at least once: a batch whose answer was lost is sent
  * again, and the server skips decision ids it has already written.
+ *
+ * With a spool (decision-spool.ts) every buffered record is also in a file
+ * before its caller is answered ({@link DecisionShipper.settle}), and what a
+ * run left unshipped is shipped by the next one.
  */
 import type { UnchainedRecord } from '../core/log/hash-chain.js';
 import type { Logger } from '../server/logger.js';
 import type { RecordsResponse } from '../server/routes/sync-routes.js';
-import type { ControlPlaneClient } from './control-plane-client.js';
+import { JsonText, type ControlPlaneClient } from './control-plane-client.js';
+import { DecisionSpool, type SpooledRecord } from './decision-spool.js';
 
 export interface DecisionShipperOptions {
   client: ControlPlaneClient;
@@ -23,21 +28,36 @@ export interface DecisionShipperOptions {
   maxBatch?: number;
   /** Pause between shipments; default 200 ms. */
   intervalMs?: number;
+  /** The spool's directory (decision-spool.ts); records are kept in memory only when absent. */
+  spoolDir?: string;
+  /** Records to a spool segment; default 10 000. */
+  spoolSegmentRecords?: number;
 }
 
 export interface ShipperStats {
   buffered: number;
   shipped: number;
-  /** Records dropped because the buffer was full. */
+  /** Records dropped because the buffer was full, or refused by the server as malformed. */
   dropped: number;
+  /** Records the spool could not write (they are shipped from memory all the same). */
+  unspooled: number;
+  /** Records an earlier run left in the spool, taken up at start. */
+  recovered: number;
 }
+
+/** A buffered record: its JSON text and its number in the spool (-1 without one). */
+type Buffered = SpooledRecord;
 
 const MAX_BACKOFF_MS = 10_000;
 
 export class DecisionShipper {
-  private buffer: UnchainedRecord[] = [];
+  private buffer: Buffered[] = [];
   private shipped = 0;
   private dropped = 0;
+  private unspooled = 0;
+  private spoolFailures = 0;
+  private readonly recovered: number = 0;
+  private readonly spool: DecisionSpool | undefined;
   /** Dropped since the last warning. */
   private droppedUnreported = 0;
   private failures = 0;
@@ -52,9 +72,47 @@ export class DecisionShipper {
     this.maxBuffered = options.maxBuffered ?? 50_000;
     this.maxBatch = options.maxBatch ?? 500;
     this.intervalMs = options.intervalMs ?? 200;
+    if (options.spoolDir !== undefined) {
+      // Throws `store_error` when the directory cannot be used: the caller does not start.
+      this.spool = DecisionSpool.open(options.spoolDir, {
+        ...(options.spoolSegmentRecords !== undefined ? { segmentRecords: options.spoolSegmentRecords } : {}),
+        failed: (error, records) => {
+          this.unspooled += records;
+          // Logged at the 1st, 10th, 100th… failure: a full disk must not flood the log as well.
+          const failures = ++this.spoolFailures;
+          if (Number.isInteger(Math.log10(failures)))
+            options.logger.log('error', 'decision_spool_failed', {
+              error: error.message,
+              records,
+              failures,
+              unspooled: this.unspooled,
+            });
+        },
+      });
+      const { records, skipped, staleLock } = this.spool.recovery;
+      this.buffer.push(...records);
+      this.recovered = records.length;
+      if (records.length > 0 || skipped > 0 || staleLock) {
+        options.logger.log(skipped > 0 ? 'warn' : 'info', 'decision_spool_recovered', {
+          spool: options.spoolDir,
+          records: records.length,
+          skipped,
+          staleLock,
+        });
+      }
+    }
   }
 
-  /** Queues a record; O(1), never throws. */
+  /**
+   * Writes the records queued for the spool now, so that they are on file
+   * before an answer leaves; a no-op when there are none. Never throws: a
+   * failure is logged and counted.
+   */
+  settle(): void {
+    this.spool?.settle();
+  }
+
+  /** Queues a record; never throws. */
   push(record: UnchainedRecord): void {
     if (this.buffer.length >= this.maxBuffered) {
       this.dropped++;
@@ -65,11 +123,18 @@ export class DecisionShipper {
       }
       return;
     }
-    this.buffer.push(record);
+    const text = JSON.stringify(record);
+    this.buffer.push({ n: this.spool ? this.spool.append(text) : -1, text });
   }
 
   stats(): ShipperStats {
-    return { buffered: this.buffer.length, shipped: this.shipped, dropped: this.dropped };
+    return {
+      buffered: this.buffer.length,
+      shipped: this.shipped,
+      dropped: this.dropped,
+      unspooled: this.unspooled,
+      recovered: this.recovered,
+    };
   }
 
   start(): void {
@@ -79,7 +144,8 @@ export class DecisionShipper {
 
   /**
    * Stops shipping after trying to send what is buffered for at most
-   * `deadlineMs`; resolves with the records left unsent.
+   * `deadlineMs`; resolves with the records left unsent (kept in the spool
+   * for the next run, when there is one). Releases the spool.
    */
   async stop(deadlineMs: number): Promise<number> {
     this.stopped = true;
@@ -89,6 +155,7 @@ export class DecisionShipper {
     while (this.buffer.length > 0 && Date.now() < until) {
       if (!(await this.shipBatch())) break;
     }
+    this.spool?.close();
     return this.buffer.length;
   }
 
@@ -116,11 +183,13 @@ export class DecisionShipper {
     const batch = this.buffer.slice(0, this.maxBatch);
     let answer: RecordsResponse;
     try {
-      answer = await this.options.client.post<RecordsResponse>('/v1/decisions/records', { records: batch });
+      const body = new JsonText(`{"records":[${batch.map((b) => b.text).join(',')}]}`);
+      answer = await this.options.client.post<RecordsResponse>('/v1/decisions/records', body);
     } catch (err) {
       if ((err as { status?: number }).status === 400) {
         // The server refuses the batch as malformed: sending it again cannot help.
         this.buffer.splice(0, batch.length);
+        this.taken();
         this.dropped += batch.length;
         this.options.logger.log('error', 'decision_records_refused', {
           records: batch.length,
@@ -150,6 +219,7 @@ export class DecisionShipper {
     }
     const again = answer.failed.map((i) => batch[i]!).filter(Boolean);
     this.buffer.splice(0, batch.length, ...again);
+    this.taken();
     this.shipped += batch.length - again.length - refused.length;
     if (this.failures > 0 || this.droppedUnreported > 0) {
       this.options.logger.log('info', 'decision_shipping_restored', {
@@ -160,5 +230,16 @@ export class DecisionShipper {
       this.droppedUnreported = 0;
     }
     return again.length === 0;
+  }
+
+  /** Tells the spool that the records before the oldest still buffered need not be shipped again. */
+  private taken(): void {
+    if (!this.spool) return;
+    try {
+      this.spool.acknowledge(this.buffer.length > 0 ? this.buffer[0]!.n : this.spool.nextNumber());
+    } catch (error) {
+      // Only costs records shipped twice after a restart (the server skips ids it has written).
+      this.options.logger.log('warn', 'decision_spool_failed', { error: (error as Error).message });
+    }
   }
 }

@@ -46,6 +46,8 @@ export interface ForwarderOptions {
   timeoutMs?: number;
   /** Answers the client when the upstream cannot; `headers` are the forward's `responseHeaders`. */
   fail(res: ProxyResponse, status: 502 | 504, message: string, headers: readonly string[]): void;
+  /** Called just before the upstream's answer starts to go to the client (the decision spool settles). */
+  beforeAnswer?(): void;
 }
 
 // RFC 9110 §7.6.1 and the legacy names proxies still meet.
@@ -260,6 +262,11 @@ export class Forwarder {
     } else c.destroy();
   }
 
+  /** @internal Called by a connection about to write the upstream's answer to the client. */
+  beforeAnswer(): void {
+    this.options.beforeAnswer?.();
+  }
+
   /** @internal Called by a connection that failed during its exchange. */
   failed(c: Connection, ex: Exchange, err: unknown): void {
     if (ex.settled) return;
@@ -392,6 +399,7 @@ class Connection implements ResponseSink {
     const p = this.pending;
     if (!p) return;
     this.pending = undefined;
+    this.pool.beforeAnswer();
     // Throws on characters Node refuses in a reason phrase or a field value: a 502 then.
     ex.res.writeHead(p.status, p.reason, p.out);
     ex.responded = true;

@@ -37,7 +37,11 @@ export interface ProxyHandlerOptions {
   policy(): CompiledPolicy | undefined;
   verifier: LocalVerifier;
   forwarder: Forwarder;
-  records: { push(record: UnchainedRecord): void };
+  /**
+   * Where decision records go. `settle` is called before the proxy itself
+   * answers (a deny, a failure): a spooled record is on file by then.
+   */
+  records: { push(record: UnchainedRecord): void; settle(): void };
   clock: Clock;
   /** The same id source the synced engines use. */
   ids: Random;
@@ -71,6 +75,7 @@ export function proxyHandler(options: ProxyHandlerOptions): (req: ProxyRequest, 
     logger.log('error', 'proxy_request_failed', {
       error: err instanceof Error ? (err.stack ?? err.message) : String(err),
     });
+    records.settle();
     if (res.headersSent) res.destroy();
     else sendJson(res, 500, { error: { code: 'internal_error', message: 'internal error' } }, [], true);
   };
@@ -103,8 +108,12 @@ export function proxyHandler(options: ProxyHandlerOptions): (req: ProxyRequest, 
         latencyMicros: Number((process.hrtime.bigint() - started) / 1000n),
       }),
     );
-    if (!policy) return deny(req, res, 503, decision, 'policy_unavailable');
+    if (!policy) {
+      records.settle();
+      return deny(req, res, 503, decision, 'policy_unavailable');
+    }
     if (!decision.allowed || built.forwardPath === undefined) {
+      records.settle();
       return deny(req, res, decision.reason === 'request_invalid' ? 400 : 403, decision);
     }
     const upstreamHeaders = [DECISION_ID, decisionId];

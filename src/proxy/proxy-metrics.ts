@@ -63,8 +63,20 @@ export class ProxyMetrics {
     metric(
       'gatehouse_proxy_decision_records_dropped_total',
       'counter',
-      'Decision records dropped because the buffer was full while the control plane was unreachable.',
+      'Decision records dropped because the buffer was full while the control plane was unreachable, or refused by it as malformed.',
       s.dropped,
+    );
+    metric(
+      'gatehouse_proxy_decision_records_unspooled_total',
+      'counter',
+      'Decision records the spool could not write to its file (shipped from memory all the same).',
+      s.unspooled,
+    );
+    metric(
+      'gatehouse_proxy_decision_records_recovered_total',
+      'counter',
+      'Decision records an earlier run of the proxy left in the spool, taken up at start.',
+      s.recovered,
     );
     metric(
       'gatehouse_proxy_lean_requests_total',

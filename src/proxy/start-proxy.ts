@@ -49,6 +49,8 @@ export interface ProxyConfig {
   servicePort?: number;
   /** Decision records kept while the server is unreachable. */
   maxBufferedDecisions?: number;
+  /** Where decision records wait until shipped (decision-spool.ts); in memory only when absent. */
+  decisionSpool?: string;
   /** Where to serve `/metrics`, `/healthz` and `/readyz` (docs/enforce.md); none when absent. */
   metrics?: { host: string; port: number };
 }
@@ -91,13 +93,16 @@ export async function startProxy(
     client,
     logger,
     ...(config.maxBufferedDecisions !== undefined ? { maxBuffered: config.maxBufferedDecisions } : {}),
+    ...(config.decisionSpool !== undefined ? { spoolDir: config.decisionSpool } : {}),
   });
   const forwarder = new Forwarder({
     upstream: config.upstream,
     fail: (res, status, message, headers) => {
+      shipper.settle();
       const code = status === 504 ? 'upstream_timeout' : 'upstream_unavailable';
       sendJson(res, status, { error: { code, message } }, headers, false);
     },
+    beforeAnswer: () => shipper.settle(),
   });
   const metrics = new ProxyMetrics(config.service, sync, shipper, clock);
   const handler = proxyHandler({
@@ -112,6 +117,7 @@ export async function startProxy(
         metrics.count(record);
         shipper.push(record);
       },
+      settle: () => shipper.settle(),
     },
     clock,
     ids,
@@ -175,14 +181,20 @@ export async function startProxy(
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    if (reload) clearInterval(reload);
+    await shipper.stop(0); // releases the spool
+    throw err;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${address.port}`;
   const metricsServer = config.metrics
     ? await serveProxyMetrics(metrics, sync, config.metrics.host, config.metrics.port).catch(
-        (err: unknown) => {
+        async (err: unknown) => {
+          if (reload) clearInterval(reload);
           server.close();
+          await shipper.stop(0); // releases the spool
           throw err;
         },
       )

@@ -227,6 +227,9 @@ describe('docs/enforce.md, step by step', { skip: built ? false : 'run `npm run 
     const port = argv[at + 1]!.split(':')[1]!;
     const args = argv.map((a, k) => (k === at + 1 ? '127.0.0.1:0' : localize(a))).slice(2);
     if (!args.includes('--service-port')) args.push('--service-port', port);
+    // The spool the documented port would have named (the proxy listens on a free port here).
+    if (!args.includes('--decision-spool'))
+      args.push('--decision-spool', `gatehouse-proxy-${argv[argv.indexOf('--service') + 1]}-${port}.spool`);
     const p = await spawnGatehouse(
       `gatehouse proxy for ${argv[argv.indexOf('--service') + 1]}`,
       args,

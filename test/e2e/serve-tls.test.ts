@@ -251,7 +251,17 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
     const upstream: Server = createServer((_req, res) => res.end('{"ok":true}'));
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const proxyArgs = ['proxy', '--service', 'orders', '--listen', '127.0.0.1:0', '--upstream', upstreamUrl];
+    const proxyArgs = [
+      'proxy',
+      '--service',
+      'orders',
+      '--listen',
+      '127.0.0.1:0',
+      '--upstream',
+      upstreamUrl,
+      '--decision-spool',
+      join(dir, 'orders.spool'),
+    ];
     const env = { GATEHOUSE_TOKEN: '', GATEHOUSE_SERVER: '', NODE_EXTRA_CA_CERTS: certFile };
 
     // Without a token and without mTLS to the server there is no credential: a usage error.

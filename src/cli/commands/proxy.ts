@@ -11,7 +11,8 @@ import { fileProblem } from '../file-problem.js';
 export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--listen HOST:PORT] [--server URL]
                       [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
                       [--keep-credential] [--sync-interval DURATION] [--service-port PORT]
-                      [--decision-buffer N] [--metrics-listen HOST:PORT] [--log-level debug|info|warn|error]
+                      [--decision-buffer N] [--decision-spool DIR|none] [--metrics-listen HOST:PORT]
+                      [--log-level debug|info|warn|error]
 
 Runs an enforcing reverse proxy in front of one service (docs/enforce.md). Each request is
 decided in-process with the policy synced from the server, then forwarded or denied (403 with
@@ -33,6 +34,9 @@ the decision id and reason); the service's mode decides whether denies are enfor
   --sync-interval    how often to poll the server: 500ms (default), 2s, ...
   --service-port     the destination port the policy sees (default: the port the proxy listens on)
   --decision-buffer  decision records kept while the server is unreachable (default 50000)
+  --decision-spool   directory where decision records are kept on file until shipped, so that a
+                     restarted proxy ships what it had not (default gatehouse-proxy-SERVICE-PORT.spool
+                     in the working directory; one proxy per directory); none: in memory only
   --metrics-listen   serve /metrics (Prometheus), /healthz and /readyz on this address (default: off)
   --log-level        structured JSON logs on stderr (default info)`;
 
@@ -55,6 +59,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'sync-interval': { type: 'string', default: '500ms' },
       'service-port': { type: 'string' },
       'decision-buffer': { type: 'string' },
+      'decision-spool': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
     },
@@ -115,6 +120,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError('--decision-buffer must be a positive whole number');
     config.maxBufferedDecisions = n;
   }
+  // Named by service and port: two proxies of one service on one host (replicas, or plain and mTLS) do not share one.
+  const spool =
+    values['decision-spool'] ??
+    `gatehouse-proxy-${values.service.replace(/[^A-Za-z0-9._-]/g, '_')}-${port}.spool`;
+  if (spool === '') throw new UsageError('--decision-spool must be a directory, or none');
+  if (spool !== 'none') config.decisionSpool = path(spool);
   if (values['metrics-listen'] !== undefined)
     config.metrics = parseListen(values['metrics-listen'], '--metrics-listen');
 

@@ -1,9 +1,13 @@
 /**
  * The proxy's decision shipper against a real control plane (in process,
  * in-memory SQLite): a malformed record is dropped alone and counted, the
- * rest of its batch is written.
+ * rest of its batch is written; with a spool, what one shipper could not
+ * ship the next one does.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createApp, type App } from '../../../src/app.js';
@@ -39,7 +43,7 @@ test('a malformed record is dropped alone; the others of its batch are logged', 
   shipper.push(record(6, { decision: 'maybe' }));
   shipper.push(record(10));
   assert.equal(await shipper.stop(5000), 0, 'nothing left unsent');
-  assert.deepEqual(shipper.stats(), { buffered: 0, shipped: 2, dropped: 1 });
+  assert.deepEqual(shipper.stats(), { buffered: 0, shipped: 2, dropped: 1, unspooled: 0, recovered: 0 });
   const refused = events.find((e) => e.event === 'decision_records_refused');
   assert.equal(refused?.fields.records, 1);
   assert.match(String(refused?.fields.error), /invalid record 1: decision/);
@@ -49,4 +53,41 @@ test('a malformed record is dropped alone; the others of its batch are logged', 
   });
   const { decisions } = (await res.json()) as { decisions: { decisionId: string }[] };
   assert.deepEqual(decisions.map((d) => d.decisionId).sort(), ['dec_10', 'dec_2']);
+});
+
+test('with a spool, records a stopped shipper could not ship are shipped by the next, once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-shipper-spool-'));
+  const events: string[] = [];
+  const logger: Logger = { log: (_level, event) => events.push(event) };
+  try {
+    // Nothing listens on port 9 of loopback: the control plane is away.
+    const away = controlPlaneClient({ server: 'http://127.0.0.1:9', credential: () => 'x', timeoutMs: 500 });
+    const first = new DecisionShipper({ client: away, logger, spoolDir: dir });
+    for (const n of [12, 14, 16]) first.push(record(n));
+    first.settle();
+    assert.equal(await first.stop(300), 3, 'three left unsent');
+    assert.deepEqual(readdirSync(dir).sort(), ['0000000000000000.jsonl'], 'kept on file, the lock released');
+
+    const client = controlPlaneClient({ server: app.url, credential: () => app.createdAdminSecret });
+    const second = new DecisionShipper({ client, logger, spoolDir: dir });
+    assert.equal(second.stats().recovered, 3);
+    assert.ok(events.includes('decision_spool_recovered'));
+    second.push(record(18));
+    assert.equal(await second.stop(5000), 0, 'all shipped');
+    assert.deepEqual(second.stats(), { buffered: 0, shipped: 4, dropped: 0, unspooled: 0, recovered: 3 });
+
+    const third = new DecisionShipper({ client, logger, spoolDir: dir });
+    assert.equal(third.stats().recovered, 0, 'what was shipped is not shipped again');
+    assert.equal(await third.stop(1000), 0);
+
+    const res = await fetch(`${app.url}/v1/decisions?service=orders&limit=100`, {
+      headers: { authorization: `Bearer ${app.createdAdminSecret}` },
+    });
+    const { decisions } = (await res.json()) as { decisions: { decisionId: string }[] };
+    const ids = decisions.map((d) => d.decisionId);
+    for (const id of ['dec_12', 'dec_14', 'dec_16', 'dec_18'])
+      assert.equal(ids.filter((x) => x === id).length, 1, `${id} logged once`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
