@@ -90,7 +90,7 @@ export class DecisionShipper {
         },
       });
       const { records, skipped, staleLock } = this.spool.recovery;
-      this.buffer.push(...records);
+      this.buffer = records;
       this.recovered = records.length;
       if (records.length > 0 || skipped > 0 || staleLock) {
         options.logger.log(skipped > 0 ? 'warn' : 'info', 'decision_spool_recovered', {
@@ -155,7 +155,12 @@ export class DecisionShipper {
     while (this.buffer.length > 0 && Date.now() < until) {
       if (!(await this.shipBatch())) break;
     }
-    this.spool?.close();
+    try {
+      this.spool?.close();
+    } catch (error) {
+      // The records are on file already; only the lock may be left, and the next run takes it over.
+      this.options.logger.log('warn', 'decision_spool_failed', { error: (error as Error).message });
+    }
     return this.buffer.length;
   }
 

@@ -14,9 +14,11 @@
  *
  * Writes go to the operating system, not through to the disk: the records
  * outlive the process (kill -9, a crash, a restart), not the machine. They
- * are written once per turn of the event loop ({@link append} schedules
- * it), and at once by {@link settle}, which the proxy calls before any
- * answer that could otherwise reach a caller before the turn ends.
+ * are written by {@link settle}, which the proxy calls just before each
+ * answer that carries a decision leaves: under load the records of every
+ * request decided since the last answer go in one write. A record whose
+ * answer never leaves (its caller went away) is written within
+ * {@link LATE_WRITE_MS}.
  *
  * A segment cut short by a crash ends in a partial line; it is skipped when
  * the spool is read again, and so is any line that is not a JSON object.
@@ -60,6 +62,9 @@ export interface SpoolRecovery {
   staleLock: boolean;
 }
 
+/** How long a record may wait for an answer to write it before it is written anyway. */
+export const LATE_WRITE_MS = 20;
+
 const SEGMENT = /^(\d{16})\.jsonl$/;
 const LOCK = 'lock';
 const ACKED = 'acked';
@@ -78,7 +83,7 @@ export class DecisionSpool {
   private pendingFrom = 0;
   private next = 0;
   private acked = 0;
-  private scheduled = false;
+  private late: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly segmentRecords: number;
 
@@ -113,18 +118,27 @@ export class DecisionSpool {
     }
   }
 
-  /** Numbers `text` (one record's JSON, without line breaks) and queues it to be written this turn. */
+  /**
+   * Numbers `text` (one record's JSON, without line breaks) and queues it to
+   * be written by the next {@link settle}, within {@link LATE_WRITE_MS} at
+   * the latest. After {@link close}, writes nothing and answers -1
+   * ({@link SpoolOptions.failed} is told).
+   */
   append(text: string): number {
-    if (this.closed) throw spoolError(`the decision spool ${this.dir} is closed`);
+    if (this.closed) {
+      this.options.failed?.(spoolError(`the decision spool ${this.dir} is closed`), 1);
+      return -1;
+    }
     const n = this.next++;
     if (this.pending.length === 0) this.pendingFrom = n;
     this.pending.push(text);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
+    // One timer at a time, armed when the queue fills and not again while it waits: most
+    // records are written by the answer that follows their decision, before it fires.
+    if (this.late === undefined) {
+      this.late = setTimeout(() => {
+        this.late = undefined;
         this.settle();
-      });
+      }, LATE_WRITE_MS);
     }
     return n;
   }
@@ -197,6 +211,8 @@ export class DecisionSpool {
     if (this.closed) return;
     this.settle();
     this.closed = true;
+    if (this.late !== undefined) clearTimeout(this.late);
+    this.late = undefined;
     try {
       this.closeSegment();
     } finally {
@@ -308,7 +324,8 @@ function lock(dir: string): boolean {
     const holder = Number(readFileSync(file, 'utf8').trim());
     if (Number.isSafeInteger(holder) && holder > 0 && holder !== process.pid && running(holder)) {
       throw spoolError(
-        `the decision spool ${dir} is in use by process ${holder}: give each proxy its own --decision-spool`,
+        `the decision spool ${dir} is in use by process ${holder}: give each proxy its own --decision-spool ` +
+          `(if that process is not a proxy, remove ${file})`,
       );
     }
     rmSync(file, { force: true });

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import { DecisionSpool } from '../../../src/proxy/decision-spool.js';
+import { DecisionSpool, LATE_WRITE_MS } from '../../../src/proxy/decision-spool.js';
 
 let dir: string;
 beforeEach(() => {
@@ -40,11 +40,12 @@ test('records appended and settled are read back by the next run, in order, with
   again.close();
 });
 
-test('records not yet settled are written by close, and by the end of the turn', async () => {
+test('records not yet settled are written within LATE_WRITE_MS, and by close', async () => {
   const spool = DecisionSpool.open(dir);
   spool.append(text(0));
-  assert.equal(segments().length, 0, 'nothing written before the turn ends');
   await new Promise((r) => setImmediate(r));
+  assert.equal(segments().length, 0, 'not written before an answer, or the late write');
+  await new Promise((r) => setTimeout(r, LATE_WRITE_MS + 30));
   assert.equal(readFileSync(join(dir, segments()[0]!), 'utf8'), `${text(0)}\n`);
   spool.append(text(1));
   spool.close();
@@ -161,4 +162,13 @@ test('a damaged acknowledgement file is an error naming it, not a silent restart
   writeFileSync(join(dir, 'acked'), 'twelve\n');
   assert.throws(() => DecisionSpool.open(dir), /acked holds `twelve`, not a record number/);
   assert.deepEqual(readdirSync(dir), ['acked'], 'the lock is released');
+});
+
+test('a record appended after close is not written, and the failure is told', () => {
+  const told: number[] = [];
+  const spool = DecisionSpool.open(dir, { failed: (_e, records) => told.push(records) });
+  spool.close();
+  assert.equal(spool.append(text(0)), -1);
+  assert.deepEqual(told, [1]);
+  assert.deepEqual(DecisionSpool.open(dir).recovery.records, []);
 });
