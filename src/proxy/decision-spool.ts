@@ -158,7 +158,8 @@ export class DecisionSpool {
       while (at < lines.length) {
         const segment = this.writable(from + at);
         const room = Math.min(lines.length - at, segment.first + this.segmentRecords - (from + at));
-        const text = `${lines.slice(at, at + room).join('\n')}\n`;
+        const chunk = at === 0 && room === lines.length ? lines : lines.slice(at, at + room);
+        const text = chunk.length === 1 ? `${chunk[0]}\n` : `${chunk.join('\n')}\n`;
         // Count first: a partial write still takes the numbers of the lines it started.
         segment.count += room;
         writeAll(this.fd!, text);
@@ -301,8 +302,10 @@ function isJsonObject(line: string): boolean {
 }
 
 function writeAll(fd: number, text: string): void {
+  // Written as a string (no buffer made first); a short write, rare for a file, goes on from the bytes.
+  let at = writeSync(fd, text);
+  if (at === Buffer.byteLength(text)) return;
   const bytes = Buffer.from(text, 'utf8');
-  let at = 0;
   while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
 }
 
