@@ -150,6 +150,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       `  listening  ${proxy.url}${config.tls ? '  (mTLS: client X.509-SVIDs requested)' : ''}`,
       `  upstream   ${upstream.href}`,
       `  server     ${server}  (sync every ${config.syncIntervalMs} ms)`,
+      `  spool      ${config.decisionSpool ?? 'none (decision records in memory only)'}`,
       ...(proxy.metricsUrl ? [`  metrics    ${proxy.metricsUrl}/metrics`] : []),
       '',
     ].join('\n'),
