@@ -30,8 +30,6 @@ export interface DecisionShipperOptions {
   intervalMs?: number;
   /** The spool's directory (decision-spool.ts); records are kept in memory only when absent. */
   spoolDir?: string;
-  /** Records to a spool segment; default 10 000. */
-  spoolSegmentRecords?: number;
 }
 
 export interface ShipperStats {
@@ -75,7 +73,6 @@ export class DecisionShipper {
     if (options.spoolDir !== undefined) {
       // Throws `store_error` when the directory cannot be used: the caller does not start.
       this.spool = DecisionSpool.open(options.spoolDir, {
-        ...(options.spoolSegmentRecords !== undefined ? { segmentRecords: options.spoolSegmentRecords } : {}),
         failed: (error, records) => {
           this.unspooled += records;
           // Logged at the 1st, 10th, 100th… failure: a full disk must not flood the log as well.
