@@ -98,6 +98,8 @@ export class Forwarder {
   private readonly maxIdle: number;
   private readonly timeoutMs: number;
   private closed = false;
+  /** Exchanges forwarded and not yet settled. */
+  private open = 0;
 
   constructor(private readonly options: ForwarderOptions) {
     const u = options.upstream;
@@ -134,12 +136,10 @@ export class Forwarder {
       settled: false,
       sent: false,
     };
+    this.open++;
     // A client that goes away takes its upstream exchange with it.
     res.once('close', () => {
-      if (!ex.settled) {
-        ex.settled = true;
-        ex.connection?.destroy();
-      }
+      if (this.settle(ex)) ex.connection?.destroy();
     });
     this.dispatch(ex, this.reusable());
     if (!whole && framing !== 'none') this.streamBody(ex, req);
@@ -262,6 +262,19 @@ export class Forwarder {
     } else c.destroy();
   }
 
+  /** Exchanges under way: forwarded, and neither answered in full nor failed. */
+  get inFlight(): number {
+    return this.open;
+  }
+
+  /** @internal Marks `ex` settled; false when it was already. */
+  settle(ex: Exchange): boolean {
+    if (ex.settled) return false;
+    ex.settled = true;
+    this.open--;
+    return true;
+  }
+
   /** @internal Called by a connection about to write the upstream's answer to the client. */
   beforeAnswer(): void {
     this.options.beforeAnswer?.();
@@ -276,7 +289,7 @@ export class Forwarder {
       this.dispatch(ex, undefined);
       return;
     }
-    ex.settled = true;
+    this.settle(ex);
     const { res, options } = ex;
     if (ex.responded || res.headersSent) res.destroy();
     else if (err instanceof UpstreamTimeout)
@@ -389,8 +402,7 @@ class Connection implements ResponseSink {
     }
     this.exchange = undefined;
     this.used = true;
-    if (ex.settled) return this.destroy();
-    ex.settled = true;
+    if (!this.pool.settle(ex)) return this.destroy();
     ex.res.end();
     this.pool.finished(this, ex, reusable && !this.dead);
   }

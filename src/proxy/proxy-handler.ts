@@ -39,7 +39,9 @@ export interface ProxyHandlerOptions {
   forwarder: Forwarder;
   /**
    * Where decision records go. `settle` is called before the proxy itself
-   * answers (a deny, a failure): a spooled record is on file by then.
+   * answers (a deny, a failure), and after forwarding a request when no
+   * other is in flight: a spooled record is on file by then. (The
+   * forwarder settles before relaying an upstream's answer.)
    */
   records: { push(record: UnchainedRecord): void; settle(): void };
   clock: Clock;
@@ -132,6 +134,9 @@ export function proxyHandler(options: ProxyHandlerOptions): (req: ProxyRequest, 
       upstreamHeaders,
       responseHeaders,
     });
+    // Alone in flight, the record is written now, while the upstream works on the request;
+    // with others, the first answer to leave writes the records of all (one write, not many).
+    if (forwarder.inFlight <= 1) records.settle();
   };
 
   return (req, res) => {

@@ -111,6 +111,7 @@ async function frontOf(reader: Reader, upstream: number, timeoutMs = 60_000) {
   return {
     port,
     lean,
+    forwarder,
     close: () => {
       forwarder.close();
       server.closeAllConnections();
@@ -214,6 +215,7 @@ for (const reader of ['node', 'lean'] as const) {
         assert.equal(h['x-forwarded-for'], '127.0.0.1');
         assert.equal(h['x-forwarded-proto'], 'http');
         assert.match(String(h.host), /^127\.0\.0\.1:\d+$/);
+        assert.equal(f.forwarder.inFlight, 0, 'answered exchanges are no longer in flight');
       } finally {
         f.close();
       }
@@ -361,6 +363,7 @@ for (const reader of ['node', 'lean'] as const) {
           const res = await call(f.port, '/');
           assert.equal(res.status, 502, JSON.stringify(response));
           assert.equal(res.headers['x-gatehouse-decision-id'], 'd-1');
+          assert.equal(f.forwarder.inFlight, 0, 'a failed exchange is no longer in flight');
         } finally {
           f.close();
           up.close();
@@ -376,8 +379,26 @@ for (const reader of ['node', 'lean'] as const) {
       const f2 = await front(silent.port, 300);
       const timedOut = await call(f2.port, '/');
       assert.equal(timedOut.status, 504);
+      assert.equal(f2.forwarder.inFlight, 0);
       f2.close();
       silent.close();
+
+      // A caller that goes away (a reset: the lean path answers a caller that only half-closes)
+      // while the upstream is silent takes its exchange with it.
+      const mute = await scripted([() => undefined]);
+      const f4 = await front(mute.port);
+      const caller = net.connect(f4.port, '127.0.0.1', () =>
+        caller.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n'),
+      );
+      caller.on('error', () => undefined);
+      for (let i = 0; i < 100 && f4.forwarder.inFlight === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(f4.forwarder.inFlight, 1, 'forwarded and waiting');
+      caller.resetAndDestroy();
+      for (let i = 0; i < 100 && f4.forwarder.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(f4.forwarder.inFlight, 0, 'abandoned');
+      f4.close();
+      mute.close();
 
       const gone = net.createServer();
       const port = await listen(gone);
@@ -385,6 +406,7 @@ for (const reader of ['node', 'lean'] as const) {
       const f3 = await front(port);
       const refused = await call(f3.port, '/');
       assert.equal(refused.status, 502);
+      assert.equal(f3.forwarder.inFlight, 0);
       assert.match(
         String((JSON.parse(refused.body.toString()) as { error: { message: string } }).error.message),
         /ECONNREFUSED/,
