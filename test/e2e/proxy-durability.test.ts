@@ -1,9 +1,9 @@
 /**
  * Nothing a proxy answered is lost: with the control plane stopped (so that
  * no record can be shipped), kill -9 the proxy under load, start it again on
- * the same spool with the control plane back, and find every decision id a
- * client received, allowed or denied, in the decision log, once each, with
- * the hash chain intact.
+ * the same spool with the control plane back, kill it again as it ships,
+ * start it once more, and find every decision id a client received, allowed
+ * or denied, in the decision log, once each, with the hash chain intact.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -104,6 +104,11 @@ describe('proxy crash durability', { skip: built ? false : 'run `npm run build` 
     const recovered = /"event":"decision_spool_recovered"[^\n]*"records":(\d+)/.exec(proxy.stderr());
     assert.ok(recovered, `the new proxy says what it took up:\n${proxy.stderr()}`);
     assert.ok(Number(recovered[1]) >= answered.allow.length + answered.deny.length);
+    // Killed again while it ships (or just after): the next run ships whatever is left, once.
+    proxy.child.kill('SIGKILL');
+    if (proxy.child.exitCode === null && proxy.child.signalCode === null)
+      await new Promise((r) => proxy!.child.once('exit', r));
+    proxy = await startProxy(args, { synced: true });
     const want = [...answered.allow, ...answered.deny];
     let logged: string[] = [];
     for (let i = 0; i < 100; i++) {
