@@ -25,17 +25,19 @@
  */
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GatehouseError } from '../core/errors.js';
 
 export interface SpooledRecord {
@@ -102,7 +104,7 @@ export class DecisionSpool {
    */
   static open(dir: string, options: SpoolOptions = {}): DecisionSpool {
     try {
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
     } catch (error) {
       throw spoolError(`cannot create the decision spool ${dir}: ${(error as Error).message}`, error);
     }
@@ -268,6 +270,24 @@ export class DecisionSpool {
       next = Math.max(next, first + count);
     }
     this.next = next;
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's own recursive `mkdirSync` spins
+ * for ever where a parent exists but the child cannot be made in it (ENOENT,
+ * as under `/proc`).
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir || existsSync(parent)) throw error;
+    makeDirectory(parent);
+    mkdirSync(dir);
   }
 }
 

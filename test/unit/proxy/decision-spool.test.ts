@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
@@ -171,4 +171,15 @@ test('a record appended after close is not written, and the failure is told', ()
   assert.equal(spool.append(text(0)), -1);
   assert.deepEqual(told, [1]);
   assert.deepEqual(DecisionSpool.open(dir).recovery.records, []);
+});
+
+test('a spool that cannot be made is an error naming it, at once', () => {
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  assert.throws(() => DecisionSpool.open(file), /cannot create the decision spool .*a-file: EEXIST/);
+  const nested = DecisionSpool.open(join(dir, 'a', 'b', 'c'));
+  nested.close();
+  // Where a parent exists but the child cannot be made in it, Node's recursive mkdir spins for ever.
+  if (existsSync('/proc/self'))
+    assert.throws(() => DecisionSpool.open('/proc/gatehouse-spool'), /cannot create the decision spool/);
 });
