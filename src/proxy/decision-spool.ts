@@ -25,20 +25,18 @@
  */
 import {
   closeSync,
-  existsSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { GatehouseError } from '../core/errors.js';
+import { makeDirectory } from '../make-directory.js';
 
 export interface SpooledRecord {
   /** Its number in the spool, from 0; increasing in the order appended. */
@@ -270,24 +268,6 @@ export class DecisionSpool {
       next = Math.max(next, first + count);
     }
     this.next = next;
-  }
-}
-
-/**
- * `mkdir -p`, one level at a time: Node's own recursive `mkdirSync` spins
- * for ever where a parent exists but the child cannot be made in it (ENOENT,
- * as under `/proc`).
- */
-function makeDirectory(dir: string): void {
-  try {
-    mkdirSync(dir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' && statSync(dir).isDirectory()) return;
-    const parent = dirname(dir);
-    if (code !== 'ENOENT' || parent === dir || existsSync(parent)) throw error;
-    makeDirectory(parent);
-    mkdirSync(dir);
   }
 }
 

@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { makeDirectory } from '../../make-directory.js';
 import type { AttestResult } from '../../core/identity/authority.js';
 import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE, readTextFile } from '../api-client.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -86,7 +87,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   if (values['out-dir']) {
     const dir = resolve(io.cwd, values['out-dir']);
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     const bundle = await apiClient(
       { ...values, token: undefined, 'token-file': undefined },
       io,

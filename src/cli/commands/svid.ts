@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { makeDirectory } from '../../make-directory.js';
 import type { JwtSvidIssued, X509SvidIssued } from '../../core/identity/authority.js';
 import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE, positiveInt, readTextFile } from '../api-client.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -50,7 +51,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const r = await api.call<X509SvidIssued>('POST', '/v1/svid/x509', body);
     if (values['out-dir']) {
       const dir = resolve(io.cwd, values['out-dir']);
-      mkdirSync(dir, { recursive: true });
+      makeDirectory(dir);
       writeFileSync(join(dir, 'svid.pem'), r.chainPem);
       if (r.privateKeyPem) writeFileSync(join(dir, 'svid.key'), r.privateKeyPem, { mode: 0o600 });
       io.stderr.write(
