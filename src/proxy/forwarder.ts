@@ -46,7 +46,7 @@ export interface ForwarderOptions {
   timeoutMs?: number;
   /** Answers the client when the upstream cannot; `headers` are the forward's `responseHeaders`. */
   fail(res: ProxyResponse, status: 502 | 504, message: string, headers: readonly string[]): void;
-  /** Called just before the upstream's answer starts to go to the client (the decision spool settles). */
+  /** Called just before an answer starts to go to the client, the upstream's or a failure's (the decision spool settles). */
   beforeAnswer?(): void;
 }
 
@@ -275,7 +275,7 @@ export class Forwarder {
     return true;
   }
 
-  /** @internal Called by a connection about to write the upstream's answer to the client. */
+  /** @internal Called before an answer (the upstream's, or {@link ForwarderOptions.fail}'s) goes to the client. */
   beforeAnswer(): void {
     this.options.beforeAnswer?.();
   }
@@ -291,8 +291,12 @@ export class Forwarder {
     }
     this.settle(ex);
     const { res, options } = ex;
-    if (ex.responded || res.headersSent) res.destroy();
-    else if (err instanceof UpstreamTimeout)
+    if (ex.responded || res.headersSent) {
+      res.destroy();
+      return;
+    }
+    this.beforeAnswer();
+    if (err instanceof UpstreamTimeout)
       this.options.fail(res, 504, 'the upstream did not answer in time', options.responseHeaders);
     else {
       const code = (err as NodeJS.ErrnoException).code;

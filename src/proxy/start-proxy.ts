@@ -98,7 +98,6 @@ export async function startProxy(
   const forwarder = new Forwarder({
     upstream: config.upstream,
     fail: (res, status, message, headers) => {
-      shipper.settle();
       const code = status === 504 ? 'upstream_timeout' : 'upstream_unavailable';
       sendJson(res, status, { error: { code, message } }, headers, false);
     },
