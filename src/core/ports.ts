@@ -186,6 +186,14 @@ export interface DecisionLogStore {
   append(records: readonly DecisionRecord[], texts?: readonly string[]): Promise<void>;
   /** The sequence number and hash of the last stored record; undefined for an empty log. */
   last(): Promise<Pick<DecisionRecord, 'seq' | 'hash'> | undefined>;
+  /**
+   * Which of `records`' decision ids the log holds in a record of the same
+   * time. The time is how the record is found (the log is indexed by time,
+   * not by decision id): for a record sent again, whose stored copy has the
+   * time it was decided at. Fails with `store_error` for a time that is not
+   * RFC 3339.
+   */
+  recordedIds(records: readonly Pick<DecisionRecord, 'decisionId' | 'time'>[]): Promise<Set<string>>;
   /** Records matching `filter`, in sequence order. */
   query(filter: DecisionLogFilter): Promise<DecisionRecord[]>;
   /**

@@ -7,7 +7,8 @@
  * (`maxBuffered`, oldest first) and are sent when it is back; a record
  * arriving when the buffer is full is dropped and counted, never the proxy's
  * answer. Delivery is at least once: a batch whose answer was lost is sent
- * again, and the server skips decision ids it has already written.
+ * again, marked `resend`, and the server skips decision ids it has already
+ * written, looking them up in its log when it does not remember them.
  *
  * With a spool (decision-spool.ts) every buffered record is also in a file
  * before its caller is answered ({@link DecisionShipper.settle}), and what a
@@ -55,6 +56,13 @@ export class DecisionShipper {
   private unspooled = 0;
   private spoolFailures = 0;
   private readonly recovered: number = 0;
+  /**
+   * How many records at the front of the buffer may have reached the server
+   * before (recovered from the spool, or in a batch whose answer was lost).
+   * A batch holding any is marked `resend`, so that the server looks for
+   * them in its log: its memory of ids it wrote does not survive a restart.
+   */
+  private resendable = 0;
   private readonly spool: DecisionSpool | undefined;
   /** Dropped since the last warning. */
   private droppedUnreported = 0;
@@ -89,6 +97,7 @@ export class DecisionShipper {
       const { records, skipped, staleLock } = this.spool.recovery;
       this.buffer = records;
       this.recovered = records.length;
+      this.resendable = records.length;
       if (records.length > 0 || skipped > 0 || staleLock) {
         options.logger.log(skipped > 0 ? 'warn' : 'info', 'decision_spool_recovered', {
           spool: options.spoolDir,
@@ -185,12 +194,14 @@ export class DecisionShipper {
     const batch = this.buffer.slice(0, this.maxBatch);
     let answer: RecordsResponse;
     try {
-      const body = new JsonText(`{"records":[${batch.map((b) => b.text).join(',')}]}`);
+      const resend = this.resendable > 0 ? ',"resend":true' : '';
+      const body = new JsonText(`{"records":[${batch.map((b) => b.text).join(',')}]${resend}}`);
       answer = await this.options.client.post<RecordsResponse>('/v1/decisions/records', body);
     } catch (err) {
       if ((err as { status?: number }).status === 400) {
         // The server refuses the batch as malformed: sending it again cannot help.
         this.buffer.splice(0, batch.length);
+        this.resendable = Math.max(0, this.resendable - batch.length);
         this.taken();
         this.dropped += batch.length;
         this.options.logger.log('error', 'decision_records_refused', {
@@ -199,6 +210,8 @@ export class DecisionShipper {
         });
         return true;
       }
+      // The server may have written the batch before its answer was lost.
+      this.resendable = Math.max(this.resendable, batch.length);
       if (this.failures++ === 0) {
         this.options.logger.log('warn', 'decision_shipping_failed', {
           error: (err as Error).message,
@@ -221,6 +234,7 @@ export class DecisionShipper {
     }
     const again = answer.failed.map((i) => batch[i]!).filter(Boolean);
     this.buffer.splice(0, batch.length, ...again);
+    this.resendable = Math.max(0, this.resendable - batch.length) + again.length;
     this.taken();
     this.shipped += batch.length - again.length - refused.length;
     if (this.failures > 0 || this.droppedUnreported > 0) {

@@ -334,6 +334,29 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
       });
     });
 
+    describe('recordedIds', () => {
+      test('finds the ids the log holds at the time asked, in batches past one query', async () => {
+        const store = await fresh();
+        await store.append(chained(1200));
+        assert.deepEqual(await store.recordedIds([]), new Set());
+        // Every third record asked for is held; the others have an unknown id, or a known id at another time.
+        const asked = Array.from({ length: 1100 }, (_, i) => {
+          const n = i + 1;
+          if (n % 3 === 0) return { decisionId: `dec_${n}`, time: second(n) };
+          if (n % 3 === 1) return { decisionId: `dec_x${n}`, time: second(n) };
+          return { decisionId: `dec_${n}`, time: second(n + 1) };
+        });
+        const want = new Set(asked.filter((_, i) => (i + 1) % 3 === 0).map((r) => r.decisionId));
+        assert.deepEqual(await store.recordedIds(asked), want);
+        // The same instant written with an offset is the same time.
+        assert.deepEqual(
+          await store.recordedIds([{ decisionId: 'dec_10', time: '2026-01-01T01:00:10+01:00' }]),
+          new Set(['dec_10']),
+        );
+        await rejectsWith(store.recordedIds([{ decisionId: 'dec_1', time: 'yesterday' }]), 'store_error');
+      });
+    });
+
     describe('scan', () => {
       test('reads from a sequence number on, in batches of at most the size asked', async () => {
         const store = await fresh();

@@ -1,9 +1,10 @@
 /**
- * Nothing a proxy answered is lost: with the control plane stopped (so that
- * no record can be shipped), kill -9 the proxy under load, start it again on
- * the same spool with the control plane back, kill it again as it ships,
- * start it once more, and find every decision id a client received, allowed
- * or denied, in the decision log, once each, with the hash chain intact.
+ * Nothing a proxy answered is lost, nor logged twice: with the control plane
+ * stopped (so that no record can be shipped), kill -9 the proxy under load,
+ * start it again on the same spool with the control plane back, kill it
+ * again as it ships, kill and restart the control plane, start the proxy once
+ * more, and find every decision id a client received, allowed or denied, in
+ * the decision log, once each, with the hash chain intact.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,7 +38,7 @@ describe('proxy crash durability', { skip: built ? false : 'run `npm run build` 
 
   test('kill -9 under load while the control plane is away, restart: every answered decision is logged once', async () => {
     server = await startServer(dir, ['--policy', POLICY]);
-    const env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
+    let env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
     for (const id of [WEB, HELLO]) {
       const e = await cli(
         ['entry', 'create', '--spiffe-id', id, '--kind', 'service', '--owner', 'team-demo'],
@@ -51,18 +52,19 @@ describe('proxy crash durability', { skip: built ? false : 'run `npm run build` 
     upstream = http.createServer((_req, res) => res.end('hello'));
     await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', r));
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const args = [
+    const proxyArgs = (serverUrl: string) => [
       '--service',
       'hello',
       '--upstream',
       upstreamUrl,
       '--server',
-      server.url,
+      serverUrl,
       '--token-file',
       join(dir, 'admin.token'),
       '--decision-spool',
       spool,
     ];
+    let args = proxyArgs(server.url);
     proxy = await startProxy(args, { synced: true });
     const url = proxy.url;
 
@@ -108,6 +110,14 @@ describe('proxy crash durability', { skip: built ? false : 'run `npm run build` 
     proxy.child.kill('SIGKILL');
     if (proxy.child.exitCode === null && proxy.child.signalCode === null)
       await new Promise((r) => proxy!.child.once('exit', r));
+    // So is the control plane: it comes back remembering no decision id it wrote, and records
+    // the killed proxy shipped before its cursor moved are sent again, to be found in its log.
+    server.child.kill('SIGKILL');
+    if (server.child.exitCode === null && server.child.signalCode === null)
+      await new Promise((r) => server!.child.once('exit', r));
+    server = await startServer(dir, ['--policy', POLICY]);
+    env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
+    args = proxyArgs(server.url);
     proxy = await startProxy(args, { synced: true });
     const want = [...answered.allow, ...answered.deny];
     let logged: string[] = [];

@@ -481,8 +481,17 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
     assert.deepEqual(await asHello.json(), { written: 2, failed: [], refused: [] });
     const again = await ship(server.adminToken, { records: [record] });
     assert.deepEqual(await again.json(), { written: 1, failed: [], refused: [] });
+    // Marked as sent before, it is also looked for in the log; a new record of the batch is written.
+    const resent = await ship(server.adminToken, {
+      records: [record, { ...record, decisionId: 'test-record-3' }],
+      resend: true,
+    });
+    assert.deepEqual(await resent.json(), { written: 2, failed: [], refused: [] });
+    const badFlag = await ship(server.adminToken, { records: [record], resend: 'yes' });
+    assert.equal(badFlag.status, 400);
+    assert.match(((await badFlag.json()) as { error: { message: string } }).error.message, /`resend`/);
     const copies = await logged(['--service', 'hello'], (rs) =>
-      rs.some((r) => r.decisionId === 'test-record-1'),
+      rs.some((r) => r.decisionId === 'test-record-3'),
     );
     assert.equal(
       copies.filter((r) => r.decisionId === 'test-record-1').length,

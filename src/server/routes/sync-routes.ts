@@ -16,7 +16,7 @@ import type { Revocation } from '../../core/identity/credential.js';
 import { CREDENTIAL_TYPES } from '../../core/decision/request.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import type { UnchainedRecord } from '../../core/log/hash-chain.js';
-import type { Clock } from '../../core/ports.js';
+import type { Clock, DecisionLogStore } from '../../core/ports.js';
 import { LAYERS, type Policy, type PolicySourceText } from '../../core/policy/index.js';
 import { forbidden, requireCaller } from '../auth.js';
 import { HttpError } from '../http-error.js';
@@ -73,6 +73,8 @@ export interface ServedPolicy {
 export interface SyncDeps {
   authority: IdentityAuthority;
   writer: DecisionLogWriter;
+  /** Where records sent again are looked for when this process does not remember them. */
+  log: Pick<DecisionLogStore, 'recordedIds'>;
   clock: Clock;
   /** The policy the server decides with now, read on every call. */
   activePolicy(): ServedPolicy;
@@ -86,7 +88,8 @@ const CURSOR_OVERLAP_MS = 10_000;
 // absorbs clock differences between the server and the proxies.
 const EXPIRY_MARGIN_MS = 5 * 60_000;
 // Decision ids written recently through this route, so that a batch sent again after a
-// lost answer is not logged twice.
+// lost answer is not logged twice. A batch marked `resend` is also looked for in the log:
+// this memory does not survive a restart, and a proxy may resend long after.
 const REMEMBERED_IDS = 200_000;
 
 export function syncRoutes(router: Router, deps: SyncDeps): void {
@@ -140,7 +143,11 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
 
   router.add('POST', '/v1/decisions/records', async (req) => {
     const caller = await requireCaller(authority, req);
-    const list = bodyList(await req.body(), 'records', MAX_RECORDS, 'records');
+    const body = await req.body();
+    const list = bodyList(body, 'records', MAX_RECORDS, 'records');
+    const resend = (body as Record<string, unknown>)['resend'] ?? false;
+    if (typeof resend !== 'boolean')
+      throw new HttpError(400, 'request_invalid', '`resend` must be true or false');
     // A malformed record is refused alone: the rest of its batch is written.
     const refused: RecordsResponse['refused'] = [];
     const records: UnchainedRecord[] = [];
@@ -168,10 +175,30 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
         );
       }
     }
+    // Only a batch that may repeat one sent before pays for a look in the log.
+    const forgotten = resend ? records.filter((r) => !recent.has(r.decisionId)) : [];
+    let inLog: Set<string> | undefined;
+    let lookup: Promise<never> | undefined;
+    if (forgotten.length > 0) {
+      try {
+        inLog = await deps.log.recordedIds(forgotten);
+      } catch (error) {
+        // Not known to be new: these are `failed`, for the proxy to send again later.
+        lookup = Promise.reject(error);
+        lookup.catch(() => undefined);
+      }
+    }
+    // From here to the writes nothing awaits: two batches sent at once cannot both miss an id.
     const outcomes = await Promise.allSettled(
       records.map((record) => {
         const known = recent.get(record.decisionId);
         if (known) return known;
+        if (lookup) return lookup;
+        if (inLog?.has(record.decisionId)) {
+          const written = Promise.resolve();
+          remember(record.decisionId, written);
+          return written;
+        }
         const written = writer.record(record).then(() => undefined);
         remember(record.decisionId, written);
         return written;

@@ -89,6 +89,12 @@ export function appendThrough(writer: SqlDriver): (plan: AppendPlan) => Promise<
     });
 }
 
+/**
+ * Records per query of `recordedIds`: two parameters each, far below either
+ * database's limit.
+ */
+const LOOKUPS_PER_QUERY = 500;
+
 const VERDICTS: ReadonlySet<string> = new Set(['allow', 'deny']);
 
 /**
@@ -184,6 +190,33 @@ export function createSqlDecisionLog({
         return row === undefined ? undefined : { seq: Number(row['seq']), hash: String(row['hash']) };
       }),
 
+    recordedIds: async (records) => {
+      const found = new Set<string>();
+      for (let at = 0; at < records.length; at += LOOKUPS_PER_QUERY) {
+        // `time id` of each record asked for; a row matches only its own pair.
+        const wanted = new Set<string>();
+        const times = new Set<string>();
+        const ids = new Set<string>();
+        for (const r of records.slice(at, at + LOOKUPS_PER_QUERY)) {
+          const time = storedTime(r.time, `decision ${r.decisionId}`);
+          wanted.add(`${time} ${r.decisionId}`);
+          times.add(time);
+          ids.add(r.decisionId);
+        }
+        const rows = await attempt('look up decision ids in the decision log', () =>
+          reader.rows(
+            `SELECT decided_at, decision_id FROM decision_log WHERE decided_at IN (${placeholders(times.size)}) AND decision_id IN (${placeholders(ids.size)})`,
+            [...times, ...ids],
+          ),
+        );
+        for (const row of rows) {
+          const id = String(row['decision_id']);
+          if (wanted.has(`${String(row['decided_at'])} ${id}`)) found.add(id);
+        }
+      }
+      return found;
+    },
+
     query: async (filter) => {
       const { where, params } = filterClause(filter);
       const order = filter.descending === true ? 'DESC' : 'ASC';
@@ -257,6 +290,8 @@ function recordRow(record: DecisionRecord, text: string | undefined): SqlValue[]
     text ?? canonicalRecordJson(record),
   ];
 }
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 function parseRecord(seq: number, json: string): DecisionRecord {
   try {

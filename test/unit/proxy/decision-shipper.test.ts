@@ -5,7 +5,7 @@
  * ship the next one does.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -88,6 +88,52 @@ test('with a spool, records a stopped shipper could not ship are shipped by the 
     for (const id of ['dec_12', 'dec_14', 'dec_16', 'dec_18'])
       assert.equal(ids.filter((x) => x === id).length, 1, `${id} logged once`);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('records sent again after a server restart are logged once: the server looks for a resent batch in its log', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-shipper-resend-'));
+  const logger: Logger = { log() {} };
+  const config = {
+    host: '127.0.0.1',
+    port: 0,
+    db: join(dir, 'gatehouse.db'),
+    policy: ['examples/acme/policy'],
+    cwd: root,
+  };
+  let server: App | undefined;
+  try {
+    // Records a proxy could not ship, on file.
+    const away = controlPlaneClient({ server: 'http://127.0.0.1:9', credential: () => 'x', timeoutMs: 500 });
+    const first = new DecisionShipper({ client: away, logger, spoolDir: join(dir, 'spool') });
+    for (const n of [20, 22, 24]) first.push(record(n));
+    first.settle();
+    assert.equal(await first.stop(300), 3);
+    // The spool as it was before they were shipped: as a proxy killed before its cursor moved leaves it.
+    cpSync(join(dir, 'spool'), join(dir, 'spool-before'), { recursive: true });
+
+    server = await createApp(config, { logger });
+    const secret = server.createdAdminSecret!;
+    const client = () => controlPlaneClient({ server: server!.url, credential: () => secret });
+    const second = new DecisionShipper({ client: client(), logger, spoolDir: join(dir, 'spool') });
+    assert.equal(await second.stop(5000), 0, 'shipped');
+
+    // The server restarts: it remembers no decision id; the spool from before is shipped again.
+    await server.close();
+    server = await createApp(config, { logger });
+    const third = new DecisionShipper({ client: client(), logger, spoolDir: join(dir, 'spool-before') });
+    assert.equal(third.stats().recovered, 3);
+    third.push(record(26));
+    assert.equal(await third.stop(5000), 0, 'shipped again');
+
+    const res = await fetch(`${server.url}/v1/decisions?service=orders&limit=100`, {
+      headers: { authorization: `Bearer ${secret}` },
+    });
+    const { decisions } = (await res.json()) as { decisions: { decisionId: string }[] };
+    assert.deepEqual(decisions.map((d) => d.decisionId).sort(), ['dec_20', 'dec_22', 'dec_24', 'dec_26']);
+  } finally {
+    await server?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
