@@ -6,7 +6,7 @@
  * records shipped to a real `gatehouse serve`), in the same run.
  *
  *   npm run bench:proxy -- [--seconds 5] [--latency-seconds 3] [--connections 32] [--rounds 3]
- *       [--pause-control-plane] [--dir DIR] [--keep]
+ *       [--pause-control-plane] [--spool none|sync] [--dir DIR] [--keep]
  *
  * Two phases per target and round: one connection (latency), then
  * `--connections` connections (throughput). Rounds alternate which target
@@ -20,6 +20,8 @@
  * `--pause-control-plane` stops the server (SIGSTOP) for the measured phases
  * once the proxy has synced: the proxy's own cost, without the server taking
  * in records on the same cores (the proxy buffers them, then drops).
+ * `--spool none` runs the proxy without its decision spool, `--spool sync`
+ * with `--decision-spool-sync`: what the spool, and syncing it, cost.
  *
  * Each phase also reports the CPU per request of the process that answered
  * it (the upstream called directly, or the proxy; user and system time of
@@ -57,6 +59,7 @@ function parseArgs(argv) {
     dir: join(ROOT, '.bench', 'proxy'),
     keep: false,
     pauseControlPlane: false,
+    spool: 'on',
   };
   readFlags(argv, (flag, { value, count }) => {
     if (flag === '--seconds') args.seconds = count(1);
@@ -66,6 +69,10 @@ function parseArgs(argv) {
     else if (flag === '--dir') args.dir = resolve(value());
     else if (flag === '--keep') args.keep = true;
     else if (flag === '--pause-control-plane') args.pauseControlPlane = true;
+    else if (flag === '--spool') {
+      args.spool = value();
+      if (!['none', 'sync'].includes(args.spool)) throw new UsageError('--spool takes none or sync');
+    }
     // Internal: the upstream child process.
     else if (flag === '--role') args.role = value();
     else if (flag === '--help' || flag === '-h') args.help = true;
@@ -228,7 +235,8 @@ async function main(args) {
         '--token-file',
         join(args.dir, 'admin.token'),
         '--decision-spool',
-        join(args.dir, 'spool'),
+        args.spool === 'none' ? 'none' : join(args.dir, 'spool'),
+        ...(args.spool === 'sync' ? ['--decision-spool-sync'] : []),
         '--log-level',
         'info',
       ]),

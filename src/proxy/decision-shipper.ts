@@ -31,6 +31,8 @@ export interface DecisionShipperOptions {
   intervalMs?: number;
   /** The spool's directory (decision-spool.ts); records are kept in memory only when absent. */
   spoolDir?: string;
+  /** Sync the spool's writes to the disk (decision-spool.ts); default false. */
+  spoolSync?: boolean;
 }
 
 export interface ShipperStats {
@@ -81,6 +83,7 @@ export class DecisionShipper {
     if (options.spoolDir !== undefined) {
       // Throws `store_error` when the directory cannot be used: the caller does not start.
       this.spool = DecisionSpool.open(options.spoolDir, {
+        sync: options.spoolSync === true,
         failed: (error, records) => {
           this.unspooled += records;
           // Logged at the 1st, 10th, 100th… failure: a full disk must not flood the log as well.

@@ -13,8 +13,11 @@
  *   before it is deleted.
  *
  * Writes go to the operating system, not through to the disk: the records
- * outlive the process (kill -9, a crash, a restart), not the machine. They
- * are written by {@link settle}, which the proxy calls just before each
+ * outlive the process (kill -9, a crash, a restart), not the machine. With
+ * `sync`, each write is also synced to the disk (`fdatasync`, and the
+ * directory when a segment file is made) before {@link settle} returns, so
+ * that they outlive the machine too, at the cost of a disk sync on the
+ * proxy's event loop per write. They are written by {@link settle}, which the proxy calls just before each
  * answer that carries a decision leaves: under load the records of every
  * request decided since the last answer go in one write. A record whose
  * answer never leaves (its caller went away) is written within
@@ -25,6 +28,8 @@
  */
 import {
   closeSync,
+  fdatasyncSync,
+  fsyncSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -50,6 +55,8 @@ export interface SpoolOptions {
   segmentRecords?: number;
   /** Told when records could not be written, and how many (they are not tried again). */
   failed?: (error: GatehouseError, records: number) => void;
+  /** Sync each write to the disk before {@link DecisionSpool.settle} returns; default false. */
+  sync?: boolean;
 }
 
 /** What {@link DecisionSpool.open} found from earlier runs. */
@@ -164,6 +171,8 @@ export class DecisionSpool {
         segment.count += room;
         writeAll(this.fd!, text);
         at += room;
+        // A segment left for a new one was synced as it was closed; this one is synced here.
+        if (this.options.sync === true && at === lines.length) fdatasyncSync(this.fd!);
       }
     } catch (error) {
       // The segment may end in a partial line now: close it, so that the next lines start clean.
@@ -229,6 +238,8 @@ export class DecisionSpool {
     const segment: Segment = { first: n, count: 0 };
     this.fd = openSync(join(this.dir, segmentName(n)), 'a');
     this.segments.push(segment);
+    // The new file's name must reach the disk too, or its synced lines could be lost with it.
+    if (this.options.sync === true) syncDirectory(this.dir);
     return segment;
   }
 
@@ -236,7 +247,11 @@ export class DecisionSpool {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
-    closeSync(fd);
+    try {
+      if (this.options.sync === true) fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private recover(): void {
@@ -268,6 +283,15 @@ export class DecisionSpool {
       next = Math.max(next, first + count);
     }
     this.next = next;
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

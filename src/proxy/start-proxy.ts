@@ -51,6 +51,8 @@ export interface ProxyConfig {
   maxBufferedDecisions?: number;
   /** Where decision records wait until shipped (decision-spool.ts); in memory only when absent. */
   decisionSpool?: string;
+  /** Sync each write of the spool to the disk before the answers it covers leave. */
+  decisionSpoolSync?: boolean;
   /** Where to serve `/metrics`, `/healthz` and `/readyz` (docs/enforce.md); none when absent. */
   metrics?: { host: string; port: number };
 }
@@ -93,7 +95,9 @@ export async function startProxy(
     client,
     logger,
     ...(config.maxBufferedDecisions !== undefined ? { maxBuffered: config.maxBufferedDecisions } : {}),
-    ...(config.decisionSpool !== undefined ? { spoolDir: config.decisionSpool } : {}),
+    ...(config.decisionSpool !== undefined
+      ? { spoolDir: config.decisionSpool, spoolSync: config.decisionSpoolSync === true }
+      : {}),
   });
   const forwarder = new Forwarder({
     upstream: config.upstream,

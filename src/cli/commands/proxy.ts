@@ -11,7 +11,8 @@ import { fileProblem } from '../file-problem.js';
 export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--listen HOST:PORT] [--server URL]
                       [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
                       [--keep-credential] [--sync-interval DURATION] [--service-port PORT]
-                      [--decision-buffer N] [--decision-spool DIR|none] [--metrics-listen HOST:PORT]
+                      [--decision-buffer N] [--decision-spool DIR|none] [--decision-spool-sync]
+                      [--metrics-listen HOST:PORT]
                       [--log-level debug|info|warn|error]
 
 Runs an enforcing reverse proxy in front of one service (docs/enforce.md). Each request is
@@ -37,6 +38,9 @@ the decision id and reason); the service's mode decides whether denies are enfor
   --decision-spool   directory where decision records are kept on file until shipped, so that a
                      restarted proxy ships what it had not (default gatehouse-proxy-SERVICE-PORT.spool
                      in the working directory; one proxy per directory); none: in memory only
+  --decision-spool-sync
+                     sync the spool to the disk before each answer leaves, so that records outlive
+                     a power loss as well as the proxy (costs a disk sync per write; default off)
   --metrics-listen   serve /metrics (Prometheus), /healthz and /readyz on this address (default: off)
   --log-level        structured JSON logs on stderr (default info)`;
 
@@ -60,6 +64,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'service-port': { type: 'string' },
       'decision-buffer': { type: 'string' },
       'decision-spool': { type: 'string' },
+      'decision-spool-sync': { type: 'boolean', default: false },
       'metrics-listen': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
     },
@@ -126,6 +131,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     `gatehouse-proxy-${values.service.replace(/[^A-Za-z0-9._-]/g, '_')}-${port}.spool`;
   if (spool === '') throw new UsageError('--decision-spool must be a directory, or none');
   if (spool !== 'none') config.decisionSpool = path(spool);
+  if (values['decision-spool-sync']) {
+    if (spool === 'none')
+      throw new UsageError('--decision-spool-sync needs a spool, not --decision-spool none');
+    config.decisionSpoolSync = true;
+  }
   if (values['metrics-listen'] !== undefined)
     config.metrics = parseListen(values['metrics-listen'], '--metrics-listen');
 
@@ -150,7 +160,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       `  listening  ${proxy.url}${config.tls ? '  (mTLS: client X.509-SVIDs requested)' : ''}`,
       `  upstream   ${upstream.href}`,
       `  server     ${server}  (sync every ${config.syncIntervalMs} ms)`,
-      `  spool      ${config.decisionSpool ?? 'none (decision records in memory only)'}`,
+      `  spool      ${config.decisionSpool ?? 'none (decision records in memory only)'}${config.decisionSpoolSync ? '  (synced to disk before answers)' : ''}`,
       ...(proxy.metricsUrl ? [`  metrics    ${proxy.metricsUrl}/metrics`] : []),
       '',
     ].join('\n'),

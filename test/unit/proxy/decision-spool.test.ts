@@ -5,12 +5,13 @@
  * time holds a spool.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { DecisionSpool, LATE_WRITE_MS } from '../../../src/proxy/decision-spool.js';
+import { checkSyncs, straceAvailable, TRACED_CALLS } from '../../support/sync-trace.js';
 
 let dir: string;
 beforeEach(() => {
@@ -182,4 +183,72 @@ test('a spool that cannot be made is an error naming it, at once', () => {
   // Where a parent exists but the child cannot be made in it, Node's recursive mkdir spins for ever.
   if (existsSync('/proc/self'))
     assert.throws(() => DecisionSpool.open('/proc/gatehouse-spool'), /cannot create the decision spool/);
+});
+
+test('with sync, every write reaches the disk before settle returns, and a new segment file its directory', (t) => {
+  if (!straceAvailable) {
+    t.skip('strace is not installed (Debian package strace): the disk syncs cannot be seen');
+    return;
+  }
+  const source = new URL('../../../src/proxy/decision-spool.ts', import.meta.url).href;
+  // The child settles 5 records across two segments of 3, then 1 more; `@` marks each settle's return.
+  const script = `
+    import { writeSync } from 'node:fs';
+    const { DecisionSpool } = await import(${JSON.stringify(source)});
+    const spool = DecisionSpool.open(process.argv[1], { sync: process.argv[2] === 'sync', segmentRecords: 3 });
+    for (let i = 0; i < 5; i++) spool.append('{"n":' + i + '}');
+    spool.settle();
+    writeSync(1, '@');
+    spool.append('{"n":5}');
+    spool.settle();
+    writeSync(1, '@');
+    spool.close();`;
+  const run = (mode: string) => {
+    const trace = join(dir, `trace-${mode}`);
+    const spoolDir = join(dir, mode);
+    const r = spawnSync(
+      'strace',
+      [
+        '-f',
+        '-o',
+        trace,
+        '-e',
+        TRACED_CALLS,
+        '--',
+        process.execPath,
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        script,
+        spoolDir,
+        mode,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '@@');
+    const check = checkSyncs(readFileSync(trace, 'utf8'), spoolDir, (fd) => fd === '1');
+    // The trace was read: two settles, three writes (one to the first segment, two to the second).
+    assert.deepEqual({ checkpoints: check.checkpoints, writes: check.writes }, { checkpoints: 2, writes: 3 });
+    return check.problems;
+  };
+
+  assert.deepEqual(run('sync'), []);
+  // The check sees what is missing: without sync, nothing is synced.
+  const plain = run('plain');
+  assert.ok(
+    plain.some((p) => p.startsWith('write to')),
+    plain.join('; '),
+  );
+  assert.ok(
+    plain.some((p) => p.startsWith('file ')),
+    plain.join('; '),
+  );
+  const again = DecisionSpool.open(join(dir, 'sync'));
+  assert.deepEqual(
+    again.recovery.records.map((r) => r.n),
+    [0, 1, 2, 3, 4, 5],
+  );
+  again.close();
 });
