@@ -8,17 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { HELLO_POLICY, startHelloEstate, type HelloEstate } from '../support/hello-estate.js';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.js';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
-const POLICY = 'test/fixtures/proxy/policy.yaml';
-const WEB = 'spiffe://example.org/client/web';
-const HELLO = 'spiffe://example.org/svc/hello';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('proxy crash durability', { skip: built ? false : 'run `npm run build` first' }, () => {
@@ -26,32 +22,20 @@ describe('proxy crash durability', { skip: built ? false : 'run `npm run build` 
   const spool = join(dir, 'hello.spool');
   let server: ServerProcess | undefined;
   let proxy: ProxyProcess | undefined;
-  let upstream: http.Server | undefined;
+  let estate: HelloEstate | undefined;
   after(async () => {
     if (server?.child.signalCode === null) server.child.kill('SIGCONT');
     await proxy?.stop();
     await server?.stop();
-    upstream?.closeAllConnections();
-    upstream?.close();
+    estate?.closeUpstream();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('kill -9 under load while the control plane is away, restart: every answered decision is logged once', async () => {
-    server = await startServer(dir, ['--policy', POLICY]);
-    let env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
-    for (const id of [WEB, HELLO]) {
-      const e = await cli(
-        ['entry', 'create', '--spiffe-id', id, '--kind', 'service', '--owner', 'team-demo'],
-        env,
-      );
-      assert.equal(e.code, 0, e.err);
-    }
-    const jwt = await cli(['svid', 'jwt', '--spiffe-id', WEB, '--audience', HELLO], env);
-    assert.equal(jwt.code, 0, jwt.err);
-    const token = jwt.out.trim();
-    upstream = http.createServer((_req, res) => res.end('hello'));
-    await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', r));
-    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    estate = await startHelloEstate(dir);
+    server = estate.server;
+    let env = estate.env;
+    const { token, upstreamUrl } = estate;
     const proxyArgs = (serverUrl: string) => [
       '--service',
       'hello',
@@ -115,7 +99,7 @@ describe('proxy crash durability', { skip: built ? false : 'run `npm run build` 
     server.child.kill('SIGKILL');
     if (server.child.exitCode === null && server.child.signalCode === null)
       await new Promise((r) => server!.child.once('exit', r));
-    server = await startServer(dir, ['--policy', POLICY]);
+    server = await startServer(dir, ['--policy', HELLO_POLICY]);
     env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
     args = proxyArgs(server.url);
     proxy = await startProxy(args, { synced: true });

@@ -6,47 +6,27 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { bin, built, cli, root, startServer, type ServerProcess } from '../support/server-process.js';
-import { checkSyncs, straceAvailable, TRACED_CALLS } from '../support/sync-trace.js';
-
-const POLICY = 'test/fixtures/proxy/policy.yaml';
-const WEB = 'spiffe://example.org/client/web';
-const HELLO = 'spiffe://example.org/svc/hello';
+import { startHelloEstate, type HelloEstate } from '../support/hello-estate.js';
+import { bin, built, cli, root } from '../support/server-process.js';
+import { checkSyncs, straceAvailable, tracedNode } from '../support/sync-trace.js';
 
 const skip = !built ? 'run `npm run build` first' : !straceAvailable ? 'strace is not installed' : false;
 
 describe('proxy spool synced to disk', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-spool-sync-'));
-  let server: ServerProcess | undefined;
-  let upstream: http.Server | undefined;
+  let estate: HelloEstate | undefined;
   after(async () => {
-    await server?.stop();
-    upstream?.closeAllConnections();
-    upstream?.close();
+    await estate?.server.stop();
+    estate?.closeUpstream();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('every answer, allow or deny, leaves after its record is synced', async () => {
-    server = await startServer(dir, ['--policy', POLICY]);
-    const env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken };
-    for (const id of [WEB, HELLO]) {
-      const e = await cli(
-        ['entry', 'create', '--spiffe-id', id, '--kind', 'service', '--owner', 'team-demo'],
-        env,
-      );
-      assert.equal(e.code, 0, e.err);
-    }
-    const jwt = await cli(['svid', 'jwt', '--spiffe-id', WEB, '--audience', HELLO], env);
-    assert.equal(jwt.code, 0, jwt.err);
-    upstream = http.createServer((_req, res) => res.end('hello'));
-    await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', r));
-    const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-
+    estate = await startHelloEstate(dir);
+    const { server, env, upstreamUrl } = estate;
     const nothingToSync = await cli(
       [
         'proxy',
@@ -67,14 +47,7 @@ describe('proxy spool synced to disk', { skip }, () => {
     const trace = join(dir, 'trace');
     const strace = spawn(
       'strace',
-      [
-        '-f',
-        '-o',
-        trace,
-        '-e',
-        TRACED_CALLS,
-        '--',
-        process.execPath,
+      tracedNode(trace, [
         bin,
         'proxy',
         '--listen',
@@ -90,7 +63,7 @@ describe('proxy spool synced to disk', { skip }, () => {
         '--decision-spool',
         spool,
         '--decision-spool-sync',
-      ],
+      ]),
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -111,7 +84,7 @@ describe('proxy spool synced to disk', { skip }, () => {
       await res.arrayBuffer();
       return res.status;
     };
-    const token = jwt.out.trim();
+    const { token } = estate;
     // One at a time: each record is written while the upstream works.
     for (let i = 0; i < 10; i++) assert.equal(await call(`/hello/one/${i}`, token), 200);
     // Many at once: the first answer to leave writes the records of all decided since.

@@ -8,7 +8,12 @@
  */
 import { spawnSync } from 'node:child_process';
 
-export const TRACED_CALLS = 'trace=openat,close,write,writev,pwrite64,fdatasync,fsync';
+const TRACED_CALLS = 'trace=openat,close,write,writev,pwrite64,fdatasync,fsync';
+
+/** Arguments of `strace` running node with `nodeArgs`, its calls and its threads' logged to `traceFile`. */
+export function tracedNode(traceFile: string, nodeArgs: string[]): string[] {
+  return ['-f', '-o', traceFile, '-e', TRACED_CALLS, '--', process.execPath, ...nodeArgs];
+}
 
 /** Whether strace can be run here (the Debian package `strace`). */
 export const straceAvailable = spawnSync('strace', ['-V']).error === undefined;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { DecisionSpool, LATE_WRITE_MS } from '../../../src/proxy/decision-spool.js';
-import { checkSyncs, straceAvailable, TRACED_CALLS } from '../../support/sync-trace.js';
+import { checkSyncs, straceAvailable, tracedNode } from '../../support/sync-trace.js';
 
 let dir: string;
 beforeEach(() => {
@@ -208,22 +208,7 @@ test('with sync, every write reaches the disk before settle returns, and a new s
     const spoolDir = join(dir, mode);
     const r = spawnSync(
       'strace',
-      [
-        '-f',
-        '-o',
-        trace,
-        '-e',
-        TRACED_CALLS,
-        '--',
-        process.execPath,
-        '--import',
-        'tsx',
-        '--input-type=module',
-        '-e',
-        script,
-        spoolDir,
-        mode,
-      ],
+      tracedNode(trace, ['--import', 'tsx', '--input-type=module', '-e', script, spoolDir, mode]),
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 0, r.stderr);
