@@ -165,6 +165,26 @@ export interface StoredDecisionRecord {
 }
 
 /**
+ * Where a pruned log starts: the last record pruned, which the first stored
+ * record links to (docs/decision-log.md, "Retention").
+ */
+export interface DecisionLogAnchor {
+  seq: number;
+  hash: string;
+  /** When the last prune ran. */
+  prunedAt: string;
+  /** Records pruned in all, by every prune. */
+  pruned: number;
+}
+
+export interface DecisionLogPruneOptions {
+  /** The time the prune is recorded at (the anchor's `prunedAt`). */
+  at: string;
+  /** Records deleted per transaction, at most. Default 1000. */
+  batchSize?: number;
+}
+
+/**
  * Where the decision log is kept, in sequence order. Implemented by the
  * SQLite and the PostgreSQL adapters (src/store/), which pass the same
  * contract tests. Each record is kept as the canonical JSON text it was
@@ -194,6 +214,21 @@ export interface DecisionLogStore {
    * RFC 3339.
    */
   recordedIds(records: readonly Pick<DecisionRecord, 'decisionId' | 'time'>[]): Promise<Set<string>>;
+  /** The last record pruned; undefined when the log is stored whole, from record 1. */
+  anchor(): Promise<DecisionLogAnchor | undefined>;
+  /**
+   * Deletes the oldest records, in sequence order, up to the first one
+   * decided at or after `before` (later ones behind it stay too), and never
+   * the newest record, which the next append continues. Each transaction
+   * deletes at most `batchSize` records and moves the anchor to the last one
+   * it deleted, so a prune stopped half-way leaves a log that verifies.
+   * Resolves to how many it deleted and the anchor now. Fails with
+   * `request_invalid` for a `before` that is not RFC 3339.
+   */
+  prune(
+    before: string,
+    options: DecisionLogPruneOptions,
+  ): Promise<{ pruned: number; anchor: DecisionLogAnchor | undefined }>;
   /** Records matching `filter`, in sequence order. */
   query(filter: DecisionLogFilter): Promise<DecisionRecord[]>;
   /**

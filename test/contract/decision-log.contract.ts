@@ -10,7 +10,12 @@ import { GatehouseError, type GatehouseErrorCode } from '../../src/core/errors.j
 import { DecisionLogWriter } from '../../src/core/log/decision-log-writer.js';
 import type { DecisionRecord } from '../../src/core/log/decision-record.js';
 import { decisionLogLines } from '../../src/core/log/export-decision-log.js';
-import { canonicalRecordJson, ChainWriter, type UnchainedRecord } from '../../src/core/log/hash-chain.js';
+import {
+  canonicalRecordJson,
+  ChainWriter,
+  GENESIS_HASH,
+  type UnchainedRecord,
+} from '../../src/core/log/hash-chain.js';
 import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
 import type { DecisionLogFilter, DecisionLogStore, StoredDecisionRecord } from '../../src/core/ports.js';
 
@@ -334,6 +339,104 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
       });
     });
 
+    describe('prune', () => {
+      const AT = '2026-06-01T00:00:00.000Z';
+
+      test('deletes the oldest records decided before a time, in steps; the rest verifies from the anchor', async () => {
+        const store = await fresh();
+        const records = chained(40);
+        await store.append(records);
+        const result = await store.prune(second(15), { at: AT, batchSize: 4 });
+        const anchor = { seq: 14, hash: records[13]!.hash, prunedAt: AT, pruned: 14 };
+        assert.deepEqual(result, { pruned: 14, anchor });
+        assert.deepEqual(await store.anchor(), anchor);
+        assert.equal(await store.count(), 26);
+        assert.equal((await stored(store))[0]!.seq, 15);
+        assert.deepEqual(await verifyDecisionLog(store, { batchSize: 7 }), { checked: 26, anchor });
+        // The log goes on after a prune as before it.
+        const writer = await DecisionLogWriter.open(store);
+        await writer.record(decisionBody(41));
+        await writer.close();
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 27, anchor });
+      });
+
+      test('stops at the first record decided at or after the time: a late record stays, with all after it', async () => {
+        const store = await fresh();
+        // Record 6 was decided at second 20, record 8 at second 1 (shipped late by a proxy).
+        const chain = new ChainWriter();
+        const records = Array.from({ length: 10 }, (_, i) =>
+          chain.append(
+            decisionBody(i + 1, i === 5 ? { time: second(20) } : i === 7 ? { time: second(1) } : {}),
+          ),
+        );
+        await store.append(records);
+        assert.equal((await store.prune(second(9), { at: AT })).pruned, 5);
+        assert.deepEqual(
+          (await stored(store)).map((r) => r.seq),
+          [6, 7, 8, 9, 10],
+        );
+        // Again: nothing before the first stored record's time, nothing deleted; the anchor stays.
+        assert.deepEqual(await store.prune(second(9), { at: second(99) }), {
+          pruned: 0,
+          anchor: { seq: 5, hash: records[4]!.hash, prunedAt: AT, pruned: 5 },
+        });
+      });
+
+      test('never deletes the newest record; a second prune adds to the anchor', async () => {
+        const store = await fresh();
+        const records = chained(10);
+        await store.append(records.slice(0, 6));
+        assert.equal((await store.prune(second(3), { at: AT })).pruned, 2);
+        await store.append(records.slice(6));
+        const result = await store.prune('9999-01-01T00:00:00Z', { at: second(50), batchSize: 3 });
+        assert.deepEqual(result, {
+          pruned: 7,
+          anchor: { seq: 9, hash: records[8]!.hash, prunedAt: second(50), pruned: 9 },
+        });
+        assert.deepEqual(await store.last(), { seq: 10, hash: records[9]!.hash });
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 1, anchor: result.anchor });
+      });
+
+      test('an empty log, or one of one record, prunes nothing and has no anchor', async () => {
+        const store = await fresh();
+        assert.deepEqual(await store.prune(second(100), { at: AT }), { pruned: 0, anchor: undefined });
+        await store.append(chained(1));
+        assert.deepEqual(await store.prune(second(100), { at: AT }), { pruned: 0, anchor: undefined });
+        assert.equal(await store.anchor(), undefined);
+        await rejectsWith(store.prune('last week', { at: AT }), 'request_invalid');
+      });
+
+      test('records removed from the start other than by a prune break the chain, with or without an anchor', async () => {
+        const store = await fresh();
+        await store.append(chained(12));
+        await harness.exec('DELETE FROM decision_log WHERE seq <= 3');
+        let status = await verifyDecisionLog(store);
+        assert.equal(status.firstBreak?.seq, 4);
+        assert.equal(status.firstBreak?.reason, 'seq_gap');
+        assert.match(status.firstBreak!.message, /the log starts at record 1/);
+
+        await store.prune(second(6), { at: AT });
+        assert.deepEqual(await verifyDecisionLog(store), {
+          checked: 7,
+          anchor: await store.anchor(),
+        });
+        await harness.exec('DELETE FROM decision_log WHERE seq = 6');
+        status = await verifyDecisionLog(store);
+        assert.equal(status.firstBreak?.seq, 7);
+        assert.match(status.firstBreak!.message, /pruned through record 5/);
+      });
+
+      test('an anchor altered in the database breaks the chain at the first record', async () => {
+        const store = await fresh();
+        await store.append(chained(8));
+        await store.prune(second(4), { at: AT });
+        await harness.exec(`UPDATE decision_log_anchor SET hash = '${GENESIS_HASH}'`);
+        const status = await verifyDecisionLog(store);
+        assert.equal(status.firstBreak?.seq, 4);
+        assert.equal(status.firstBreak?.reason, 'prev_hash_mismatch');
+      });
+    });
+
     describe('recordedIds', () => {
       test('finds the ids the log holds at the time asked, in batches past one query', async () => {
         const store = await fresh();
@@ -387,7 +490,6 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         const records = chained(25);
         await store.append(records);
         assert.deepEqual(await verifyDecisionLog(store, { batchSize: 7 }), { checked: 25 });
-        assert.deepEqual(await verifyDecisionLog(store, { fromSeq: 10 }), { checked: 16 });
         const chunks: string[] = [];
         for await (const lines of decisionLogLines(store, { batchSize: 4 })) chunks.push(lines);
         assert.equal(chunks.length, 7, 'one chunk per batch read');

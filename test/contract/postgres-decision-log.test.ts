@@ -8,7 +8,6 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openPostgresDecisionLog, openPostgresIdentityStore } from '../../src/store/index.js';
 import { POSTGRES_DECISION_LOG_MIGRATIONS } from '../../src/store/postgres/decision-log-migrations.js';
-import { latestVersion } from '../../src/store/sql/migrate.js';
 import { entryRecord } from './identity-store.contract.js';
 import { chained, decisionLogContract, rejectsWith } from './decision-log.contract.js';
 import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
@@ -37,7 +36,7 @@ if (problem !== undefined) {
     decisionLogContract('contract', {
       async openEmpty() {
         const store = await openPostgresDecisionLog({ connectionString: url, schema });
-        await admin.query('TRUNCATE decision_log');
+        await admin.query('TRUNCATE decision_log, decision_log_anchor');
         return store;
       },
       openAgain: () => openPostgresDecisionLog({ connectionString: url, schema }),
@@ -59,7 +58,7 @@ if (problem !== undefined) {
         const { rows } = await admin.query(`SELECT version FROM "${shared}".decision_log_migrations`);
         assert.deepEqual(
           rows.map((r: { version: number }) => r.version),
-          [latestVersion(POSTGRES_DECISION_LOG_MIGRATIONS)],
+          POSTGRES_DECISION_LOG_MIGRATIONS.migrations.map((m) => m.version),
         );
         const again = await openPostgresDecisionLog({ connectionString: url, schema: shared });
         assert.equal(await again.count(), 2);

@@ -75,9 +75,10 @@ describe('SQLite decision log', () => {
         versions(file, 'schema_migrations'),
         SQLITE_MIGRATIONS.migrations.map((m) => m.version),
       );
-      assert.deepEqual(versions(file, 'decision_log_migrations'), [
-        latestVersion(SQLITE_DECISION_LOG_MIGRATIONS),
-      ]);
+      assert.deepEqual(
+        versions(file, 'decision_log_migrations'),
+        SQLITE_DECISION_LOG_MIGRATIONS.migrations.map((m) => m.version),
+      );
     }
   });
 

@@ -210,6 +210,28 @@ function linkProblem(
   return undefined;
 }
 
+/** Why `record`, the first stored, does not follow `after`, the last record pruned (record 0: none). */
+function anchorProblem(
+  after: { seq: number; hash: string },
+  record: Pick<DecisionRecord, 'seq' | 'prevHash'>,
+): Pick<ChainBreak, 'reason' | 'message'> | undefined {
+  const start = after.seq === 0 ? 'the log starts at record 1' : `the log was pruned through record ${after.seq}`;
+  if (record.seq !== after.seq + 1)
+    return {
+      reason: 'seq_gap',
+      message: `record ${record.seq} is the first stored, but ${start}: the records between were removed`,
+    };
+  if (record.prevHash !== after.hash)
+    return {
+      reason: 'prev_hash_mismatch',
+      message:
+        after.seq === 0
+          ? 'record 1 does not link to the genesis hash'
+          : `record ${record.seq} does not link to the last pruned record ${after.seq}`,
+    };
+  return undefined;
+}
+
 /**
  * A run of consecutive records checked on its own, to be joined with the
  * runs before and after it ({@link joinChainSegments}): the link of its
@@ -228,7 +250,9 @@ export interface ChainSegment {
  * Checks records one at a time, in log order, with constant memory. A log may
  * start after record 1 (a rotated file): the first record is trusted as the
  * anchor unless it claims to be record 1, which must link to the genesis hash.
- * As a `segment` verifier, it leaves the first record's link unchecked.
+ * As a `segment` verifier, it leaves the first record's link unchecked. Given
+ * `after` (the last record pruned from a stored log, or record 0 with the
+ * genesis hash for one stored whole), the first record must follow it.
  */
 export class ChainVerifier {
   private checked = 0;
@@ -236,7 +260,11 @@ export class ChainVerifier {
   private first: ChainSegment['first'];
   private broken: ChainBreak | undefined;
 
-  constructor(private readonly options: { segment?: boolean } = {}) {}
+  constructor(
+    private readonly options: { segment?: boolean; after?: { seq: number; hash: string } } = {},
+  ) {
+    this.prev = options.after;
+  }
 
   push(record: DecisionRecord): void {
     this.next(record, undefined);
@@ -255,7 +283,12 @@ export class ChainVerifier {
     if (this.broken) return;
     const at = this.checked;
     if (at === 1) this.first = { seq: record.seq, prevHash: record.prevHash };
-    const link = at === 1 && this.options.segment ? undefined : linkProblem(this.prev, record);
+    const link =
+      at === 1 && this.options.segment
+        ? undefined
+        : at === 1 && this.options.after
+          ? anchorProblem(this.options.after, record)
+          : linkProblem(this.prev, record);
     if (link) {
       this.broken = { seq: record.seq, position: at, ...link };
       return;

@@ -2,15 +2,20 @@
  * `gatehouse decisions verify`: checks the hash chain of a stored decision
  * log, streaming, with constant memory.
  */
-import type { DecisionLogStore } from '../ports.js';
+import type { DecisionLogAnchor, DecisionLogStore } from '../ports.js';
 import type { DecisionRecord } from './decision-record.js';
-import { ChainVerifier, type ChainBreak, type ChainStatus } from './hash-chain.js';
+import { ChainVerifier, GENESIS_HASH, type ChainBreak, type ChainStatus } from './hash-chain.js';
 
 export interface DecisionLogScanOptions {
-  /** The first sequence number to read. Default 1, the whole log. */
+  /** The first sequence number to read (export). Default 1, the whole log. */
   fromSeq?: number;
   /** Records read per query. Default 1000. */
   batchSize?: number;
+}
+
+export interface DecisionLogStatus extends ChainStatus {
+  /** Where the stored log starts when it was pruned: the first record must link to it. */
+  anchor?: DecisionLogAnchor;
 }
 
 /**
@@ -20,17 +25,21 @@ export interface DecisionLogScanOptions {
  * `checked` then counts the records read up to and including it. A stored
  * text that is not a JSON object is reported as an altered record.
  *
- * Started after record 1, the first record read is trusted as the anchor.
+ * The first stored record must be record 1, linked to the genesis hash, or,
+ * in a pruned log, follow the anchor (the last record pruned): records
+ * removed from the start of the log other than by a prune break the chain.
  * Records removed from the end of the log leave no break: compare the last
  * sequence number and hash with a copy kept elsewhere to catch that.
  */
 export async function verifyDecisionLog(
-  store: Pick<DecisionLogStore, 'scan'>,
-  options: DecisionLogScanOptions = {},
-): Promise<ChainStatus> {
-  const verifier = new ChainVerifier();
+  store: Pick<DecisionLogStore, 'scan' | 'anchor'>,
+  options: Pick<DecisionLogScanOptions, 'batchSize'> = {},
+): Promise<DecisionLogStatus> {
+  const anchor = await store.anchor();
+  const verifier = new ChainVerifier({ after: anchor ?? { seq: 0, hash: GENESIS_HASH } });
+  const status = (s: ChainStatus): DecisionLogStatus => (anchor ? { ...s, anchor } : s);
   let checked = 0;
-  for await (const batch of store.scan(options.fromSeq ?? 1, options.batchSize ?? 1000)) {
+  for await (const batch of store.scan((anchor?.seq ?? 0) + 1, options.batchSize ?? 1000)) {
     for (const stored of batch) {
       checked++;
       const record = parseStored(stored.json);
@@ -41,14 +50,14 @@ export async function verifyDecisionLog(
           reason: 'hash_mismatch',
           message: `record ${stored.seq} was altered: its stored text is not a JSON record`,
         };
-        return { checked, firstBreak };
+        return status({ checked, firstBreak });
       }
       verifier.push(record);
       const { firstBreak } = verifier.status();
-      if (firstBreak !== undefined) return { checked, firstBreak };
+      if (firstBreak !== undefined) return status({ checked, firstBreak });
     }
   }
-  return { checked };
+  return status({ checked });
 }
 
 function parseStored(json: string): DecisionRecord | undefined {

@@ -35,5 +35,19 @@ export const POSTGRES_DECISION_LOG_MIGRATIONS: MigrationSet = {
         'CREATE INDEX decision_log_verdict ON decision_log (verdict, seq)',
       ],
     },
+    {
+      version: 2,
+      name: 'decision_log_anchor',
+      statements: [
+        // The last record pruned (docs/decision-log.md, "Retention"): the stored log continues it.
+        `CREATE TABLE decision_log_anchor (
+          id integer PRIMARY KEY CHECK (id = 1),
+          seq bigint NOT NULL,
+          hash text NOT NULL,
+          pruned_at timestamptz NOT NULL,
+          pruned bigint NOT NULL
+        )`,
+      ],
+    },
   ],
 };

@@ -4,7 +4,7 @@
  */
 import type { PoolConfig } from 'pg';
 import type { DecisionLogStore } from '../../core/ports.js';
-import { appendThrough, createSqlDecisionLog } from '../sql/sql-decision-log.js';
+import { appendThrough, pruneThrough, createSqlDecisionLog } from '../sql/sql-decision-log.js';
 import { POSTGRES_DECISION_LOG_MIGRATIONS } from './decision-log-migrations.js';
 import { createPostgresDriver } from './postgres-driver.js';
 import { checkSchemaName, migrateSchema, schemaPool } from './schema-pool.js';
@@ -50,6 +50,7 @@ export async function openPostgresDecisionLog(
   return createSqlDecisionLog({
     reader,
     runAppend: appendThrough(writer),
+    runPruneStep: pruneThrough(writer),
     close: async () => {
       await Promise.all([reader.close(), writer.close()]);
     },

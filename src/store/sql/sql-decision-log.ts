@@ -8,7 +8,12 @@
 import { GatehouseError } from '../../core/errors.js';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
 import { canonicalRecordJson, GENESIS_HASH } from '../../core/log/hash-chain.js';
-import type { DecisionLogFilter, DecisionLogStore, StoredDecisionRecord } from '../../core/ports.js';
+import type {
+  DecisionLogAnchor,
+  DecisionLogFilter,
+  DecisionLogStore,
+  StoredDecisionRecord,
+} from '../../core/ports.js';
 import type { SqlDriver, SqlRow, SqlValue } from './sql-driver.js';
 import { storeFailure } from './store-failure.js';
 import { storedTime } from './stored-time.js';
@@ -48,6 +53,63 @@ const ROW_PLACEHOLDERS = `(${COLUMNS.map(() => '?').join(', ')})`;
 /** Inserts one row of an {@link AppendPlan}. */
 export const INSERT_SQL = `INSERT INTO decision_log (${COLUMNS.join(', ')}) VALUES ${ROW_PLACEHOLDERS}`;
 
+/** The anchor: the last record pruned (docs/decision-log.md, "Retention"). */
+export const ANCHOR_SQL = 'SELECT seq, hash, pruned_at, pruned FROM decision_log_anchor WHERE id = 1';
+
+/** The oldest records below the newest, at most `?` of them: what one prune step may delete. */
+export const PRUNE_CANDIDATES_SQL =
+  'SELECT seq, decided_at, hash FROM decision_log WHERE seq < (SELECT MAX(seq) FROM decision_log) ORDER BY seq LIMIT ?';
+const PRUNE_DELETE_SQL = 'DELETE FROM decision_log WHERE seq <= ?';
+const ANCHOR_MOVE_SQL = `INSERT INTO decision_log_anchor (id, seq, hash, pruned_at, pruned) VALUES (1, ?, ?, ?, ?)
+  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, pruned_at = excluded.pruned_at,
+  pruned = decision_log_anchor.pruned + excluded.pruned`;
+
+/**
+ * One step of a prune, as data: run in one transaction by the adapter
+ * ({@link SqlDecisionLogParts.runPruneStep}), which reads
+ * {@link PRUNE_CANDIDATES_SQL} with `batchSize` and runs what
+ * {@link pruneStepPlan} makes of the rows.
+ */
+export interface PruneStep {
+  /** Canonical time: the first record decided at or after it stays, and every record after it. */
+  before: string;
+  /** Canonical time of the prune, for the anchor. */
+  at: string;
+  batchSize: number;
+}
+
+export interface PruneStepResult {
+  pruned: number;
+  /** Whether a next step may find more to delete. */
+  more: boolean;
+}
+
+/**
+ * What a prune step does with the candidates it read, oldest first: the
+ * statements to run in the same transaction (`[sql, params]`; none when
+ * nothing is deleted) and its result. The records before the first one
+ * decided at or after `before` are deleted, and the anchor moves to the
+ * last of them.
+ */
+export function pruneStepPlan(
+  candidates: readonly SqlRow[],
+  step: PruneStep,
+): { statements: [string, SqlValue[]][]; result: PruneStepResult } {
+  let count = 0;
+  // Canonical times: text order is time order.
+  while (count < candidates.length && String(candidates[count]!['decided_at']) < step.before) count++;
+  if (count === 0) return { statements: [], result: { pruned: 0, more: false } };
+  const last = candidates[count - 1]!;
+  const seq = Number(last['seq']);
+  return {
+    statements: [
+      [PRUNE_DELETE_SQL, [seq]],
+      [ANCHOR_MOVE_SQL, [seq, String(last['hash']), step.at, count]],
+    ],
+    result: { pruned: count, more: count === step.batchSize },
+  };
+}
+
 /**
  * Rows per INSERT statement in {@link appendThrough}: few round trips per
  * batch, far below the database's parameter limit.
@@ -63,6 +125,11 @@ export interface SqlDecisionLogParts {
    * time.
    */
   runAppend(plan: AppendPlan): Promise<void>;
+  /**
+   * Runs one prune step in one transaction that no other writer of the log
+   * can interleave with. Called for one step or append at a time.
+   */
+  runPruneStep(step: PruneStep): Promise<PruneStepResult>;
   /** Why appends cannot run now (a writing thread that stopped), if the adapter knows. */
   problem?(): string | undefined;
   /** Releases every connection, the reader's included. */
@@ -95,6 +162,16 @@ export function appendThrough(writer: SqlDriver): (plan: AppendPlan) => Promise<
  */
 const LOOKUPS_PER_QUERY = 500;
 
+/** {@link SqlDecisionLogParts.runPruneStep} through {@link SqlDriver.exclusive}. */
+export function pruneThrough(writer: SqlDriver): (step: PruneStep) => Promise<PruneStepResult> {
+  return (step) =>
+    writer.exclusive(async (tx) => {
+      const plan = pruneStepPlan(await tx.rows(PRUNE_CANDIDATES_SQL, [step.batchSize]), step);
+      for (const [sql, params] of plan.statements) await tx.run(sql, params);
+      return plan.result;
+    });
+}
+
 const VERDICTS: ReadonlySet<string> = new Set(['allow', 'deny']);
 
 /**
@@ -109,6 +186,7 @@ const VERDICTS: ReadonlySet<string> = new Set(['allow', 'deny']);
 export function createSqlDecisionLog({
   reader,
   runAppend,
+  runPruneStep,
   problem,
   close,
 }: SqlDecisionLogParts): DecisionLogStore {
@@ -175,13 +253,43 @@ export function createSqlDecisionLog({
     });
   }
 
+  /** Runs `work` after every append and prune step asked for before it. */
+  function queued<T>(work: () => Promise<T>): Promise<T> {
+    const run = appending.then(work);
+    appending = run.catch(() => undefined);
+    return run;
+  }
+
+  const anchor = () =>
+    attempt('read the decision log anchor', async () => {
+      const [row] = await reader.rows(ANCHOR_SQL);
+      return row === undefined ? undefined : anchorOf(row);
+    });
+
   return {
     async append(records, texts) {
       if (closing) throw closedError('append decision records');
       if (records.length === 0) return;
-      const run = appending.then(() => appendNow(records, texts));
-      appending = run.catch(() => undefined);
-      return run;
+      return queued(() => appendNow(records, texts));
+    },
+
+    anchor,
+
+    async prune(before, options) {
+      const step: PruneStep = {
+        before: filterTime(before, 'before'),
+        at: storedTime(options.at, 'prune time'),
+        batchSize: wholeNumber(options.batchSize ?? 1000, 'batch size', 1),
+      };
+      let pruned = 0;
+      // Step by step, each queued behind the appends asked for meanwhile: a long prune holds no one up.
+      for (let more = true; more; ) {
+        if (closing) throw closedError('prune the decision log');
+        const result = await queued(() => attempt('prune the decision log', () => runPruneStep(step)));
+        pruned += result.pruned;
+        more = result.more;
+      }
+      return { pruned, anchor: await anchor() };
     },
 
     last: () =>
@@ -292,6 +400,15 @@ function recordRow(record: DecisionRecord, text: string | undefined): SqlValue[]
 }
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+function anchorOf(row: SqlRow): DecisionLogAnchor {
+  return {
+    seq: Number(row['seq']),
+    hash: String(row['hash']),
+    prunedAt: String(row['pruned_at']),
+    pruned: Number(row['pruned']),
+  };
+}
 
 function parseRecord(seq: number, json: string): DecisionRecord {
   try {

@@ -13,12 +13,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { GatehouseError } from '../../core/errors.js';
-import type { AppendPlan } from '../sql/sql-decision-log.js';
-import type { AppendAnswer, AppendJob } from './decision-log-append-worker.js';
+import type { AppendPlan, PruneStep, PruneStepResult } from '../sql/sql-decision-log.js';
+import type { AppendAnswer, AppendJob, PruneJob } from './decision-log-append-worker.js';
 
 export interface AppendThread {
   /** Runs the plan on the thread; resolves once its rows are durable, or rejects as the append would. */
   append(plan: AppendPlan): Promise<void>;
+  /** Runs one prune step on the thread, in turn with the appends. */
+  prune(step: PruneStep): Promise<PruneStepResult>;
   /** Why the thread takes no appends (it has stopped or failed); undefined while it runs. */
   problem(): string | undefined;
   /** Stops the thread once it is idle; appends afterwards fail with `store_error`. */
@@ -34,7 +36,11 @@ export interface AppendThread {
 export async function startAppendThread(file: string, busyTimeoutMs: number): Promise<AppendThread> {
   const [entry, how] = workerEntry();
   const worker = new Worker(entry, { ...how, workerData: { file, busyTimeoutMs } });
-  const waiting = new Map<number, { plan: AppendPlan; resolve: () => void; reject: (e: unknown) => void }>();
+  // `plan` is absent for a prune step.
+  const waiting = new Map<
+    number,
+    { plan?: AppendPlan; resolve: (value: PruneStepResult | undefined) => void; reject: (e: unknown) => void }
+  >();
   let nextId = 0;
   let broken: GatehouseError | undefined;
   const breakWith = (error: GatehouseError) => {
@@ -71,8 +77,9 @@ export async function startAppendThread(file: string, busyTimeoutMs: number): Pr
     if (!w) return;
     waiting.delete(answer.id);
     if (waiting.size === 0) worker.unref();
-    if ('ok' in answer) w.resolve();
-    else if ('tail' in answer) w.reject(conflict(w.plan, answer.tail ?? undefined));
+    if ('ok' in answer) w.resolve(undefined);
+    else if ('pruned' in answer) w.resolve(answer.pruned);
+    else if ('tail' in answer) w.reject(conflict(w.plan!, answer.tail ?? undefined));
     else
       w.reject(
         Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {}),
@@ -89,15 +96,22 @@ export async function startAppendThread(file: string, busyTimeoutMs: number): Pr
     breakWith(new GatehouseError('store_error', "the decision log's writing thread has stopped")),
   );
 
+  /** Posts a job and waits for its answer; the thread is kept alive meanwhile. */
+  const post = (job: AppendJob | PruneJob, plan?: AppendPlan) =>
+    new Promise<PruneStepResult | undefined>((resolve, reject) => {
+      if (waiting.size === 0) worker.ref();
+      waiting.set(job.id, { ...(plan ? { plan } : {}), resolve, reject });
+      worker.postMessage(job);
+    });
+
   return {
-    append(plan) {
-      if (broken) return Promise.reject(broken);
-      return new Promise((resolve, reject) => {
-        const id = ++nextId;
-        if (waiting.size === 0) worker.ref();
-        waiting.set(id, { plan, resolve, reject });
-        worker.postMessage({ id, expect: plan.expect, rows: plan.rows } satisfies AppendJob);
-      });
+    async append(plan) {
+      if (broken) throw broken;
+      await post({ id: ++nextId, expect: plan.expect, rows: plan.rows }, plan);
+    },
+    async prune(step) {
+      if (broken) throw broken;
+      return (await post({ id: ++nextId, prune: step }))!;
     },
     problem: () => broken?.message,
     async close() {

@@ -5,15 +5,22 @@
  * BEGIN IMMEDIATE to COMMIT. Once the connection is open it posts
  * `{ ready: true }`; then it answers each append `{ id, ok: true }` once
  * the rows are durable, `{ id, tail }` without writing when the stored log
- * does not end where the append expects, or `{ id, error }`. `'close'`
+ * does not end where the append expects, or `{ id, error }`; and each prune
+ * step (`{ id, prune }`) `{ id, pruned }` or `{ id, error }`. `'close'`
  * closes the connection and ends the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { GENESIS_HASH } from '../../core/log/hash-chain.js';
-import { INSERT_SQL, TAIL_SQL } from '../sql/sql-decision-log.js';
+import {
+  INSERT_SQL,
+  TAIL_SQL,
+  type PruneStep,
+  type PruneStepResult,
+} from '../sql/sql-decision-log.js';
 import type { SqlRow, SqlValue } from '../sql/sql-driver.js';
 import { setConnectionPragmas } from './open-sqlite-database.js';
+import { sqlitePruneStep } from './sqlite-prune-step.js';
 
 export interface AppendJob {
   id: number;
@@ -22,8 +29,14 @@ export interface AppendJob {
   rows: readonly (readonly SqlValue[])[];
 }
 
+export interface PruneJob {
+  id: number;
+  prune: PruneStep;
+}
+
 export type AppendAnswer =
   | { id: number; ok: true }
+  | { id: number; pruned: PruneStepResult }
   | { id: number; tail: SqlRow | null }
   | { id: number; error: { message: string; code?: string } };
 
@@ -42,8 +55,10 @@ const append = db.transaction((job: AppendJob): SqlRow | null | true => {
   return true;
 });
 
+const pruneStep = sqlitePruneStep(db);
+
 parentPort!.postMessage({ ready: true });
-parentPort!.on('message', (job: AppendJob | 'close') => {
+parentPort!.on('message', (job: AppendJob | PruneJob | 'close') => {
   if (job === 'close') {
     db.close();
     parentPort!.close();
@@ -51,8 +66,12 @@ parentPort!.on('message', (job: AppendJob | 'close') => {
   }
   let answer: AppendAnswer;
   try {
-    const result = append.immediate(job);
-    answer = result === true ? { id: job.id, ok: true } : { id: job.id, tail: result };
+    if ('prune' in job) {
+      answer = { id: job.id, pruned: pruneStep.immediate(job.prune) };
+    } else {
+      const result = append.immediate(job);
+      answer = result === true ? { id: job.id, ok: true } : { id: job.id, tail: result };
+    }
   } catch (error) {
     const e = error as { message?: unknown; code?: unknown };
     answer = {

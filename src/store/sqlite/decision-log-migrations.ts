@@ -36,5 +36,19 @@ export const SQLITE_DECISION_LOG_MIGRATIONS: MigrationSet = {
         'CREATE INDEX decision_log_verdict ON decision_log (verdict, seq)',
       ],
     },
+    {
+      version: 2,
+      name: 'decision_log_anchor',
+      statements: [
+        // The last record pruned (docs/decision-log.md, "Retention"): the stored log continues it.
+        `CREATE TABLE decision_log_anchor (
+          id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+          seq INTEGER NOT NULL,
+          hash TEXT NOT NULL,
+          pruned_at TEXT NOT NULL,
+          pruned INTEGER NOT NULL
+        ) STRICT`,
+      ],
+    },
   ],
 };

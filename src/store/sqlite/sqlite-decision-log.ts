@@ -9,6 +9,7 @@ import type { SqlRow } from '../sql/sql-driver.js';
 import { startAppendThread } from './decision-log-append-thread.js';
 import { SQLITE_DECISION_LOG_MIGRATIONS } from './decision-log-migrations.js';
 import { openSqliteDatabase } from './open-sqlite-database.js';
+import { sqlitePruneStep } from './sqlite-prune-step.js';
 
 export interface SqliteDecisionLogOptions {
   /**
@@ -63,6 +64,7 @@ export async function openSqliteDecisionLog(
     return createSqlDecisionLog({
       reader: driver,
       runAppend: (plan) => thread.append(plan),
+      runPruneStep: (step) => thread.prune(step),
       problem: () => thread.problem(),
       close: async () => {
         await thread.close();
@@ -79,12 +81,14 @@ export async function openSqliteDecisionLog(
     plan.check(tail.get() as SqlRow | undefined);
     for (const row of plan.rows) insert.run(...row);
   });
+  const pruneStep = sqlitePruneStep(db);
 
   return createSqlDecisionLog({
     reader: driver,
     runAppend: async (plan) => {
       append.immediate(plan);
     },
+    runPruneStep: async (step) => pruneStep.immediate(step),
     close: () => driver.close(),
   });
 }
