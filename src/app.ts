@@ -23,6 +23,7 @@ import { readPolicySources } from './cli/policy-files.js';
 import { createHttpServer, type HttpLimits, type ServerTls } from './server/http-server.js';
 import { leanPathCounters } from './server/http1-lean-path.js';
 import type { Logger } from './server/logger.js';
+import { isoTime } from './core/utc-time.js';
 import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
 import { identityRoutes } from './server/routes/identity-routes.js';
@@ -56,6 +57,8 @@ export interface AppConfig {
   httpLimits?: Partial<HttpLimits>;
   /** Serve HTTPS (and gRPC over TLS) with this certificate chain and key, PEM; plaintext when absent. */
   tls?: ServerTls;
+  /** Prune decision records older than this, at start and then periodically; kept for ever when absent. */
+  decisionRetentionMs?: number;
 }
 
 export interface App {
@@ -134,7 +137,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       clock,
       decisionIds(),
     );
-    decisionRoutes(router, authority, decisions, log);
+    decisionRoutes(router, authority, decisions, log, clock);
     const policies = await PolicyManager.open({
       store,
       decisions,
@@ -184,6 +187,10 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       Math.min(60_000, settings.keyPrepublishSeconds * 250),
     );
     rotation.unref();
+    const retention =
+      config.decisionRetentionMs === undefined
+        ? undefined
+        : decisionRetention(log, config.decisionRetentionMs, clock, deps.logger, () => closing);
 
     const s = server;
     const g = grpc;
@@ -196,6 +203,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         if (closing) return;
         closing = true;
         clearInterval(rotation);
+        await retention?.stop();
         await Promise.all([
           new Promise<void>((resolve) => {
             s.close(() => resolve());
@@ -225,6 +233,48 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     await store.close();
     throw err;
   }
+}
+
+/**
+ * Prunes the records decided longer than `retentionMs` ago, now and then
+ * every tenth of that span (1 s to 1 h). Logs what each prune deleted, and
+ * a failure (the next run tries again).
+ */
+function decisionRetention(
+  log: DecisionLogStore,
+  retentionMs: number,
+  clock: Clock,
+  logger: Logger,
+  closing: () => boolean,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const stopping = new AbortController();
+  const run = () => {
+    if (running) return;
+    const now = clock.now();
+    const before = isoTime(now - retentionMs);
+    running = log
+      .prune(before, { at: isoTime(now), signal: stopping.signal })
+      .then(({ pruned, anchor }) => {
+        if (pruned > 0)
+          logger.log('info', 'decision_log_pruned', { pruned, before, throughSeq: anchor?.seq });
+      })
+      .catch((error: unknown) => {
+        if (!closing()) logger.log('error', 'decision_log_prune_failed', { error: String(error), before });
+      })
+      .finally(() => (running = undefined));
+  };
+  run();
+  const timer = setInterval(run, Math.min(3_600_000, Math.max(1000, retentionMs / 10)));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      // A long first prune stops after its current step: the rest is pruned by the next start.
+      stopping.abort();
+      await running;
+    },
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

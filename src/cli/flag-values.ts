@@ -18,6 +18,19 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(ms);
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A long span, `90d`, `12h`, `30m` or `45s`: a whole number and a unit; 1 second to 100 years. */
+export function parseSpan(text: string, flag: string): number {
+  const m = /^(\d{1,6})(s|m|h|d)$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * UNIT_MS[m[2]!]! : NaN;
+  if (!(ms >= 1000 && ms <= 36_500 * 86_400_000))
+    throw new UsageError(
+      `${flag} must be a whole number of days, hours, minutes or seconds, such as 90d or 12h`,
+    );
+  return ms;
+}
+
 /** A whole number flag of at least `min`; undefined when the flag was not given. */
 export function countFlag(value: string | undefined, flag: string, min = 0): number | undefined {
   if (value === undefined) return undefined;

@@ -182,6 +182,8 @@ export interface DecisionLogPruneOptions {
   at: string;
   /** Records deleted per transaction, at most. Default 1000. */
   batchSize?: number;
+  /** Stops the prune after its current step when aborted; what was deleted stays deleted. */
+  signal?: AbortSignal;
 }
 
 /**

@@ -397,6 +397,18 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         assert.deepEqual(await verifyDecisionLog(store), { checked: 1, anchor: result.anchor });
       });
 
+      test('an aborted signal stops the prune before its next step', async () => {
+        const store = await fresh();
+        await store.append(chained(10));
+        const stop = new AbortController();
+        stop.abort();
+        assert.deepEqual(await store.prune(second(8), { at: AT, batchSize: 2, signal: stop.signal }), {
+          pruned: 0,
+          anchor: undefined,
+        });
+        assert.equal(await store.count(), 10);
+      });
+
       test('an empty log, or one of one record, prunes nothing and has no anchor', async () => {
         const store = await fresh();
         assert.deepEqual(await store.prune(second(100), { at: AT }), { pruned: 0, anchor: undefined });

@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
+import { ChainVerifier } from '../../core/log/hash-chain.js';
 import { ApiError, apiClient, CLIENT_OPTIONS, CLIENT_USAGE, type ApiClient } from '../api-client.js';
 import { parseDuration } from '../flag-values.js';
 import { EXIT, type CliIo } from '../io.js';
 import { renderTable, tableLine } from '../table.js';
 import { parseTimeFlag } from '../time-flag.js';
+import { fileLinesSync } from '../decision-log-file.js';
+import { fileProblem, isFileSystemError } from '../file-problem.js';
 import { UsageError } from '../usage-error.js';
 
 export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [--service NAME] [--verdict allow|deny]
@@ -12,19 +16,35 @@ export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [
        gatehouse decisions --follow [--identity ...] [--service ...] [--verdict ...] [--limit N]
                            [--interval DURATION] [--output table|json]
        gatehouse decisions export [--from-seq N]      (JSON lines, as stored)
-       gatehouse decisions verify                     (check the hash chain; exit 1 when broken)
+       gatehouse decisions verify [--file FILE.jsonl] (check the hash chain, of the server's log or of
+                                                       an export; exit 1 when broken)
+       gatehouse decisions prune --before TIME        (delete the oldest records, up to the first
+                                                       decided at or after TIME)
 
 Reads the decision log of a running server: every decision with its identity, network path,
-verdict per layer, deciding rules and mode. Newest first unless --oldest-first.
+verdict per layer, deciding rules and mode. Newest first unless --oldest-first. Also checks its
+hash chain, or an export's, and prunes its oldest records.
   --follow      print the last --limit matching decisions (default 10), oldest first, then each
                 new one as it is logged, until interrupted (Ctrl-C); an unreachable server is
                 waited for
   --interval    how often --follow asks for new decisions (default 1s)
+  --file        verify: check an export instead of the server's log, offline
+  --before      prune: the oldest records are deleted up to the first one decided at or after
+                this time, never the newest; export them first to keep them
+                (docs/decision-log.md, "Retention")
 ${CLIENT_USAGE}`;
+
+interface Anchor {
+  seq: number;
+  hash: string;
+  prunedAt: string;
+  pruned: number;
+}
 
 interface ChainStatus {
   checked: number;
   firstBreak?: { seq: number; message: string };
+  anchor?: Anchor;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -39,6 +59,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       verdict: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
+      before: { type: 'string' },
+      file: { type: 'string' },
       limit: { type: 'string' },
       follow: { type: 'boolean', short: 'f', default: false },
       interval: { type: 'string', default: '1s' },
@@ -47,6 +69,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       output: { type: 'string', default: 'table' },
     },
   });
+  if (sub === 'verify' && values.file !== undefined) return verifyFile(values.file, io);
   const api = apiClient(values, io);
   if (sub === 'verify') {
     const s = await api.call<ChainStatus>('GET', '/v1/decisions/verify');
@@ -56,7 +79,32 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       );
       return EXIT.error;
     }
-    io.stdout.write(`ok: ${s.checked} record(s), hash chain intact\n`);
+    io.stdout.write(
+      `ok: ${s.checked} record(s), hash chain intact` +
+        (s.anchor
+          ? ` from record ${s.anchor.seq + 1}, which links to the last pruned record ${s.anchor.seq}` +
+            ` (${s.anchor.pruned} pruned in all, the last prune at ${s.anchor.prunedAt})`
+          : '') +
+        '\n',
+    );
+    return EXIT.ok;
+  }
+  if (sub === 'prune') {
+    if (values.before === undefined)
+      throw new UsageError('prune needs --before TIME: records decided before it are deleted');
+    const before = new Date(parseTimeFlag(values.before, '--before')).toISOString();
+    const r = await api.call<{ pruned: number; anchor: Anchor | null; remaining: number }>(
+      'POST',
+      '/v1/decisions/prune',
+      { before },
+    );
+    io.stdout.write(
+      (r.pruned === 0
+        ? `nothing to prune: no record before the first one decided at or after ${before} (the newest record is kept)`
+        : `pruned ${r.pruned} record(s) decided before ${before}`) +
+        (r.anchor ? `; the log starts after record ${r.anchor.seq} (${r.anchor.hash})` : '') +
+        `; ${r.remaining} record(s) left\n`,
+    );
     return EXIT.ok;
   }
   if (sub === 'export') {
@@ -96,6 +144,62 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (!values['oldest-first']) q.set('order', 'desc');
   const { decisions } = await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`);
   out(decisions, true);
+  return EXIT.ok;
+}
+
+/**
+ * Checks the hash chain of an export (JSON lines) on its own: it may start
+ * after record 1 (an archive of pruned records, a later part), and then its
+ * first record is trusted. Says where it ends, to compare with the anchor of
+ * the log it was pruned from.
+ */
+function verifyFile(file: string, io: CliIo): number {
+  const verifier = new ChainVerifier();
+  let first: DecisionRecord | undefined;
+  let last: DecisionRecord | undefined;
+  let line = 0;
+  const read = (function* () {
+    try {
+      yield* fileLinesSync(resolve(io.cwd, file));
+    } catch (error) {
+      if (!isFileSystemError(error)) throw error;
+      throw new UsageError(`cannot read \`${file}\`: ${fileProblem(error)}`);
+    }
+  })();
+  for (const lines of read) {
+    for (const text of lines) {
+      line++;
+      if (text.trim() === '') continue;
+      let record: DecisionRecord;
+      try {
+        record = JSON.parse(text) as DecisionRecord;
+      } catch {
+        io.stdout.write(`BROKEN at line ${line} of ${file}: not a JSON record\n`);
+        return EXIT.error;
+      }
+      verifier.push(record);
+      const { firstBreak, checked } = verifier.status();
+      if (firstBreak) {
+        io.stdout.write(
+          `BROKEN at seq ${firstBreak.seq} (line ${line} of ${file}): ${firstBreak.message} (${checked} record(s) checked)\n`,
+        );
+        return EXIT.error;
+      }
+      first ??= record;
+      last = record;
+    }
+  }
+  if (!first || !last) {
+    io.stdout.write(`ok: ${file} holds no records\n`);
+    return EXIT.ok;
+  }
+  io.stdout.write(
+    `ok: ${verifier.status().checked} record(s), records ${first.seq} to ${last.seq}, hash chain intact` +
+      (first.seq === 1
+        ? ' from the genesis hash'
+        : ` (the first trusted: it links to record ${first.seq - 1}, not in the file)`) +
+      `; the last has hash ${last.hash}\n`,
+  );
   return EXIT.ok;
 }
 

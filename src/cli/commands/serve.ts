@@ -7,14 +7,14 @@ import type { SigningAlgorithm } from '../../core/identity/signing-key.js';
 import { jsonLogger, type LogLevel } from '../../server/logger.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
-import { parseDuration, parseListen } from '../flag-values.js';
+import { parseDuration, parseListen, parseSpan } from '../flag-values.js';
 import { fileProblem } from '../file-problem.js';
 
 export const usage = `usage: gatehouse serve [--listen HOST:PORT] [--db FILE|URL] [--policy POLICY]...
                       [--trust-domain NAME] [--key-alg ES256|ES384|RS256|PS256]
                       [--admin-token-file FILE] [--log-level debug|info|warn|error] [--seed INVENTORY]
                       [--grpc-listen HOST:PORT] [--max-body-bytes N] [--body-timeout DURATION]
-                      [--tls-cert FILE --tls-key FILE]
+                      [--tls-cert FILE --tls-key FILE] [--decision-retention SPAN]
 
 Runs the control plane: the identity API, the trust bundle and the decision API.
   --listen            address to listen on (default 127.0.0.1:8080; env GATEHOUSE_LISTEN)
@@ -34,6 +34,10 @@ Runs the control plane: the identity API, the trust bundle and the decision API.
   --max-body-bytes    largest request body accepted; larger ones get 413 (default 1048576)
   --body-timeout      time a client has to send a body once it is read: 10s (default), 500ms, ...;
                       then 408 (docs/decision-api.md, "Limits and errors")
+  --decision-retention
+                      prune decision records older than this: 90d, 12h, ... (default: kept for
+                      ever; env GATEHOUSE_DECISION_RETENTION); at start and then every hour at most
+                      (docs/decision-log.md, "Retention")
 Environment: GATEHOUSE_KEY_PASSPHRASE encrypts private keys at rest.
 The admin credential is created on first start, printed once and stored hashed.`;
 
@@ -57,6 +61,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'tls-key': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'body-timeout': { type: 'string' },
+      'decision-retention': { type: 'string' },
     },
   });
   const { host, port } = parseListen(values.listen ?? io.env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
@@ -78,6 +83,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   if (values['body-timeout'] !== undefined)
     httpLimits.bodyTimeoutMs = parseDuration(values['body-timeout'], '--body-timeout');
+  const retention = values['decision-retention'] ?? io.env.GATEHOUSE_DECISION_RETENTION;
+  const decisionRetentionMs =
+    retention === undefined ? undefined : parseSpan(retention, '--decision-retention');
 
   const tls = readTls(
     values['tls-cert'] ?? io.env.GATEHOUSE_TLS_CERT,
@@ -97,6 +105,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       ...(grpc ? { grpc } : {}),
       httpLimits,
       ...(tls ? { tls } : {}),
+      ...(decisionRetentionMs !== undefined ? { decisionRetentionMs } : {}),
       ...(values['trust-domain'] ? { trustDomain: values['trust-domain'] } : {}),
       identity: { keyAlgorithm: alg, ...(passphrase ? { keyPassphrase: passphrase } : {}) },
     },

@@ -215,7 +215,8 @@ function anchorProblem(
   after: { seq: number; hash: string },
   record: Pick<DecisionRecord, 'seq' | 'prevHash'>,
 ): Pick<ChainBreak, 'reason' | 'message'> | undefined {
-  const start = after.seq === 0 ? 'the log starts at record 1' : `the log was pruned through record ${after.seq}`;
+  const start =
+    after.seq === 0 ? 'the log starts at record 1' : `the log was pruned through record ${after.seq}`;
   if (record.seq !== after.seq + 1)
     return {
       reason: 'seq_gap',
@@ -260,9 +261,7 @@ export class ChainVerifier {
   private first: ChainSegment['first'];
   private broken: ChainBreak | undefined;
 
-  constructor(
-    private readonly options: { segment?: boolean; after?: { seq: number; hash: string } } = {},
-  ) {
+  constructor(private readonly options: { segment?: boolean; after?: { seq: number; hash: string } } = {}) {
     this.prev = options.after;
   }
 

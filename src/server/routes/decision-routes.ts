@@ -2,18 +2,19 @@
  * The decision API (docs/decision-api.md, docs/enforce.md): `POST /v1/decide`
  * and its batch form for enforcement points, the Envoy HTTP ext_authz
  * contract under `/v1/ext_authz/{service}/…`, and the decision log
- * (`GET /v1/decisions`, export, verify).
+ * (`GET /v1/decisions`, export, verify, prune).
  */
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import { decisionLogLines } from '../../core/log/export-decision-log.js';
 import { verifyDecisionLog } from '../../core/log/verify-decision-log.js';
-import type { DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
+import { isoTime } from '../../core/utc-time.js';
+import type { Clock, DecisionLogAnchor, DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
 import { requireAdmin, requireCaller } from '../auth.js';
 import type { DecisionService } from '../decision-service.js';
 import { checkExtAuthz } from '../ext-authz.js';
 import { HttpError } from '../http-error.js';
 import { StreamBody, type RouteRequest, type Router } from '../router.js';
-import { bodyList, countParam, enumParam, timeParam } from './params.js';
+import { bodyList, countParam, enumParam, invalid, timeParam } from './params.js';
 
 const MAX_BATCH = 1000;
 const MAX_PAGE = 1000;
@@ -27,6 +28,7 @@ export function decisionRoutes(
   authority: IdentityAuthority,
   service: DecisionService,
   log: DecisionLogStore,
+  clock: Clock,
 ): void {
   router.add(
     'POST',
@@ -86,6 +88,27 @@ export function decisionRoutes(
     await requireAdmin(authority, req);
     return { status: 200, body: await verifyDecisionLog(log) };
   });
+  router.add('POST', '/v1/decisions/prune', async (req) => {
+    await requireAdmin(authority, req);
+    const body = await req.body();
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw invalid('the body must be a JSON object such as {"before": "2026-11-01T00:00:00Z"}');
+    const before = timeParam(body as Record<string, unknown>, 'before');
+    if (before === undefined) throw invalid('`before` is required: records decided before it are pruned');
+    const { pruned, anchor } = await log.prune(new Date(before).toISOString(), { at: isoTime(clock.now()) });
+    const answer: PruneResponse = { pruned, anchor: anchor ?? null, remaining: await log.count() };
+    return { status: 200, body: answer };
+  });
+}
+
+/** `POST /v1/decisions/prune`. */
+export interface PruneResponse {
+  /** Records deleted by this call. */
+  pruned: number;
+  /** The last record pruned, by this call or an earlier one; null when none ever was. */
+  anchor: DecisionLogAnchor | null;
+  /** Records left in the log. */
+  remaining: number;
 }
 
 function decisionFilter(req: RouteRequest): DecisionLogFilter {

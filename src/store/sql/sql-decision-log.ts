@@ -283,7 +283,7 @@ export function createSqlDecisionLog({
       };
       let pruned = 0;
       // Step by step, each queued behind the appends asked for meanwhile: a long prune holds no one up.
-      for (let more = true; more; ) {
+      for (let more = true; more && options.signal?.aborted !== true;) {
         if (closing) throw closedError('prune the decision log');
         const result = await queued(() => attempt('prune the decision log', () => runPruneStep(step)));
         pruned += result.pruned;

@@ -12,12 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { GENESIS_HASH } from '../../core/log/hash-chain.js';
-import {
-  INSERT_SQL,
-  TAIL_SQL,
-  type PruneStep,
-  type PruneStepResult,
-} from '../sql/sql-decision-log.js';
+import { INSERT_SQL, TAIL_SQL, type PruneStep, type PruneStepResult } from '../sql/sql-decision-log.js';
 import type { SqlRow, SqlValue } from '../sql/sql-driver.js';
 import { setConnectionPragmas } from './open-sqlite-database.js';
 import { sqlitePruneStep } from './sqlite-prune-step.js';

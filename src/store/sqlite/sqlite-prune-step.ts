@@ -12,7 +12,9 @@ import {
 } from '../sql/sql-decision-log.js';
 import type { SqlRow } from '../sql/sql-driver.js';
 
-export function sqlitePruneStep(db: Database.Database): Database.Transaction<(step: PruneStep) => PruneStepResult> {
+export function sqlitePruneStep(
+  db: Database.Database,
+): Database.Transaction<(step: PruneStep) => PruneStepResult> {
   const candidates = db.prepare(PRUNE_CANDIDATES_SQL);
   const statements = new Map<string, Database.Statement>();
   return db.transaction((step: PruneStep) => {

@@ -1,0 +1,164 @@
+/**
+ * Retention of the decision log against real server processes:
+ * `gatehouse decisions prune --before` deletes the oldest records and
+ * `decisions verify` checks the rest from the anchor; `serve
+ * --decision-retention` prunes on its own, and says so in its log.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function decide(url: string, token: string, path: string): Promise<string> {
+  const res = await fetch(`${url}/v1/decide`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({
+      source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', ip: '10.10.1.20' },
+      credential: { type: 'x509-svid', verified: true },
+      destination: { service: 'orders', port: 8443 },
+      action: { method: 'GET', path },
+      context: { mtls: true },
+    }),
+  });
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { decisionId: string }).decisionId;
+}
+
+const exported = async (env: Record<string, string>) => {
+  const r = await cli(['decisions', 'export'], env);
+  assert.equal(r.code, 0, r.err);
+  return r.out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { seq: number; decisionId: string; hash: string });
+};
+
+describe('decision log retention', { skip: built ? false : 'run `npm run build` first' }, () => {
+  const dirs: string[] = [];
+  const servers: ServerProcess[] = [];
+  const start = async (args: string[] = []) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-retention-'));
+    dirs.push(dir);
+    const server = await startServer(dir, args);
+    servers.push(server);
+    return { server, env: { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.adminToken } };
+  };
+  after(async () => {
+    for (const s of servers) await s.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('decisions prune --before deletes the oldest records; verify checks the rest from the anchor', async () => {
+    const { server, env } = await start();
+    for (let i = 1; i <= 5; i++) await decide(server.url, server.adminToken, `/orders/${i}`);
+    const first = await exported(env);
+    await sleep(20);
+    const cut = new Date().toISOString();
+    await sleep(20);
+    for (let i = 6; i <= 8; i++) await decide(server.url, server.adminToken, `/orders/${i}`);
+
+    const bad = await cli(['decisions', 'prune', '--before', 'last week'], env);
+    assert.equal(bad.code, 3);
+    assert.match(bad.err, /--before must be an RFC 3339 date-time/);
+    const missing = await cli(['decisions', 'prune'], env);
+    assert.equal(missing.code, 3);
+
+    // An archive of what is about to go, checked offline.
+    const archive = join(dirs[0]!, 'archive.jsonl');
+    const exportedText = await cli(['decisions', 'export'], env);
+    writeFileSync(archive, exportedText.out);
+    const offline = await cli(['decisions', 'verify', '--file', archive], {});
+    assert.equal(offline.code, 0, offline.out + offline.err);
+    assert.match(
+      offline.out,
+      /^ok: 8 record\(s\), records 1 to 8, hash chain intact from the genesis hash; the last has hash sha256:/,
+    );
+    const forged = exportedText.out.replace('/orders/3', '/orders/33');
+    writeFileSync(join(dirs[0]!, 'forged.jsonl'), forged);
+    const broken = await cli(['decisions', 'verify', '--file', join(dirs[0]!, 'forged.jsonl')], {});
+    assert.equal(broken.code, 1);
+    assert.match(broken.out, /^BROKEN at seq 3 \(line 3 of .*forged\.jsonl\): record 3 was altered/);
+
+    const pruned = await cli(['decisions', 'prune', '--before', cut], env);
+    assert.equal(pruned.code, 0, pruned.err);
+    const last = first.at(-1)!;
+    assert.match(
+      pruned.out,
+      new RegExp(
+        `^pruned 5 record\\(s\\) decided before .*; the log starts after record ${last.seq} \\(sha256:[0-9a-f]{64}\\); 3 record\\(s\\) left\\n$`,
+      ),
+    );
+    const left = await exported(env);
+    assert.deepEqual(
+      left.map((r) => r.seq),
+      [6, 7, 8],
+    );
+    const verify = await cli(['decisions', 'verify'], env);
+    assert.equal(verify.code, 0, verify.out);
+    assert.match(
+      verify.out,
+      /^ok: 3 record\(s\), hash chain intact from record 6, which links to the last pruned record 5 \(5 pruned in all/,
+    );
+    // The archive and the log join into one chain: the anchor is the archive's record 5.
+    assert.ok(pruned.out.includes(`(${last.hash})`), pruned.out);
+
+    const again = await cli(['decisions', 'prune', '--before', cut], env);
+    assert.match(again.out, /^nothing to prune: .*; the log starts after record 5 .*; 3 record\(s\) left/);
+    // The newest record always stays: the next decision continues the chain.
+    const all = await cli(['decisions', 'prune', '--before', '2999-01-01'], env);
+    assert.match(all.out, /^pruned 2 record\(s\).*; 1 record\(s\) left/);
+    await decide(server.url, server.adminToken, '/orders/9');
+    const after = await cli(['decisions', 'verify'], env);
+    assert.match(after.out, /^ok: 2 record\(s\), hash chain intact from record 8/);
+
+    // Only the admin prunes.
+    const res = await fetch(`${server.url}/v1/decisions/prune`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ before: cut }),
+    });
+    assert.equal(res.status, 401);
+    const noBefore = await fetch(`${server.url}/v1/decisions/prune`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminToken}` },
+      body: '{}',
+    });
+    assert.equal(noBefore.status, 400);
+  });
+
+  test('serve --decision-retention prunes what is older, on its own', async () => {
+    const { server, env } = await start(['--decision-retention', '2s', '--log-level', 'info']);
+    for (let i = 1; i <= 4; i++) await decide(server.url, server.adminToken, `/orders/${i}`);
+    await sleep(2200);
+    const kept = await decide(server.url, server.adminToken, '/orders/kept');
+    let left: { decisionId: string }[] = [];
+    for (let i = 0; i < 40; i++) {
+      left = await exported(env);
+      if (left.length === 1) break;
+      await sleep(100);
+    }
+    assert.deepEqual(
+      left.map((r) => r.decisionId),
+      [kept],
+    );
+    // In one prune or two (the first may run before the kept decision, and keep the newest then).
+    const events = server
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('"event":"decision_log_pruned"'))
+      .map((l) => JSON.parse(l) as { pruned: number });
+    assert.equal(
+      events.reduce((n, e) => n + e.pruned, 0),
+      4,
+      server.stderr(),
+    );
+    const verify = await cli(['decisions', 'verify'], env);
+    assert.equal(verify.code, 0, verify.out);
+  });
+});
