@@ -397,6 +397,18 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         assert.deepEqual(await verifyDecisionLog(store), { checked: 1, anchor: result.anchor });
       });
 
+      test('a verify while a prune runs finds no break that the prune made', async () => {
+        const store = await fresh();
+        await store.append(chained(3000));
+        // The prune outruns the reading where the two interleave (PostgreSQL: both over the network).
+        const [pruned, status] = await Promise.all([
+          store.prune(second(2500), { at: AT, batchSize: 500 }),
+          verifyDecisionLog(store, { batchSize: 5 }),
+        ]);
+        assert.equal(pruned.pruned, 2499);
+        assert.equal(status.firstBreak, undefined, status.firstBreak?.message);
+      });
+
       test('an aborted signal stops the prune before its next step', async () => {
         const store = await fresh();
         await store.append(chained(10));

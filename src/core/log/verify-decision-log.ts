@@ -35,11 +35,27 @@ export async function verifyDecisionLog(
   store: Pick<DecisionLogStore, 'scan' | 'anchor'>,
   options: Pick<DecisionLogScanOptions, 'batchSize'> = {},
 ): Promise<DecisionLogStatus> {
-  const anchor = await store.anchor();
+  // A prune while the log is read removes records before and ahead of the reading: a break then
+  // is the prune's doing when the anchor has moved meanwhile, and the log is read again.
+  // A prune ends: so does this loop.
+  for (;;) {
+    const anchor = await store.anchor();
+    const status = await verifyFrom(store, anchor, options.batchSize ?? 1000);
+    if (status.firstBreak === undefined) return status;
+    const now = await store.anchor();
+    if (now?.seq === anchor?.seq && now?.hash === anchor?.hash) return status;
+  }
+}
+
+async function verifyFrom(
+  store: Pick<DecisionLogStore, 'scan'>,
+  anchor: DecisionLogAnchor | undefined,
+  batchSize: number,
+): Promise<DecisionLogStatus> {
   const verifier = new ChainVerifier({ after: anchor ?? { seq: 0, hash: GENESIS_HASH } });
   const status = (s: ChainStatus): DecisionLogStatus => (anchor ? { ...s, anchor } : s);
   let checked = 0;
-  for await (const batch of store.scan((anchor?.seq ?? 0) + 1, options.batchSize ?? 1000)) {
+  for await (const batch of store.scan((anchor?.seq ?? 0) + 1, batchSize)) {
     for (const stored of batch) {
       checked++;
       const record = parseStored(stored.json);
