@@ -9,25 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { decideAcmeOrders } from '../support/acme-decision.js';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function decide(url: string, token: string, path: string): Promise<string> {
-  const res = await fetch(`${url}/v1/decide`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', ip: '10.10.1.20' },
-      credential: { type: 'x509-svid', verified: true },
-      destination: { service: 'orders', port: 8443 },
-      action: { method: 'GET', path },
-      context: { mtls: true },
-    }),
-  });
-  assert.equal(res.status, 200);
-  return ((await res.json()) as { decisionId: string }).decisionId;
-}
 
 const exported = async (env: Record<string, string>) => {
   const r = await cli(['decisions', 'export'], env);
@@ -56,12 +41,12 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
 
   test('decisions prune --before deletes the oldest records; verify checks the rest from the anchor', async () => {
     const { server, env } = await start();
-    for (let i = 1; i <= 5; i++) await decide(server.url, server.adminToken, `/orders/${i}`);
+    for (let i = 1; i <= 5; i++) await decideAcmeOrders(server.url, server.adminToken, `/orders/${i}`);
     const first = await exported(env);
     await sleep(20);
     const cut = new Date().toISOString();
     await sleep(20);
-    for (let i = 6; i <= 8; i++) await decide(server.url, server.adminToken, `/orders/${i}`);
+    for (let i = 6; i <= 8; i++) await decideAcmeOrders(server.url, server.adminToken, `/orders/${i}`);
 
     const bad = await cli(['decisions', 'prune', '--before', 'last week'], env);
     assert.equal(bad.code, 3);
@@ -113,7 +98,7 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
     // The newest record always stays: the next decision continues the chain.
     const all = await cli(['decisions', 'prune', '--before', '2999-01-01'], env);
     assert.match(all.out, /^pruned 2 record\(s\).*; 1 record\(s\) left/);
-    await decide(server.url, server.adminToken, '/orders/9');
+    await decideAcmeOrders(server.url, server.adminToken, '/orders/9');
     const after = await cli(['decisions', 'verify'], env);
     assert.match(after.out, /^ok: 2 record\(s\), hash chain intact from record 8/);
 
@@ -134,9 +119,9 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
 
   test('serve --decision-retention prunes what is older, on its own', async () => {
     const { server, env } = await start(['--decision-retention', '2s', '--log-level', 'info']);
-    for (let i = 1; i <= 4; i++) await decide(server.url, server.adminToken, `/orders/${i}`);
+    for (let i = 1; i <= 4; i++) await decideAcmeOrders(server.url, server.adminToken, `/orders/${i}`);
     await sleep(2200);
-    const kept = await decide(server.url, server.adminToken, '/orders/kept');
+    const kept = await decideAcmeOrders(server.url, server.adminToken, '/orders/kept');
     let left: { decisionId: string }[] = [];
     for (let i = 0; i < 40; i++) {
       left = await exported(env);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { decideAcmeOrders } from '../support/acme-decision.js';
 import { built, spawnGatehouse, startServer, type ServerProcess } from '../support/server-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-follow-'));
@@ -16,22 +17,6 @@ after(async () => {
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function decide(url: string, token: string, path: string, mtls: boolean): Promise<void> {
-  const res = await fetch(`${url}/v1/decide`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({
-      source: { spiffeId: 'spiffe://acme.corp/ns/shop/sa/web', ip: '10.10.1.20' },
-      credential: { type: 'x509-svid', verified: true },
-      destination: { service: 'orders', port: 8443 },
-      action: { method: 'GET', path },
-      context: { mtls },
-    }),
-  });
-  assert.equal(res.status, 200);
-  await res.arrayBuffer();
-}
 
 async function until(what: string, check: () => boolean): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -49,8 +34,8 @@ test(
     server = await startServer(dir, policy);
     const { url, adminToken } = server;
     // Without mTLS the orders permission does not hold: a deny the filter leaves out.
-    for (let i = 1; i <= 3; i++) await decide(url, adminToken, `/orders/${i}`, true);
-    await decide(url, adminToken, '/orders/denied-1', false);
+    for (let i = 1; i <= 3; i++) await decideAcmeOrders(url, adminToken, `/orders/${i}`, true);
+    await decideAcmeOrders(url, adminToken, '/orders/denied-1', false);
 
     const watch = await spawnGatehouse(
       'decisions --follow',
@@ -77,9 +62,9 @@ test(
         .map((l) => (JSON.parse(l) as { action: { path: string } }).action.path);
     try {
       assert.deepEqual(paths(), ['/orders/2', '/orders/3'], 'the last two allows, oldest first');
-      await decide(url, adminToken, '/orders/4', true);
-      await decide(url, adminToken, '/orders/denied-2', false);
-      await decide(url, adminToken, '/orders/5', true);
+      await decideAcmeOrders(url, adminToken, '/orders/4', true);
+      await decideAcmeOrders(url, adminToken, '/orders/denied-2', false);
+      await decideAcmeOrders(url, adminToken, '/orders/5', true);
       await until('two new decisions', () => paths().length === 4);
 
       // The server goes away and comes back on the same address: the watch waits, then goes on.
@@ -88,7 +73,7 @@ test(
       server = undefined;
       await until('the watch to notice', () => /still trying/.test(watch.stderr()));
       server = await startServer(dir, [...policy, '--listen', `127.0.0.1:${port}`]);
-      await decide(server.url, adminToken, '/orders/6', true);
+      await decideAcmeOrders(server.url, adminToken, '/orders/6', true);
       await until('the decision after the restart', () => paths().length === 5);
       assert.match(watch.stderr(), /is back/);
       await new Promise((r) => setTimeout(r, 300));
