@@ -23,7 +23,7 @@ import { readPolicySources } from './cli/policy-files.js';
 import { createHttpServer, type HttpLimits, type ServerTls } from './server/http-server.js';
 import { leanPathCounters } from './server/http1-lean-path.js';
 import type { Logger } from './server/logger.js';
-import { isoTime } from './core/utc-time.js';
+import { DecisionLogPruner } from './server/decision-log-pruner.js';
 import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
 import { identityRoutes } from './server/routes/identity-routes.js';
@@ -137,7 +137,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       clock,
       decisionIds(),
     );
-    decisionRoutes(router, authority, decisions, log, clock);
+    const pruner = new DecisionLogPruner(log, clock, deps.logger);
+    decisionRoutes(router, authority, decisions, log, pruner);
     const policies = await PolicyManager.open({
       store,
       decisions,
@@ -152,7 +153,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     exposureRoutes(router, { authority, log, policies, clock });
     syncRoutes(router, { authority, writer, log, clock, activePolicy: () => policies.current() });
     const leanCounters = leanPathCounters();
-    metricsRoute(router, decisions, writer, leanCounters);
+    metricsRoute(router, decisions, writer, leanCounters, pruner);
 
     deps.logger.log('debug', 'routes_registered', {
       routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
@@ -187,10 +188,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       Math.min(60_000, settings.keyPrepublishSeconds * 250),
     );
     rotation.unref();
-    const retention =
-      config.decisionRetentionMs === undefined
-        ? undefined
-        : decisionRetention(log, config.decisionRetentionMs, clock, deps.logger, () => closing);
+    if (config.decisionRetentionMs !== undefined) pruner.retain(config.decisionRetentionMs);
 
     const s = server;
     const g = grpc;
@@ -203,7 +201,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         if (closing) return;
         closing = true;
         clearInterval(rotation);
-        await retention?.stop();
+        await pruner.stop();
         await Promise.all([
           new Promise<void>((resolve) => {
             s.close(() => resolve());
@@ -233,48 +231,6 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     await store.close();
     throw err;
   }
-}
-
-/**
- * Prunes the records decided longer than `retentionMs` ago, now and then
- * every tenth of that span (1 s to 1 h). Logs what each prune deleted, and
- * a failure (the next run tries again).
- */
-function decisionRetention(
-  log: DecisionLogStore,
-  retentionMs: number,
-  clock: Clock,
-  logger: Logger,
-  closing: () => boolean,
-): { stop(): Promise<void> } {
-  let running: Promise<void> | undefined;
-  const stopping = new AbortController();
-  const run = () => {
-    if (running) return;
-    const now = clock.now();
-    const before = isoTime(now - retentionMs);
-    running = log
-      .prune(before, { at: isoTime(now), signal: stopping.signal })
-      .then(({ pruned, anchor }) => {
-        if (pruned > 0)
-          logger.log('info', 'decision_log_pruned', { pruned, before, throughSeq: anchor?.seq });
-      })
-      .catch((error: unknown) => {
-        if (!closing()) logger.log('error', 'decision_log_prune_failed', { error: String(error), before });
-      })
-      .finally(() => (running = undefined));
-  };
-  run();
-  const timer = setInterval(run, Math.min(3_600_000, Math.max(1000, retentionMs / 10)));
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      // A long first prune stops after its current step: the rest is pruned by the next start.
-      stopping.abort();
-      await running;
-    },
-  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -143,6 +143,9 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
       4,
       server.stderr(),
     );
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^gatehouse_decision_log_pruned_total 4$/m);
+    assert.match(metrics, /^gatehouse_decision_log_prune_failures_total 0$/m);
     const verify = await cli(['decisions', 'verify'], env);
     assert.equal(verify.code, 0, verify.out);
   });

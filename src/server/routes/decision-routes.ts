@@ -7,8 +7,8 @@
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import { decisionLogLines } from '../../core/log/export-decision-log.js';
 import { verifyDecisionLog } from '../../core/log/verify-decision-log.js';
-import { isoTime } from '../../core/utc-time.js';
-import type { Clock, DecisionLogAnchor, DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
+import type { DecisionLogAnchor, DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
+import type { DecisionLogPruner } from '../decision-log-pruner.js';
 import { requireAdmin, requireCaller } from '../auth.js';
 import type { DecisionService } from '../decision-service.js';
 import { checkExtAuthz } from '../ext-authz.js';
@@ -28,7 +28,7 @@ export function decisionRoutes(
   authority: IdentityAuthority,
   service: DecisionService,
   log: DecisionLogStore,
-  clock: Clock,
+  pruner: DecisionLogPruner,
 ): void {
   router.add(
     'POST',
@@ -95,7 +95,7 @@ export function decisionRoutes(
       throw invalid('the body must be a JSON object such as {"before": "2026-11-01T00:00:00Z"}');
     const before = timeParam(body as Record<string, unknown>, 'before');
     if (before === undefined) throw invalid('`before` is required: records decided before it are pruned');
-    const { pruned, anchor } = await log.prune(new Date(before).toISOString(), { at: isoTime(clock.now()) });
+    const { pruned, anchor } = await pruner.prune(new Date(before).toISOString());
     const answer: PruneResponse = { pruned, anchor: anchor ?? null, remaining: await log.count() };
     return { status: 200, body: answer };
   });

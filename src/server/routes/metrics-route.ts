@@ -4,6 +4,7 @@
  * decision log's queue depth and write counters; what the lean HTTP path
  * served and handed to Node's server.
  */
+import type { DecisionLogPruner } from '../decision-log-pruner.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import { LATENCY_BUCKETS_MICROS, type DecisionService } from '../decision-service.js';
 import type { LeanPathCounters } from '../http1-lean-path.js';
@@ -14,6 +15,7 @@ export function metricsRoute(
   service: DecisionService,
   writer: DecisionLogWriter,
   lean: LeanPathCounters,
+  pruner: DecisionLogPruner,
 ): void {
   router.add('GET', '/metrics', () => {
     const lines: string[] = [];
@@ -47,6 +49,19 @@ export function metricsRoute(
       s.queueDepth,
     );
     gauge('gatehouse_decision_log_waiting', 'Callers waiting for room in the decision log queue.', s.waiting);
+    const p = pruner.stats();
+    gauge(
+      'gatehouse_decision_log_pruned_total',
+      'Decision records pruned by this server (retention, or on request).',
+      p.pruned,
+      'counter',
+    );
+    gauge(
+      'gatehouse_decision_log_prune_failures_total',
+      'Prunes of the decision log that failed.',
+      p.failures,
+      'counter',
+    );
     gauge('gatehouse_decision_log_written_total', 'Decision records written durably.', s.written, 'counter');
     gauge(
       'gatehouse_decision_log_batches_total',
