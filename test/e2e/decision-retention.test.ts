@@ -53,6 +53,14 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
     assert.match(bad.err, /--before must be an RFC 3339 date-time/);
     const missing = await cli(['decisions', 'prune'], env);
     assert.equal(missing.code, 3);
+    const both = await cli(['decisions', 'prune', '--before', cut, '--older-than', '1d'], env);
+    assert.equal(both.code, 3);
+    assert.match(both.err, /one of --before TIME and --older-than SPAN/);
+    const nothingYet = await cli(['decisions', 'prune', '--older-than', '1d'], env);
+    assert.match(nothingYet.out, /^nothing to prune: /);
+    const badSpan = await cli(['decisions', 'prune', '--older-than', '90 days'], env);
+    assert.equal(badSpan.code, 3);
+    assert.match(badSpan.err, /--older-than must be a whole number of days, hours, minutes or seconds/);
 
     // An archive of what is about to go, checked offline.
     const archive = join(dirs[0]!, 'archive.jsonl');

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
 import { ChainVerifier } from '../../core/log/hash-chain.js';
 import { ApiError, apiClient, CLIENT_OPTIONS, CLIENT_USAGE, type ApiClient } from '../api-client.js';
-import { parseDuration } from '../flag-values.js';
+import { parseDuration, parseSpan } from '../flag-values.js';
 import { EXIT, type CliIo } from '../io.js';
 import { renderTable, tableLine } from '../table.js';
 import { parseTimeFlag } from '../time-flag.js';
@@ -18,8 +18,9 @@ export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [
        gatehouse decisions export [--from-seq N]      (JSON lines, as stored)
        gatehouse decisions verify [--file FILE.jsonl] (check the hash chain, of the server's log or of
                                                        an export; exit 1 when broken)
-       gatehouse decisions prune --before TIME        (delete the oldest records, up to the first
-                                                       decided at or after TIME)
+       gatehouse decisions prune --before TIME | --older-than SPAN
+                                                      (delete the oldest records, up to the first
+                                                       decided at or after TIME, or SPAN ago)
 
 Reads the decision log of a running server: every decision with its identity, network path,
 verdict per layer, deciding rules and mode. Newest first unless --oldest-first. Also checks its
@@ -32,6 +33,7 @@ hash chain, or an export's, and prunes its oldest records.
   --before      prune: the oldest records are deleted up to the first one decided at or after
                 this time, never the newest; export them first to keep them
                 (docs/decision-log.md, "Retention")
+  --older-than  prune: --before that long ago: 90d, 12h, 30m, ...
 ${CLIENT_USAGE}`;
 
 interface Anchor {
@@ -60,6 +62,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       since: { type: 'string' },
       until: { type: 'string' },
       before: { type: 'string' },
+      'older-than': { type: 'string' },
       file: { type: 'string' },
       limit: { type: 'string' },
       follow: { type: 'boolean', short: 'f', default: false },
@@ -90,9 +93,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (sub === 'prune') {
-    if (values.before === undefined)
-      throw new UsageError('prune needs --before TIME: records decided before it are deleted');
-    const before = new Date(parseTimeFlag(values.before, '--before')).toISOString();
+    const olderThan = values['older-than'];
+    if ((values.before === undefined) === (olderThan === undefined))
+      throw new UsageError(
+        'prune needs one of --before TIME and --older-than SPAN: the records decided before are deleted',
+      );
+    const before = new Date(
+      olderThan === undefined
+        ? parseTimeFlag(values.before!, '--before')
+        : Date.now() - parseSpan(olderThan, '--older-than'),
+    ).toISOString();
     const r = await api.call<{ pruned: number; anchor: Anchor | null; remaining: number }>(
       'POST',
       '/v1/decisions/prune',
