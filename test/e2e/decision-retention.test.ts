@@ -98,6 +98,13 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
       verify.out,
       /^ok: 3 record\(s\), hash chain intact from record 6, which links to the last pruned record 5 \(5 pruned in all/,
     );
+    // The newest record, to keep elsewhere: records cut from the end would leave no break.
+    assert.ok(
+      verify.out.endsWith(
+        `\nnewest: record 8, hash ${left[2]!.hash} (keep it elsewhere: a later log must hold it)\n`,
+      ),
+      verify.out,
+    );
     // The archive and the log join into one chain: the anchor is the archive's record 5.
     assert.ok(pruned.out.includes(`(${last.hash})`), pruned.out);
 

@@ -90,6 +90,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           : '') +
         '\n',
     );
+    // Records cut from the end leave no break: the newest record, kept elsewhere, shows them.
+    const { decisions } = await api.call<{ decisions: DecisionRecord[] }>(
+      'GET',
+      '/v1/decisions?order=desc&limit=1',
+    );
+    const newest = decisions[0];
+    if (newest)
+      io.stdout.write(
+        `newest: record ${newest.seq}, hash ${newest.hash} (keep it elsewhere: a later log must hold it)\n`,
+      );
     return EXIT.ok;
   }
   if (sub === 'prune') {
