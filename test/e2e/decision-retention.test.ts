@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { decideAcmeOrders } from '../support/acme-decision.js';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -108,6 +109,22 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
     // The archive and the log join into one chain: the anchor is the archive's record 5.
     assert.ok(pruned.out.includes(`(${last.hash})`), pruned.out);
 
+    // A checkpoint kept from that verify: the log holds it, and a wrong one is a break.
+    const newest = `8:${left[2]!.hash}`;
+    const holds = await cli(['decisions', 'verify', '--holds', newest], env);
+    assert.equal(holds.code, 0, holds.out);
+    assert.match(holds.out, new RegExp(`\nholds record 8 with hash ${left[2]!.hash}\n`));
+    const wrong = await cli(['decisions', 'verify', '--holds', `8:sha256:${'0'.repeat(64)}`], env);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.out, /BROKEN: record 8 has hash sha256:[0-9a-f]{64}, not sha256:0{64}/);
+    const pruned5 = await cli(['decisions', 'verify', '--holds', `5:${last.hash}`], env);
+    assert.equal(pruned5.code, 0, pruned5.out);
+    const pruned3 = await cli(['decisions', 'verify', '--holds', `3:${first[2]!.hash}`], env);
+    assert.equal(pruned3.code, 1);
+    assert.match(pruned3.out, /BROKEN: record 3 was pruned/);
+    const badHolds = await cli(['decisions', 'verify', '--holds', '8'], env);
+    assert.equal(badHolds.code, 3);
+
     const again = await cli(['decisions', 'prune', '--before', cut], env);
     assert.match(again.out, /^nothing to prune: .*; the log starts after record 5 .*; 3 record\(s\) left/);
     // The newest record always stays: the next decision continues the chain.
@@ -116,6 +133,18 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
     await decideAcmeOrders(server.url, server.adminToken, '/orders/9');
     const after = await cli(['decisions', 'verify'], env);
     assert.match(after.out, /^ok: 2 record\(s\), hash chain intact from record 8/);
+
+    // Records cut from the end leave the chain intact; the checkpoint shows them.
+    const checkpoint = /newest: record (\d+), hash (\S+)/.exec(after.out)!;
+    const db = new Database(join(dirs[0]!, 'gatehouse.db'));
+    db.prepare('DELETE FROM decision_log WHERE seq = ?').run(Number(checkpoint[1]));
+    db.close();
+    const cutShort = await cli(['decisions', 'verify', '--holds', `${checkpoint[1]}:${checkpoint[2]}`], env);
+    assert.equal(cutShort.code, 1, cutShort.out);
+    assert.match(
+      cutShort.out,
+      /^ok: 1 record\(s\)[^\n]*\nBROKEN: the log does not hold record 9: records were cut from its end\n$/,
+    );
 
     // Only the admin prunes.
     const res = await fetch(`${server.url}/v1/decisions/prune`, {

@@ -16,7 +16,8 @@ export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [
        gatehouse decisions --follow [--identity ...] [--service ...] [--verdict ...] [--limit N]
                            [--interval DURATION] [--output table|json]
        gatehouse decisions export [--from-seq N]      (JSON lines, as stored)
-       gatehouse decisions verify [--file FILE.jsonl] (check the hash chain, of the server's log or of
+       gatehouse decisions verify [--file FILE.jsonl] [--holds SEQ:HASH]
+                                                      (check the hash chain, of the server's log or of
                                                        an export; exit 1 when broken)
        gatehouse decisions prune --before TIME | --older-than SPAN
                                                       (delete the oldest records, up to the first
@@ -30,6 +31,8 @@ hash chain, or an export's, and prunes its oldest records.
                 waited for
   --interval    how often --follow asks for new decisions (default 1s)
   --file        verify: check an export instead of the server's log, offline
+  --holds       verify: also check that the log still holds this record, as an earlier verify
+                printed it (newest: record SEQ, hash HASH): records cut from the end show
   --before      prune: the oldest records are deleted up to the first one decided at or after
                 this time, never the newest; export them first to keep them
                 (docs/decision-log.md, "Retention")
@@ -64,6 +67,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       before: { type: 'string' },
       'older-than': { type: 'string' },
       file: { type: 'string' },
+      holds: { type: 'string' },
       limit: { type: 'string' },
       follow: { type: 'boolean', short: 'f', default: false },
       interval: { type: 'string', default: '1s' },
@@ -72,7 +76,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       output: { type: 'string', default: 'table' },
     },
   });
-  if (sub === 'verify' && values.file !== undefined) return verifyFile(values.file, io);
+  const holds = values.holds === undefined ? undefined : checkpoint(values.holds);
+  if (sub === 'verify' && values.file !== undefined) {
+    if (holds) throw new UsageError("--holds checks the server's log, not a --file");
+    return verifyFile(values.file, io);
+  }
   const api = apiClient(values, io);
   if (sub === 'verify') {
     const s = await api.call<ChainStatus>('GET', '/v1/decisions/verify');
@@ -90,6 +98,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
           : '') +
         '\n',
     );
+    if (holds) {
+      const problem = await checkpointProblem(api, holds, s.anchor);
+      if (problem) {
+        io.stdout.write(`BROKEN: ${problem}\n`);
+        return EXIT.error;
+      }
+      io.stdout.write(`holds record ${holds.seq} with hash ${holds.hash}\n`);
+    }
     // Records cut from the end leave no break: the newest record, kept elsewhere, shows them.
     const { decisions } = await api.call<{ decisions: DecisionRecord[] }>(
       'GET',
@@ -165,6 +181,37 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const { decisions } = await api.call<{ decisions: DecisionRecord[] }>('GET', `/v1/decisions?${q}`);
   out(decisions, true);
   return EXIT.ok;
+}
+
+/** `--holds SEQ:HASH`. */
+function checkpoint(text: string): { seq: number; hash: string } {
+  const m = /^([1-9][0-9]{0,15}):(sha256:[0-9a-f]{64})$/.exec(text.trim());
+  if (!m) throw new UsageError('--holds must be SEQ:HASH, such as 1834:sha256:9c0f… as verify printed it');
+  return { seq: Number(m[1]), hash: m[2]! };
+}
+
+/** Why the log does not hold the checkpoint record; undefined when it does. */
+async function checkpointProblem(
+  api: ApiClient,
+  holds: { seq: number; hash: string },
+  anchor: Anchor | undefined,
+): Promise<string | undefined> {
+  if (anchor && holds.seq <= anchor.seq) {
+    if (holds.seq < anchor.seq)
+      return `record ${holds.seq} was pruned (the log starts after record ${anchor.seq}): it cannot be checked here; check it in the archive`;
+    return anchor.hash === holds.hash
+      ? undefined
+      : `record ${holds.seq}, the last pruned, has hash ${anchor.hash}, not ${holds.hash}`;
+  }
+  const { decisions } = await api.call<{ decisions: DecisionRecord[] }>(
+    'GET',
+    `/v1/decisions?afterSeq=${holds.seq - 1}&limit=1`,
+  );
+  const record = decisions[0];
+  if (record?.seq !== holds.seq)
+    return `the log does not hold record ${holds.seq}: records were cut from its end`;
+  if (record.hash !== holds.hash) return `record ${holds.seq} has hash ${record.hash}, not ${holds.hash}`;
+  return undefined;
 }
 
 /**
