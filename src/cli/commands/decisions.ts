@@ -101,7 +101,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (holds) {
       const problem = await checkpointProblem(api, holds, s.anchor);
       if (problem) {
-        io.stdout.write(`BROKEN: ${problem}\n`);
+        io.stdout.write(`${problem}\n`);
         return EXIT.error;
       }
       io.stdout.write(`holds record ${holds.seq} with hash ${holds.hash}\n`);
@@ -190,7 +190,11 @@ function checkpoint(text: string): { seq: number; hash: string } {
   return { seq: Number(m[1]), hash: m[2]! };
 }
 
-/** Why the log does not hold the checkpoint record; undefined when it does. */
+/**
+ * Why the log does not hold the checkpoint record (`BROKEN: …`), or why it
+ * cannot tell (`UNCHECKED: …`: pruned before the anchor); undefined when it
+ * holds it.
+ */
 async function checkpointProblem(
   api: ApiClient,
   holds: { seq: number; hash: string },
@@ -198,10 +202,10 @@ async function checkpointProblem(
 ): Promise<string | undefined> {
   if (anchor && holds.seq <= anchor.seq) {
     if (holds.seq < anchor.seq)
-      return `record ${holds.seq} was pruned (the log starts after record ${anchor.seq}): it cannot be checked here; check it in the archive`;
+      return `UNCHECKED: record ${holds.seq} was pruned (the log starts after record ${anchor.seq}): check it in the archive`;
     return anchor.hash === holds.hash
       ? undefined
-      : `record ${holds.seq}, the last pruned, has hash ${anchor.hash}, not ${holds.hash}`;
+      : `BROKEN: record ${holds.seq}, the last pruned, has hash ${anchor.hash}, not ${holds.hash}`;
   }
   const { decisions } = await api.call<{ decisions: DecisionRecord[] }>(
     'GET',
@@ -209,8 +213,9 @@ async function checkpointProblem(
   );
   const record = decisions[0];
   if (record?.seq !== holds.seq)
-    return `the log does not hold record ${holds.seq}: records were cut from its end`;
-  if (record.hash !== holds.hash) return `record ${holds.seq} has hash ${record.hash}, not ${holds.hash}`;
+    return `BROKEN: the log does not hold record ${holds.seq}: records were cut from its end`;
+  if (record.hash !== holds.hash)
+    return `BROKEN: record ${holds.seq} has hash ${record.hash}, not ${holds.hash}`;
   return undefined;
 }
 
