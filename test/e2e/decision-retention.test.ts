@@ -73,6 +73,12 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
       offline.out,
       /^ok: 8 record\(s\), records 1 to 8, hash chain intact from the genesis hash; the last has hash sha256:/,
     );
+    for (const junk of ['42', 'null', '{"seq":"1"}', '{not json']) {
+      writeFileSync(join(dirs[0]!, 'junk.jsonl'), `${exportedText.out}${junk}\n`);
+      const r = await cli(['decisions', 'verify', '--file', join(dirs[0]!, 'junk.jsonl')], {});
+      assert.equal(r.code, 1, `${junk}: ${r.out}${r.err}`);
+      assert.match(r.out, /^BROKEN at line 9 of .*junk\.jsonl: not a decision record\n$/);
+    }
     const forged = exportedText.out.replace('/orders/3', '/orders/33');
     writeFileSync(join(dirs[0]!, 'forged.jsonl'), forged);
     const broken = await cli(['decisions', 'verify', '--file', join(dirs[0]!, 'forged.jsonl')], {});

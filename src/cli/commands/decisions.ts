@@ -242,11 +242,9 @@ function verifyFile(file: string, io: CliIo): number {
     for (const text of lines) {
       line++;
       if (text.trim() === '') continue;
-      let record: DecisionRecord;
-      try {
-        record = JSON.parse(text) as DecisionRecord;
-      } catch {
-        io.stdout.write(`BROKEN at line ${line} of ${file}: not a JSON record\n`);
+      const record = decisionRecordOf(text);
+      if (record === undefined) {
+        io.stdout.write(`BROKEN at line ${line} of ${file}: not a decision record\n`);
         return EXIT.error;
       }
       verifier.push(record);
@@ -273,6 +271,21 @@ function verifyFile(file: string, io: CliIo): number {
       `; the last has hash ${last.hash}\n`,
   );
   return EXIT.ok;
+}
+
+/** The record of an export's line; undefined when it is not JSON or lacks its place in the chain. */
+function decisionRecordOf(text: string): DecisionRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const r = value as Partial<DecisionRecord>;
+  return Number.isSafeInteger(r.seq) && typeof r.prevHash === 'string' && typeof r.hash === 'string'
+    ? (r as DecisionRecord)
+    : undefined;
 }
 
 /** Prints decisions; `last` says no more will come (a table is then rendered whole, aligned). */
