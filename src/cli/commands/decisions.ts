@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
 import { ChainVerifier } from '../../core/log/hash-chain.js';
+import { parseRecordText } from '../../core/log/verify-decision-log.js';
 import { ApiError, apiClient, CLIENT_OPTIONS, CLIENT_USAGE, type ApiClient } from '../api-client.js';
 import { parseDuration, parseSpan } from '../flag-values.js';
 import { EXIT, type CliIo } from '../io.js';
@@ -275,16 +276,9 @@ function verifyFile(file: string, io: CliIo): number {
 
 /** The record of an export's line; undefined when it is not JSON or lacks its place in the chain. */
 function decisionRecordOf(text: string): DecisionRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const r = value as Partial<DecisionRecord>;
-  return Number.isSafeInteger(r.seq) && typeof r.prevHash === 'string' && typeof r.hash === 'string'
-    ? (r as DecisionRecord)
+  const r = parseRecordText(text);
+  return r && Number.isSafeInteger(r.seq) && typeof r.prevHash === 'string' && typeof r.hash === 'string'
+    ? r
     : undefined;
 }
 

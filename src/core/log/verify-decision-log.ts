@@ -58,7 +58,7 @@ async function verifyFrom(
   for await (const batch of store.scan((anchor?.seq ?? 0) + 1, batchSize)) {
     for (const stored of batch) {
       checked++;
-      const record = parseStored(stored.json);
+      const record = parseRecordText(stored.json);
       if (record === undefined) {
         const firstBreak: ChainBreak = {
           seq: stored.seq,
@@ -76,7 +76,8 @@ async function verifyFrom(
   return status({ checked });
 }
 
-function parseStored(json: string): DecisionRecord | undefined {
+/** A record's JSON text as an object; undefined when it is not JSON or not an object. */
+export function parseRecordText(json: string): DecisionRecord | undefined {
   try {
     const value: unknown = JSON.parse(json);
     return value !== null && typeof value === 'object' && !Array.isArray(value)
