@@ -151,7 +151,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     policyRoutes(router, authority, policies);
     rolloutRoutes(router, { authority, log, policies, clock });
     exposureRoutes(router, { authority, log, policies, clock });
-    syncRoutes(router, { authority, writer, log, clock, activePolicy: () => policies.current() });
+    syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
     const leanCounters = leanPathCounters();
     metricsRoute(router, decisions, writer, leanCounters, pruner);
 

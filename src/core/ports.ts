@@ -158,6 +158,22 @@ export interface DecisionLogFilter {
   limit: number;
 }
 
+export interface DecisionLogAppendOptions {
+  /**
+   * Indexes into the records of those to store only when the log holds no
+   * record with the same decision id decided at the same time: records
+   * shipped by an enforcement point, which may send one again, possibly to
+   * another server of the same log. The look is made in the append's own
+   * transaction, after every other writer's commit, so two servers cannot
+   * both miss it. When the log holds any of them the append stores nothing
+   * and fails with `RecordsAlreadyLogged` (log/records-already-logged.ts)
+   * naming them: the batch must be chained again without them. The time is
+   * part of the key (the log's index is on time, then decision id): a record
+   * sent again keeps the time it was decided at.
+   */
+  onlyNew?: readonly number[];
+}
+
 /** One record as stored: its sequence number and its canonical JSON text, byte for byte. */
 export interface StoredDecisionRecord {
   seq: number;
@@ -205,17 +221,13 @@ export interface DecisionLogStore {
    * `ChainWriter.seal` wrote it, which the store keeps instead of writing it
    * again.
    */
-  append(records: readonly DecisionRecord[], texts?: readonly string[]): Promise<void>;
+  append(
+    records: readonly DecisionRecord[],
+    texts?: readonly string[],
+    options?: DecisionLogAppendOptions,
+  ): Promise<void>;
   /** The sequence number and hash of the last stored record; undefined for an empty log. */
   last(): Promise<Pick<DecisionRecord, 'seq' | 'hash'> | undefined>;
-  /**
-   * Which of `records`' decision ids the log holds in a record of the same
-   * time. The time is how the record is found (the log is indexed by time,
-   * not by decision id): for a record sent again, whose stored copy has the
-   * time it was decided at. Fails with `store_error` for a time that is not
-   * RFC 3339.
-   */
-  recordedIds(records: readonly Pick<DecisionRecord, 'decisionId' | 'time'>[]): Promise<Set<string>>;
   /** The last record pruned; undefined when the log is stored whole, from record 1. */
   anchor(): Promise<DecisionLogAnchor | undefined>;
   /**

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { GatehouseError, type GatehouseErrorCode } from '../../src/core/errors.js';
 import { DecisionLogWriter } from '../../src/core/log/decision-log-writer.js';
+import { RecordsAlreadyLogged } from '../../src/core/log/records-already-logged.js';
 import type { DecisionRecord } from '../../src/core/log/decision-record.js';
 import { decisionLogLines } from '../../src/core/log/export-decision-log.js';
 import {
@@ -461,26 +462,56 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
       });
     });
 
-    describe('recordedIds', () => {
-      test('finds the ids the log holds at the time asked, in batches past one query', async () => {
+    describe('append onlyNew', () => {
+      test('stores nothing and names the held ids when the log holds records of those keys, in batches past one query', async () => {
         const store = await fresh();
-        await store.append(chained(1200));
-        assert.deepEqual(await store.recordedIds([]), new Set());
-        // Every third record asked for is held; the others have an unknown id, or a known id at another time.
-        const asked = Array.from({ length: 1100 }, (_, i) => {
+        const held = chained(1200);
+        await store.append(held);
+        // Every third record is held (its id at its time); the others have an unknown id, or a held id at another time.
+        const bodies = Array.from({ length: 1100 }, (_, i) => {
           const n = i + 1;
-          if (n % 3 === 0) return { decisionId: `dec_${n}`, time: second(n) };
-          if (n % 3 === 1) return { decisionId: `dec_x${n}`, time: second(n) };
-          return { decisionId: `dec_${n}`, time: second(n + 1) };
+          if (n % 3 === 0) return decisionBody(n);
+          if (n % 3 === 1) return decisionBody(n, { decisionId: `dec_x${n}` });
+          return decisionBody(n, { time: second(n + 1) });
         });
-        const want = new Set(asked.filter((_, i) => (i + 1) % 3 === 0).map((r) => r.decisionId));
-        assert.deepEqual(await store.recordedIds(asked), want);
-        // The same instant written with an offset is the same time.
-        assert.deepEqual(
-          await store.recordedIds([{ decisionId: 'dec_10', time: '2026-01-01T01:00:10+01:00' }]),
-          new Set(['dec_10']),
+        const chain = new ChainWriter(held.at(-1));
+        const batch = bodies.map((body) => chain.append(body));
+        const everyIndex = batch.map((_, i) => i);
+        const error = await rejectsWith(
+          store.append(batch, undefined, { onlyNew: everyIndex }),
+          'store_conflict',
         );
-        await rejectsWith(store.recordedIds([{ decisionId: 'dec_1', time: 'yesterday' }]), 'store_error');
+        assert.ok(error instanceof RecordsAlreadyLogged);
+        assert.deepEqual(
+          error.indexes,
+          everyIndex.filter((i) => (i + 1) % 3 === 0),
+        );
+        assert.match(error.message, /already holds decision `dec_3`, `dec_6`, `dec_9` and 363 more/);
+        assert.equal(await store.count(), 1200);
+        // Without the held ones, chained again, the rest is stored.
+        const again = new ChainWriter(held.at(-1));
+        const rest = bodies.filter((_, i) => (i + 1) % 3 !== 0).map((body) => again.append(body));
+        await store.append(rest, undefined, { onlyNew: rest.map((_, i) => i) });
+        assert.equal(await store.count(), 1200 + rest.length);
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 1200 + rest.length });
+      });
+
+      test('looks only at the records named, by the instant whatever its offset', async () => {
+        const store = await fresh();
+        const held = chained(10);
+        await store.append(held);
+        const chain = new ChainWriter(held.at(-1));
+        // Record 10 again, its time written with an offset, named: refused.
+        const same = [chain.append(decisionBody(10, { time: '2026-01-01T01:00:10+01:00' }))];
+        const error = await rejectsWith(store.append(same, undefined, { onlyNew: [0] }), 'store_conflict');
+        assert.deepEqual((error as RecordsAlreadyLogged).indexes, [0]);
+        // Not named: stored as any record is.
+        await store.append(same);
+        assert.equal(await store.count(), 11);
+        // An index with no record is a store_error, not a silent write.
+        const next = chained(1, { seq: 11, hash: same[0]!.hash });
+        await rejectsWith(store.append(next, undefined, { onlyNew: [1] }), 'store_error');
+        assert.equal(await store.count(), 11);
       });
     });
 
@@ -604,6 +635,52 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
           Array.from({ length: 40 }, (_, i) => i + 1),
         );
         assert.deepEqual(await verifyDecisionLog(opened[0]!), { checked: 40 });
+      });
+
+      test('a record given to recordOnce by two writers of one log at once is stored once', async () => {
+        const one = await DecisionLogWriter.open(await fresh(), { attempts: 50 });
+        const two = await DecisionLogWriter.open(await again(), { attempts: 50 });
+        // Each writer gets every record, in turns of different sizes, so that batches overlap in many ways.
+        const answers: Promise<DecisionRecord | undefined>[] = [];
+        for (let round = 0; round < 6; round++) {
+          for (let i = 1; i <= 30; i++) {
+            const n = round * 30 + i;
+            answers.push(one.recordOnce(decisionBody(n)));
+            if (i % (round + 2) === 0) await new Promise((resolve) => setImmediate(resolve));
+            answers.push(two.recordOnce(decisionBody(n)));
+          }
+        }
+        const results = await Promise.all(answers);
+        const written = results.filter((r) => r !== undefined);
+        assert.equal(written.length, 180);
+        assert.equal(new Set(written.map((r) => r.decisionId)).size, 180);
+        assert.equal(one.stats().alreadyLogged + two.stats().alreadyLogged, 180);
+        const status = await verifyDecisionLog(opened[0]!);
+        assert.deepEqual(status, { checked: 180 });
+        const ids = (await stored(opened[0]!)).map(
+          (row) => (JSON.parse(row.json) as DecisionRecord).decisionId,
+        );
+        assert.equal(new Set(ids).size, 180);
+      });
+
+      test('recordOnce writes a record the log does not hold, and record writes one it does', async () => {
+        const store = await fresh();
+        const writer = await DecisionLogWriter.open(store);
+        const first = await writer.recordOnce(decisionBody(1));
+        assert.equal(first?.seq, 1);
+        // The same id at another time is another record.
+        const later = await writer.recordOnce(decisionBody(1, { time: second(2) }));
+        assert.equal(later?.seq, 2);
+        const [again1, fresh3] = await Promise.all([
+          writer.recordOnce(decisionBody(1)),
+          writer.recordOnce(decisionBody(3)),
+        ]);
+        assert.equal(again1, undefined);
+        assert.equal(fresh3?.seq, 3);
+        // `record` does not look: the server's own decisions have ids it made.
+        assert.equal((await writer.record(decisionBody(3))).seq, 4);
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 4 });
+        assert.equal(writer.stats().alreadyLogged, 1);
       });
     });
 

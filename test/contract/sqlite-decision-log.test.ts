@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { ChainWriter } from '../../src/core/log/hash-chain.js';
 import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
 import { openSqliteDecisionLog, openSqliteIdentityStore } from '../../src/store/index.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
+import { LOGGED_SQL } from '../../src/store/sql/sql-decision-log.js';
 import { startAppendThread } from '../../src/store/sqlite/decision-log-append-thread.js';
 import { SQLITE_DECISION_LOG_MIGRATIONS } from '../../src/store/sqlite/decision-log-migrations.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { entryRecord } from './identity-store.contract.js';
-import { chained, decisionLogContract, rejectsWith } from './decision-log.contract.js';
+import { chained, decisionBody, decisionLogContract, rejectsWith } from './decision-log.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-decision-log-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -88,6 +90,44 @@ describe('SQLite decision log', () => {
     const db = new Database(file, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
+  });
+
+  test('a log of schema 2 moves to the time-and-id index, and its records are found by it', async () => {
+    const file = newFile();
+    const records = chained(20);
+    const written = await openSqliteDecisionLog(file);
+    await written.append(records);
+    await written.close();
+    // Back to schema 2, as a log written before it.
+    const db = new Database(file);
+    db.exec(`DROP INDEX decision_log_decided_at_id; CREATE INDEX decision_log_decided_at ON decision_log (decided_at);
+      DELETE FROM decision_log_migrations WHERE version = 3`);
+    db.close();
+
+    const store = await openSqliteDecisionLog(file);
+    assert.deepEqual(versions(file, 'decision_log_migrations'), [1, 2, 3]);
+    const check = new Database(file, { readonly: true });
+    try {
+      const indexes = (
+        check
+          .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decision_log'")
+          .all() as {
+          name: string;
+        }[]
+      ).map((row) => row.name);
+      assert.ok(indexes.includes('decision_log_decided_at_id'));
+      assert.ok(!indexes.includes('decision_log_decided_at'));
+      const plan = check
+        .prepare(`EXPLAIN QUERY PLAN ${LOGGED_SQL}`)
+        .all('2026-01-01T00:00:01.000Z', 'dec_1') as { detail: string }[];
+      assert.match(plan.map((row) => row.detail).join('\n'), /COVERING INDEX decision_log_decided_at_id/);
+    } finally {
+      check.close();
+    }
+    const repeat = new ChainWriter(records.at(-1)).append(decisionBody(5));
+    await rejectsWith(store.append([repeat], undefined, { onlyNew: [0] }), 'store_conflict');
+    assert.deepEqual(await verifyDecisionLog(store), { checked: 20 });
+    await store.close();
   });
 
   test('a log schema from a newer version is refused', async () => {
@@ -171,7 +211,13 @@ describe('SQLite decision log', () => {
     assert.equal(thread.problem(), undefined);
     await thread.close();
     assert.match(thread.problem() ?? '', /writing thread has stopped/);
-    const plan = { check() {}, expect: { seq: 0, hash: chained(1)[0]!.prevHash }, rows: [] };
+    const plan = {
+      check() {},
+      expect: { seq: 0, hash: chained(1)[0]!.prevHash },
+      rows: [],
+      onlyNew: [],
+      alreadyLogged: () => assert.fail('no records'),
+    };
     await rejectsWith(thread.append(plan), 'store_error');
   });
 

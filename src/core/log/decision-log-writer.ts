@@ -16,6 +16,7 @@ import { GatehouseError } from '../errors.js';
 import type { DecisionLogStore } from '../ports.js';
 import type { DecisionRecord } from './decision-record.js';
 import { ChainWriter, type UnchainedRecord } from './hash-chain.js';
+import { isRecordsAlreadyLogged } from './records-already-logged.js';
 
 export interface DecisionLogWriterOptions {
   /** Records per transaction, at most. Default 1000. */
@@ -56,13 +57,18 @@ export interface DecisionLogWriterStats {
   rejected: number;
   /** Batches chained again after another writer appended first. */
   conflicts: number;
+  /** Records given to `recordOnce` that the log already held: not written again. */
+  alreadyLogged: number;
 }
 
 interface Pending {
   body: UnchainedRecord;
   /** Call order of `record()`; records are written in this order. */
   ticket: number;
-  resolve(record: DecisionRecord): void;
+  /** From `recordOnce`: written only when the log holds no record of its decision id and time. */
+  once: boolean;
+  /** Undefined only for a `once` record that the log already held. */
+  resolve(record: DecisionRecord | undefined): void;
   reject(error: unknown): void;
 }
 
@@ -96,7 +102,14 @@ export class DecisionLogWriter {
   private settledThrough = 0;
   private readonly flushers: { target: number; resolve: () => void }[] = [];
 
-  private readonly counters = { written: 0, batches: 0, writeErrors: 0, rejected: 0, conflicts: 0 };
+  private readonly counters = {
+    written: 0,
+    batches: 0,
+    writeErrors: 0,
+    rejected: 0,
+    conflicts: 0,
+    alreadyLogged: 0,
+  };
 
   /**
    * A writer continuing the chain after the store's last record. Fails with
@@ -134,6 +147,24 @@ export class DecisionLogWriter {
    * `seq`, `prevHash` and `hash` in `body` are ignored: the chain sets them.
    */
   record(body: UnchainedRecord): Promise<DecisionRecord> {
+    return this.enqueue(body, false) as Promise<DecisionRecord>;
+  }
+
+  /**
+   * As {@link record}, for a record that may have been logged before: one
+   * shipped by an enforcement point, which sends a batch again when its
+   * answer was lost, perhaps to another server of the same log. Resolves to
+   * undefined, writing nothing, when the log already holds a record with its
+   * decision id and time; the store looks in the append's own transaction,
+   * so two writers of one log cannot both write it. It does not look among
+   * the records still queued: a caller that may pass the same record twice
+   * at once keeps its own memory of them.
+   */
+  recordOnce(body: UnchainedRecord): Promise<DecisionRecord | undefined> {
+    return this.enqueue(body, true);
+  }
+
+  private enqueue(body: UnchainedRecord, once: boolean): Promise<DecisionRecord | undefined> {
     if (this.closing) {
       return Promise.reject(
         new GatehouseError('store_error', 'cannot record decision: the decision log writer is closed'),
@@ -151,7 +182,7 @@ export class DecisionLogWriter {
     }
     // The body is not copied here: sealing copies it, without any `seq`, `prevHash` or `hash` it has.
     return new Promise((resolve, reject) => {
-      const pending: Pending = { body, ticket: ++this.issued, resolve, reject };
+      const pending: Pending = { body, ticket: ++this.issued, once, resolve, reject };
       if (this.waiters.length === 0 && this.queueDepth() < this.maxQueue) this.admit(pending);
       else this.waiters.push(pending);
     });
@@ -228,12 +259,31 @@ export class DecisionLogWriter {
       const { records, texts, owners } = this.chain(pending, head);
       pending = owners;
       if (records.length === 0) return;
+      const onlyNew: number[] = [];
+      owners.forEach((owner, i) => owner.once && onlyNew.push(i));
       try {
-        await this.store.append(records, texts);
+        await this.store.append(records, texts, onlyNew.length > 0 ? { onlyNew } : {});
       } catch (error) {
         // The append may have committed even so (a commit whose answer was
         // lost): the next batch chains after whatever the store holds.
         this.headKnown = false;
+        if (isRecordsAlreadyLogged(error)) {
+          // Nothing was stored: those records are answered, the rest chained again without them.
+          const held = new Set(error.indexes);
+          const rest: Pending[] = [];
+          owners.forEach((owner, i) => {
+            if (owner.once && held.has(i)) this.answerLogged(owner);
+            else rest.push(owner);
+          });
+          if (rest.length < owners.length) {
+            // Not a conflict: each such retry has fewer records, so it ends.
+            pending = rest;
+            attempt--;
+            continue;
+          }
+          // INVARIANT: the store names only records asked about; anything else fails the batch.
+          return this.fail(owners, error);
+        }
         if (isConflict(error) && attempt < this.attempts) {
           this.counters.conflicts++;
           continue;
@@ -249,6 +299,12 @@ export class DecisionLogWriter {
       owners.forEach((owner, i) => owner.resolve(records[i]!));
       return;
     }
+  }
+
+  private answerLogged(owner: Pending): void {
+    this.inFlight--;
+    this.counters.alreadyLogged++;
+    owner.resolve(undefined);
   }
 
   private async knownHead(): Promise<Head | undefined> {

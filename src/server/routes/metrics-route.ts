@@ -76,6 +76,18 @@ export function metricsRoute(
       'counter',
     );
     gauge(
+      'gatehouse_decision_log_conflicts_total',
+      'Decision log batches chained again because another server of the same log appended first.',
+      s.conflicts,
+      'counter',
+    );
+    gauge(
+      'gatehouse_decision_log_already_logged_total',
+      'Shipped decision records not written again: the log already held them (sent twice, or to two servers).',
+      s.alreadyLogged,
+      'counter',
+    );
+    gauge(
       'gatehouse_http_lean_requests_total',
       'Requests read and answered by the lean HTTP/1.1 path of the enforcement routes.',
       lean.served,

@@ -16,7 +16,7 @@ import type { Revocation } from '../../core/identity/credential.js';
 import { CREDENTIAL_TYPES } from '../../core/decision/request.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import type { UnchainedRecord } from '../../core/log/hash-chain.js';
-import type { Clock, DecisionLogStore } from '../../core/ports.js';
+import type { Clock } from '../../core/ports.js';
 import { LAYERS, type Policy, type PolicySourceText } from '../../core/policy/index.js';
 import { forbidden, requireCaller } from '../auth.js';
 import { HttpError } from '../http-error.js';
@@ -73,8 +73,6 @@ export interface ServedPolicy {
 export interface SyncDeps {
   authority: IdentityAuthority;
   writer: DecisionLogWriter;
-  /** Where records sent again are looked for when this process does not remember them. */
-  log: Pick<DecisionLogStore, 'recordedIds'>;
   clock: Clock;
   /** The policy the server decides with now, read on every call. */
   activePolicy(): ServedPolicy;
@@ -88,8 +86,9 @@ const CURSOR_OVERLAP_MS = 10_000;
 // absorbs clock differences between the server and the proxies.
 const EXPIRY_MARGIN_MS = 5 * 60_000;
 // Decision ids written recently through this route, so that a batch sent again after a
-// lost answer is not logged twice. A batch marked `resend` is also looked for in the log:
-// this memory does not survive a restart, and a proxy may resend long after.
+// lost answer is not written twice, nor looked for in the log while its first copy is
+// still queued. Past this memory (a restart, another server of the same log, a resend
+// long after) the log's own look at write time keeps each record once.
 const REMEMBERED_IDS = 200_000;
 
 export function syncRoutes(router: Router, deps: SyncDeps): void {
@@ -145,6 +144,8 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     const caller = await requireCaller(authority, req);
     const body = await req.body();
     const list = bodyList(body, 'records', MAX_RECORDS, 'records');
+    // `resend` marks a batch that may repeat records sent before. Every shipped record is
+    // written only once whatever it says (see below); it is checked as a contract field.
     const resend = (body as Record<string, unknown>)['resend'] ?? false;
     if (typeof resend !== 'boolean')
       throw new HttpError(400, 'request_invalid', '`resend` must be true or false');
@@ -175,31 +176,15 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
         );
       }
     }
-    // Only a batch that may repeat one sent before pays for a look in the log.
-    const forgotten = resend ? records.filter((r) => !recent.has(r.decisionId)) : [];
-    let inLog: Set<string> | undefined;
-    let lookup: Promise<never> | undefined;
-    if (forgotten.length > 0) {
-      try {
-        inLog = await deps.log.recordedIds(forgotten);
-      } catch (error) {
-        // Not known to be new: these are `failed`, for the proxy to send again later.
-        lookup = Promise.reject(error);
-        lookup.catch(() => undefined);
-      }
-    }
     // From here to the writes nothing awaits: two batches sent at once cannot both miss an id.
+    // Any record may have been logged before by another server of the same log, or by this
+    // one before a restart: the log looks for it in the append's own transaction
+    // (`recordOnce`), after every other writer's commit, so that it is stored once.
     const outcomes = await Promise.allSettled(
       records.map((record) => {
         const known = recent.get(record.decisionId);
         if (known) return known;
-        if (lookup) return lookup;
-        if (inLog?.has(record.decisionId)) {
-          const written = Promise.resolve();
-          remember(record.decisionId, written);
-          return written;
-        }
-        const written = writer.record(record).then(() => undefined);
+        const written = writer.recordOnce(record).then(() => undefined);
         remember(record.decisionId, written);
         return written;
       }),

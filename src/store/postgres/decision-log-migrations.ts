@@ -49,5 +49,16 @@ export const POSTGRES_DECISION_LOG_MIGRATIONS: MigrationSet = {
         )`,
       ],
     },
+    {
+      version: 3,
+      name: 'decision_log_decided_at_id',
+      statements: [
+        // A shipped record is looked for by its time and decision id in its append's own
+        // transaction (docs/decision-log.md): with the id in the time index that is one seek
+        // instead of a read of every record of the same millisecond. Time ranges read it as before.
+        'CREATE INDEX decision_log_decided_at_id ON decision_log (decided_at, decision_id)',
+        'DROP INDEX decision_log_decided_at',
+      ],
+    },
   ],
 };

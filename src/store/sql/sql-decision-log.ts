@@ -7,9 +7,11 @@
  */
 import { GatehouseError } from '../../core/errors.js';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
+import { RecordsAlreadyLogged } from '../../core/log/records-already-logged.js';
 import { canonicalRecordJson, GENESIS_HASH } from '../../core/log/hash-chain.js';
 import type {
   DecisionLogAnchor,
+  DecisionLogAppendOptions,
   DecisionLogFilter,
   DecisionLogStore,
   StoredDecisionRecord,
@@ -32,7 +34,29 @@ export interface AppendPlan {
   expect: { seq: number; hash: string };
   /** The rows to insert, in order, their values in the order of {@link INSERT_SQL}'s columns. */
   rows: readonly (readonly SqlValue[])[];
+  /**
+   * Records to store only when the log holds none with the same key
+   * (`DecisionLogAppendOptions.onlyNew`); the adapter looks for them after
+   * the tail's check, in the same transaction, and throws
+   * {@link alreadyLogged} of the ids it found, if any.
+   */
+  onlyNew: readonly LogKey[];
+  /** The error for an append refused because the log holds records of these keys. */
+  alreadyLogged(held: readonly LogKey[]): RecordsAlreadyLogged;
 }
+
+/**
+ * How a record is found by its decision id: with the canonical time it was
+ * decided at (`decided_at`). `index`: the record's place in its append.
+ */
+export interface LogKey {
+  index: number;
+  time: string;
+  decisionId: string;
+}
+
+/** Whether the log holds a record of this key: `decided_at`, `decision_id`. */
+export const LOGGED_SQL = 'SELECT 1 FROM decision_log WHERE decided_at = ? AND decision_id = ? LIMIT 1';
 
 /** The stored last record: `seq`, `hash`. */
 export const TAIL_SQL = 'SELECT seq, hash FROM decision_log ORDER BY seq DESC LIMIT 1';
@@ -146,6 +170,10 @@ export function appendThrough(writer: SqlDriver): (plan: AppendPlan) => Promise<
     writer.exclusive(async (tx) => {
       const [tail] = await tx.rows(TAIL_SQL);
       plan.check(tail);
+      if (plan.onlyNew.length > 0) {
+        const logged = await loggedKeys(plan.onlyNew, (sql, params) => tx.rows(sql, params));
+        if (logged.length > 0) throw plan.alreadyLogged(logged);
+      }
       for (let at = 0; at < plan.rows.length; at += ROWS_PER_INSERT) {
         const chunk = plan.rows.slice(at, at + ROWS_PER_INSERT);
         await tx.run(
@@ -157,10 +185,36 @@ export function appendThrough(writer: SqlDriver): (plan: AppendPlan) => Promise<
 }
 
 /**
- * Records per query of `recordedIds`: two parameters each, far below either
+ * Keys per query of {@link loggedKeys}: two parameters each, far below either
  * database's limit.
  */
 const LOOKUPS_PER_QUERY = 500;
+
+/**
+ * The keys among `keys` that the log holds a record of, a few queries for
+ * many keys (for a driver whose calls go over the network).
+ */
+async function loggedKeys(
+  keys: readonly LogKey[],
+  rowsOf: (sql: string, params: SqlValue[]) => Promise<SqlRow[]>,
+): Promise<LogKey[]> {
+  const found = new Set<string>();
+  for (let at = 0; at < keys.length; at += LOOKUPS_PER_QUERY) {
+    const times = new Set<string>();
+    const ids = new Set<string>();
+    for (const key of keys.slice(at, at + LOOKUPS_PER_QUERY)) {
+      times.add(key.time);
+      ids.add(key.decisionId);
+    }
+    const rows = await rowsOf(
+      `SELECT decided_at, decision_id FROM decision_log WHERE decided_at IN (${placeholders(times.size)}) AND decision_id IN (${placeholders(ids.size)})`,
+      [...times, ...ids],
+    );
+    // A row matches only a key of its own time and id, not any time with any id asked for.
+    for (const row of rows) found.add(`${String(row['decided_at'])} ${String(row['decision_id'])}`);
+  }
+  return keys.filter((key) => found.has(`${key.time} ${key.decisionId}`));
+}
 
 /** {@link SqlDecisionLogParts.runPruneStep} through {@link SqlDriver.exclusive}. */
 export function pruneThrough(writer: SqlDriver): (step: PruneStep) => Promise<PruneStepResult> {
@@ -209,7 +263,11 @@ export function createSqlDecisionLog({
     }
   }
 
-  async function appendNow(records: readonly DecisionRecord[], texts?: readonly string[]): Promise<void> {
+  async function appendNow(
+    records: readonly DecisionRecord[],
+    texts: readonly string[] | undefined,
+    options: DecisionLogAppendOptions,
+  ): Promise<void> {
     const first = records[0]!;
     const action = `append decision records ${first.seq} to ${records.at(-1)!.seq}`;
     await attempt(action, async () => {
@@ -220,6 +278,14 @@ export function createSqlDecisionLog({
         );
       }
       const rows = records.map((record, i) => recordRow(record, texts?.[i]));
+      const onlyNew = (options.onlyNew ?? []).map((i): LogKey => {
+        const row = rows[i];
+        if (row === undefined) {
+          throw new GatehouseError('store_error', `cannot ${action}: no record ${i} to store only once`);
+        }
+        // The row's `decided_at` and `decision_id`.
+        return { index: i, time: String(row[1]), decisionId: String(row[2]) };
+      });
       for (let i = 1; i < records.length; i++) {
         const record = records[i]!;
         const before = records[i - 1]!;
@@ -249,6 +315,8 @@ export function createSqlDecisionLog({
         },
         expect: { seq: first.seq - 1, hash: first.prevHash },
         rows,
+        onlyNew,
+        alreadyLogged: (held) => new RecordsAlreadyLogged(action, held),
       });
     });
   }
@@ -267,10 +335,10 @@ export function createSqlDecisionLog({
     });
 
   return {
-    async append(records, texts) {
+    async append(records, texts, options = {}) {
       if (closing) throw closedError('append decision records');
       if (records.length === 0) return;
-      return queued(() => appendNow(records, texts));
+      return queued(() => appendNow(records, texts, options));
     },
 
     anchor,
@@ -297,33 +365,6 @@ export function createSqlDecisionLog({
         const [row] = await reader.rows(TAIL_SQL);
         return row === undefined ? undefined : { seq: Number(row['seq']), hash: String(row['hash']) };
       }),
-
-    recordedIds: async (records) => {
-      const found = new Set<string>();
-      for (let at = 0; at < records.length; at += LOOKUPS_PER_QUERY) {
-        // `time id` of each record asked for; a row matches only its own pair.
-        const wanted = new Set<string>();
-        const times = new Set<string>();
-        const ids = new Set<string>();
-        for (const r of records.slice(at, at + LOOKUPS_PER_QUERY)) {
-          const time = storedTime(r.time, `decision ${r.decisionId}`);
-          wanted.add(`${time} ${r.decisionId}`);
-          times.add(time);
-          ids.add(r.decisionId);
-        }
-        const rows = await attempt('look up decision ids in the decision log', () =>
-          reader.rows(
-            `SELECT decided_at, decision_id FROM decision_log WHERE decided_at IN (${placeholders(times.size)}) AND decision_id IN (${placeholders(ids.size)})`,
-            [...times, ...ids],
-          ),
-        );
-        for (const row of rows) {
-          const id = String(row['decision_id']);
-          if (wanted.has(`${String(row['decided_at'])} ${id}`)) found.add(id);
-        }
-      }
-      return found;
-    },
 
     query: async (filter) => {
       const { where, params } = filterClause(filter);

@@ -80,6 +80,7 @@ export async function startAppendThread(file: string, busyTimeoutMs: number): Pr
     if ('ok' in answer) w.resolve(undefined);
     else if ('pruned' in answer) w.resolve(answer.pruned);
     else if ('tail' in answer) w.reject(conflict(w.plan!, answer.tail ?? undefined));
+    else if ('logged' in answer) w.reject(w.plan!.alreadyLogged(answer.logged));
     else
       w.reject(
         Object.assign(new Error(answer.error.message), answer.error.code ? { code: answer.error.code } : {}),
@@ -107,7 +108,7 @@ export async function startAppendThread(file: string, busyTimeoutMs: number): Pr
   return {
     async append(plan) {
       if (broken) throw broken;
-      await post({ id: ++nextId, expect: plan.expect, rows: plan.rows }, plan);
+      await post({ id: ++nextId, expect: plan.expect, rows: plan.rows, onlyNew: plan.onlyNew }, plan);
     },
     async prune(step) {
       if (broken) throw broken;

@@ -4,7 +4,13 @@
  * migration ledger.
  */
 import type { DecisionLogStore } from '../../core/ports.js';
-import { createSqlDecisionLog, INSERT_SQL, TAIL_SQL, type AppendPlan } from '../sql/sql-decision-log.js';
+import {
+  createSqlDecisionLog,
+  INSERT_SQL,
+  LOGGED_SQL,
+  TAIL_SQL,
+  type AppendPlan,
+} from '../sql/sql-decision-log.js';
 import type { SqlRow } from '../sql/sql-driver.js';
 import { startAppendThread } from './decision-log-append-thread.js';
 import { SQLITE_DECISION_LOG_MIGRATIONS } from './decision-log-migrations.js';
@@ -76,9 +82,12 @@ export async function openSqliteDecisionLog(
   const tail = db.prepare(TAIL_SQL);
   // One row a statement: with no round trips to save, SQLite inserts them faster than in many-row statements.
   const insert = db.prepare(INSERT_SQL);
+  const logged = db.prepare(LOGGED_SQL).pluck();
   // Synchronous from BEGIN IMMEDIATE to COMMIT; a throw rolls back.
   const append = db.transaction((plan: AppendPlan) => {
     plan.check(tail.get() as SqlRow | undefined);
+    const held = plan.onlyNew.filter((key) => logged.get(key.time, key.decisionId) !== undefined);
+    if (held.length > 0) throw plan.alreadyLogged(held);
     for (const row of plan.rows) insert.run(...row);
   });
   const pruneStep = sqlitePruneStep(db);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { GatehouseError } from '../../../src/core/errors.js';
 import { DecisionLogWriter } from '../../../src/core/log/decision-log-writer.js';
+import { RecordsAlreadyLogged } from '../../../src/core/log/records-already-logged.js';
 import type { DecisionRecord } from '../../../src/core/log/decision-record.js';
 import type { UnchainedRecord } from '../../../src/core/log/hash-chain.js';
 import { verifyDecisionLog } from '../../../src/core/log/verify-decision-log.js';
@@ -42,11 +43,11 @@ function watched(
   return {
     ...inner,
     appends,
-    async append(records) {
+    async append(records, texts, options) {
       appends.push(records.length);
       const call = appends.length;
       await around.before?.(call);
-      await inner.append(records);
+      await inner.append(records, texts, options);
       await around.after?.(call);
     },
   };
@@ -112,6 +113,7 @@ describe('DecisionLogWriter', () => {
         writeErrors: 0,
         rejected: 0,
         conflicts: 0,
+        alreadyLogged: 0,
       });
     });
 
@@ -356,6 +358,65 @@ describe('DecisionLogWriter', () => {
       await rejectsWith(DecisionLogWriter.open(unreadable), 'store_error');
       await rejectsWith(DecisionLogWriter.open(inner, { maxBatch: 0 }), 'store_error');
       await rejectsWith(DecisionLogWriter.open(inner, { maxQueue: 1.5 }), 'store_error');
+    });
+  });
+
+  describe('recordOnce', () => {
+    test('a held record is answered undefined, and the rest of its batch chained again without it', async () => {
+      const inner = await sqliteStore();
+      const store = watched(inner);
+      const writer = await DecisionLogWriter.open(store);
+      await writer.record(decisionBody(2));
+      // One batch: a plain record, two held ones among new ones, the same id at another time.
+      const answers = await Promise.all([
+        writer.record(decisionBody(1)),
+        writer.recordOnce(decisionBody(2)),
+        writer.recordOnce(decisionBody(3)),
+        writer.recordOnce(decisionBody(2, { time: '2026-01-01T00:00:09.000Z' })),
+        writer.recordOnce(decisionBody(4)),
+      ]);
+      assert.deepEqual(
+        answers.map((r) => r?.seq),
+        [2, undefined, 3, 4, 5],
+      );
+      // The refused append, then the one without the held record.
+      assert.deepEqual(store.appends, [1, 5, 4]);
+      assert.deepEqual(await verifyDecisionLog(store), { checked: 5 });
+      const stats = writer.stats();
+      assert.equal(stats.alreadyLogged, 1);
+      assert.equal(stats.conflicts, 0);
+      assert.equal(stats.written, 5);
+      assert.equal(stats.queueDepth, 0);
+    });
+
+    test('a batch held whole writes nothing and answers every record', async () => {
+      const inner = await sqliteStore();
+      const store = watched(inner);
+      const writer = await DecisionLogWriter.open(store);
+      await Promise.all(bodies(1, 3).map((body) => writer.record(body)));
+      const answers = await Promise.all(bodies(1, 3).map((body) => writer.recordOnce(body)));
+      assert.deepEqual(answers, [undefined, undefined, undefined]);
+      assert.deepEqual(store.appends, [3, 3]);
+      assert.equal(await store.count(), 3);
+      assert.equal(writer.stats().queueDepth, 0);
+      await writer.flush();
+    });
+
+    test('a store that names an id not asked about fails the batch instead of looping', async () => {
+      const inner = await sqliteStore();
+      const store: DecisionLogStore = {
+        ...inner,
+        append: async () => {
+          throw new RecordsAlreadyLogged('append decision records 1 to 1', [
+            { index: 1, decisionId: 'dec_other' },
+          ]);
+        },
+      };
+      const writer = await DecisionLogWriter.open(store);
+      const error = await rejectsWith(writer.recordOnce(decisionBody(1)), 'store_conflict');
+      assert.match(error.message, /already holds decision `dec_other`/);
+      assert.equal(writer.stats().writeErrors, 1);
+      assert.equal(writer.stats().queueDepth, 0);
     });
   });
 
