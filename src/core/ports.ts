@@ -172,6 +172,20 @@ export interface DecisionLogAppendOptions {
    * sent again keeps the time it was decided at.
    */
   onlyNew?: readonly number[];
+  /**
+   * Chains the records again after `tail`, the stored last record (undefined
+   * for an empty log), when they do not continue it because another writer
+   * of the same log appended first: the same bodies in the same order, each
+   * with its canonical text. An adapter that runs JavaScript inside its
+   * transaction (PostgreSQL's) calls it there, holding the log's lock, and
+   * stores what it returns; the records stored are then those of its last
+   * call. Without it, or in an adapter that cannot call it there (SQLite's
+   * writing thread), such an append fails with `store_conflict`.
+   */
+  rechain?(tail: Pick<DecisionRecord, 'seq' | 'hash'> | undefined): {
+    records: readonly DecisionRecord[];
+    texts: readonly string[];
+  };
 }
 
 /** One record as stored: its sequence number and its canonical JSON text, byte for byte. */

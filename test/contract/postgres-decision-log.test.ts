@@ -9,7 +9,11 @@ import pg from 'pg';
 import { openPostgresDecisionLog, openPostgresIdentityStore } from '../../src/store/index.js';
 import { POSTGRES_DECISION_LOG_MIGRATIONS } from '../../src/store/postgres/decision-log-migrations.js';
 import { entryRecord } from './identity-store.contract.js';
-import { chained, decisionLogContract, rejectsWith } from './decision-log.contract.js';
+import { DecisionLogWriter } from '../../src/core/log/decision-log-writer.js';
+import type { DecisionRecord } from '../../src/core/log/decision-record.js';
+import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
+import type { DecisionLogStore } from '../../src/core/ports.js';
+import { chained, decisionBody, decisionLogContract, rejectsWith, stored } from './decision-log.contract.js';
 import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
 
 const url = TEST_PG_URL;
@@ -65,6 +69,46 @@ if (problem !== undefined) {
         await again.close();
       } finally {
         await admin.query(`DROP SCHEMA IF EXISTS "${shared}" CASCADE`);
+      }
+    });
+
+    test('writers of one log chain a batch again under the lock instead of failing it', async () => {
+      const own = `${schema}_writers`;
+      const stores: DecisionLogStore[] = [];
+      try {
+        for (let i = 0; i < 3; i++)
+          stores.push(await openPostgresDecisionLog({ connectionString: url, schema: own }));
+        // The default of 3 tries per batch: three busy writers would exhaust it if they had to retry.
+        const writers = await Promise.all(stores.map((store) => DecisionLogWriter.open(store)));
+        const answers: Promise<DecisionRecord>[] = [];
+        for (let n = 1; n <= 600; n++) {
+          answers.push(writers[n % 3]!.record(decisionBody(n)));
+          if (n % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+        }
+        const records = await Promise.all(answers);
+        assert.deepEqual(
+          records.map((r) => r.seq).sort((a, b) => a - b),
+          Array.from({ length: 600 }, (_, i) => i + 1),
+        );
+        const stats = writers.map((w) => w.stats());
+        assert.equal(
+          stats.reduce((sum, s) => sum + s.writeErrors, 0),
+          0,
+        );
+        assert.ok(
+          stats.reduce((sum, s) => sum + s.conflicts, 0) > 0,
+          'the writers never met: the test shows nothing',
+        );
+        // Each answer is the record as stored.
+        const byId = new Map(records.map((r) => [r.decisionId, r]));
+        for (const row of await stored(stores[0]!)) {
+          const record = JSON.parse(row.json) as DecisionRecord;
+          assert.deepEqual(record, byId.get(record.decisionId));
+        }
+        assert.deepEqual(await verifyDecisionLog(stores[0]!), { checked: 600 });
+      } finally {
+        for (const store of stores) await store.close();
+        await admin.query(`DROP SCHEMA IF EXISTS "${own}" CASCADE`);
       }
     });
 

@@ -36,7 +36,9 @@ export interface DecisionLogWriterOptions {
   /**
    * Tries per batch when the store answers `store_conflict` (another writer
    * appended to the same log first): the batch is chained again after the
-   * new last record and retried. Default 3.
+   * new last record and retried. Default 3. A store that can chain the
+   * batch again inside its own transaction (PostgreSQL) does so instead,
+   * and never answers a conflict.
    */
   attempts?: number;
 }
@@ -55,7 +57,7 @@ export interface DecisionLogWriterStats {
   writeErrors: number;
   /** Records rejected: their append failed, or they could not be recorded at all. */
   rejected: number;
-  /** Batches chained again after another writer appended first. */
+  /** Batches chained again after another writer appended first (by the writer or inside the store). */
   conflicts: number;
   /** Records given to `recordOnce` that the log already held: not written again. */
   alreadyLogged: number;
@@ -256,13 +258,27 @@ export class DecisionLogWriter {
       } catch (error) {
         return this.fail(pending, error);
       }
-      const { records, texts, owners } = this.chain(pending, head);
+      const first = this.chain(pending, head);
+      const owners = first.owners;
       pending = owners;
-      if (records.length === 0) return;
+      if (first.records.length === 0) return;
       const onlyNew: number[] = [];
       owners.forEach((owner, i) => owner.once && onlyNew.push(i));
+      // What the store holds once the append resolves: these, or what it last chained again.
+      let stored: { records: readonly DecisionRecord[]; texts: readonly string[] } = first;
+      const rechain = (tail: Head | undefined) => {
+        // Another writer of the log appended first; the store asks under its lock, so this holds.
+        const chain = new ChainWriter(tail);
+        const sealed = owners.map((owner) => chain.seal(owner.body));
+        stored = { records: sealed.map((s) => s.record), texts: sealed.map((s) => s.text) };
+        this.counters.conflicts++;
+        return stored;
+      };
       try {
-        await this.store.append(records, texts, onlyNew.length > 0 ? { onlyNew } : {});
+        await this.store.append(first.records, first.texts, {
+          ...(onlyNew.length > 0 && { onlyNew }),
+          rechain,
+        });
       } catch (error) {
         // The append may have committed even so (a commit whose answer was
         // lost): the next batch chains after whatever the store holds.
@@ -290,6 +306,7 @@ export class DecisionLogWriter {
         }
         return this.fail(owners, error);
       }
+      const { records } = stored;
       const last = records.at(-1)!;
       this.head = { seq: last.seq, hash: last.hash };
       this.headKnown = true;

@@ -43,6 +43,13 @@ export interface AppendPlan {
   onlyNew: readonly LogKey[];
   /** The error for an append refused because the log holds records of these keys. */
   alreadyLogged(held: readonly LogKey[]): RecordsAlreadyLogged;
+  /**
+   * When {@link check} refuses `tail`: the rows of the same records chained
+   * again after it (`DecisionLogAppendOptions.rechain`), which the adapter
+   * inserts instead, in the same transaction. Absent when the caller gave
+   * no way to chain again; then the refusal stands.
+   */
+  rechain?(tail: SqlRow | undefined): readonly (readonly SqlValue[])[];
 }
 
 /**
@@ -169,13 +176,21 @@ export function appendThrough(writer: SqlDriver): (plan: AppendPlan) => Promise<
   return (plan) =>
     writer.exclusive(async (tx) => {
       const [tail] = await tx.rows(TAIL_SQL);
-      plan.check(tail);
+      let follows = true;
+      try {
+        plan.check(tail);
+      } catch (error) {
+        if (plan.rechain === undefined) throw error;
+        follows = false;
+      }
       if (plan.onlyNew.length > 0) {
         const logged = await loggedKeys(plan.onlyNew, (sql, params) => tx.rows(sql, params));
         if (logged.length > 0) throw plan.alreadyLogged(logged);
       }
-      for (let at = 0; at < plan.rows.length; at += ROWS_PER_INSERT) {
-        const chunk = plan.rows.slice(at, at + ROWS_PER_INSERT);
+      // Chained again here, under the lock: no other writer can append before this one commits.
+      const rows = follows ? plan.rows : plan.rechain!(tail);
+      for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
+        const chunk = rows.slice(at, at + ROWS_PER_INSERT);
         await tx.run(
           `INSERT INTO decision_log (${COLUMNS.join(', ')}) VALUES ${chunk.map(() => ROW_PLACEHOLDERS).join(', ')}`,
           chunk.flat(),
@@ -271,13 +286,7 @@ export function createSqlDecisionLog({
     const first = records[0]!;
     const action = `append decision records ${first.seq} to ${records.at(-1)!.seq}`;
     await attempt(action, async () => {
-      if (texts !== undefined && texts.length !== records.length) {
-        throw new GatehouseError(
-          'store_error',
-          `cannot ${action}: ${texts.length} texts for ${records.length} records`,
-        );
-      }
-      const rows = records.map((record, i) => recordRow(record, texts?.[i]));
+      const rows = batchRows(records, texts, action);
       const onlyNew = (options.onlyNew ?? []).map((i): LogKey => {
         const row = rows[i];
         if (row === undefined) {
@@ -286,37 +295,31 @@ export function createSqlDecisionLog({
         // The row's `decided_at` and `decision_id`.
         return { index: i, time: String(row[1]), decisionId: String(row[2]) };
       });
-      for (let i = 1; i < records.length; i++) {
-        const record = records[i]!;
-        const before = records[i - 1]!;
-        if (record.seq !== before.seq + 1 || record.prevHash !== before.hash) {
-          throw new GatehouseError(
-            'store_conflict',
-            `cannot ${action}: record ${record.seq} does not follow record ${before.seq} of the same batch`,
-          );
-        }
-      }
+      const rechain = options.rechain;
       await runAppend({
-        check(tail) {
-          const tailSeq = tail === undefined ? 0 : Number(tail['seq']);
-          const tailHash = tail === undefined ? GENESIS_HASH : String(tail['hash']);
-          if (first.seq !== tailSeq + 1) {
-            throw new GatehouseError(
-              'store_conflict',
-              `cannot ${action}: the stored log ends at record ${tailSeq}`,
-            );
-          }
-          if (first.prevHash !== tailHash) {
-            throw new GatehouseError(
-              'store_conflict',
-              `cannot ${action}: record ${first.seq} does not link to the stored record ${tailSeq}`,
-            );
-          }
-        },
+        check: (tail) => checkFollows(first, tail, action),
         expect: { seq: first.seq - 1, hash: first.prevHash },
         rows,
         onlyNew,
         alreadyLogged: (held) => new RecordsAlreadyLogged(action, held),
+        ...(rechain && {
+          rechain(tail) {
+            const again = rechain(
+              tail === undefined ? undefined : { seq: Number(tail['seq']), hash: String(tail['hash']) },
+            );
+            const next = again.records[0];
+            if (again.records.length !== records.length || next === undefined) {
+              throw new GatehouseError(
+                'store_error',
+                `cannot ${action}: chained again as ${again.records.length} records`,
+              );
+            }
+            const rowsAgain = batchRows(again.records, again.texts, action);
+            checkFollows(next, tail, action);
+            // The same records, in the same order: the keys looked for are theirs too.
+            return rowsAgain;
+          },
+        }),
       });
     });
   }
@@ -424,6 +427,50 @@ export function createSqlDecisionLog({
       return shutDown;
     },
   };
+}
+
+/**
+ * The rows of an append's records, once they are known to link one to the
+ * next. Fails with `store_error` for a count of texts that does not match,
+ * `store_conflict` for a record that does not follow the one before.
+ */
+function batchRows(
+  records: readonly DecisionRecord[],
+  texts: readonly string[] | undefined,
+  action: string,
+): SqlValue[][] {
+  if (texts !== undefined && texts.length !== records.length) {
+    throw new GatehouseError(
+      'store_error',
+      `cannot ${action}: ${texts.length} texts for ${records.length} records`,
+    );
+  }
+  for (let i = 1; i < records.length; i++) {
+    const record = records[i]!;
+    const before = records[i - 1]!;
+    if (record.seq !== before.seq + 1 || record.prevHash !== before.hash) {
+      throw new GatehouseError(
+        'store_conflict',
+        `cannot ${action}: record ${record.seq} does not follow record ${before.seq} of the same batch`,
+      );
+    }
+  }
+  return records.map((record, i) => recordRow(record, texts?.[i]));
+}
+
+/** Throws `store_conflict` unless `first` continues `tail`, the stored last row (undefined when empty). */
+function checkFollows(first: DecisionRecord, tail: SqlRow | undefined, action: string): void {
+  const tailSeq = tail === undefined ? 0 : Number(tail['seq']);
+  const tailHash = tail === undefined ? GENESIS_HASH : String(tail['hash']);
+  if (first.seq !== tailSeq + 1) {
+    throw new GatehouseError('store_conflict', `cannot ${action}: the stored log ends at record ${tailSeq}`);
+  }
+  if (first.prevHash !== tailHash) {
+    throw new GatehouseError(
+      'store_conflict',
+      `cannot ${action}: record ${first.seq} does not link to the stored record ${tailSeq}`,
+    );
+  }
 }
 
 /** The row of a record, in {@link COLUMNS} order; `text` is its canonical JSON when already written. */

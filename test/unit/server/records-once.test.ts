@@ -95,6 +95,13 @@ test('a record shipped to two servers of one log, at once or in turn, or again a
     const answers = await Promise.all([ship(a, { records: batch }), ship(b, { records: batch })]);
     assert.deepEqual(answers, [ok(10), ok(10)]);
   }
+  // Each server counts the records it found logged already (not those it remembered writing itself):
+  // between them, once for every record that both servers were sent.
+  const count = async (app: App) => {
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    return Number(/^gatehouse_decision_log_already_logged_total (\d+)$/m.exec(metrics)?.[1]);
+  };
+  assert.equal((await count(a)) + (await count(b)), 1 + 5 * rounds + 5);
   // After a restart, which forgets what the server wrote.
   await a.close();
   const again = await server();
