@@ -24,6 +24,7 @@ import { createHttpServer, type HttpLimits, type ServerTls } from './server/http
 import { leanPathCounters } from './server/http1-lean-path.js';
 import type { Logger } from './server/logger.js';
 import { DecisionLogPruner } from './server/decision-log-pruner.js';
+import { StoreFollower } from './server/store-follower.js';
 import { oidcJwksFetcher } from './server/oidc-jwks-fetcher.js';
 import { Router } from './server/router.js';
 import { identityRoutes } from './server/routes/identity-routes.js';
@@ -59,6 +60,13 @@ export interface AppConfig {
   tls?: ServerTls;
   /** Prune decision records older than this, at start and then periodically; kept for ever when absent. */
   decisionRetentionMs?: number;
+  /**
+   * On a PostgreSQL store, which other servers may share: how often to take
+   * up their revocations, key rotations and policy activations
+   * (server/store-follower.ts). Default 1000 ms. A SQLite file has one
+   * server, which never looks.
+   */
+  followIntervalMs?: number;
 }
 
 export interface App {
@@ -153,7 +161,10 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     exposureRoutes(router, { authority, log, policies, clock });
     syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
     const leanCounters = leanPathCounters();
-    metricsRoute(router, decisions, writer, leanCounters, pruner);
+    const follower = dbLocation(config.db, config.cwd).postgres
+      ? new StoreFollower(authority, policies, deps.logger)
+      : undefined;
+    metricsRoute(router, decisions, writer, leanCounters, pruner, follower);
 
     deps.logger.log('debug', 'routes_registered', {
       routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
@@ -189,6 +200,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     );
     rotation.unref();
     if (config.decisionRetentionMs !== undefined) pruner.retain(config.decisionRetentionMs);
+    follower?.start(config.followIntervalMs ?? 1000);
 
     const s = server;
     const g = grpc;
@@ -202,6 +214,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         closing = true;
         clearInterval(rotation);
         await pruner.stop();
+        await follower?.stop();
         await Promise.all([
           new Promise<void>((resolve) => {
             s.close(() => resolve());

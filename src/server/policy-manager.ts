@@ -40,6 +40,12 @@ export interface UploadResult {
 export class PolicyManager {
   private active: ActivePolicy;
   private readonly listeners: ((active: ActivePolicy) => void)[] = [];
+  /**
+   * The tail of the queue of activations, this server's own and those it
+   * follows: one at a time, so that {@link follow} never sees an activation
+   * of this server's own between its swap and its record in the store.
+   */
+  private activations: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly store: IdentityStore,
@@ -118,18 +124,25 @@ export class PolicyManager {
       ...(options.comment ? { comment: options.comment.slice(0, 1024) } : {}),
     });
     const activate = options.activate !== false;
-    if (activate) this.swap({ revision, sources: texts, policy: result.policy });
-    if (activate) await this.recordActivation(revision);
+    const policy = result.policy;
+    if (activate) {
+      await this.exclusive(async () => {
+        this.swap({ revision, sources: texts, policy });
+        await this.recordActivation(revision);
+      });
+    }
     return { revision, activated: activate, existing, warnings: result.warnings };
   }
 
   /** Activates a stored revision (rollback or roll forward). */
-  async activate(revision: string): Promise<ActivePolicy> {
-    const version = await this.version(revision);
-    const policy = parsePolicy(version.sources);
-    this.swap({ revision: policy.revision, sources: version.sources, policy });
-    await this.recordActivation(policy.revision);
-    return this.active;
+  activate(revision: string): Promise<ActivePolicy> {
+    return this.exclusive(async () => {
+      const version = await this.version(revision);
+      const policy = parsePolicy(version.sources);
+      this.swap({ revision: policy.revision, sources: version.sources, policy });
+      await this.recordActivation(policy.revision);
+      return this.active;
+    });
   }
 
   list(): Promise<PolicyVersion[]> {
@@ -148,13 +161,37 @@ export class PolicyManager {
     return diffPolicies(await load(from), await load(to));
   }
 
-  private swap(next: ActivePolicy): void {
+  private swap(next: ActivePolicy, event = 'policy_activated'): void {
     // Compile first; only a fully compiled policy replaces the running one (one assignment).
     const compiled = compileValidatedPolicy(next.policy, { clock: this.clock, ids: this.ids });
     this.decisions.swapPolicy(compiled);
     this.active = next;
-    this.logger.log('info', 'policy_activated', { revision: next.revision });
+    this.logger.log('info', event, { revision: next.revision });
     for (const listener of this.listeners) listener(next);
+  }
+
+  /**
+   * Activates the revision that another server sharing the store activated
+   * (upload, rollback), without recording it again. Resolves to that
+   * revision, or undefined when the store names the running one. Fails,
+   * keeping the running policy, when the stored version is missing or no
+   * longer parses.
+   */
+  follow(): Promise<string | undefined> {
+    return this.exclusive(async () => {
+      const stored = await this.store.getMeta(ACTIVE_KEY);
+      if (stored === undefined || stored === this.active.revision) return undefined;
+      const version = await this.version(stored);
+      const policy = parsePolicy(version.sources);
+      this.swap({ revision: policy.revision, sources: version.sources, policy }, 'policy_followed');
+      return stored;
+    });
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.activations.then(work, work);
+    this.activations = run.catch(() => undefined);
+    return run;
   }
 
   private async recordActivation(revision: string): Promise<void> {

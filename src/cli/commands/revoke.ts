@@ -7,8 +7,9 @@ import { UsageError } from '../usage-error.js';
 export const usage = `usage: gatehouse revoke (--credential JTI|SERIAL | --identity SPIFFE-ID | --entry ID | --grant ID)
                        [--reason TEXT] [--output table|json]
 
-Revokes at once, for every verifier: one credential; every credential of an identity issued
-so far (offboarding); every credential of an entry; or a JIT grant's credentials.
+Revokes one credential; every credential of an identity issued so far (offboarding); every
+credential of an entry; or a JIT grant's credentials. At once on the server asked, within about
+a second on other servers of the same PostgreSQL store, and at proxies on their next sync.
 ${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

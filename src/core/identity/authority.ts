@@ -799,6 +799,46 @@ export class IdentityAuthority {
     return this.store.listRevocations();
   }
 
+  // ---- other servers of the same store -------------------------------------------
+
+  /**
+   * Takes up what other servers sharing the store have changed since this
+   * one read it: revocations (added to those this server enforces) and
+   * signing keys (a rotation: the bundle and the verifier follow). Keys
+   * whose private halves do not open with this server's passphrase are not
+   * taken up (`key_passphrase_wrong`); the keys known before stay.
+   * Resolves to how many revocations are new and whether the published keys
+   * changed.
+   */
+  async refreshFromStore(): Promise<{ revocations: number; keys: boolean }> {
+    const before = this.revocations.size;
+    for (const r of await this.store.listRevocations()) this.revocations.add(r);
+    const revocations = this.revocations.size - before;
+    const keys = await this.exclusive(async () => {
+      const stored = await this.store.listSigningKeys();
+      const published = (list: readonly StoredSigningKey[]) =>
+        list
+          .map((k) => `${k.kid} ${k.use} ${k.state}`)
+          .sort()
+          .join('\n');
+      if (published(stored) === published(this.keys)) {
+        // The same keys; another server's reservations (`signedUntil`) are taken up all the same,
+        // so that this one never writes an older one back.
+        this.keys = stored;
+        return false;
+      }
+      for (const key of stored) {
+        if (key.state !== 'retired') loadPrivateKey(key, this.settings.keyPassphrase);
+      }
+      this.keys = stored;
+      this.sequence = Math.max(this.sequence, Number((await this.store.getMeta('bundle_sequence')) ?? '0'));
+      this.bundleCache = undefined;
+      this.verifier = this.newVerifier();
+      return true;
+    });
+    return { revocations, keys };
+  }
+
   // ---- JIT grants ----------------------------------------------------------------
 
   /**

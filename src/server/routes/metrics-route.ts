@@ -2,13 +2,15 @@
  * Prometheus metrics at `/metrics` (text exposition format 0.0.4): decisions
  * by verdict, layer and mode; decision latency; verification cache size; the
  * decision log's queue depth and write counters; what the lean HTTP path
- * served and handed to Node's server.
+ * served and handed to Node's server; on a shared PostgreSQL store, what
+ * this server took up from the others.
  */
 import type { DecisionLogPruner } from '../decision-log-pruner.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import { LATENCY_BUCKETS_MICROS, type DecisionService } from '../decision-service.js';
 import type { LeanPathCounters } from '../http1-lean-path.js';
 import type { Router } from '../router.js';
+import type { StoreFollower } from '../store-follower.js';
 
 export function metricsRoute(
   router: Router,
@@ -16,6 +18,7 @@ export function metricsRoute(
   writer: DecisionLogWriter,
   lean: LeanPathCounters,
   pruner: DecisionLogPruner,
+  follower?: StoreFollower,
 ): void {
   router.add('GET', '/metrics', () => {
     const lines: string[] = [];
@@ -87,6 +90,34 @@ export function metricsRoute(
       s.alreadyLogged,
       'counter',
     );
+    if (follower) {
+      const f = follower.stats();
+      gauge(
+        'gatehouse_store_follow_rounds_total',
+        'Rounds that took up what other servers of the PostgreSQL store changed.',
+        f.rounds,
+        'counter',
+      );
+      gauge(
+        'gatehouse_store_follow_failures_total',
+        'Rounds that failed to read the store; what was known before stays enforced.',
+        f.failures,
+        'counter',
+      );
+      gauge(
+        'gatehouse_store_followed_revocations_total',
+        'Revocations taken up from other servers.',
+        f.revocations,
+        'counter',
+      );
+      gauge('gatehouse_store_followed_key_changes_total', 'Key rotations taken up.', f.keyChanges, 'counter');
+      gauge(
+        'gatehouse_store_followed_policies_total',
+        'Policy activations taken up from other servers.',
+        f.policies,
+        'counter',
+      );
+    }
     gauge(
       'gatehouse_http_lean_requests_total',
       'Requests read and answered by the lean HTTP/1.1 path of the enforcement routes.',

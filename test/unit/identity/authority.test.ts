@@ -1058,3 +1058,37 @@ describe('IdentityAuthority: SVID lifetimes', () => {
     await assert.rejects(authority.renewWithJwt(r.jwtSvid!.token), code('entry_inactive'));
   });
 });
+
+describe('IdentityAuthority: other servers of the same store', () => {
+  test('revocations and rotations made by one are taken up by the other on refresh', async () => {
+    const file = dbFile();
+    const one = await open({ file });
+    const other = await open({ file, clock: one.clock });
+    assert.deepEqual(await other.authority.refreshFromStore(), { revocations: 0, keys: false });
+    const entry = await joinTokenEntry(one.authority);
+    const jwt = await one.authority.issueJwtSvid(entry.id, [ORDERS]);
+    const x509 = await one.authority.issueX509Svid(entry.id);
+    await other.authority.verifyJwtSvid(jwt.token, ORDERS);
+
+    one.clock.advance(5);
+    await one.authority.setEntryStatus(entry.id, 'disabled');
+    // Until the other looks, it enforces what it knew: the credential is still valid there.
+    await other.authority.verifyJwtSvid(jwt.token, ORDERS);
+    const taken = await other.authority.refreshFromStore();
+    assert.equal(taken.keys, false);
+    assert.ok(taken.revocations >= 1, `${taken.revocations}`);
+    await assert.rejects(other.authority.verifyJwtSvid(jwt.token, ORDERS), code('svid_revoked'));
+    await assert.rejects(other.authority.verifyX509Svid(x509.chainPem), code('svid_revoked'));
+
+    // A forced rotation on one: the other verifies with the new key once it has looked.
+    one.clock.advance(10);
+    await one.authority.setEntryStatus(entry.id, 'active');
+    for (let i = 0; i < 2; i++) await one.authority.rotateKeys({ force: true });
+    const signed = await one.authority.issueJwtSvid(entry.id, [ORDERS]);
+    await assert.rejects(other.authority.verifyJwtSvid(signed.token, ORDERS), code('svid_unknown_key'));
+    assert.equal((await other.authority.refreshFromStore()).keys, true);
+    await other.authority.verifyJwtSvid(signed.token, ORDERS);
+    assert.deepEqual(other.authority.bundle(), one.authority.bundle());
+    assert.deepEqual((await other.authority.refreshFromStore()).keys, false);
+  });
+});

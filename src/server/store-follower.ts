@@ -1,0 +1,85 @@
+/**
+ * For servers sharing one PostgreSQL store: each takes up, every interval,
+ * what the others changed in it. Revocations and key rotations are in the
+ * store as soon as one server makes them, but each server enforces its own
+ * copy in memory; without this, a credential revoked through one server
+ * stayed valid at the others' `/v1/decide` until they restarted, a policy
+ * activated on one was not enforced by the others, and a rotation on one
+ * left the others verifying with the old keys.
+ */
+import type { IdentityAuthority } from '../core/identity/authority.js';
+import type { Logger } from './logger.js';
+import type { PolicyManager } from './policy-manager.js';
+
+export interface FollowerStats {
+  /** Rounds that read the store. */
+  rounds: number;
+  /** Rounds that failed; what was known before stays enforced. */
+  failures: number;
+  /** Revocations taken up from other servers. */
+  revocations: number;
+  /** Key rotations taken up. */
+  keyChanges: number;
+  /** Policy activations taken up. */
+  policies: number;
+}
+
+export class StoreFollower {
+  private readonly counters: FollowerStats = {
+    rounds: 0,
+    failures: 0,
+    revocations: 0,
+    keyChanges: 0,
+    policies: 0,
+  };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly authority: Pick<IdentityAuthority, 'refreshFromStore'>,
+    private readonly policies: Pick<PolicyManager, 'follow'>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** One round: revocations and keys, then the active policy; each failure logged apart. */
+  async round(): Promise<void> {
+    this.counters.rounds++;
+    let failed = false;
+    try {
+      const { revocations, keys } = await this.authority.refreshFromStore();
+      this.counters.revocations += revocations;
+      if (keys) this.counters.keyChanges++;
+      if (revocations > 0 || keys)
+        this.logger.log('info', 'store_followed', { revocations, keysChanged: keys });
+    } catch (error) {
+      failed = true;
+      this.logger.log('error', 'store_follow_failed', { what: 'identity', error: String(error) });
+    }
+    try {
+      if ((await this.policies.follow()) !== undefined) this.counters.policies++;
+    } catch (error) {
+      failed = true;
+      this.logger.log('error', 'store_follow_failed', { what: 'policy', error: String(error) });
+    }
+    if (failed) this.counters.failures++;
+  }
+
+  /** Runs a round every `intervalMs`, never two at once, until {@link stop}. */
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.round().finally(() => (this.running = undefined));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the rounds; resolves once the one under way, if any, is done. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  stats(): FollowerStats {
+    return { ...this.counters };
+  }
+}

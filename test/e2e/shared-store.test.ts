@@ -1,0 +1,166 @@
+/**
+ * Two real `gatehouse serve` processes on one PostgreSQL database (its own,
+ * dropped at the end), as servers scaled out behind a load balancer: what
+ * one server changes in the shared store, the other enforces within about a
+ * second — a revocation at its `/v1/decide`, a pushed policy, a key
+ * rotation — without a restart.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
+import { built, cli, root, spawnGatehouse, type GatehouseProcess } from '../support/server-process.js';
+
+const WEB = 'spiffe://acme.corp/ns/shop/sa/web';
+const ORDERS = 'spiffe://acme.corp/ns/shop/sa/orders';
+const problem = built ? await postgresUnreachable() : 'run `npm run build` first';
+const database = testSchemaName('gatehouse_shared_test');
+
+describe('servers sharing a PostgreSQL store', () => {
+  const admin = new pg.Client({ connectionString: TEST_PG_URL });
+  const servers: GatehouseProcess[] = [];
+  const urls: string[] = [];
+  let dir = '';
+  let env: Record<string, string> = {};
+  let token = '';
+
+  const start = async (n: number) => {
+    const db = new URL(TEST_PG_URL);
+    db.pathname = `/${database}`;
+    const p = await spawnGatehouse(
+      `server ${n}`,
+      [
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--db',
+        db.toString(),
+        '--policy',
+        'examples/acme/policy',
+        '--admin-token-file',
+        join(dir, `admin-${n}.token`),
+      ],
+      {},
+      (out) => /API\s+(https?:\/\/\S+)\/v1/.exec(out)?.[1],
+    );
+    servers.push(p);
+    urls.push(p.found);
+  };
+
+  const decide = async (url: string, body: unknown) => {
+    const res = await fetch(`${url}/v1/decide`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env['GATEHOUSE_TOKEN']}` },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { decision: string; reason: string };
+  };
+  const request = (jwtSvid: string, method = 'POST') => ({
+    source: { spiffeId: WEB, ip: '10.10.1.20' },
+    credential: { jwtSvid },
+    destination: { service: 'orders', port: 8443 },
+    action: { method, path: method === 'POST' ? '/orders' : '/orders/42' },
+    context: { mtls: true },
+  });
+  /** Asks until `done` holds, at most 5 s; how long it took, in ms. */
+  const within = async (what: string, done: () => Promise<boolean>) => {
+    const started = Date.now();
+    while (!(await done())) {
+      assert.ok(Date.now() - started < 5000, `${what}: not within 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return Date.now() - started;
+  };
+  const jwt = async () => {
+    const t = await cli(['svid', 'jwt', '--spiffe-id', WEB, '--audience', ORDERS], env);
+    assert.equal(t.code, 0, t.err);
+    return t.out.trim();
+  };
+
+  before(async () => {
+    if (problem !== undefined) return;
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-shared-'));
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${database}"`);
+    await start(1);
+    await start(2);
+    env = {
+      GATEHOUSE_SERVER: urls[0]!,
+      GATEHOUSE_TOKEN: readFileSync(join(dir, 'admin-1.token'), 'utf8').trim(),
+    };
+    const e = await cli(
+      ['entry', 'create', '--spiffe-id', WEB, '--kind', 'service', '--owner', 'team-shop'],
+      env,
+    );
+    assert.equal(e.code, 0, e.err);
+    token = await jwt();
+  });
+  after(async () => {
+    for (const server of servers) await server.stop();
+    if (problem === undefined) {
+      await admin.query(`DROP DATABASE IF EXISTS "${database}"`);
+      await admin.end();
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a credential revoked through one server is denied by the other within a second or so', async () => {
+    assert.equal(problem, undefined, problem);
+    assert.equal((await decide(urls[1]!, request(token))).decision, 'allow');
+    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+    assert.equal((await cli(['revoke', '--credential', jti], env)).code, 0);
+    assert.equal((await decide(urls[0]!, request(token))).reason, 'credential_revoked');
+    const took = await within('the revocation at the other server', async () => {
+      return (await decide(urls[1]!, request(token))).reason === 'credential_revoked';
+    });
+    assert.ok(took < 2500, `${took} ms`);
+  });
+
+  test('a policy pushed to one server is enforced by the other', async () => {
+    assert.equal(problem, undefined, problem);
+    const fresh = await jwt();
+    assert.equal((await decide(urls[1]!, request(fresh))).decision, 'allow');
+    // The same policy, but the web front end may only read orders now: its POST is denied.
+    const policy = join(dir, 'policy');
+    cpSync(join(root, 'examples/acme/policy'), policy, { recursive: true });
+    const file = join(policy, '30-permissions.yaml');
+    const text = readFileSync(file, 'utf8');
+    const rule = 'actions: [{ operations: [orders.read, orders.write] }]';
+    assert.ok(text.includes(rule));
+    writeFileSync(file, text.replace(rule, 'actions: [{ operations: [orders.read] }]'));
+    const pushed = await cli(['policy', 'push', policy, '--output', 'json'], env);
+    assert.equal(pushed.code, 0, pushed.err);
+    await within('the pushed policy at the other server', async () => {
+      return (await decide(urls[1]!, request(fresh))).decision === 'deny';
+    });
+    const revision = async (url: string) =>
+      (
+        (await (
+          await fetch(`${url}/v1/policy`, { headers: { authorization: `Bearer ${env['GATEHOUSE_TOKEN']}` } })
+        ).json()) as {
+          revision: string;
+        }
+      ).revision;
+    assert.equal(await revision(urls[1]!), await revision(urls[0]!));
+    assert.match(servers[1]!.stderr(), /"msg":"policy_followed"|policy_followed/);
+  });
+
+  test('after a rotation on one server, the other verifies the new key and publishes it', async () => {
+    assert.equal(problem, undefined, problem);
+    for (let i = 0; i < 2; i++) assert.equal((await cli(['keys', 'rotate', '--force'], env)).code, 0);
+    const signed = await jwt();
+    const kid = JSON.parse(Buffer.from(signed.split('.')[0]!, 'base64url').toString()).kid as string;
+    // Before it takes up the rotation, the other server does not know the key that signed it.
+    await within('the new key at the other server', async () => {
+      return (await decide(urls[1]!, request(signed, 'GET'))).decision === 'allow';
+    });
+    const bundle = async (url: string) =>
+      (await (await fetch(`${url}/v1/bundle`)).json()) as { keys: { kid: string }[] };
+    assert.ok((await bundle(urls[1]!)).keys.some((k) => k.kid === kid));
+    assert.deepEqual(await bundle(urls[1]!), await bundle(urls[0]!));
+  });
+});
