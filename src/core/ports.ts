@@ -78,8 +78,20 @@ export interface IdentityStore {
   /** Sets `lastSeenAt` when later than the stored one. */
   touchEntry(id: string, seenAt: string): Promise<void>;
 
-  /** Inserts or replaces by `kid`. */
+  /**
+   * Inserts or replaces by `kid`, except that a stored `signedUntil` later
+   * than the given one is kept: a key's `signedUntil` never moves back, so a
+   * server writing a key it read before another server's reservation cannot
+   * shorten the time that key stays published.
+   */
   putSigningKey(key: StoredSigningKey): Promise<void>;
+  /**
+   * Raises the key's `signedUntil` to `signedUntil` when it is earlier (or
+   * unset), changing nothing else, and returns the key as stored; undefined
+   * when no key has that `kid` (another server deleted it). Atomic: servers
+   * sharing the store may reserve the same key at once.
+   */
+  reserveSigningKey(kid: string, signedUntil: string): Promise<StoredSigningKey | undefined>;
   listSigningKeys(): Promise<StoredSigningKey[]>;
   deleteSigningKey(kid: string): Promise<void>;
 

@@ -442,6 +442,44 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         assert.deepEqual(await store.listSigningKeys(), [active]);
       });
 
+      test('putSigningKey never moves signedUntil back', async () => {
+        const store = await fresh();
+        await store.putSigningKey(signingKey('k1', { state: 'active', signedUntil: at(5) }));
+        // A copy read before that reservation, now retired: the state changes, the reservation stays.
+        const retired = signingKey('k1', { state: 'retired', retiredAt: at(3), signedUntil: at(4) });
+        await store.putSigningKey(retired);
+        assert.deepEqual(await store.listSigningKeys(), [{ ...retired, signedUntil: at(5) }]);
+        await store.putSigningKey(signingKey('k1', { state: 'retired', retiredAt: at(3) }));
+        assert.equal((await store.listSigningKeys())[0]!.signedUntil, at(5));
+        await store.putSigningKey(
+          signingKey('k1', { state: 'retired', retiredAt: at(3), signedUntil: at(6) }),
+        );
+        assert.equal((await store.listSigningKeys())[0]!.signedUntil, at(6));
+      });
+
+      test('reserveSigningKey raises signedUntil only, and answers the key as stored', async () => {
+        const store = await fresh();
+        const key = signingKey('k1', { state: 'active', activatedAt: at(1) });
+        await store.putSigningKey(key);
+        assert.deepEqual(await store.reserveSigningKey('k1', at(5)), { ...key, signedUntil: at(5) });
+        assert.deepEqual(await store.reserveSigningKey('k1', at(4)), { ...key, signedUntil: at(5) });
+        // The same instant with an offset is the same time.
+        const later = new Date(Date.parse(at(6))).toISOString().replace('Z', '+00:00');
+        assert.equal((await store.reserveSigningKey('k1', later))?.signedUntil, at(6));
+        // Retired by another writer meanwhile: the reservation does not bring it back.
+        await store.putSigningKey({ ...key, state: 'retired', retiredAt: at(7), signedUntil: at(6) });
+        assert.equal((await store.reserveSigningKey('k1', at(8)))?.state, 'retired');
+        assert.equal(await store.reserveSigningKey('k-gone', at(8)), undefined);
+        assert.deepEqual(
+          (await store.listSigningKeys()).map((k) => k.kid),
+          ['k1'],
+        );
+        await assert.rejects(store.reserveSigningKey('k1', 'tomorrow'), (e: unknown) => {
+          assert.ok(e instanceof GatehouseError);
+          return true;
+        });
+      });
+
       test('deleteSigningKey removes one key; an unknown kid is a no-op', async () => {
         const store = await fresh();
         await store.putSigningKey(signingKey('k1'));

@@ -282,14 +282,22 @@ export class IdentityAuthority {
    */
   private reserveKey(use: KeyUse, until: number): Promise<StoredSigningKey> {
     return this.exclusive(async () => {
-      const key = this.activeKey(use);
       const signedUntil = iso(until);
-      if (key.signedUntil === undefined || key.signedUntil < signedUntil) {
-        const next = { ...key, signedUntil };
-        await this.store.putSigningKey(next);
-        this.keys = this.keys.map((k) => (k.kid === key.kid ? next : k));
+      // Twice at most: another server sharing the store may have rotated the key away meanwhile.
+      for (let pass = 0; ; pass++) {
+        const key = this.activeKey(use);
+        if (key.signedUntil !== undefined && key.signedUntil >= signedUntil) return key;
+        // Only the reservation is written, never this server's copy of the key: that could
+        // bring back a key another server has retired or deleted since.
+        const stored = await this.store.reserveSigningKey(key.kid, signedUntil);
+        if (stored?.state === 'active') {
+          this.keys = this.keys.map((k) => (k.kid === key.kid ? stored : k));
+          return key;
+        }
+        if (pass === 1)
+          throw new GatehouseError('key_invalid', `no active ${use} signing key: keys are being rotated`);
+        await this.adoptStoredKeys();
       }
-      return key;
     });
   }
 
@@ -814,29 +822,35 @@ export class IdentityAuthority {
     const before = this.revocations.size;
     for (const r of await this.store.listRevocations()) this.revocations.add(r);
     const revocations = this.revocations.size - before;
-    const keys = await this.exclusive(async () => {
-      const stored = await this.store.listSigningKeys();
-      const published = (list: readonly StoredSigningKey[]) =>
-        list
-          .map((k) => `${k.kid} ${k.use} ${k.state}`)
-          .sort()
-          .join('\n');
-      if (published(stored) === published(this.keys)) {
-        // The same keys; another server's reservations (`signedUntil`) are taken up all the same,
-        // so that this one never writes an older one back.
-        this.keys = stored;
-        return false;
-      }
-      for (const key of stored) {
-        if (key.state !== 'retired') loadPrivateKey(key, this.settings.keyPassphrase);
-      }
-      this.keys = stored;
-      this.sequence = Math.max(this.sequence, Number((await this.store.getMeta('bundle_sequence')) ?? '0'));
-      this.bundleCache = undefined;
-      this.verifier = this.newVerifier();
-      return true;
-    });
+    const keys = await this.exclusive(() => this.adoptStoredKeys());
     return { revocations, keys };
+  }
+
+  /**
+   * Takes the stored keys as this server's (inside {@link exclusive}); the
+   * bundle and the verifier follow when the published keys changed, which
+   * it returns.
+   */
+  private async adoptStoredKeys(): Promise<boolean> {
+    const stored = await this.store.listSigningKeys();
+    const published = (list: readonly StoredSigningKey[]) =>
+      list
+        .map((k) => `${k.kid} ${k.use} ${k.state}`)
+        .sort()
+        .join('\n');
+    if (published(stored) === published(this.keys)) {
+      // The same keys; other servers' reservations (`signedUntil`) are taken up all the same.
+      this.keys = stored;
+      return false;
+    }
+    for (const key of stored) {
+      if (key.state !== 'retired') loadPrivateKey(key, this.settings.keyPassphrase);
+    }
+    this.keys = stored;
+    this.sequence = Math.max(this.sequence, Number((await this.store.getMeta('bundle_sequence')) ?? '0'));
+    this.bundleCache = undefined;
+    this.verifier = this.newVerifier();
+    return true;
   }
 
   // ---- JIT grants ----------------------------------------------------------------

@@ -129,7 +129,25 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
 
     putSigningKey: (key) =>
       attempt(`store signing key \`${key.kid}\``, async () => {
-        await driver.run(...upsert('signing_keys', ['kid'], signingKeyRow(key)));
+        await driver.run(
+          ...upsert('signing_keys', ['kid'], signingKeyRow(key), {
+            // Never moves back (canonical times in SQLite: text order is time order).
+            signed_until: `CASE WHEN signing_keys.signed_until IS NOT NULL AND (excluded.signed_until IS NULL
+              OR signing_keys.signed_until > excluded.signed_until) THEN signing_keys.signed_until
+              ELSE excluded.signed_until END`,
+          }),
+        );
+      }),
+
+    reserveSigningKey: (kid, signedUntil) =>
+      attempt(`reserve signing key \`${kid}\``, async () => {
+        const until = storedTime(signedUntil, `signing key \`${kid}\` signedUntil`);
+        await driver.run(
+          'UPDATE signing_keys SET signed_until = ? WHERE kid = ? AND (signed_until IS NULL OR signed_until < ?)',
+          [until, kid, until],
+        );
+        const [row] = await driver.rows('SELECT * FROM signing_keys WHERE kid = ?', [kid]);
+        return row === undefined ? undefined : signingKeyFromRow(row);
       }),
 
     listSigningKeys: () =>
@@ -329,11 +347,17 @@ function insert(table: string, row: RowValues): Statement {
 }
 
 /** Inserts, or replaces every other column of the row with the same `key`. */
-function upsert(table: string, key: readonly string[], row: RowValues): Statement {
+function upsert(
+  table: string,
+  key: readonly string[],
+  row: RowValues,
+  /** Columns whose new value on a conflict is this expression instead of the inserted one. */
+  merge: Record<string, string> = {},
+): Statement {
   const [sql, params] = insert(table, row);
   const rest = Object.keys(row).filter((c) => !key.includes(c));
   return [
-    `${sql} ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${rest.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+    `${sql} ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${rest.map((c) => `${c} = ${merge[c] ?? `excluded.${c}`}`).join(', ')}`,
     params,
   ];
 }

@@ -1092,3 +1092,28 @@ describe('IdentityAuthority: other servers of the same store', () => {
     assert.deepEqual((await other.authority.refreshFromStore()).keys, false);
   });
 });
+
+describe('IdentityAuthority: signing while another server rotates', () => {
+  test('a server that has not seen a rotation signs with the new key and never revives the old one', async () => {
+    const file = dbFile();
+    const one = await open({ file });
+    const other = await open({ file, clock: one.clock });
+    const entry = await joinTokenEntry(one.authority);
+    const before = await other.authority.issueJwtSvid(entry.id, [ORDERS]);
+    for (let i = 0; i < 2; i++) await one.authority.rotateKeys({ force: true });
+    const rotated = (await one.store.listSigningKeys()).filter((k) => k.use === 'jwt-svid');
+    const active = rotated.find((k) => k.state === 'active')!;
+    assert.notEqual(active.kid, kidOf(before.token));
+    one.clock.advance(1);
+    const after = await other.authority.issueJwtSvid(entry.id, [ORDERS]);
+    assert.equal(kidOf(after.token), active.kid);
+    const stored = (await one.store.listSigningKeys()).find((k) => k.kid === kidOf(before.token))!;
+    assert.equal(stored.state, 'retired');
+    // The old key stays published for what it signed; both servers verify both tokens.
+    assert.ok(stored.signedUntil! >= before.expiresAt, `${stored.signedUntil} < ${before.expiresAt}`);
+    for (const authority of [one.authority, other.authority]) {
+      await authority.verifyJwtSvid(before.token, ORDERS);
+      await authority.verifyJwtSvid(after.token, ORDERS);
+    }
+  });
+});
