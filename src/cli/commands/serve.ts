@@ -151,7 +151,7 @@ function printBanner(app: App, db: string, io: CliIo, tokenFile: string | undefi
     `  API            ${app.url}/v1`,
     `  trust bundle   ${app.url}/.well-known/spiffe-bundle`,
     `  health         ${app.url}/healthz  ${app.url}/readyz`,
-    `  database       ${db}`,
+    `  database       ${shownDatabase(db)}`,
   ];
   if (app.grpcAddress) lines.splice(4, 0, `  ext_authz gRPC ${app.grpcAddress}`);
   if (app.createdAdminSecret) {
@@ -169,6 +169,23 @@ function printBanner(app: App, db: string, io: CliIo, tokenFile: string | undefi
     lines.push('', 'Admin credential: created on first start (use GATEHOUSE_TOKEN).');
   }
   io.stdout.write(lines.join('\n') + '\n');
+}
+
+/**
+ * The database as the banner shows it: a PostgreSQL URL without its password
+ * (the banner ends up in logs), and what sharing it means.
+ */
+export function shownDatabase(db: string): string {
+  if (!/^postgres(ql)?:\/\//.test(db)) return db;
+  let shown = db;
+  try {
+    const url = new URL(db);
+    if (url.password !== '') url.password = '***';
+    shown = url.toString();
+  } catch {
+    shown = 'postgres://… (unparsable URL)';
+  }
+  return `${shown} (shared: other servers' revocations, keys and policy taken up every 1 s)`;
 }
 
 function waitForSignal(app: App, logger: ReturnType<typeof jsonLogger>): Promise<void> {
