@@ -124,6 +124,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     if (seeded) deps.logger.log('info', 'inventory_seeded', { entries: seeded, from: config.seedInventory });
 
     const router = new Router();
+    let follower: StoreFollower | undefined;
     opsRoutes(router, {
       shutdown: () => (closing ? 'shutting down' : undefined),
       store: async () => {
@@ -134,6 +135,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         authority.signingKeys().some((k) => k.state === 'active') ? undefined : 'no active signing key',
       // Every decision is logged before it is answered: without a log, every answer is a failure.
       decisionLog: () => log.problem?.(),
+      storeFollow: () => follower?.problem(),
     });
     identityRoutes(router, authority);
     // Records arriving while a commit is in flight share the next one (group commit).
@@ -161,9 +163,8 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     exposureRoutes(router, { authority, log, policies, clock });
     syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
     const leanCounters = leanPathCounters();
-    const follower = dbLocation(config.db, config.cwd).postgres
-      ? new StoreFollower(authority, policies, deps.logger)
-      : undefined;
+    if (dbLocation(config.db, config.cwd).postgres)
+      follower = new StoreFollower(authority, policies, deps.logger, clock);
     metricsRoute(router, decisions, writer, leanCounters, pruner, follower);
 
     deps.logger.log('debug', 'routes_registered', {

@@ -73,6 +73,10 @@ export class PolicyManager {
   }): Promise<PolicyManager> {
     const { store, policy, sources } = options;
     const now = new Date(options.clock.now()).toISOString();
+    // Said aloud: on a shared store this replaces what the other servers enforce too.
+    const before = await store.getMeta(ACTIVE_KEY);
+    if (before !== undefined && before !== policy.revision)
+      options.logger.log('warn', 'policy_replaced_at_start', { active: before, files: policy.revision });
     await store.putPolicyVersion({
       revision: policy.revision,
       sources,

@@ -8,6 +8,7 @@
  * left the others verifying with the old keys.
  */
 import type { IdentityAuthority } from '../core/identity/authority.js';
+import type { Clock } from '../core/ports.js';
 import type { Logger } from './logger.js';
 import type { PolicyManager } from './policy-manager.js';
 
@@ -34,11 +35,15 @@ export class StoreFollower {
   };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** When the last round that failed in nothing ended; set by {@link start}. */
+  private lastSuccess: number | undefined;
+  private staleAfterMs = 10_000;
 
   constructor(
     private readonly authority: Pick<IdentityAuthority, 'refreshFromStore'>,
     private readonly policies: Pick<PolicyManager, 'follow'>,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   /** One round: revocations and keys, then the active policy; each failure logged apart. */
@@ -62,10 +67,26 @@ export class StoreFollower {
       this.logger.log('error', 'store_follow_failed', { what: 'policy', error: String(error) });
     }
     if (failed) this.counters.failures++;
+    else this.lastSuccess = this.clock.now();
+  }
+
+  /**
+   * Why this server should not take requests: it has not taken up the
+   * others' changes for ten intervals (at least 10 s), so it may accept a
+   * credential revoked elsewhere. For `/readyz`, so that a load balancer
+   * sends the requests to servers that are current.
+   */
+  problem(): string | undefined {
+    if (this.lastSuccess === undefined) return undefined;
+    const stale = this.clock.now() - this.lastSuccess;
+    if (stale <= this.staleAfterMs) return undefined;
+    return `other servers' revocations, keys and policy not taken up for ${Math.round(stale / 1000)} s (store_follow_failed in the log)`;
   }
 
   /** Runs a round every `intervalMs`, never two at once, until {@link stop}. */
   start(intervalMs: number): void {
+    this.lastSuccess = this.clock.now();
+    this.staleAfterMs = Math.max(10_000, 10 * intervalMs);
     this.timer = setInterval(() => {
       if (this.running) return;
       this.running = this.round().finally(() => (this.running = undefined));

@@ -163,4 +163,16 @@ describe('servers sharing a PostgreSQL store', () => {
     assert.ok((await bundle(urls[1]!)).keys.some((k) => k.kid === kid));
     assert.deepEqual(await bundle(urls[1]!), await bundle(urls[0]!));
   });
+
+  test('a server that starts activates its files for all, and says what it replaced', async () => {
+    assert.equal(problem, undefined, problem);
+    const fresh = await jwt();
+    assert.equal((await decide(urls[0]!, request(fresh))).decision, 'deny', 'the pushed policy is active');
+    await servers[1]!.stop();
+    await start(3);
+    assert.match(servers[2]!.stderr(), /policy_replaced_at_start/);
+    await within('the files again at the first server', async () => {
+      return (await decide(urls[0]!, request(fresh))).decision === 'allow';
+    });
+  });
 });

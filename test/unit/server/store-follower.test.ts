@@ -42,6 +42,7 @@ test('counts what each round took up, and a failing half neither stops the other
       },
     },
     log,
+    { now: () => Date.now() },
   );
   for (let i = 0; i < 3; i++) await follower.round();
   assert.deepEqual(follower.stats(), { rounds: 3, failures: 2, revocations: 2, keyChanges: 1, policies: 1 });
@@ -73,6 +74,7 @@ test('runs rounds on its interval until stopped, never two at once', async () =>
     },
     { follow: async () => undefined },
     logger(),
+    { now: () => Date.now() },
   );
   follower.start(5);
   await new Promise((resolve) => setTimeout(resolve, 200));
@@ -82,4 +84,32 @@ test('runs rounds on its interval until stopped, never two at once', async () =>
   assert.equal(most, 1);
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(rounds, after);
+});
+
+test("tells /readyz when it has not taken up the others' changes for ten intervals, at least 10 s", async () => {
+  let now = 1_000_000;
+  let failing = false;
+  const follower = new StoreFollower(
+    {
+      refreshFromStore: async () => {
+        if (failing) throw new Error('connection refused');
+        return { revocations: 0, keys: false };
+      },
+    },
+    { follow: async () => undefined },
+    logger(),
+    { now: () => now },
+  );
+  assert.equal(follower.problem(), undefined, 'not started: nothing to say');
+  follower.start(60_000);
+  now += 10_000;
+  assert.equal(follower.problem(), undefined);
+  failing = true;
+  await follower.round();
+  now += 590_001;
+  assert.match(follower.problem() ?? '', /not taken up for 600 s/);
+  failing = false;
+  await follower.round();
+  assert.equal(follower.problem(), undefined);
+  await follower.stop();
 });
