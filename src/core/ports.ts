@@ -92,6 +92,13 @@ export interface IdentityStore {
    * sharing the store may reserve the same key at once.
    */
   reserveSigningKey(kid: string, signedUntil: string): Promise<StoredSigningKey | undefined>;
+  /**
+   * Runs `work` while holding the store's lock `name`, which every server
+   * sharing the store takes too: work of several calls (a key rotation)
+   * then never interleaves with the same work on another server. Released
+   * when `work` settles.
+   */
+  withLock<T>(name: 'key-rotation', work: () => Promise<T>): Promise<T>;
   listSigningKeys(): Promise<StoredSigningKey[]>;
   deleteSigningKey(kid: string): Promise<void>;
 

@@ -480,6 +480,30 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         });
       });
 
+      test('withLock runs the work of one name in turn, with its result or its error', async () => {
+        const store = await fresh();
+        let inside = 0;
+        let most = 0;
+        const work = async (i: number) => {
+          inside++;
+          most = Math.max(most, inside);
+          await store.putSigningKey(signingKey(`k${i}`));
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          inside--;
+          if (i === 2) throw new Error('the work failed');
+          return i;
+        };
+        const results = await Promise.allSettled(
+          [1, 2, 3].map((i) => store.withLock('key-rotation', () => work(i))),
+        );
+        assert.equal(most, 1);
+        assert.deepEqual(
+          results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+          [1, 'the work failed', 3],
+        );
+        assert.equal((await store.listSigningKeys()).length, 3);
+      });
+
       test('deleteSigningKey removes one key; an unknown kid is a no-op', async () => {
         const store = await fresh();
         await store.putSigningKey(signingKey('k1'));

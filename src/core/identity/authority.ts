@@ -100,6 +100,13 @@ export interface AuthorityOptions {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** What a set of keys publishes and signs with: each key's id, use and state. */
+const published = (keys: readonly StoredSigningKey[]) =>
+  keys
+    .map((k) => `${k.kid} ${k.use} ${k.state}`)
+    .sort()
+    .join('\n');
+
 export class IdentityAuthority {
   readonly settings: IdentitySettings;
   /** The audience a workload uses to call the control plane with its JWT-SVID. */
@@ -167,7 +174,8 @@ export class IdentityAuthority {
    * Returns true when anything changed (the bundle sequence then moves).
    */
   rotateKeys(options: { force?: boolean } = {}): Promise<boolean> {
-    return this.exclusive(() => this.rotateKeysNow(options));
+    // The store's lock too: servers sharing it rotate in turn, each from the keys the one before left.
+    return this.exclusive(() => this.store.withLock('key-rotation', () => this.rotateKeysNow(options)));
   }
 
   /**
@@ -228,10 +236,16 @@ export class IdentityAuthority {
           }
         }
       }
+    // The stored keys may also be another server's rotation, not yet taken up here.
+    const moved = published(keys) !== published(this.keys);
     this.keys = keys;
-    if (changed || this.sequence === 0) {
-      this.sequence += 1;
-      await this.store.setMeta('bundle_sequence', String(this.sequence));
+    if (changed || moved || this.sequence === 0) {
+      const stored = Number((await this.store.getMeta('bundle_sequence')) ?? '0');
+      this.sequence = Math.max(this.sequence, stored);
+      if (changed || this.sequence === 0) {
+        this.sequence += 1;
+        await this.store.setMeta('bundle_sequence', String(this.sequence));
+      }
       this.bundleCache = undefined;
       this.verifier = this.newVerifier();
     }
@@ -833,11 +847,6 @@ export class IdentityAuthority {
    */
   private async adoptStoredKeys(): Promise<boolean> {
     const stored = await this.store.listSigningKeys();
-    const published = (list: readonly StoredSigningKey[]) =>
-      list
-        .map((k) => `${k.kid} ${k.use} ${k.state}`)
-        .sort()
-        .join('\n');
     if (published(stored) === published(this.keys)) {
       // The same keys; other servers' reservations (`signedUntil`) are taken up all the same.
       this.keys = stored;

@@ -41,7 +41,8 @@ export const POSTGRES_TYPE_PARSERS: CustomTypesConfig = {
 
 /**
  * `lockName` keys the advisory lock that serializes {@link SqlDriver.exclusive}
- * across every process using the same database and schema.
+ * across every process using the same database and schema; the locks of
+ * {@link SqlDriver.withLock} are keyed by it and their own name.
  */
 export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
   const numbered = new Map<string, string>();
@@ -91,6 +92,25 @@ export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
         throw error;
       } finally {
         // A connection that could not roll back is destroyed, not returned to the pool.
+        client.release(broken);
+      }
+    },
+    async withLock(name, fn) {
+      // A session lock on a connection of its own, held while `fn` uses the others of the pool.
+      const key = `${lockName}/${name}`;
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+        try {
+          return await fn();
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch((error: Error) => {
+            broken = error;
+          });
+        }
+      } finally {
+        // A connection that may still hold the lock is destroyed, which releases it.
         client.release(broken);
       }
     },

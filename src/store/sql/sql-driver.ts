@@ -42,6 +42,14 @@ export interface SqlDriver extends SqlExecutor {
    */
   exclusive<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /**
+   * Runs `fn` while holding the lock `name`, which every process using the
+   * same database takes too, so that work of several statements (a key
+   * rotation) never interleaves with the same work elsewhere. `fn` uses the
+   * driver as usual, outside any transaction. The lock is released when
+   * `fn` settles, or when the connection holding it dies.
+   */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
    * A condition, in this database's JSON functions, that holds when the JSON
    * array in `column` has an object whose members `keys` are text equal to
    * the values bound, in `keys` order, to its placeholders. `column` and

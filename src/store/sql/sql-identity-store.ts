@@ -139,6 +139,22 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
         );
       }),
 
+    withLock: async (name, work) => {
+      if (closed)
+        throw new GatehouseError('store_error', `cannot take the lock ${name}: the store is closed`);
+      // The work's own errors pass through as they are; the lock's are the store's.
+      let inWork = false;
+      try {
+        return await driver.withLock(name, () => {
+          inWork = true;
+          return work();
+        });
+      } catch (error) {
+        if (inWork) throw error;
+        throw storeFailure(`take the lock ${name}`, error, driver.describeFailure(error));
+      }
+    },
+
     reserveSigningKey: (kid, signedUntil) =>
       attempt(`reserve signing key \`${kid}\``, async () => {
         const until = storedTime(signedUntil, `signing key \`${kid}\` signedUntil`);

@@ -33,8 +33,19 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
     },
   };
 
+  // A SQLite file has one server: its locks need only keep this process's callers in turn.
+  const locks = new Map<string, Promise<unknown>>();
+
   return {
     ...executor,
+    withLock(name, fn) {
+      const run = (locks.get(name) ?? Promise.resolve()).then(fn, fn);
+      locks.set(
+        name,
+        run.catch(() => undefined),
+      );
+      return run;
+    },
     jsonArrayHolds(column, keys) {
       sqlNames(column, keys);
       const tests = keys.map((k) => `json_extract(item.value, '$.${k}') = ?`).join(' AND ');
