@@ -1117,3 +1117,18 @@ describe('IdentityAuthority: signing while another server rotates', () => {
     }
   });
 });
+
+describe("IdentityAuthority: a rotation that finds another server's keys", () => {
+  test('publishes and verifies them at once, whatever its own plan did', async () => {
+    const file = dbFile();
+    const one = await open({ file });
+    const other = await open({ file, clock: one.clock });
+    const entry = await joinTokenEntry(one.authority);
+    for (let i = 0; i < 2; i++) await one.authority.rotateKeys({ force: true });
+    const signed = await one.authority.issueJwtSvid(entry.id, [ORDERS]);
+    // Nothing is due on the other server: its rotation changes nothing, but reads the new keys.
+    assert.equal(await other.authority.rotateKeys(), false);
+    await other.authority.verifyJwtSvid(signed.token, ORDERS);
+    assert.deepEqual(other.authority.bundle(), one.authority.bundle());
+  });
+});
