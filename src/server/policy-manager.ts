@@ -5,6 +5,7 @@
  * policy), rollback to any stored revision, and a semantic diff.
  */
 import { GatehouseError } from '../core/errors.js';
+import { InTurn } from '../core/in-turn.js';
 import type { Clock, IdentityStore, Random } from '../core/ports.js';
 import {
   checkPolicy,
@@ -45,7 +46,7 @@ export class PolicyManager {
    * follows: one at a time, so that {@link follow} never sees an activation
    * of this server's own between its swap and its record in the store.
    */
-  private activations: Promise<unknown> = Promise.resolve();
+  private readonly activations = new InTurn();
 
   private constructor(
     private readonly store: IdentityStore,
@@ -193,9 +194,7 @@ export class PolicyManager {
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.activations.then(work, work);
-    this.activations = run.catch(() => undefined);
-    return run;
+    return this.activations.run(work);
   }
 
   private async recordActivation(revision: string): Promise<void> {

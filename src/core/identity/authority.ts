@@ -9,6 +9,7 @@
  * it at once; the store is written first, so nothing acknowledged is lost.
  */
 import { GatehouseError } from '../errors.js';
+import { InTurn } from '../in-turn.js';
 import type { Clock, IdentityStore } from '../ports.js';
 import { compilePathGlob } from '../policy/glob.js';
 import type { JoinToken, OidcIssuer } from './attestation-records.js';
@@ -120,7 +121,7 @@ export class IdentityAuthority {
   private sequence = 0;
   private verifier: JwtSvidVerifier;
   /** The tail of the queue of key changes; see {@link exclusive}. */
-  private keyChanges: Promise<unknown> = Promise.resolve();
+  private readonly keyChanges = new InTurn();
 
   private constructor(options: AuthorityOptions) {
     this.store = options.store;
@@ -186,9 +187,7 @@ export class IdentityAuthority {
    * as it knew it (active again, or undeleted but missing from the bundle).
    */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.keyChanges.then(work, work);
-    this.keyChanges = run.catch(() => undefined);
-    return run;
+    return this.keyChanges.run(work);
   }
 
   private async rotateKeysNow(options: { force?: boolean }): Promise<boolean> {

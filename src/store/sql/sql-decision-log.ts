@@ -6,6 +6,7 @@
  * (decision-log-migrations.ts in each).
  */
 import { GatehouseError } from '../../core/errors.js';
+import { InTurn } from '../../core/in-turn.js';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
 import { RecordsAlreadyLogged } from '../../core/log/records-already-logged.js';
 import { canonicalRecordJson, GENESIS_HASH } from '../../core/log/hash-chain.js';
@@ -263,7 +264,7 @@ export function createSqlDecisionLog({
   let closing = false;
   let closed = false;
   // The tail of the append queue: settles when the last requested append has.
-  let appending: Promise<unknown> = Promise.resolve();
+  const appending = new InTurn();
   let shutDown: Promise<void> = Promise.resolve();
 
   const closedError = (action: string) =>
@@ -326,9 +327,7 @@ export function createSqlDecisionLog({
 
   /** Runs `work` after every append and prune step asked for before it. */
   function queued<T>(work: () => Promise<T>): Promise<T> {
-    const run = appending.then(work);
-    appending = run.catch(() => undefined);
-    return run;
+    return appending.run(work);
   }
 
   const anchor = () =>
@@ -419,7 +418,7 @@ export function createSqlDecisionLog({
       if (!closing) {
         closing = true;
         shutDown = (async () => {
-          await appending;
+          await appending.idle();
           closed = true;
           await close();
         })();

@@ -4,6 +4,7 @@
  * other connections (other processes) are kept out by SQLite's own locks.
  */
 import type Database from 'better-sqlite3';
+import { InTurn } from '../../core/in-turn.js';
 import {
   sqlNames,
   type SqlDriver,
@@ -34,17 +35,14 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
   };
 
   // A SQLite file has one server: its locks need only keep this process's callers in turn.
-  const locks = new Map<string, Promise<unknown>>();
+  const locks = new Map<string, InTurn>();
 
   return {
     ...executor,
     withLock(name, fn) {
-      const run = (locks.get(name) ?? Promise.resolve()).then(fn, fn);
-      locks.set(
-        name,
-        run.catch(() => undefined),
-      );
-      return run;
+      let turn = locks.get(name);
+      if (turn === undefined) locks.set(name, (turn = new InTurn()));
+      return turn.run(fn);
     },
     jsonArrayHolds(column, keys) {
       sqlNames(column, keys);
