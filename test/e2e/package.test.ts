@@ -62,4 +62,14 @@ describe('package surface', { skip: built ? false : 'run `npm run build` first (
     );
     assert.equal(bad.status, 3);
   });
+
+  test('the bin is executable, as `npx gatehouse` runs it, and runs by itself', () => {
+    // The build marks it so: npm may run a package's own bin directly, which fails without it.
+    const r = spawnSync(`${root}/dist/cli/main.js`, ['check', 'examples/acme/policy'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(r.error, undefined, String(r.error));
+    assert.equal(r.status, 0, r.stderr);
+  });
 });
