@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GatehouseError } from './core/errors.js';
 import { IdentityAuthority } from './core/identity/authority.js';
 import { identitySettings, type IdentitySettings } from './core/identity/settings.js';
 import { DecisionLogWriter } from './core/log/decision-log-writer.js';
@@ -269,8 +270,15 @@ async function seedEntries(authority: IdentityAuthority, file: string, cwd: stri
   for (const entry of inventory.entries) {
     if (!entry.spiffeId.startsWith(`spiffe://${authority.settings.trustDomain}/`)) continue;
     const { id: _id, createdAt: _c, updatedAt: _u, lastSeenAt: _l, ...input } = entry;
-    await authority.createEntry(input);
-    n++;
+    try {
+      await authority.createEntry(input);
+      n++;
+    } catch (error) {
+      // The inventory holds each SPIFFE ID once (loadInventory), so a conflict is another server
+      // sharing the store seeding the same file at the same moment: its entry stands.
+      if (error instanceof GatehouseError && error.code === 'store_conflict') continue;
+      throw error;
+    }
   }
   return n;
 }

@@ -244,4 +244,57 @@ describe('servers sharing a PostgreSQL store', () => {
     assert.equal(verify.code, 0, verify.out + verify.err);
     assert.match(verify.out, /hash chain intact/);
   });
+
+  test('two servers starting at once on an empty database, both seeding, both start', async () => {
+    assert.equal(problem, undefined, problem);
+    const empty = `${database}_empty`;
+    await admin.query(`CREATE DATABASE "${empty}"`);
+    const db = new URL(TEST_PG_URL);
+    db.pathname = `/${empty}`;
+    const starting = [1, 2].map((n) =>
+      spawnGatehouse(
+        `seeding server ${n}`,
+        [
+          'serve',
+          '--listen',
+          '127.0.0.1:0',
+          '--db',
+          db.toString(),
+          '--policy',
+          'examples/acme/policy',
+          '--seed',
+          'examples/acme/inventory.yaml',
+        ],
+        {},
+        (out) => /API\s+(https?:\/\/\S+)\/v1/.exec(out)?.[1],
+      ),
+    );
+    const started = await Promise.allSettled(starting);
+    for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
+    try {
+      assert.deepEqual(
+        started.map((s) => (s.status === 'fulfilled' ? 'started' : String(s.reason))),
+        ['started', 'started'],
+      );
+      const client = new pg.Client({ connectionString: db.toString() });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: string; ids: string }>(
+          'SELECT COUNT(*) AS n, COUNT(DISTINCT spiffe_id) AS ids FROM entries',
+        );
+        assert.ok(Number(rows[0]!.n) > 0);
+        assert.equal(rows[0]!.n, rows[0]!.ids);
+        const keys = await client.query("SELECT key_use FROM signing_keys WHERE state = 'active'");
+        assert.deepEqual(keys.rows.map((r: { key_use: string }) => r.key_use).sort(), [
+          'jwt-svid',
+          'x509-svid',
+        ]);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      for (const s of started) if (s.status === 'fulfilled') await s.value.stop();
+      await admin.query(`DROP DATABASE IF EXISTS "${empty}"`);
+    }
+  });
 });
