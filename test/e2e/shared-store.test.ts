@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
-import { built, cli, root, spawnGatehouse, type GatehouseProcess } from '../support/server-process.js';
+import {
+  bannerUrl,
+  built,
+  cli,
+  root,
+  spawnGatehouse,
+  type GatehouseProcess,
+} from '../support/server-process.js';
 
 const WEB = 'spiffe://acme.corp/ns/shop/sa/web';
 const ORDERS = 'spiffe://acme.corp/ns/shop/sa/orders';
@@ -29,25 +36,22 @@ describe('servers sharing a PostgreSQL store', () => {
   let env: Record<string, string> = {};
   let token = '';
 
-  const start = async (n: number) => {
+  /** The test server's URL for database `name`. */
+  const dbUrl = (name: string) => {
     const db = new URL(TEST_PG_URL);
-    db.pathname = `/${database}`;
-    const p = await spawnGatehouse(
-      `server ${n}`,
-      [
-        'serve',
-        '--listen',
-        '127.0.0.1:0',
-        '--db',
-        db.toString(),
-        '--policy',
-        'examples/acme/policy',
-        '--admin-token-file',
-        join(dir, `admin-${n}.token`),
-      ],
+    db.pathname = `/${name}`;
+    return db.toString();
+  };
+  /** `gatehouse serve` on database `name` with the acme policy, once it is ready. */
+  const serve = (what: string, name: string, extra: string[]) =>
+    spawnGatehouse(
+      what,
+      ['serve', '--listen', '127.0.0.1:0', '--db', dbUrl(name), '--policy', 'examples/acme/policy', ...extra],
       {},
-      (out) => /API\s+(https?:\/\/\S+)\/v1/.exec(out)?.[1],
+      bannerUrl,
     );
+  const start = async (n: number) => {
+    const p = await serve(`server ${n}`, database, ['--admin-token-file', join(dir, `admin-${n}.token`)]);
     servers.push(p);
     urls.push(p.found);
   };
@@ -249,25 +253,8 @@ describe('servers sharing a PostgreSQL store', () => {
     assert.equal(problem, undefined, problem);
     const empty = `${database}_empty`;
     await admin.query(`CREATE DATABASE "${empty}"`);
-    const db = new URL(TEST_PG_URL);
-    db.pathname = `/${empty}`;
     const starting = [1, 2].map((n) =>
-      spawnGatehouse(
-        `seeding server ${n}`,
-        [
-          'serve',
-          '--listen',
-          '127.0.0.1:0',
-          '--db',
-          db.toString(),
-          '--policy',
-          'examples/acme/policy',
-          '--seed',
-          'examples/acme/inventory.yaml',
-        ],
-        {},
-        (out) => /API\s+(https?:\/\/\S+)\/v1/.exec(out)?.[1],
-      ),
+      serve(`seeding server ${n}`, empty, ['--seed', 'examples/acme/inventory.yaml']),
     );
     const started = await Promise.allSettled(starting);
     for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
@@ -276,7 +263,7 @@ describe('servers sharing a PostgreSQL store', () => {
         started.map((s) => (s.status === 'fulfilled' ? 'started' : String(s.reason))),
         ['started', 'started'],
       );
-      const client = new pg.Client({ connectionString: db.toString() });
+      const client = new pg.Client({ connectionString: dbUrl(empty) });
       await client.connect();
       try {
         const { rows } = await client.query<{ n: string; ids: string }>(

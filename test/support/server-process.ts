@@ -119,6 +119,9 @@ export function runGatehouse(
   });
 }
 
+/** The API's base URL in `gatehouse serve`'s banner, once printed. */
+export const bannerUrl = (out: string): string | undefined => /API\s+(https?:\/\/\S+)\/v1/.exec(out)?.[1];
+
 export async function startServer(
   dir: string,
   extraArgs: string[] = [],
@@ -126,7 +129,7 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const args = ['serve', '--listen', '127.0.0.1:0', '--db', join(dir, 'gatehouse.db')];
   args.push('--admin-token-file', join(dir, 'admin.token'), ...extraArgs);
-  const p = await spawnGatehouse('server', args, env, (out) => /API\s+(https?:\/\/\S+)\/v1/.exec(out)?.[1]);
+  const p = await spawnGatehouse('server', args, env, bannerUrl);
   const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
   return { url: p.found, adminToken, child: p.child, stdout: p.stdout, stderr: p.stderr, stop: p.stop };
 }
