@@ -186,16 +186,15 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
       [kept],
     );
     // In one prune or two (the first may run before the kept decision, and keep the newest then).
-    const events = server
-      .stderr()
-      .split('\n')
-      .filter((l) => l.includes('"event":"decision_log_pruned"'))
-      .map((l) => JSON.parse(l) as { pruned: number });
-    assert.equal(
-      events.reduce((n, e) => n + e.pruned, 0),
-      4,
-      server.stderr(),
-    );
+    // The prune commits before the server logs it, so the export can see it first: wait for the line.
+    const prunedLogged = () =>
+      server
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('"event":"decision_log_pruned"'))
+        .reduce((n, l) => n + (JSON.parse(l) as { pruned: number }).pruned, 0);
+    for (let i = 0; i < 40 && prunedLogged() < 4; i++) await sleep(100);
+    assert.equal(prunedLogged(), 4, server.stderr());
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /^gatehouse_decision_log_pruned_total 4$/m);
     assert.match(metrics, /^gatehouse_decision_log_prune_failures_total 0$/m);
