@@ -66,6 +66,12 @@ export interface CredentialFilter {
  * so that a networked database fits; nothing here is on the per-request hot
  * path (verifiers keep revocations in memory).
  */
+export interface RevocationChanges {
+  revocations: Revocation[];
+  /** The change to give as `after` next time: the last one listed, else `after` itself. */
+  through: number;
+}
+
 export interface IdentityStore {
   createEntry(entry: RegistrationEntry): Promise<void>;
   /** Replaces the entry with the same id. */
@@ -114,6 +120,17 @@ export interface IdentityStore {
    */
   addRevocation(revocation: Revocation): Promise<void>;
   listRevocations(): Promise<Revocation[]>;
+  /**
+   * The revocations recorded or replaced after change `after`, in change
+   * order, and the change to read after next time. `addRevocation` numbers
+   * each change it makes, and every server sharing the store sees them in
+   * that order: a change is never seen after a later one. Unlike a time,
+   * the number holds whatever the clocks of the servers that revoked said.
+   * When `after` is beyond the store's last change (a number of another
+   * store, or of this one before it was restored from a backup), every
+   * revocation is listed, as for 0.
+   */
+  listRevocationChanges(after: number): Promise<RevocationChanges>;
 
   createJoinToken(token: JoinToken): Promise<void>;
   /**

@@ -625,6 +625,91 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         assert.deepEqual(await store.listRevocations(), [later]);
       });
 
+      test('changes are listed after a number, in the order they were made, whatever their times', async () => {
+        const store = await fresh();
+        const key = (r: Revocation) => `${r.target}:${r.value}`;
+        const a: Revocation = { target: 'credential', value: 'jti-a', revokedAt: at(5) };
+        // Made later with an earlier time (a clock set back, another server's slower clock).
+        const b: Revocation = { target: 'identity', value: 'spiffe://example.org/b', revokedAt: at(1) };
+        await store.addRevocation(a);
+        await store.addRevocation(b);
+        const all = await store.listRevocationChanges(0);
+        assert.deepEqual(all.revocations, [a, b]);
+        const afterA = await store.listRevocationChanges(all.through - 1);
+        assert.deepEqual(afterA.revocations, [b]);
+        assert.equal(afterA.through, all.through);
+        assert.deepEqual(await store.listRevocationChanges(all.through), {
+          revocations: [],
+          through: all.through,
+        });
+
+        // A repeat that changes nothing is no change; one that moves forward is, and comes last.
+        await store.addRevocation({ ...a, revokedAt: at(4) });
+        assert.deepEqual((await store.listRevocationChanges(all.through)).revocations, []);
+        const aAgain: Revocation = { ...a, revokedAt: at(6), reason: 'again' };
+        await store.addRevocation(aAgain);
+        const c: Revocation = { target: 'grant', value: 'g1', revokedAt: at(2) };
+        await store.addRevocation(c);
+        const next = await store.listRevocationChanges(all.through);
+        assert.deepEqual(next.revocations, [aAgain, c]);
+        assert.ok(next.through > all.through);
+        assert.deepEqual(
+          (await store.listRevocationChanges(0)).revocations.map(key),
+          [b, aAgain, c].map(key),
+        );
+
+        // The numbers go on after a reopen.
+        const reopened = await again();
+        const d: Revocation = { target: 'entry', value: 'e9', revokedAt: at(0) };
+        await reopened.addRevocation(d);
+        assert.deepEqual(await reopened.listRevocationChanges(next.through), {
+          revocations: [d],
+          through: next.through + 1,
+        });
+      });
+
+      test('a number beyond the last change lists every revocation', async () => {
+        const store = await fresh();
+        assert.deepEqual(await store.listRevocationChanges(7), { revocations: [], through: 0 });
+        const a: Revocation = { target: 'credential', value: 'jti-a', revokedAt: at(5) };
+        await store.addRevocation(a);
+        const { through } = await store.listRevocationChanges(0);
+        // A cursor of another store, of this one before a restore, or a time from an older server.
+        for (const beyond of [through + 1, 1_765_000_000_000])
+          assert.deepEqual(await store.listRevocationChanges(beyond), { revocations: [a], through });
+      });
+
+      test('revocations made at once by two stores on one database are each listed once, in turn', async () => {
+        const first = await fresh();
+        const second = await again();
+        const made: Revocation[] = Array.from({ length: 30 }, (_, i) => ({
+          target: 'credential',
+          value: `jti-${i}`,
+          revokedAt: at(i % 7),
+        }));
+        const seen: string[] = [];
+        let through = 0;
+        let writing = true;
+        const reader = (async () => {
+          while (writing) {
+            const changes = await first.listRevocationChanges(through);
+            assert.ok(changes.through >= through);
+            through = changes.through;
+            seen.push(...changes.revocations.map((r) => r.value));
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        })();
+        try {
+          await Promise.all(made.map((r, i) => (i % 2 ? first : second).addRevocation(r)));
+        } finally {
+          writing = false;
+          await reader;
+        }
+        const rest = await second.listRevocationChanges(through);
+        seen.push(...rest.revocations.map((r) => r.value));
+        assert.deepEqual([...seen].sort(), made.map((r) => r.value).sort());
+      });
+
       test('the same value under another target is another revocation', async () => {
         const store = await fresh();
         await store.addRevocation({ target: 'entry', value: 'x', revokedAt: at(1) });

@@ -10,6 +10,8 @@ import { GatehouseError } from '../../src/core/errors.js';
 import type { IdentityStore } from '../../src/core/ports.js';
 import { openPostgresIdentityStore } from '../../src/store/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
+import { createPostgresDriver } from '../../src/store/postgres/postgres-driver.js';
+import { migrateSchema, schemaPool } from '../../src/store/postgres/schema-pool.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
 import { entryRecord, identityStoreContract } from './identity-store.contract.js';
 import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
@@ -97,6 +99,51 @@ if (problem !== undefined) {
         assert.equal(rows.length, POSTGRES_MIGRATIONS.migrations.length);
       } finally {
         await admin.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`);
+      }
+    });
+
+    test('version 3 numbers the revocations of an older schema in the order of their times', async () => {
+      const older = `${schema}_v2`;
+      const driver = createPostgresDriver(schemaPool({ connectionString: url }, older), `test:${older}`);
+      try {
+        await migrateSchema(
+          driver,
+          { ...POSTGRES_MIGRATIONS, migrations: POSTGRES_MIGRATIONS.migrations.slice(0, 2) },
+          older,
+          'test store',
+          () => driver.close(),
+        );
+        const held: [string, string, string][] = [
+          ['identity', 'spiffe://example.org/b', '2026-01-01T00:00:02.000Z'],
+          ['credential', 'jti-1', '2026-01-01T00:00:01.000Z'],
+          ['entry', 'e1', '2026-01-01T00:00:02.000Z'],
+        ];
+        for (const [target, value, at] of held)
+          await driver.run('INSERT INTO revocations (target, value, revoked_at) VALUES (?, ?, ?)', [
+            target,
+            value,
+            at,
+          ]);
+        await driver.close();
+        const store = await openPostgresIdentityStore({ connectionString: url, schema: older });
+        const all = await store.listRevocationChanges(0);
+        assert.deepEqual(
+          all.revocations.map((r) => r.value),
+          ['jti-1', 'e1', 'spiffe://example.org/b'],
+        );
+        assert.equal(all.through, 3);
+        await store.addRevocation({ target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' });
+        assert.equal((await store.listRevocationChanges(3)).through, 4);
+        await store.close();
+        // An insert of an earlier version, without a number, fails rather than hide the revocation.
+        await assert.rejects(
+          admin.query(
+            `INSERT INTO "${older}".revocations (target, value, revoked_at) VALUES ('credential', 'jti-old', now())`,
+          ),
+          /null value in column "change_seq"/,
+        );
+      } finally {
+        await admin.query(`DROP SCHEMA IF EXISTS "${older}" CASCADE`);
       }
     });
 

@@ -114,6 +114,40 @@ describe('SQLite identity store', () => {
     assert.equal(ledger(file).at(-1)?.version, future);
   });
 
+  test('version 3 numbers the revocations of an older database in the order of their times', async () => {
+    const file = newFile();
+    const driver = createSqliteDriver(new Database(file));
+    await runMigrations(driver, {
+      ...SQLITE_MIGRATIONS,
+      migrations: SQLITE_MIGRATIONS.migrations.slice(0, 2),
+    });
+    const held: [string, string, string][] = [
+      ['identity', 'spiffe://example.org/b', '2026-01-01T00:00:02.000Z'],
+      ['credential', 'jti-1', '2026-01-01T00:00:01.000Z'],
+      ['entry', 'e1', '2026-01-01T00:00:02.000Z'],
+    ];
+    for (const [target, value, at] of held)
+      await driver.run('INSERT INTO revocations (target, value, revoked_at) VALUES (?, ?, ?)', [
+        target,
+        value,
+        at,
+      ]);
+    await driver.close();
+    const store = await openSqliteIdentityStore(file);
+    const all = await store.listRevocationChanges(0);
+    assert.deepEqual(
+      all.revocations.map((r) => r.value),
+      ['jti-1', 'e1', 'spiffe://example.org/b'],
+    );
+    assert.equal(all.through, 3);
+    await store.addRevocation({ target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' });
+    assert.deepEqual(await store.listRevocationChanges(3), {
+      revocations: [{ target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' }],
+      through: 4,
+    });
+    await store.close();
+  });
+
   test('a migration that fails leaves the schema as it was', async () => {
     const file = newFile();
     await (await openSqliteIdentityStore(file)).close();

@@ -10,7 +10,7 @@
  */
 import { GatehouseError } from '../errors.js';
 import { InTurn } from '../in-turn.js';
-import type { Clock, IdentityStore } from '../ports.js';
+import type { Clock, IdentityStore, RevocationChanges } from '../ports.js';
 import { compilePathGlob } from '../policy/glob.js';
 import type { JoinToken, OidcIssuer } from './attestation-records.js';
 import { buildBundle, type SpiffeBundle } from './bundle.js';
@@ -116,6 +116,8 @@ export class IdentityAuthority {
   private readonly clock: Clock;
   private readonly oidcKeys: OidcKeySource | undefined;
   private readonly revocations = new RevocationSet([]);
+  /** The store's last revocation change this server has taken up. */
+  private revocationsThrough = 0;
   private keys: StoredSigningKey[] = [];
   private bundleCache: SpiffeBundle | undefined;
   private sequence = 0;
@@ -147,7 +149,7 @@ export class IdentityAuthority {
       if (key.state !== 'retired') loadPrivateKey(key, options.settings.keyPassphrase);
     }
     const authority = new IdentityAuthority(options);
-    for (const r of await options.store.listRevocations()) authority.revocations.add(r);
+    await authority.takeUpRevocations();
     authority.sequence = Number((await options.store.getMeta('bundle_sequence')) ?? '0');
     await authority.rotateKeys();
     return authority;
@@ -820,6 +822,23 @@ export class IdentityAuthority {
     return this.store.listRevocations();
   }
 
+  /** The revocations recorded after change `after`: see {@link IdentityStore.listRevocationChanges}. */
+  revocationChanges(after: number): Promise<RevocationChanges> {
+    return this.store.listRevocationChanges(after);
+  }
+
+  /**
+   * Adds the revocations stored since the last look to those enforced;
+   * resolves to how many were new to this server (its own come back once).
+   */
+  private async takeUpRevocations(): Promise<number> {
+    const changes = await this.store.listRevocationChanges(this.revocationsThrough);
+    const before = this.revocations.size;
+    for (const r of changes.revocations) this.revocations.add(r);
+    this.revocationsThrough = changes.through;
+    return this.revocations.size - before;
+  }
+
   // ---- other servers of the same store -------------------------------------------
 
   /**
@@ -832,9 +851,7 @@ export class IdentityAuthority {
    * changed.
    */
   async refreshFromStore(): Promise<{ revocations: number; keys: boolean }> {
-    const before = this.revocations.size;
-    for (const r of await this.store.listRevocations()) this.revocations.add(r);
-    const revocations = this.revocations.size - before;
+    const revocations = await this.takeUpRevocations();
     const keys = await this.exclusive(() => this.adoptStoredKeys());
     return { revocations, keys };
   }

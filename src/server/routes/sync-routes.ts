@@ -79,9 +79,6 @@ export interface SyncDeps {
 }
 
 export const MAX_RECORDS = 1000;
-// Revocations are sent again for this long after the cursor: one recorded by a concurrent
-// call with an earlier `revokedAt` than the latest already sent still reaches every proxy.
-const CURSOR_OVERLAP_MS = 10_000;
 // A revocation past its `expiresAt` covers nothing that is still valid; this margin
 // absorbs clock differences between the server and the proxies.
 const EXPIRY_MARGIN_MS = 5 * 60_000;
@@ -112,15 +109,13 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     const bundle = authority.bundle();
     const sequence = bundle.spiffe_sequence ?? 0;
     const now = clock.now();
-    let latest = since ?? 0;
-    const revocations: Revocation[] = [];
-    for (const r of await authority.listRevocations()) {
-      const at = Date.parse(r.revokedAt);
-      if (at > latest) latest = at;
-      if (since !== undefined && at < since - CURSOR_OVERLAP_MS) continue;
-      if (r.expiresAt !== undefined && Date.parse(r.expiresAt) + EXPIRY_MARGIN_MS < now) continue;
-      revocations.push(r);
-    }
+    // The cursor is the store's change number (see IdentityStore.listRevocationChanges), the same
+    // at every server sharing the store. A cursor of an older server (a time) lies beyond every
+    // change, so such a proxy is sent every live revocation once more.
+    const changes = await authority.revocationChanges(since ?? 0);
+    const revocations = changes.revocations.filter(
+      (r) => r.expiresAt === undefined || Date.parse(r.expiresAt) + EXPIRY_MARGIN_MS >= now,
+    );
     const body: SyncResponse = {
       apiVersion: SYNC_API_VERSION,
       trustDomain: authority.settings.trustDomain,
@@ -128,7 +123,7 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
       bundleSequence: sequence,
       ...(knownSequence === String(sequence) ? {} : { bundle }),
       revocations,
-      revocationCursor: String(latest),
+      revocationCursor: String(changes.through),
     };
     return { status: 200, body };
   });

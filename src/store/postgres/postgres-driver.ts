@@ -67,6 +67,31 @@ export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
     };
   }
 
+  /**
+   * Runs `fn` in a transaction on one connection of the pool, holding the
+   * advisory lock `key` from its start until COMMIT or ROLLBACK: the next
+   * holder sees everything the transaction wrote.
+   */
+  async function lockedTransaction<T>(key: string, fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+      const result = await fn(executor(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      // A connection that could not roll back is destroyed, not returned to the pool.
+      client.release(broken);
+    }
+  }
+
   let closed = false;
   return {
     ...executor(pool),
@@ -75,25 +100,12 @@ export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
       const tests = keys.map((k) => `item ->> '${k}' = ?`).join(' AND ');
       return `EXISTS (SELECT 1 FROM json_array_elements(${column}) AS item WHERE ${tests})`;
     },
-    async exclusive(fn) {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        // Held until COMMIT or ROLLBACK; a second opener waits here, then finds the work done.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockName]);
-        const result = await fn(executor(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => {
-          broken = rollbackError;
-        });
-        throw error;
-      } finally {
-        // A connection that could not roll back is destroyed, not returned to the pool.
-        client.release(broken);
-      }
+    exclusive(fn) {
+      // A second opener waits for the lock, then finds the work done.
+      return lockedTransaction(lockName, fn);
+    },
+    runInTurn(name, sql, params = []) {
+      return lockedTransaction(`${lockName}/${name}`, (tx) => tx.run(sql, params));
     },
     async withLock(name, fn) {
       // A session lock on a connection of its own, held while `fn` uses the others of the pool.

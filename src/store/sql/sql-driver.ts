@@ -50,6 +50,15 @@ export interface SqlDriver extends SqlExecutor {
    */
   withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /**
+   * Runs one statement while holding the lock `name`, which every process
+   * using the same database takes too, and commits it before letting go:
+   * statements run this way under one name commit in the order they ran,
+   * each seeing all that the earlier ones wrote. Resolves to the number of
+   * rows changed. Unlike {@link withLock} it needs no connection besides
+   * the statement's, so any number of callers may wait at once.
+   */
+  runInTurn(name: string, sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /**
    * A condition, in this database's JSON functions, that holds when the JSON
    * array in `column` has an object whose members `keys` are text equal to
    * the values bound, in `keys` order, to its placeholders. `column` and

@@ -205,12 +205,19 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
       attempt(`revoke ${revocation.target} \`${revocation.value}\``, async () => {
         // A repeat may only move `revokedAt` forward: that widens what it covers (an entry
         // disabled, re-enabled and disabled again); moving it back would un-revoke credentials.
-        const [sql, params] = insert('revocations', revocationRow(revocation));
-        await driver.run(
-          `${sql} ON CONFLICT (target, value) DO UPDATE SET revoked_at = excluded.revoked_at,` +
-            ' reason = excluded.reason, expires_at = excluded.expires_at' +
+        // Each change takes the next number, in turn with every other writer, so changes commit
+        // in their numbers' order and a reader never sees one without those before it.
+        // INVARIANT: revocations are never deleted, so the largest number only grows.
+        const row = revocationRow(revocation);
+        const columns = Object.keys(row);
+        await driver.runInTurn(
+          'revocation-changes',
+          `INSERT INTO revocations (${columns.join(', ')}, change_seq)` +
+            ` VALUES (${columns.map(() => '?').join(', ')}, ${NEXT_CHANGE})` +
+            ' ON CONFLICT (target, value) DO UPDATE SET revoked_at = excluded.revoked_at,' +
+            ' reason = excluded.reason, expires_at = excluded.expires_at, change_seq = excluded.change_seq' +
             ' WHERE excluded.revoked_at > revocations.revoked_at',
-          params,
+          Object.values(row),
         );
       }),
 
@@ -220,6 +227,23 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
           revocationFromRow,
         ),
       ),
+
+    listRevocationChanges: (after) =>
+      attempt(`list revocation changes after ${after}`, async () => {
+        const changes = (rows: SqlRow[], since: number) => ({
+          revocations: rows.map(revocationFromRow),
+          through: rows.length ? Number(rows.at(-1)!['change_seq']) : since,
+        });
+        const newer = await driver.rows(
+          'SELECT * FROM revocations WHERE change_seq > ? ORDER BY change_seq',
+          [after],
+        );
+        if (newer.length > 0 || after === 0) return changes(newer, after);
+        // Nothing newer: a number the store has reached, or one it never gave (every revocation then).
+        const [last] = await driver.rows('SELECT COALESCE(MAX(change_seq), 0) AS n FROM revocations');
+        if (Number(last!['n']) >= after) return changes([], after);
+        return changes(await driver.rows('SELECT * FROM revocations ORDER BY change_seq'), 0);
+      }),
 
     createJoinToken: (token) =>
       attempt(`create join token for entry \`${token.entryId}\``, async () => {
@@ -353,6 +377,9 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
 }
 
 type Statement = [sql: string, params: SqlValue[]];
+
+// The number of the next revocation change (run in turn under `revocation-changes`).
+const NEXT_CHANGE = '(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM revocations)';
 
 function insert(table: string, row: RowValues): Statement {
   const columns = Object.keys(row);

@@ -138,5 +138,20 @@ export const SQLITE_MIGRATIONS: MigrationSet = {
         'CREATE INDEX policy_versions_created_at ON policy_versions (created_at, revision)',
       ],
     },
+    {
+      // Each revocation numbered in the order it was recorded (or replaced), so that proxies and
+      // other servers read what is new after a number, not after a time that a clock set back,
+      // or another server's slower clock, could place before what they already read.
+      version: 3,
+      name: 'revocation_changes',
+      statements: [
+        'ALTER TABLE revocations ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0',
+        `UPDATE revocations SET change_seq = numbered.n
+          FROM (SELECT target, value, row_number() OVER (ORDER BY revoked_at, target, value) AS n
+                FROM revocations) AS numbered
+          WHERE revocations.target = numbered.target AND revocations.value = numbered.value`,
+        'CREATE UNIQUE INDEX revocations_change_seq ON revocations (change_seq)',
+      ],
+    },
   ],
 };

@@ -1,0 +1,85 @@
+/**
+ * `GET /v1/sync` hands each revocation to a polling proxy once, after the
+ * cursor of its last poll, whatever the time it carries: one recorded after
+ * the server's clock was set back (or by another server of the same store
+ * whose clock is slower) still reaches a proxy that already holds a later
+ * time, and a cursor this store never gave brings every live revocation again.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createApp, type App } from '../../../src/app.js';
+import type { Clock } from '../../../src/core/ports.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+let now = Date.parse('2026-12-07T12:00:00.000Z');
+const clock: Clock = { now: () => now };
+let app: App;
+
+before(async () => {
+  app = await createApp(
+    { host: '127.0.0.1', port: 0, db: ':memory:', policy: ['examples/acme/policy'], cwd: root },
+    { logger: { log() {} }, clock },
+  );
+});
+after(() => app.close());
+
+interface Synced {
+  revocations: { target: string; value: string; revokedAt: string }[];
+  revocationCursor: string;
+}
+
+async function sync(cursor?: string): Promise<Synced> {
+  const query = cursor === undefined ? '' : `?revocationCursor=${cursor}`;
+  const res = await fetch(`${app.url}/v1/sync${query}`, {
+    headers: { authorization: `Bearer ${app.createdAdminSecret}` },
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()) as Synced;
+}
+
+test('a revocation recorded after the clock was set back reaches a proxy that synced before', async () => {
+  await app.authority.revoke({ target: 'credential', value: 'jti-before' });
+  const first = await sync();
+  assert.deepEqual(
+    first.revocations.map((r) => r.value),
+    ['jti-before'],
+  );
+
+  now -= 5 * 60_000;
+  await app.authority.revoke({ target: 'credential', value: 'jti-after-the-step' });
+  const next = await sync(first.revocationCursor);
+  assert.deepEqual(
+    next.revocations.map((r) => r.value),
+    ['jti-after-the-step'],
+  );
+  assert.ok(Date.parse(next.revocations[0]!.revokedAt) < Date.parse(first.revocations[0]!.revokedAt));
+
+  // Nothing new: nothing sent, the cursor stays.
+  const quiet = await sync(next.revocationCursor);
+  assert.deepEqual(quiet.revocations, []);
+  assert.equal(quiet.revocationCursor, next.revocationCursor);
+
+  // A cursor from an older server (a time) or another store: every live revocation again.
+  for (const foreign of [
+    String(Date.parse('2026-12-07T12:00:00.000Z')),
+    String(Number(quiet.revocationCursor) + 1),
+  ]) {
+    const again = await sync(foreign);
+    assert.deepEqual(
+      again.revocations.map((r) => r.value),
+      ['jti-before', 'jti-after-the-step'],
+    );
+    assert.equal(again.revocationCursor, quiet.revocationCursor);
+  }
+});
+
+test('an expired revocation is not sent, and the cursor moves past it', async () => {
+  const start = (await sync()).revocationCursor;
+  await app.authority.revoke({ target: 'credential', value: 'jti-soon-moot' });
+  // Past its expiry (the longest SVID lifetime) and the margin for the proxies' clocks.
+  now += 3 * 24 * 3_600_000;
+  const later = await sync(start);
+  assert.deepEqual(later.revocations, []);
+  assert.ok(Number(later.revocationCursor) > Number(start));
+});
