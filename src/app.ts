@@ -84,6 +84,8 @@ export interface App {
   close(): Promise<void>;
 }
 
+const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
+
 export interface AppDeps {
   logger: Logger;
   clock?: Clock;
@@ -166,7 +168,16 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     const leanCounters = leanPathCounters();
     if (dbLocation(config.db, config.cwd).postgres)
       follower = new StoreFollower(authority, policies, deps.logger, clock);
-    metricsRoute(router, decisions, writer, leanCounters, pruner, follower);
+    let revocationsPruned = 0;
+    metricsRoute(
+      router,
+      decisions,
+      writer,
+      leanCounters,
+      pruner,
+      () => ({ held: authority.revocationsHeld, pruned: revocationsPruned }),
+      follower,
+    );
 
     deps.logger.log('debug', 'routes_registered', {
       routes: router.routes().map((r) => `${r.method} ${r.pattern}`),
@@ -201,6 +212,20 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
       Math.min(60_000, settings.keyPrepublishSeconds * 250),
     );
     rotation.unref();
+    // Revocations past their expiry cover nothing still valid: each server forgets them, in the
+    // store and in memory, once a minute (servers sharing a store may all do it: it is idempotent).
+    const revocationPrune = setInterval(() => {
+      authority
+        .pruneRevocations()
+        .then((pruned) => {
+          revocationsPruned += pruned;
+          if (pruned > 0) deps.logger.log('info', 'revocations_pruned', { pruned });
+        })
+        .catch((err: unknown) => {
+          if (!closing) deps.logger.log('error', 'revocation_prune_failed', { error: String(err) });
+        });
+    }, REVOCATION_PRUNE_INTERVAL_MS);
+    revocationPrune.unref();
     if (config.decisionRetentionMs !== undefined) pruner.retain(config.decisionRetentionMs);
     follower?.start(config.followIntervalMs ?? 1000);
 
@@ -215,6 +240,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
         if (closing) return;
         closing = true;
         clearInterval(rotation);
+        clearInterval(revocationPrune);
         await pruner.stop();
         await follower?.stop();
         await Promise.all([

@@ -131,6 +131,12 @@ export interface IdentityStore {
    * revocation is listed, as for 0.
    */
   listRevocationChanges(after: number): Promise<RevocationChanges>;
+  /**
+   * Deletes the revocations whose `expiresAt` is before `before` (nothing
+   * they cover can still be valid), but for the last change recorded, from
+   * which the numbering goes on. Resolves to how many it deleted.
+   */
+  pruneRevocations(before: string): Promise<number>;
 
   createJoinToken(token: JoinToken): Promise<void>;
   /**

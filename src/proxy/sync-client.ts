@@ -28,6 +28,8 @@ export interface SyncClientOptions {
 
 // While the server stays away, the warning is repeated this often.
 const FAILURE_REMINDER_MS = 60_000;
+// Revocations past their expiry are forgotten this often (they cover nothing still valid).
+const REVOCATION_PRUNE_MS = 60_000;
 
 export class SyncClient {
   /** Every revocation synced so far; verifiers read it on each request. */
@@ -41,6 +43,7 @@ export class SyncClient {
   private lastSuccess: number | undefined;
   private failingSince: number | undefined;
   private lastReminder = 0;
+  private lastPrune = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly intervalMs: number;
@@ -49,12 +52,12 @@ export class SyncClient {
     this.intervalMs = options.intervalMs ?? 500;
   }
 
-  /** The policy to decide with; undefined until a policy and a bundle have both been synced. */
   /** When the last sync that left the proxy with a policy succeeded (epoch ms); undefined before. */
   get lastSyncAt(): number | undefined {
     return this.lastSuccess;
   }
 
+  /** The policy to decide with; undefined until a policy and a bundle have both been synced. */
   get policy(): CompiledPolicy | undefined {
     return this.trustBundles ? this.compiled : undefined;
   }
@@ -99,6 +102,10 @@ export class SyncClient {
       throw err;
     }
     const now = clock.now();
+    if (now - this.lastPrune >= REVOCATION_PRUNE_MS) {
+      this.revocations.prune(now);
+      this.lastPrune = now;
+    }
     if (this.lastSuccess === undefined && this.policy) {
       logger.log('info', 'proxy_synced', {
         policyRevision: this.compiled!.revision,

@@ -710,6 +710,31 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         assert.deepEqual([...seen].sort(), made.map((r) => r.value).sort());
       });
 
+      test('pruneRevocations deletes the expired but the last change, and the numbers go on', async () => {
+        const store = await fresh();
+        const made: Revocation[] = [
+          { target: 'credential', value: 'jti-1', revokedAt: at(1), expiresAt: at(3) },
+          { target: 'identity', value: 'spiffe://example.org/a', revokedAt: at(2) },
+          { target: 'grant', value: 'g1', revokedAt: at(3), expiresAt: at(9) },
+          { target: 'entry', value: 'e1', revokedAt: at(4), expiresAt: at(4) },
+        ];
+        for (const r of made) await store.addRevocation(r);
+        const { through } = await store.listRevocationChanges(0);
+        // `e1` expired too, but it is the last change: the numbering goes on from it.
+        assert.equal(await store.pruneRevocations(at(5)), 1);
+        assert.deepEqual(await store.listRevocations(), [made[1], made[2], made[3]]);
+        assert.equal(await store.pruneRevocations(at(5)), 0);
+        const next: Revocation = { target: 'credential', value: 'jti-2', revokedAt: at(5) };
+        await store.addRevocation(next);
+        assert.deepEqual(await store.listRevocationChanges(through), {
+          revocations: [next],
+          through: through + 1,
+        });
+        assert.equal(await store.pruneRevocations(at(10)), 2);
+        assert.deepEqual(await store.listRevocations(), [made[1], next]);
+        await assert.rejects(store.pruneRevocations('soon'), (e: unknown) => e instanceof GatehouseError);
+      });
+
       test('the same value under another target is another revocation', async () => {
         const store = await fresh();
         await store.addRevocation({ target: 'entry', value: 'x', revokedAt: at(1) });

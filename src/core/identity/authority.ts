@@ -21,7 +21,7 @@ import type { Grant, GrantScope } from './grant.js';
 import { issueJwtSvid, JwtSvidVerifier, type JwtSvidClaims } from './jwt-svid.js';
 import { planKeyRotation } from './key-rotation.js';
 import { matchClaimConditions, verifyOidcToken } from './oidc-token.js';
-import { RevocationSet } from './revocation-set.js';
+import { REVOCATION_EXPIRY_MARGIN_MS, RevocationSet, revocationOutlived } from './revocation-set.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 import type { IdentitySettings } from './settings.js';
 import type { KeyUse, StoredSigningKey } from './signing-key.js';
@@ -827,6 +827,24 @@ export class IdentityAuthority {
     return this.store.listRevocationChanges(after);
   }
 
+  /** How many revocations this server enforces, held in memory. */
+  get revocationsHeld(): number {
+    return this.revocations.size;
+  }
+
+  /**
+   * Forgets the revocations outlived now (past their expiry and a margin for
+   * clocks: nothing they cover is still valid), in the store and in memory,
+   * so that neither grows with every revocation ever made (a JIT grant's
+   * end is one). Resolves to how many the store deleted.
+   */
+  async pruneRevocations(): Promise<number> {
+    const now = this.now();
+    const pruned = await this.store.pruneRevocations(iso(now - REVOCATION_EXPIRY_MARGIN_MS));
+    this.revocations.prune(now);
+    return pruned;
+  }
+
   /**
    * Adds the revocations stored since the last look to those enforced;
    * resolves to how many were new to this server (its own come back once).
@@ -834,7 +852,8 @@ export class IdentityAuthority {
   private async takeUpRevocations(): Promise<number> {
     const changes = await this.store.listRevocationChanges(this.revocationsThrough);
     const before = this.revocations.size;
-    for (const r of changes.revocations) this.revocations.add(r);
+    const now = this.now();
+    for (const r of changes.revocations) if (!revocationOutlived(r, now)) this.revocations.add(r);
     this.revocationsThrough = changes.through;
     return this.revocations.size - before;
   }

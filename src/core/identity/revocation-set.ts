@@ -19,6 +19,21 @@ export interface RevocableCredential {
   issuedAt?: string | number | Date;
 }
 
+/**
+ * How long past its `expiresAt` a revocation is still kept and sent: a
+ * revocation then covers nothing that is still valid, and the margin absorbs
+ * clock differences between servers and proxies.
+ */
+export const REVOCATION_EXPIRY_MARGIN_MS = 5 * 60_000;
+
+/** Whether `revocation` may be forgotten at `now` (epoch ms): past its expiry and the margin. */
+export function revocationOutlived(revocation: Revocation, now: number): boolean {
+  return (
+    revocation.expiresAt !== undefined &&
+    Date.parse(revocation.expiresAt) + REVOCATION_EXPIRY_MARGIN_MS < now
+  );
+}
+
 function instantOf(value: string | number | Date): number {
   return value instanceof Date ? value.getTime() : typeof value === 'number' ? value : Date.parse(value);
 }
@@ -110,6 +125,30 @@ export class RevocationSet {
       if (byEntry && at <= byEntry.at) return byEntry.revocation;
     }
     return undefined;
+  }
+
+  /**
+   * Forgets the revocations outlived at `now` (epoch ms; see
+   * {@link revocationOutlived}). Those without `expiresAt` stay. O(size);
+   * returns how many were forgotten.
+   */
+  prune(now: number): number {
+    let pruned = 0;
+    const expired = (r: Revocation) => revocationOutlived(r, now);
+    for (const map of [this.credentials, this.grants])
+      for (const [value, r] of map)
+        if (expired(r)) {
+          map.delete(value);
+          pruned++;
+        }
+    for (const map of [this.identities, this.entries])
+      for (const [value, { revocation }] of map)
+        if (expired(revocation)) {
+          map.delete(value);
+          pruned++;
+        }
+    this.count -= pruned;
+    return pruned;
   }
 
   /** True when a revocation covers the credential; O(1). */

@@ -2,8 +2,8 @@
  * Prometheus metrics at `/metrics` (text exposition format 0.0.4): decisions
  * by verdict, layer and mode; decision latency; verification cache size; the
  * decision log's queue depth and write counters; what the lean HTTP path
- * served and handed to Node's server; on a shared PostgreSQL store, what
- * this server took up from the others.
+ * served and handed to Node's server; the revocations held and pruned; on
+ * a shared PostgreSQL store, what this server took up from the others.
  */
 import type { DecisionLogPruner } from '../decision-log-pruner.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
@@ -12,12 +12,21 @@ import type { LeanPathCounters } from '../http1-lean-path.js';
 import type { Router } from '../router.js';
 import type { StoreFollower } from '../store-follower.js';
 
+/** What the server knows of its revocations. */
+export interface RevocationCounts {
+  /** Revocations enforced, held in memory. */
+  held: number;
+  /** Revocations past their expiry deleted from the store by this server. */
+  pruned: number;
+}
+
 export function metricsRoute(
   router: Router,
   service: DecisionService,
   writer: DecisionLogWriter,
   lean: LeanPathCounters,
   pruner: DecisionLogPruner,
+  revocations: () => RevocationCounts,
   follower?: StoreFollower,
 ): void {
   router.add('GET', '/metrics', () => {
@@ -88,6 +97,14 @@ export function metricsRoute(
       'gatehouse_decision_log_already_logged_total',
       'Shipped decision records not written again: the log already held them (sent twice, or to two servers).',
       s.alreadyLogged,
+      'counter',
+    );
+    const r = revocations();
+    gauge('gatehouse_revocations_held', 'Revocations enforced, held in memory.', r.held);
+    gauge(
+      'gatehouse_revocations_pruned_total',
+      'Revocations past their expiry deleted from the store by this server.',
+      r.pruned,
       'counter',
     );
     if (follower) {

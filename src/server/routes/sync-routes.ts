@@ -13,6 +13,7 @@ import { isIsoString } from '../../core/dates.js';
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import type { SpiffeBundle } from '../../core/identity/bundle.js';
 import type { Revocation } from '../../core/identity/credential.js';
+import { revocationOutlived } from '../../core/identity/revocation-set.js';
 import { CREDENTIAL_TYPES } from '../../core/decision/request.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import type { UnchainedRecord } from '../../core/log/hash-chain.js';
@@ -79,9 +80,6 @@ export interface SyncDeps {
 }
 
 export const MAX_RECORDS = 1000;
-// A revocation past its `expiresAt` covers nothing that is still valid; this margin
-// absorbs clock differences between the server and the proxies.
-const EXPIRY_MARGIN_MS = 5 * 60_000;
 // Decision ids written recently through this route, so that a batch sent again after a
 // lost answer is not written twice, nor looked for in the log while its first copy is
 // still queued. Past this memory (a restart, another server of the same log, a resend
@@ -113,9 +111,7 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     // at every server sharing the store. A cursor of an older server (a time) lies beyond every
     // change, so such a proxy is sent every live revocation once more.
     const changes = await authority.revocationChanges(since ?? 0);
-    const revocations = changes.revocations.filter(
-      (r) => r.expiresAt === undefined || Date.parse(r.expiresAt) + EXPIRY_MARGIN_MS >= now,
-    );
+    const revocations = changes.revocations.filter((r) => !revocationOutlived(r, now));
     const body: SyncResponse = {
       apiVersion: SYNC_API_VERSION,
       trustDomain: authority.settings.trustDomain,

@@ -207,7 +207,7 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
         // disabled, re-enabled and disabled again); moving it back would un-revoke credentials.
         // Each change takes the next number, in turn with every other writer, so changes commit
         // in their numbers' order and a reader never sees one without those before it.
-        // INVARIANT: revocations are never deleted, so the largest number only grows.
+        // INVARIANT: the last change is never deleted (pruneRevocations), so the largest number only grows.
         const row = revocationRow(revocation);
         const columns = Object.keys(row);
         await driver.runInTurn(
@@ -225,6 +225,16 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
       attempt('list revocations', async () =>
         (await driver.rows('SELECT * FROM revocations ORDER BY revoked_at, target, value')).map(
           revocationFromRow,
+        ),
+      ),
+
+    pruneRevocations: (before) =>
+      attempt('prune revocations', () =>
+        driver.runInTurn(
+          'revocation-changes',
+          'DELETE FROM revocations WHERE expires_at < ?' +
+            ' AND change_seq < (SELECT MAX(change_seq) FROM revocations)',
+          [storedTime(before, 'before')],
         ),
       ),
 

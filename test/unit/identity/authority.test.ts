@@ -940,6 +940,29 @@ describe('IdentityAuthority: JIT grants', () => {
     }
   });
 
+  test('revocations past their expiry are forgotten, in the store and in memory, and not loaded again', async () => {
+    const file = dbFile();
+    const { authority, store, clock } = await open({ file });
+    await authority.revoke({ target: 'credential', value: 'jti-old' });
+    await authority.revoke({ target: 'identity', value: ORDERS });
+    assert.equal(authority.revocationsHeld, 2);
+    const { jwtSvidMaxTtlSeconds, x509SvidMaxTtlSeconds } = authority.settings;
+    // Until the longest SVID lifetime and the margin for clocks have passed, nothing goes.
+    clock.advance(Math.max(jwtSvidMaxTtlSeconds, x509SvidMaxTtlSeconds) + 5 * 60);
+    assert.equal(await authority.pruneRevocations(), 0);
+    assert.equal(authority.revocationsHeld, 2);
+    clock.advance(1);
+    await authority.revoke({ target: 'credential', value: 'jti-new' });
+    const restarted = await open({ file, clock });
+    assert.equal(restarted.authority.revocationsHeld, 1, 'the outlived are not loaded');
+    assert.equal(await authority.pruneRevocations(), 2);
+    assert.equal(authority.revocationsHeld, 1);
+    assert.deepEqual(
+      (await store.listRevocations()).map((r) => r.value),
+      ['jti-new'],
+    );
+  });
+
   test('endGrant revokes the grant credential at once; ending twice is fine', async () => {
     const { authority, clock } = await open();
     const entry = await joinTokenEntry(authority);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Revocation } from '../../../src/core/identity/credential.js';
 import { RevocationSet } from '../../../src/core/identity/index.js';
+import { REVOCATION_EXPIRY_MARGIN_MS } from '../../../src/core/identity/revocation-set.js';
 
 const at = (s: string) => `2026-01-01T00:${s}.000Z`;
 const ID = 'spiffe://example.org/web';
@@ -81,5 +82,31 @@ describe('RevocationSet', () => {
       set.isRevoked({ id: `other-${i}`, spiffeId: ID, issuedAt: at('01:00') });
     assert.ok(performance.now() - start < 1000);
     assert.ok(set.isRevoked({ id: 'jti-99999', spiffeId: ID }));
+  });
+
+  test('prune forgets the revocations past their expiry and the margin for clocks', () => {
+    const expiring = (target: Revocation['target'], value: string, expiresAt: string): Revocation => ({
+      target,
+      value,
+      revokedAt: at('00:00'),
+      expiresAt,
+    });
+    const set = new RevocationSet([
+      expiring('credential', 'jti-1', at('10:00')),
+      expiring('grant', 'g1', at('20:00')),
+      expiring('identity', ID, at('10:00')),
+      expiring('entry', 'e1', at('30:00')),
+      { target: 'credential', value: 'jti-forever', revokedAt: at('00:00') },
+    ]);
+    const margin = REVOCATION_EXPIRY_MARGIN_MS;
+    assert.equal(set.prune(Date.parse(at('10:00')) + margin), 0, 'not before the margin has passed');
+    assert.equal(set.prune(Date.parse(at('10:00')) + margin + 1), 2);
+    assert.equal(set.size, 3);
+    assert.ok(!set.isRevoked({ id: 'jti-1', spiffeId: 'spiffe://example.org/x' }));
+    assert.ok(!set.isRevoked({ spiffeId: ID, issuedAt: at('00:00') }));
+    assert.ok(set.isRevoked({ spiffeId: 'spiffe://example.org/x', grantId: 'g1' }));
+    assert.equal(set.prune(Date.parse(at('59:00')) + margin), 2);
+    assert.ok(set.isRevoked({ id: 'jti-forever', spiffeId: ID }));
+    assert.equal(set.size, 1);
   });
 });

@@ -72,6 +72,9 @@ test('a revocation recorded after the clock was set back reaches a proxy that sy
     );
     assert.equal(again.revocationCursor, quiet.revocationCursor);
   }
+  const metrics = await (await fetch(`${app.url}/metrics`)).text();
+  assert.match(metrics, /^gatehouse_revocations_held 2$/m);
+  assert.match(metrics, /^gatehouse_revocations_pruned_total 0$/m);
 });
 
 test('an expired revocation is not sent, and the cursor moves past it', async () => {
