@@ -29,8 +29,7 @@ export const REVOCATION_EXPIRY_MARGIN_MS = 5 * 60_000;
 /** Whether `revocation` may be forgotten at `now` (epoch ms): past its expiry and the margin. */
 export function revocationOutlived(revocation: Revocation, now: number): boolean {
   return (
-    revocation.expiresAt !== undefined &&
-    Date.parse(revocation.expiresAt) + REVOCATION_EXPIRY_MARGIN_MS < now
+    revocation.expiresAt !== undefined && Date.parse(revocation.expiresAt) + REVOCATION_EXPIRY_MARGIN_MS < now
   );
 }
 
