@@ -244,14 +244,18 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
           revocations: rows.map(revocationFromRow),
           through: rows.length ? Number(rows.at(-1)!['change_seq']) : since,
         });
-        const newer = await driver.rows(
-          'SELECT * FROM revocations WHERE change_seq > ? ORDER BY change_seq',
-          [after],
+        // The changes after `after`, or else the last change: one seek of the index tells both
+        // what is new and whether `after` is a number this store gave.
+        const rows = await driver.rows(
+          'SELECT * FROM revocations WHERE change_seq >= (SELECT CASE' +
+            ' WHEN MAX(change_seq) > CAST(? AS bigint) THEN CAST(? AS bigint) + 1 ELSE MAX(change_seq) END' +
+            ' FROM revocations) ORDER BY change_seq',
+          [after, after],
         );
-        if (newer.length > 0 || after === 0) return changes(newer, after);
-        // Nothing newer: a number the store has reached, or one it never gave (every revocation then).
-        const [last] = await driver.rows('SELECT COALESCE(MAX(change_seq), 0) AS n FROM revocations');
-        if (Number(last!['n']) >= after) return changes([], after);
+        const last = rows.length ? Number(rows.at(-1)!['change_seq']) : 0;
+        if (last > after) return changes(rows, after);
+        if (last === after) return changes([], after);
+        // Beyond the last change: every revocation.
         return changes(await driver.rows('SELECT * FROM revocations ORDER BY change_seq'), 0);
       }),
 
