@@ -30,6 +30,16 @@ export interface SyncClientOptions {
 const FAILURE_REMINDER_MS = 60_000;
 // Revocations past their expiry are forgotten this often (they cover nothing still valid).
 const REVOCATION_PRUNE_MS = 60_000;
+/**
+ * A bundle of a lower sequence than the one held is taken only when every
+ * answer has said so for this long. Until then it comes from a server that
+ * has not yet taken up another's rotation (servers of one store follow each
+ * other within about a second, and one that falls 10 s behind answers
+ * `/readyz` 503): its bundle may lack the next key, or still hold one
+ * since removed. For this long, it is the bundle of a store restored or
+ * started anew.
+ */
+export const LOWER_BUNDLE_AFTER_MS = 30_000;
 
 export class SyncClient {
   /** Every revocation synced so far; verifiers read it on each request. */
@@ -44,6 +54,8 @@ export class SyncClient {
   private failingSince: number | undefined;
   private lastReminder = 0;
   private lastPrune = 0;
+  /** Since when every answer has offered a bundle older than the one held; undefined otherwise. */
+  private lowerBundleSince: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly intervalMs: number;
@@ -95,7 +107,8 @@ export class SyncClient {
       const sync = await client.get<SyncResponse>(`/v1/sync?${q}`);
       this.applyRevocations(sync.revocations);
       this.cursor = sync.revocationCursor;
-      if (sync.bundle) this.applyBundle(sync.trustDomain, sync.bundleSequence, sync.bundle);
+      const older = this.olderBundle(sync.bundleSequence);
+      if (sync.bundle && !older) this.applyBundle(sync.trustDomain, sync.bundleSequence, sync.bundle);
       if (sync.policyRevision !== this.fetchedRevision) await this.fetchPolicy();
     } catch (err) {
       this.failed(err);
@@ -128,6 +141,24 @@ export class SyncClient {
         this.options.logger.log('warn', 'revocation_skipped', { error: (err as Error).message });
       }
     }
+  }
+
+  /** Whether an answer's bundle of `sequence` is to be left aside, older than the one held. */
+  private olderBundle(sequence: number): boolean {
+    const held = this.bundleSequence;
+    if (held === undefined || sequence >= held) {
+      this.lowerBundleSince = undefined;
+      return false;
+    }
+    const now = this.options.clock.now();
+    if (this.lowerBundleSince === undefined) {
+      this.lowerBundleSince = now;
+      this.options.logger.log('warn', 'bundle_older_kept_aside', { held, offered: sequence });
+    }
+    if (now - this.lowerBundleSince < LOWER_BUNDLE_AFTER_MS) return true;
+    this.options.logger.log('warn', 'bundle_sequence_reset', { held, offered: sequence });
+    this.lowerBundleSince = undefined;
+    return false;
   }
 
   private applyBundle(trustDomain: string, sequence: number, value: unknown): void {
