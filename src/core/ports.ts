@@ -104,7 +104,7 @@ export interface IdentityStore {
    * then never interleaves with the same work on another server. Released
    * when `work` settles.
    */
-  withLock<T>(name: 'key-rotation', work: () => Promise<T>): Promise<T>;
+  withLock<T>(name: 'key-rotation' | 'admin-credential', work: () => Promise<T>): Promise<T>;
   listSigningKeys(): Promise<StoredSigningKey[]>;
   deleteSigningKey(kid: string): Promise<void>;
 

@@ -276,6 +276,10 @@ describe('servers sharing a PostgreSQL store', () => {
           'jwt-svid',
           'x509-svid',
         ]);
+        const admins = await client.query<{ n: string }>('SELECT COUNT(*) AS n FROM admin_credentials');
+        assert.equal(Number(admins.rows[0]!.n), 1);
+        const printed = started.filter((s) => s.status === 'fulfilled' && /gha_/.test(s.value.stdout()));
+        assert.equal(printed.length, 1, 'one server created the admin credential and printed it');
       } finally {
         await client.end();
       }

@@ -1000,15 +1000,18 @@ export class IdentityAuthority {
    * Creates the first admin credential when none exists and returns the
    * secret (to be shown once); returns undefined when one already exists.
    */
-  async ensureAdminCredential(): Promise<string | undefined> {
-    if ((await this.store.countAdminCredentials()) > 0) return undefined;
-    const secret = newSecret('gha');
-    await this.store.createAdminCredential({
-      id: newId('adm'),
-      hash: hashSecret(secret),
-      createdAt: iso(this.now()),
+  ensureAdminCredential(): Promise<string | undefined> {
+    // Under the store's lock: servers starting together on an empty shared store create one.
+    return this.store.withLock('admin-credential', async () => {
+      if ((await this.store.countAdminCredentials()) > 0) return undefined;
+      const secret = newSecret('gha');
+      await this.store.createAdminCredential({
+        id: newId('adm'),
+        hash: hashSecret(secret),
+        createdAt: iso(this.now()),
+      });
+      return secret;
     });
-    return secret;
   }
 
   async authenticateAdmin(secret: string): Promise<boolean> {

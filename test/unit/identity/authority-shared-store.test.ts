@@ -3,7 +3,8 @@
  * dropped at the end), as two servers scaled out: key rotations take turns
  * under the store's lock, so a rotation that falls due on both at once
  * creates one next key, not two, and each server publishes what the other
- * did.
+ * did; servers starting together on an empty store create one admin
+ * credential.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -70,4 +71,25 @@ test('a rotation due on two servers at once creates one next key per use, and bo
   );
   assert.deepEqual(one.bundle(), other.bundle());
   assert.equal(one.bundle().spiffe_sequence, other.bundle().spiffe_sequence);
+});
+
+test('servers starting together on an empty store create one admin credential', async () => {
+  assert.equal(problem, undefined, problem);
+  const fresh = `${schema}_admin`;
+  try {
+    const clock: Clock = { now: () => Date.parse('2026-01-01T00:00:00.000Z') };
+    const settings = identitySettings({ trustDomain: 'acme.corp' });
+    const authorities = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const store = await openPostgresIdentityStore({ connectionString: TEST_PG_URL, schema: fresh });
+        stores.push(store);
+        return IdentityAuthority.open({ store, clock, settings });
+      }),
+    );
+    const created = await Promise.all(authorities.map((a) => a.ensureAdminCredential()));
+    assert.equal(created.filter((secret) => secret !== undefined).length, 1);
+    assert.equal(await stores.at(-1)!.countAdminCredentials(), 1);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`);
+  }
 });
