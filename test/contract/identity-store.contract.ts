@@ -12,6 +12,7 @@ import type { RegistrationEntry } from '../../src/core/identity/entry.js';
 import type { Grant } from '../../src/core/identity/grant.js';
 import type { StoredSigningKey } from '../../src/core/identity/signing-key.js';
 import type { IdentityStore } from '../../src/core/ports.js';
+import type { SqlExecutor } from '../../src/store/sql/sql-driver.js';
 
 export interface IdentityStoreHarness {
   /** Opens a store on an empty database: schema current, no records. */
@@ -128,6 +129,38 @@ async function rejectsWith(work: Promise<unknown>, code: GatehouseErrorCode): Pr
 }
 
 const SQL_WORDS = /\b(INSERT|SELECT|UPDATE|DELETE|VALUES|WHERE|RETURNING)\b/;
+
+/**
+ * Revocations as a store before schema version 3 held them, without change
+ * numbers; {@link checkRevocationsNumbered} checks what a store migrated
+ * from them answers.
+ */
+export async function holdRevocationsUnnumbered(executor: SqlExecutor): Promise<void> {
+  const held: [string, string, string][] = [
+    ['identity', 'spiffe://example.org/b', '2026-01-01T00:00:02.000Z'],
+    ['credential', 'jti-1', '2026-01-01T00:00:01.000Z'],
+    ['entry', 'e1', '2026-01-01T00:00:02.000Z'],
+  ];
+  for (const [target, value, revokedAt] of held)
+    await executor.run('INSERT INTO revocations (target, value, revoked_at) VALUES (?, ?, ?)', [
+      target,
+      value,
+      revokedAt,
+    ]);
+}
+
+/** The revocations of {@link holdRevocationsUnnumbered} are numbered in the order of their times, and the numbers go on. */
+export async function checkRevocationsNumbered(store: IdentityStore): Promise<void> {
+  const all = await store.listRevocationChanges(0);
+  assert.deepEqual(
+    all.revocations.map((r) => r.value),
+    ['jti-1', 'e1', 'spiffe://example.org/b'],
+  );
+  assert.equal(all.through, 3);
+  const next: Revocation = { target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' };
+  await store.addRevocation(next);
+  assert.deepEqual(await store.listRevocationChanges(3), { revocations: [next], through: 4 });
+}
 
 /** Registers the whole contract suite, titled `name`, against the stores `harness` opens. */
 export function identityStoreContract(name: string, harness: IdentityStoreHarness): void {

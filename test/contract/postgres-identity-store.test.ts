@@ -13,7 +13,12 @@ import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { createPostgresDriver } from '../../src/store/postgres/postgres-driver.js';
 import { migrateSchema, schemaPool } from '../../src/store/postgres/schema-pool.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
-import { entryRecord, identityStoreContract } from './identity-store.contract.js';
+import {
+  checkRevocationsNumbered,
+  entryRecord,
+  holdRevocationsUnnumbered,
+  identityStoreContract,
+} from './identity-store.contract.js';
 import { postgresUnreachable, TEST_PG_URL, testSchemaName } from '../support/postgres-server.js';
 
 const url = TEST_PG_URL;
@@ -113,27 +118,10 @@ if (problem !== undefined) {
           'test store',
           () => driver.close(),
         );
-        const held: [string, string, string][] = [
-          ['identity', 'spiffe://example.org/b', '2026-01-01T00:00:02.000Z'],
-          ['credential', 'jti-1', '2026-01-01T00:00:01.000Z'],
-          ['entry', 'e1', '2026-01-01T00:00:02.000Z'],
-        ];
-        for (const [target, value, at] of held)
-          await driver.run('INSERT INTO revocations (target, value, revoked_at) VALUES (?, ?, ?)', [
-            target,
-            value,
-            at,
-          ]);
+        await holdRevocationsUnnumbered(driver);
         await driver.close();
         const store = await openPostgresIdentityStore({ connectionString: url, schema: older });
-        const all = await store.listRevocationChanges(0);
-        assert.deepEqual(
-          all.revocations.map((r) => r.value),
-          ['jti-1', 'e1', 'spiffe://example.org/b'],
-        );
-        assert.equal(all.through, 3);
-        await store.addRevocation({ target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' });
-        assert.equal((await store.listRevocationChanges(3)).through, 4);
+        await checkRevocationsNumbered(store);
         await store.close();
         // An insert of an earlier version, without a number, fails rather than hide the revocation.
         await assert.rejects(

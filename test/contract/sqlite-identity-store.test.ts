@@ -9,7 +9,13 @@ import { openSqliteIdentityStore } from '../../src/store/index.js';
 import { latestVersion, runMigrations, type MigrationSet } from '../../src/store/sql/migrate.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { createSqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
-import { entryRecord, fullEntryRecord, identityStoreContract } from './identity-store.contract.js';
+import {
+  checkRevocationsNumbered,
+  entryRecord,
+  fullEntryRecord,
+  holdRevocationsUnnumbered,
+  identityStoreContract,
+} from './identity-store.contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,30 +127,10 @@ describe('SQLite identity store', () => {
       ...SQLITE_MIGRATIONS,
       migrations: SQLITE_MIGRATIONS.migrations.slice(0, 2),
     });
-    const held: [string, string, string][] = [
-      ['identity', 'spiffe://example.org/b', '2026-01-01T00:00:02.000Z'],
-      ['credential', 'jti-1', '2026-01-01T00:00:01.000Z'],
-      ['entry', 'e1', '2026-01-01T00:00:02.000Z'],
-    ];
-    for (const [target, value, at] of held)
-      await driver.run('INSERT INTO revocations (target, value, revoked_at) VALUES (?, ?, ?)', [
-        target,
-        value,
-        at,
-      ]);
+    await holdRevocationsUnnumbered(driver);
     await driver.close();
     const store = await openSqliteIdentityStore(file);
-    const all = await store.listRevocationChanges(0);
-    assert.deepEqual(
-      all.revocations.map((r) => r.value),
-      ['jti-1', 'e1', 'spiffe://example.org/b'],
-    );
-    assert.equal(all.through, 3);
-    await store.addRevocation({ target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' });
-    assert.deepEqual(await store.listRevocationChanges(3), {
-      revocations: [{ target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' }],
-      through: 4,
-    });
+    await checkRevocationsNumbered(store);
     await store.close();
   });
 

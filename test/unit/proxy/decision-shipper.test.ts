@@ -16,15 +16,13 @@ import { controlPlaneClient } from '../../../src/proxy/control-plane-client.js';
 import { DecisionShipper } from '../../../src/proxy/decision-shipper.js';
 import type { Logger } from '../../../src/server/logger.js';
 import { decisionBody } from '../../contract/decision-log.contract.js';
+import { inProcessApp } from '../../support/in-process-app.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 let app: App;
 
 before(async () => {
-  app = await createApp(
-    { host: '127.0.0.1', port: 0, db: ':memory:', policy: ['examples/acme/policy'], cwd: root },
-    { logger: { log() {} } },
-  );
+  app = await inProcessApp();
 });
 after(async () => {
   await app?.close();

@@ -7,35 +7,25 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { createApp, type App } from '../../../src/app.js';
-import { REVOCATION_EXPIRY_MARGIN_MS } from '../../../src/core/identity/revocation-set.js';
+import type { App } from '../../../src/app.js';
 import type { SpiffeBundle } from '../../../src/core/identity/bundle.js';
+import { REVOCATION_EXPIRY_MARGIN_MS } from '../../../src/core/identity/revocation-set.js';
 import type { Clock } from '../../../src/core/ports.js';
 import type { ControlPlaneClient } from '../../../src/proxy/control-plane-client.js';
 import { LOWER_BUNDLE_AFTER_MS, SyncClient } from '../../../src/proxy/sync-client.js';
 import type { SyncResponse } from '../../../src/server/routes/sync-routes.js';
+import { adminGet, inProcessApp } from '../../support/in-process-app.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 let now = Date.parse('2026-12-07T12:00:00.000Z');
 const clock: Clock = { now: () => now };
 let app: App;
 
 before(async () => {
-  app = await createApp(
-    { host: '127.0.0.1', port: 0, db: ':memory:', policy: ['examples/acme/policy'], cwd: root },
-    { logger: { log() {} }, clock },
-  );
+  app = await inProcessApp({ clock });
 });
 after(() => app.close());
 
-async function get<T>(path: string): Promise<T> {
-  const res = await fetch(`${app.url}${path}`, {
-    headers: { authorization: `Bearer ${app.createdAdminSecret}` },
-  });
-  assert.equal(res.status, 200, path);
-  return (await res.json()) as T;
-}
+const get = <T>(path: string) => adminGet<T>(app, path);
 
 /** A control plane whose sync answers are given by the test; the policy is the server's. */
 function replaying(answer: () => SyncResponse): ControlPlaneClient {

@@ -7,20 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { createApp, type App } from '../../../src/app.js';
+import type { App } from '../../../src/app.js';
 import type { Clock } from '../../../src/core/ports.js';
+import { adminGet, inProcessApp } from '../../support/in-process-app.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 let now = Date.parse('2026-12-07T12:00:00.000Z');
 const clock: Clock = { now: () => now };
 let app: App;
 
 before(async () => {
-  app = await createApp(
-    { host: '127.0.0.1', port: 0, db: ':memory:', policy: ['examples/acme/policy'], cwd: root },
-    { logger: { log() {} }, clock },
-  );
+  app = await inProcessApp({ clock });
 });
 after(() => app.close());
 
@@ -29,14 +25,8 @@ interface Synced {
   revocationCursor: string;
 }
 
-async function sync(cursor?: string): Promise<Synced> {
-  const query = cursor === undefined ? '' : `?revocationCursor=${cursor}`;
-  const res = await fetch(`${app.url}/v1/sync${query}`, {
-    headers: { authorization: `Bearer ${app.createdAdminSecret}` },
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()) as Synced;
-}
+const sync = (cursor?: string) =>
+  adminGet<Synced>(app, `/v1/sync${cursor === undefined ? '' : `?revocationCursor=${cursor}`}`);
 
 test('a revocation recorded after the clock was set back reaches a proxy that synced before', async () => {
   await app.authority.revoke({ target: 'credential', value: 'jti-before' });
