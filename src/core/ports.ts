@@ -56,6 +56,13 @@ export interface CredentialFilter {
   liveAt?: string;
 }
 
+/** What {@link IdentityStore.listRevocationChanges} answers. */
+export interface RevocationChanges {
+  revocations: Revocation[];
+  /** The change to give as `after` next time: the last one listed, else `after` itself. */
+  through: number;
+}
+
 /**
  * Everything the identity plane persists. Implemented by the SQLite and the
  * PostgreSQL adapters (src/store/), which pass the same contract tests.
@@ -66,12 +73,6 @@ export interface CredentialFilter {
  * so that a networked database fits; nothing here is on the per-request hot
  * path (verifiers keep revocations in memory).
  */
-export interface RevocationChanges {
-  revocations: Revocation[];
-  /** The change to give as `after` next time: the last one listed, else `after` itself. */
-  through: number;
-}
-
 export interface IdentityStore {
   createEntry(entry: RegistrationEntry): Promise<void>;
   /** Replaces the entry with the same id. */
