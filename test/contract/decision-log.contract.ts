@@ -343,6 +343,25 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
     describe('prune', () => {
       const AT = '2026-06-01T00:00:00.000Z';
 
+      test('an export that a prune overtakes fails, naming the records it lost', async () => {
+        const store = await fresh();
+        await store.append(chained(25));
+        const lines = decisionLogLines(store, { batchSize: 4 });
+        assert.equal((await lines.next()).done, false, 'records 1 to 4 out');
+        await store.prune(second(10), { at: AT });
+        await assert.rejects(lines.next(), (error: unknown) => {
+          assert.ok(error instanceof GatehouseError);
+          assert.equal(error.code, 'store_conflict');
+          assert.match(error.message, /records 5 to 9 were pruned while the export read them/);
+          return true;
+        });
+        // An export of the pruned log starts where it starts.
+        let all = '';
+        for await (const chunk of decisionLogLines(store, { batchSize: 4 })) all += chunk;
+        assert.equal(all.split('\n').length - 1, 16);
+        assert.match(all, /^\{[^\n]*"decisionId":"dec_10"/);
+      });
+
       test('deletes the oldest records decided before a time, in steps; the rest verifies from the anchor', async () => {
         const store = await fresh();
         const records = chained(40);
