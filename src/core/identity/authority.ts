@@ -793,14 +793,12 @@ export class IdentityAuthority {
       throw new GatehouseError('entry_invalid', 'value must be a non-empty string');
     }
     if (input.target === 'identity') parseSpiffeId(input.value);
+    const now = this.now();
     const revocation: Revocation = {
       target: input.target,
       value: input.value,
-      revokedAt: iso(this.now()),
-      // Nothing issued before now outlives the longest SVID lifetime.
-      expiresAt: iso(
-        this.now() + Math.max(this.settings.jwtSvidMaxTtlSeconds, this.settings.x509SvidMaxTtlSeconds) * 1000,
-      ),
+      revokedAt: iso(now),
+      expiresAt: iso(await this.coveredUntil(input.target, input.value, now)),
       ...(input.reason !== undefined ? { reason: String(input.reason).slice(0, 512) } : {}),
     };
     await this.store.addRevocation(revocation);
@@ -810,7 +808,13 @@ export class IdentityAuthority {
       // so verifiers that know only the token's `sub` see it.
       const entry = await this.store.getEntry(input.value);
       if (entry) {
-        const byIdentity: Revocation = { ...revocation, target: 'identity', value: entry.spiffeId };
+        const identityUntil = await this.coveredUntil('identity', entry.spiffeId, now);
+        const byIdentity: Revocation = {
+          ...revocation,
+          target: 'identity',
+          value: entry.spiffeId,
+          expiresAt: iso(Math.max(identityUntil, Date.parse(revocation.expiresAt!))),
+        };
         await this.store.addRevocation(byIdentity);
         this.revocations.add(byIdentity);
       }
@@ -820,6 +824,31 @@ export class IdentityAuthority {
 
   listRevocations(): Promise<Revocation[]> {
     return this.store.listRevocations();
+  }
+
+  /**
+   * Until when a revocation made at `now` may cover a valid credential
+   * (epoch ms): the longest SVID lifetime from now, or the expiry of the
+   * latest credential it covers that the store knows, if later (one issued
+   * while the maximum lifetimes were longer). Past it the revocation is
+   * pruned (pruneRevocations), so it must not come earlier.
+   */
+  private async coveredUntil(target: RevocationTarget, value: string, now: number): Promise<number> {
+    let until =
+      now + Math.max(this.settings.jwtSvidMaxTtlSeconds, this.settings.x509SvidMaxTtlSeconds) * 1000;
+    const liveAt = iso(now);
+    const covered =
+      target === 'credential'
+        ? [await this.store.getCredential(value)].filter((c) => c !== undefined)
+        : await this.store.listCredentials(
+            target === 'identity'
+              ? { spiffeId: value, liveAt }
+              : target === 'entry'
+                ? { entryId: value, liveAt }
+                : { grantId: value, liveAt },
+          );
+    for (const credential of covered) until = Math.max(until, Date.parse(credential.expiresAt));
+    return until;
   }
 
   /** The revocations recorded after change `after`: see {@link IdentityStore.listRevocationChanges}. */

@@ -963,6 +963,36 @@ describe('IdentityAuthority: JIT grants', () => {
     );
   });
 
+  test('a revocation lasts as long as the credentials it covers, issued when lifetimes were longer', async () => {
+    const file = dbFile();
+    const clock = new FakeClock();
+    const before = await open({ file, clock });
+    const entry = await joinTokenEntry(before.authority, '/ns/shop/checkout', { jwtSvidTtlSeconds: 3600 });
+    const long = await before.authority.issueJwtSvid(entry.id, [ORDERS]);
+    const expires = JSON.parse(Buffer.from(long.token.split('.')[1]!, 'base64url').toString()) as {
+      jti: string;
+      exp: number;
+    };
+    // Restarted with shorter maximum lifetimes: the credential issued before keeps its hour.
+    const short = { jwtSvidMaxTtlSeconds: 300, x509SvidTtlSeconds: 600, x509SvidMaxTtlSeconds: 600 };
+    const { authority } = await open({ file, clock, settings: short });
+    for (const [target, value] of [
+      ['credential', expires.jti],
+      ['entry', entry.id],
+    ] as const) {
+      const revocation = await authority.revoke({ target, value });
+      assert.equal(revocation.expiresAt, new Date(expires.exp * 1000).toISOString(), target);
+    }
+    const identity = (await authority.listRevocations()).find((r) => r.target === 'identity');
+    assert.equal(identity?.expiresAt, new Date(expires.exp * 1000).toISOString());
+    // With nothing of the kind issued, the longest lifetime of now.
+    const none = await authority.revoke({ target: 'grant', value: 'grt_none' });
+    assert.equal(Date.parse(none.expiresAt!) - clock.now(), 600_000);
+    clock.advance(600 + 5 * 60 + 1);
+    await authority.pruneRevocations();
+    await assert.rejects(authority.verifyJwtSvid(long.token, ORDERS), code('svid_revoked'));
+  });
+
   test('endGrant revokes the grant credential at once; ending twice is fine', async () => {
     const { authority, clock } = await open();
     const entry = await joinTokenEntry(authority);
