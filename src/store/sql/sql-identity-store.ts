@@ -244,12 +244,13 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
           revocations: rows.map(revocationFromRow),
           through: rows.length ? Number(rows.at(-1)!['change_seq']) : since,
         });
-        // The changes after `after`, or else the last change: one seek of the index tells both
-        // what is new and whether `after` is a number this store gave.
+        // The changes after `after`, or else the last change: one read tells both what is new and
+        // whether `after` is a number this store gave. Each half is a seek of the change index
+        // (a bound the planner can see, where a computed one made PostgreSQL scan the table).
         const rows = await driver.rows(
-          'SELECT * FROM revocations WHERE change_seq >= (SELECT CASE' +
-            ' WHEN MAX(change_seq) > CAST(? AS bigint) THEN CAST(? AS bigint) + 1 ELSE MAX(change_seq) END' +
-            ' FROM revocations) ORDER BY change_seq',
+          'SELECT * FROM revocations WHERE change_seq > ? UNION ALL' +
+            ' SELECT * FROM (SELECT * FROM revocations ORDER BY change_seq DESC LIMIT 1) AS last' +
+            ' WHERE last.change_seq <= ? ORDER BY change_seq',
           [after, after],
         );
         const last = rows.length ? Number(rows.at(-1)!['change_seq']) : 0;
