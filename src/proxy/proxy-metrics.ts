@@ -103,6 +103,20 @@ export class ProxyMetrics {
         '# TYPE gatehouse_proxy_policy_info gauge',
         `gatehouse_proxy_policy_info{service=${service},revision="${policy.revision}"} 1`,
       );
+    metric(
+      'gatehouse_proxy_revocations_held',
+      'gauge',
+      'Revocations the proxy enforces, synced and not yet past their expiry.',
+      this.sync.revocations.size,
+    );
+    const sequence = this.sync.bundleSequence;
+    if (sequence !== undefined)
+      metric(
+        'gatehouse_proxy_bundle_sequence',
+        'gauge',
+        'The spiffe_sequence of the trust bundle the proxy verifies with.',
+        sequence,
+      );
     const last = this.sync.lastSyncAt;
     if (last !== undefined)
       metric(

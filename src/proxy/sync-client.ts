@@ -46,7 +46,7 @@ export class SyncClient {
   readonly revocations = new RevocationSet();
   private compiled: CompiledPolicy | undefined;
   private trustBundles: SpiffeBundles | undefined;
-  private bundleSequence: number | undefined;
+  private heldBundleSequence: number | undefined;
   private cursor: string | undefined;
   /** The server revision last fetched, even when it did not parse: fetched again only when it changes. */
   private fetchedRevision: string | undefined;
@@ -72,6 +72,11 @@ export class SyncClient {
   /** The policy to decide with; undefined until a policy and a bundle have both been synced. */
   get policy(): CompiledPolicy | undefined {
     return this.trustBundles ? this.compiled : undefined;
+  }
+
+  /** The `spiffe_sequence` of the bundle held; undefined before the first. */
+  get bundleSequence(): number | undefined {
+    return this.heldBundleSequence;
   }
 
   /** The synced trust bundle, by trust domain; empty before the first sync. */
@@ -102,7 +107,7 @@ export class SyncClient {
     const { client, logger, clock } = this.options;
     try {
       const q = new URLSearchParams();
-      if (this.bundleSequence !== undefined) q.set('bundleSequence', String(this.bundleSequence));
+      if (this.heldBundleSequence !== undefined) q.set('bundleSequence', String(this.heldBundleSequence));
       if (this.cursor !== undefined) q.set('revocationCursor', this.cursor);
       const sync = await client.get<SyncResponse>(`/v1/sync?${q}`);
       this.applyRevocations(sync.revocations);
@@ -122,7 +127,7 @@ export class SyncClient {
     if (this.lastSuccess === undefined && this.policy) {
       logger.log('info', 'proxy_synced', {
         policyRevision: this.compiled!.revision,
-        bundleSequence: this.bundleSequence,
+        bundleSequence: this.heldBundleSequence,
         revocations: this.revocations.size,
       });
     }
@@ -145,7 +150,7 @@ export class SyncClient {
 
   /** Whether an answer's bundle of `sequence` is to be left aside, older than the one held. */
   private olderBundle(sequence: number): boolean {
-    const held = this.bundleSequence;
+    const held = this.heldBundleSequence;
     if (held === undefined || sequence >= held) {
       this.lowerBundleSince = undefined;
       return false;
@@ -165,7 +170,7 @@ export class SyncClient {
     try {
       // A fresh object: verifications cached against the previous bundle are dropped.
       this.trustBundles = { [trustDomain]: parseBundle(value, trustDomain) };
-      this.bundleSequence = sequence;
+      this.heldBundleSequence = sequence;
       this.options.logger.log('info', 'bundle_updated', { trustDomain, bundleSequence: sequence });
     } catch (err) {
       this.options.logger.log('error', 'bundle_rejected', { error: (err as Error).message });

@@ -215,6 +215,12 @@ describe(
       assert.equal(before.code, 0, 'verified (and cached) before the revocation');
       const r = await cli(['revoke', '--credential', jti, '--reason', 'leaked in a log'], env);
       assert.equal(r.code, 0, r.err);
+      assert.match(
+        r.out,
+        new RegExp(
+          `^revoked credential ${jti} at \\S+Z; enforced until \\S+Z, when all it covers has expired\\n$`,
+        ),
+      );
       const after = await cli(['token', 'verify', revokedToken, '--audience', AUDIENCE], env);
       assert.equal(after.code, 2);
       assert.match(after.out, /svid_revoked/);

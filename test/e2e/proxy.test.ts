@@ -332,6 +332,8 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
       /^gatehouse_proxy_policy_info\{service="hello-preview",revision="sha256:[0-9a-f]{64}"\} 1$/m,
     );
     assert.match(after, /^gatehouse_proxy_last_sync_age_seconds\{service="hello-preview"\} [0-9.]+$/m);
+    assert.match(after, /^gatehouse_proxy_revocations_held\{service="hello-preview"\} \d+$/m);
+    assert.match(after, /^gatehouse_proxy_bundle_sequence\{service="hello-preview"\} [1-9]\d*$/m);
     assert.match(after, /^gatehouse_proxy_decision_records_dropped_total\{service="hello-preview"\} 0$/m);
     assert.equal((await fetch(`${base}/nope`)).status, 404);
     assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);

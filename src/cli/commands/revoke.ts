@@ -39,7 +39,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   io.stdout.write(
     values.output === 'json'
       ? JSON.stringify(r, null, 2) + '\n'
-      : `revoked ${r.target} ${r.value} at ${r.revokedAt}\n`,
+      : `revoked ${r.target} ${r.value} at ${r.revokedAt}` +
+          (r.expiresAt ? `; enforced until ${r.expiresAt}, when all it covers has expired\n` : '\n'),
   );
   return EXIT.ok;
 }
