@@ -164,7 +164,15 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     policyRoutes(router, authority, policies);
     rolloutRoutes(router, { authority, log, policies, clock });
     exposureRoutes(router, { authority, log, policies, clock });
-    syncRoutes(router, { authority, writer, clock, activePolicy: () => policies.current() });
+    syncRoutes(router, {
+      authority,
+      writer,
+      clock,
+      activePolicy: () => {
+        const { active, activation } = policies.published();
+        return { policy: active.policy, sources: active.sources, activation };
+      },
+    });
     const leanCounters = leanPathCounters();
     if (dbLocation(config.db, config.cwd).postgres)
       follower = new StoreFollower(authority, policies, deps.logger, clock);

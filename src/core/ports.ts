@@ -56,6 +56,14 @@ export interface CredentialFilter {
   liveAt?: string;
 }
 
+/** One activation of a policy version (see {@link IdentityStore.markPolicyActivated}). */
+export interface PolicyActivation {
+  /** Numbered from 1, in the order activations were made by the servers of the store. */
+  n: number;
+  revision: string;
+  activatedAt: string;
+}
+
 /** What {@link IdentityStore.listRevocationChanges} answers. */
 export interface RevocationChanges {
   revocations: Revocation[];
@@ -167,8 +175,15 @@ export interface IdentityStore {
   getPolicyVersion(revision: string): Promise<PolicyVersion | undefined>;
   /** Newest first. */
   listPolicyVersions(): Promise<PolicyVersion[]>;
-  /** Records that `revision` became active at `at`; store_not_found when unknown. */
-  markPolicyActivated(revision: string, at: string): Promise<void>;
+  /**
+   * Records that `revision` became active at `at`, for every server of the
+   * store: resolves to the activation's number, one more than the last
+   * activation's, in turn with every other server's. store_not_found when
+   * the version is unknown.
+   */
+  markPolicyActivated(revision: string, at: string): Promise<number>;
+  /** The last activation recorded (the policy the store's servers enforce); undefined before the first. */
+  latestPolicyActivation(): Promise<PolicyActivation | undefined>;
 
   /** Small named values (bundle sequence number, schema facts). */
   getMeta(key: string): Promise<string | undefined>;

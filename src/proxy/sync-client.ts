@@ -31,15 +31,43 @@ const FAILURE_REMINDER_MS = 60_000;
 // Revocations past their expiry are forgotten this often (they cover nothing still valid).
 const REVOCATION_PRUNE_MS = 60_000;
 /**
- * A bundle of a lower sequence than the one held is taken only when every
- * answer has said so for this long. Until then it comes from a server that
- * has not yet taken up another's rotation (servers of one store follow each
- * other within about a second, and one that falls 10 s behind answers
- * `/readyz` 503): its bundle may lack the next key, or still hold one
- * since removed. For this long, it is the bundle of a store restored or
- * started anew.
+ * A bundle of a lower sequence, or a policy of a lower activation number,
+ * than the one held is taken only when every answer has said so for this
+ * long. Until then it comes from a server that has not yet taken up another
+ * server's rotation or activation (servers of one store follow each other
+ * within about a second, and one that falls 10 s behind answers `/readyz`
+ * 503): its bundle may lack the next key or still hold a removed one, its
+ * policy may be the one just replaced. For this long, it is the state of a
+ * store restored or started anew.
  */
-export const LOWER_BUNDLE_AFTER_MS = 30_000;
+export const LOWER_ANSWER_AFTER_MS = 30_000;
+
+/** Whether answers offering a lower number than the one held are to be left aside, and since when. */
+class OlderAnswers {
+  private since: number | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly keptAside: string,
+    private readonly reset: string,
+  ) {}
+
+  /** True when `offered` is below `held` and not yet offered by every answer for {@link LOWER_ANSWER_AFTER_MS}. */
+  keepAside(offered: number | undefined, held: number | undefined, now: number): boolean {
+    if (offered === undefined || held === undefined || offered >= held) {
+      this.since = undefined;
+      return false;
+    }
+    if (this.since === undefined) {
+      this.since = now;
+      this.logger.log('warn', this.keptAside, { held, offered });
+    }
+    if (now - this.since < LOWER_ANSWER_AFTER_MS) return true;
+    this.logger.log('warn', this.reset, { held, offered });
+    this.since = undefined;
+    return false;
+  }
+}
 
 export class SyncClient {
   /** Every revocation synced so far; verifiers read it on each request. */
@@ -54,14 +82,22 @@ export class SyncClient {
   private failingSince: number | undefined;
   private lastReminder = 0;
   private lastPrune = 0;
-  /** Since when every answer has offered a bundle older than the one held; undefined otherwise. */
-  private lowerBundleSince: number | undefined;
+  /** The activation number of the policy held (servers of earlier versions send none). */
+  private heldActivation: number | undefined;
+  private readonly olderBundles: OlderAnswers;
+  private readonly olderPolicies: OlderAnswers;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly intervalMs: number;
 
   constructor(private readonly options: SyncClientOptions) {
     this.intervalMs = options.intervalMs ?? 500;
+    this.olderBundles = new OlderAnswers(options.logger, 'bundle_older_kept_aside', 'bundle_sequence_reset');
+    this.olderPolicies = new OlderAnswers(
+      options.logger,
+      'policy_older_kept_aside',
+      'policy_activation_reset',
+    );
   }
 
   /** When the last sync that left the proxy with a policy succeeded (epoch ms); undefined before. */
@@ -112,9 +148,15 @@ export class SyncClient {
       const sync = await client.get<SyncResponse>(`/v1/sync?${q}`);
       this.applyRevocations(sync.revocations);
       this.cursor = sync.revocationCursor;
-      const older = this.olderBundle(sync.bundleSequence);
-      if (sync.bundle && !older) this.applyBundle(sync.trustDomain, sync.bundleSequence, sync.bundle);
-      if (sync.policyRevision !== this.fetchedRevision) await this.fetchPolicy();
+      const now = clock.now();
+      const olderBundle = this.olderBundles.keepAside(sync.bundleSequence, this.heldBundleSequence, now);
+      if (sync.bundle && !olderBundle) this.applyBundle(sync.trustDomain, sync.bundleSequence, sync.bundle);
+      const olderPolicy = this.olderPolicies.keepAside(sync.policyActivation, this.heldActivation, now);
+      if (!olderPolicy) {
+        if (sync.policyRevision !== this.fetchedRevision) await this.fetchPolicy(sync.policyActivation);
+        // The same revision activated again (or numbered anew after a reset): its number is taken.
+        else if (sync.policyActivation !== undefined) this.heldActivation = sync.policyActivation;
+      }
     } catch (err) {
       this.failed(err);
       throw err;
@@ -148,24 +190,6 @@ export class SyncClient {
     }
   }
 
-  /** Whether an answer's bundle of `sequence` is to be left aside, older than the one held. */
-  private olderBundle(sequence: number): boolean {
-    const held = this.heldBundleSequence;
-    if (held === undefined || sequence >= held) {
-      this.lowerBundleSince = undefined;
-      return false;
-    }
-    const now = this.options.clock.now();
-    if (this.lowerBundleSince === undefined) {
-      this.lowerBundleSince = now;
-      this.options.logger.log('warn', 'bundle_older_kept_aside', { held, offered: sequence });
-    }
-    if (now - this.lowerBundleSince < LOWER_BUNDLE_AFTER_MS) return true;
-    this.options.logger.log('warn', 'bundle_sequence_reset', { held, offered: sequence });
-    this.lowerBundleSince = undefined;
-    return false;
-  }
-
   private applyBundle(trustDomain: string, sequence: number, value: unknown): void {
     try {
       // A fresh object: verifications cached against the previous bundle are dropped.
@@ -177,10 +201,14 @@ export class SyncClient {
     }
   }
 
-  private async fetchPolicy(): Promise<void> {
+  /** Fetches the active policy, which the sync answer numbered `activation`. */
+  private async fetchPolicy(activation: number | undefined): Promise<void> {
     const { client, clock, ids, logger } = this.options;
     const served = await client.get<PolicyResponse>('/v1/policy');
+    // Answered by a server behind the one that answered the sync: asked again at the next poll.
+    if (activation !== undefined && served.activation !== undefined && served.activation < activation) return;
     this.fetchedRevision = served.revision;
+    this.heldActivation = served.activation;
     try {
       const policy = parsePolicy(served.sources);
       if (policy.revision !== served.revision) {

@@ -21,13 +21,19 @@ import {
 import type { DecisionService } from './decision-service.js';
 import type { Logger } from './logger.js';
 
-const ACTIVE_KEY = 'active_policy_revision';
 const MAX_SOURCES = 256;
 
 export interface ActivePolicy {
   revision: string;
   sources: PolicySourceText[];
   policy: Policy;
+}
+
+/** The active policy as told to proxies: with the store's number of its activation, once recorded. */
+export interface PublishedPolicy {
+  active: ActivePolicy;
+  /** The activation's number (IdentityStore.markPolicyActivated): proxies keep aside an older one. */
+  activation: number;
 }
 
 export interface UploadResult {
@@ -47,6 +53,8 @@ export class PolicyManager {
    * of this server's own between its swap and its record in the store.
    */
   private readonly activations = new InTurn();
+  /** Updated once an activation is recorded (the swap comes first, so that it can fail alone). */
+  private told: PublishedPolicy;
 
   private constructor(
     private readonly store: IdentityStore,
@@ -55,8 +63,10 @@ export class PolicyManager {
     private readonly ids: Random,
     private readonly logger: Logger,
     initial: ActivePolicy,
+    activation: number,
   ) {
     this.active = initial;
+    this.told = { active: initial, activation };
   }
 
   /**
@@ -75,7 +85,7 @@ export class PolicyManager {
     const { store, policy, sources } = options;
     const now = new Date(options.clock.now()).toISOString();
     // Said aloud: on a shared store this replaces what the other servers enforce too.
-    const before = await store.getMeta(ACTIVE_KEY);
+    const before = (await store.latestPolicyActivation())?.revision;
     if (before !== undefined && before !== policy.revision)
       options.logger.log('warn', 'policy_replaced_at_start', { active: before, files: policy.revision });
     await store.putPolicyVersion({
@@ -84,17 +94,25 @@ export class PolicyManager {
       comment: 'loaded at start',
       createdAt: now,
     });
-    await store.markPolicyActivated(policy.revision, now);
-    await store.setMeta(ACTIVE_KEY, policy.revision);
-    return new PolicyManager(store, options.decisions, options.clock, options.ids, options.logger, {
-      revision: policy.revision,
-      sources,
-      policy,
-    });
+    const activation = await store.markPolicyActivated(policy.revision, now);
+    return new PolicyManager(
+      store,
+      options.decisions,
+      options.clock,
+      options.ids,
+      options.logger,
+      { revision: policy.revision, sources, policy },
+      activation,
+    );
   }
 
   current(): ActivePolicy {
     return this.active;
+  }
+
+  /** What proxies are told: the active policy with its activation's number, once recorded. */
+  published(): PublishedPolicy {
+    return this.told;
   }
 
   /** Called after every activation (proxies' sync, metrics). */
@@ -184,12 +202,18 @@ export class PolicyManager {
    */
   follow(): Promise<string | undefined> {
     return this.exclusive(async () => {
-      const stored = await this.store.getMeta(ACTIVE_KEY);
-      if (stored === undefined || stored === this.active.revision) return undefined;
-      const version = await this.version(stored);
+      const latest = await this.store.latestPolicyActivation();
+      // This server's own activations are numbered too: only a later one is another server's.
+      if (latest === undefined || latest.n <= this.told.activation) return undefined;
+      if (latest.revision === this.active.revision) {
+        this.told = { active: this.active, activation: latest.n };
+        return undefined;
+      }
+      const version = await this.version(latest.revision);
       const policy = parsePolicy(version.sources);
       this.swap({ revision: policy.revision, sources: version.sources, policy }, 'policy_followed');
-      return stored;
+      this.told = { active: this.active, activation: latest.n };
+      return latest.revision;
     });
   }
 
@@ -199,8 +223,8 @@ export class PolicyManager {
 
   private async recordActivation(revision: string): Promise<void> {
     const now = new Date(this.clock.now()).toISOString();
-    await this.store.markPolicyActivated(revision, now);
-    await this.store.setMeta(ACTIVE_KEY, revision);
+    const activation = await this.store.markPolicyActivated(revision, now);
+    this.told = { active: this.active, activation };
   }
 }
 

@@ -162,6 +162,34 @@ export async function checkRevocationsNumbered(store: IdentityStore): Promise<vo
   assert.deepEqual(await store.listRevocationChanges(3), { revocations: [next], through: 4 });
 }
 
+/**
+ * An active policy as a store before schema version 4 held it (a meta row
+ * naming the revision); {@link checkActivationSeeded} checks what a store
+ * migrated from it answers.
+ */
+export async function holdActivePolicyUnnumbered(executor: SqlExecutor): Promise<void> {
+  await executor.run(
+    'INSERT INTO policy_versions (revision, sources, created_at, activated_at) VALUES (?, ?, ?, ?)',
+    [
+      'sha256:aa',
+      '[{"file":"a.yaml","text":"x: 1\\n"}]',
+      '2026-01-01T00:00:01.000Z',
+      '2026-01-01T00:00:02.000Z',
+    ],
+  );
+  await executor.run("INSERT INTO meta (name, value) VALUES ('active_policy_revision', 'sha256:aa')");
+}
+
+/** The policy of {@link holdActivePolicyUnnumbered} is activation 1, and the numbers go on. */
+export async function checkActivationSeeded(store: IdentityStore): Promise<void> {
+  assert.deepEqual(await store.latestPolicyActivation(), {
+    n: 1,
+    revision: 'sha256:aa',
+    activatedAt: '2026-01-01T00:00:02.000Z',
+  });
+  assert.equal(await store.markPolicyActivated('sha256:aa', '2026-01-01T00:00:03.000Z'), 2);
+}
+
 /** Registers the whole contract suite, titled `name`, against the stores `harness` opens. */
 export function identityStoreContract(name: string, harness: IdentityStoreHarness): void {
   describe(name, () => {
@@ -1007,6 +1035,37 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         await store.markPolicyActivated('sha256:aa', at(4));
         assert.equal((await store.getPolicyVersion('sha256:aa'))?.activatedAt, at(4));
         await assert.rejects(store.markPolicyActivated('sha256:cc', at(5)), { code: 'store_not_found' });
+      });
+
+      test('activations are numbered in the order made, by every store on the database; the last is the active one', async () => {
+        const first = await fresh();
+        const second = await again();
+        assert.equal(await first.latestPolicyActivation(), undefined);
+        for (const revision of ['sha256:aa', 'sha256:bb'])
+          await first.putPolicyVersion({
+            revision,
+            sources: [{ file: 'a.yaml', text: revision }],
+            createdAt: at(1),
+          });
+        assert.equal(await first.markPolicyActivated('sha256:aa', at(2)), 1);
+        assert.equal(await second.markPolicyActivated('sha256:bb', at(3)), 2);
+        // Numbers, not times, order them: an activation stamped earlier is still the later one.
+        assert.equal(await first.markPolicyActivated('sha256:aa', at(1)), 3);
+        assert.deepEqual(await second.latestPolicyActivation(), {
+          n: 3,
+          revision: 'sha256:aa',
+          activatedAt: at(1),
+        });
+        const made = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            (i % 2 ? first : second).markPolicyActivated(i % 3 ? 'sha256:aa' : 'sha256:bb', at(4)),
+          ),
+        );
+        assert.deepEqual(
+          [...made].sort((a, b) => a - b),
+          Array.from({ length: 12 }, (_, i) => i + 4),
+        );
+        assert.equal((await first.latestPolicyActivation())?.n, 15);
       });
     });
 

@@ -14,7 +14,9 @@ import { createPostgresDriver } from '../../src/store/postgres/postgres-driver.j
 import { migrateSchema, schemaPool } from '../../src/store/postgres/schema-pool.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
 import {
+  checkActivationSeeded,
   checkRevocationsNumbered,
+  holdActivePolicyUnnumbered,
   entryRecord,
   holdRevocationsUnnumbered,
   identityStoreContract,
@@ -130,6 +132,27 @@ if (problem !== undefined) {
           ),
           /null value in column "change_seq"/,
         );
+      } finally {
+        await admin.query(`DROP SCHEMA IF EXISTS "${older}" CASCADE`);
+      }
+    });
+
+    test('version 4 numbers the active policy of an older schema as the first activation', async () => {
+      const older = `${schema}_v3`;
+      const driver = createPostgresDriver(schemaPool({ connectionString: url }, older), `test:${older}`);
+      try {
+        await migrateSchema(
+          driver,
+          { ...POSTGRES_MIGRATIONS, migrations: POSTGRES_MIGRATIONS.migrations.slice(0, 3) },
+          older,
+          'test store',
+          () => driver.close(),
+        );
+        await holdActivePolicyUnnumbered(driver);
+        await driver.close();
+        const store = await openPostgresIdentityStore({ connectionString: url, schema: older });
+        await checkActivationSeeded(store);
+        await store.close();
       } finally {
         await admin.query(`DROP SCHEMA IF EXISTS "${older}" CASCADE`);
       }

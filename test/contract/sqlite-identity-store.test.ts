@@ -10,7 +10,9 @@ import { latestVersion, runMigrations, type MigrationSet } from '../../src/store
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { createSqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 import {
+  checkActivationSeeded,
   checkRevocationsNumbered,
+  holdActivePolicyUnnumbered,
   entryRecord,
   fullEntryRecord,
   holdRevocationsUnnumbered,
@@ -131,6 +133,20 @@ describe('SQLite identity store', () => {
     await driver.close();
     const store = await openSqliteIdentityStore(file);
     await checkRevocationsNumbered(store);
+    await store.close();
+  });
+
+  test('version 4 numbers the active policy of an older database as the first activation', async () => {
+    const file = newFile();
+    const driver = createSqliteDriver(new Database(file));
+    await runMigrations(driver, {
+      ...SQLITE_MIGRATIONS,
+      migrations: SQLITE_MIGRATIONS.migrations.slice(0, 3),
+    });
+    await holdActivePolicyUnnumbered(driver);
+    await driver.close();
+    const store = await openSqliteIdentityStore(file);
+    await checkActivationSeeded(store);
     await store.close();
   });
 

@@ -32,6 +32,8 @@ export interface PolicyResponse {
   /** `sha256:…`, the revision of the policy the texts parse into. */
   revision: string;
   sources: PolicySourceText[];
+  /** The number of its activation in the store (see {@link SyncResponse.policyActivation}). */
+  activation: number;
 }
 
 /** `GET /v1/sync?bundleSequence=N&revocationCursor=C`. */
@@ -40,6 +42,12 @@ export interface SyncResponse {
   trustDomain: string;
   /** Fetch `GET /v1/policy` when it differs from the revision held. */
   policyRevision: string;
+  /**
+   * The store's number of that revision's activation: activations of every
+   * server of the store are numbered in order, so a proxy can tell an answer
+   * from a server that has not yet taken up a later one.
+   */
+  policyActivation: number;
   bundleSequence: number;
   /** Present when `bundleSequence` was not given or differs. */
   bundle?: SpiffeBundle;
@@ -65,10 +73,11 @@ export interface RecordsResponse {
   refused: { index: number; message: string }[];
 }
 
-/** The active policy and the texts it was parsed from. */
+/** The active policy, the texts it was parsed from, and the number of its activation. */
 export interface ServedPolicy {
   policy: Policy;
   sources: readonly PolicySourceText[];
+  activation: number;
 }
 
 export interface SyncDeps {
@@ -91,11 +100,12 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
 
   router.add('GET', '/v1/policy', async (req) => {
     await requireCaller(authority, req);
-    const { policy, sources } = deps.activePolicy();
+    const { policy, sources, activation } = deps.activePolicy();
     const body: PolicyResponse = {
       apiVersion: SYNC_API_VERSION,
       revision: policy.revision,
       sources: sources.map((s) => ({ file: s.file, text: s.text })),
+      activation,
     };
     return { status: 200, body };
   });
@@ -110,12 +120,14 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     // The cursor is the store's change number (see IdentityStore.listRevocationChanges), the same
     // at every server sharing the store. A cursor of an older server (a time) lies beyond every
     // change, so such a proxy is sent every live revocation once more.
+    const served = deps.activePolicy();
     const changes = await authority.revocationChanges(since ?? 0);
     const revocations = changes.revocations.filter((r) => !revocationOutlived(r, now));
     const body: SyncResponse = {
       apiVersion: SYNC_API_VERSION,
       trustDomain: authority.settings.trustDomain,
-      policyRevision: deps.activePolicy().policy.revision,
+      policyRevision: served.policy.revision,
+      policyActivation: served.activation,
       bundleSequence: sequence,
       ...(knownSequence === String(sequence) ? {} : { bundle }),
       revocations,

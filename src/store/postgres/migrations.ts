@@ -158,5 +158,22 @@ export const POSTGRES_MIGRATIONS: MigrationSet = {
         'ALTER TABLE revocations ALTER COLUMN change_seq DROP DEFAULT',
       ],
     },
+    {
+      // Every activation of a policy version, numbered in the order it was made by any server
+      // of the store: the active policy is the last one, and proxies can tell an older answer.
+      version: 4,
+      name: 'policy_activations',
+      statements: [
+        `CREATE TABLE policy_activations (
+          n bigint PRIMARY KEY,
+          revision text COLLATE "C" NOT NULL,
+          activated_at timestamptz NOT NULL
+        )`,
+        `INSERT INTO policy_activations (n, revision, activated_at)
+          SELECT 1, meta.value, COALESCE(v.activated_at, v.created_at)
+          FROM meta JOIN policy_versions AS v ON v.revision = meta.value
+          WHERE meta.name = 'active_policy_revision'`,
+      ],
+    },
   ],
 };

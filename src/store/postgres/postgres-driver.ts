@@ -107,6 +107,9 @@ export function createPostgresDriver(pool: Pool, lockName: string): SqlDriver {
     runInTurn(name, sql, params = []) {
       return lockedTransaction(`${lockName}/${name}`, (tx) => tx.run(sql, params));
     },
+    rowsInTurn(name, sql, params = []) {
+      return lockedTransaction(`${lockName}/${name}`, (tx) => tx.rows(sql, params));
+    },
     async withLock(name, fn) {
       // A session lock on a connection of its own, held while `fn` uses the others of the pool.
       const key = `${lockName}/${name}`;

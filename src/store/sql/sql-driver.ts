@@ -58,6 +58,8 @@ export interface SqlDriver extends SqlExecutor {
    * the statement's, so any number of callers may wait at once.
    */
   runInTurn(name: string, sql: string, params?: readonly SqlValue[]): Promise<number>;
+  /** {@link runInTurn} for a statement with `RETURNING`: resolves to its rows. */
+  rowsInTurn(name: string, sql: string, params?: readonly SqlValue[]): Promise<SqlRow[]>;
   /**
    * A condition, in this database's JSON functions, that holds when the JSON
    * array in `column` has an object whose members `keys` are text equal to

@@ -362,12 +362,30 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
 
     markPolicyActivated: (revision, at) =>
       attempt(`activate policy version \`${revision}\``, async () => {
+        const when = storedTime(at, 'activation time');
         const [row] = await driver.rows(
           'UPDATE policy_versions SET activated_at = ? WHERE revision = ? RETURNING revision',
-          [storedTime(at, 'activation time'), revision],
+          [when, revision],
         );
         if (!row) throw notFound('policy version', revision);
+        // Numbered in turn with every server's activations: the last number is the active policy.
+        const [activation] = await driver.rowsInTurn(
+          'policy-activations',
+          'INSERT INTO policy_activations (n, revision, activated_at)' +
+            ' VALUES ((SELECT COALESCE(MAX(n), 0) + 1 FROM policy_activations), ?, ?) RETURNING n',
+          [revision, when],
+        );
+        return Number(activation!['n']);
       }),
+
+    latestPolicyActivation: () =>
+      attempt('read the latest policy activation', () =>
+        one('SELECT * FROM policy_activations ORDER BY n DESC LIMIT 1', [], (row) => ({
+          n: Number(row['n']),
+          revision: String(row['revision']),
+          activatedAt: String(row['activated_at']),
+        })),
+      ),
 
     getMeta: (key) =>
       attempt(`read meta \`${key}\``, async () => {

@@ -153,5 +153,22 @@ export const SQLITE_MIGRATIONS: MigrationSet = {
         'CREATE UNIQUE INDEX revocations_change_seq ON revocations (change_seq)',
       ],
     },
+    {
+      // Every activation of a policy version, numbered in the order it was made by any server
+      // of the store: the active policy is the last one, and proxies can tell an older answer.
+      version: 4,
+      name: 'policy_activations',
+      statements: [
+        `CREATE TABLE policy_activations (
+          n INTEGER PRIMARY KEY NOT NULL,
+          revision TEXT NOT NULL,
+          activated_at TEXT NOT NULL
+        ) STRICT`,
+        `INSERT INTO policy_activations (n, revision, activated_at)
+          SELECT 1, meta.value, COALESCE(v.activated_at, v.created_at)
+          FROM meta JOIN policy_versions AS v ON v.revision = meta.value
+          WHERE meta.name = 'active_policy_revision'`,
+      ],
+    },
   ],
 };

@@ -44,11 +44,10 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
       if (turn === undefined) locks.set(name, (turn = new InTurn()));
       return turn.run(fn);
     },
-    runInTurn(_name, sql, params) {
-      // One statement is atomic, SQLite lets one writer at a time commit, and better-sqlite3
-      // runs the statement to its end before anything else of this process: in turn already.
-      return executor.run(sql, params);
-    },
+    // One statement is atomic, SQLite lets one writer at a time commit, and better-sqlite3
+    // runs the statement to its end before anything else of this process: in turn already.
+    runInTurn: (_name, sql, params) => executor.run(sql, params),
+    rowsInTurn: (_name, sql, params) => executor.rows(sql, params),
     jsonArrayHolds(column, keys) {
       sqlNames(column, keys);
       const tests = keys.map((k) => `json_extract(item.value, '$.${k}') = ?`).join(' AND ');
