@@ -13,6 +13,7 @@ import { POSTGRES_MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { createPostgresDriver } from '../../src/store/postgres/postgres-driver.js';
 import { migrateSchema, schemaPool } from '../../src/store/postgres/schema-pool.js';
 import { latestVersion } from '../../src/store/sql/migrate.js';
+import type { SqlExecutor } from '../../src/store/sql/sql-driver.js';
 import {
   checkActivationSeeded,
   checkRevocationsNumbered,
@@ -109,22 +110,41 @@ if (problem !== undefined) {
       }
     });
 
-    test('version 3 numbers the revocations of an older schema in the order of their times', async () => {
-      const older = `${schema}_v2`;
+    /**
+     * Runs `check` on a store opened on a schema of its own left at schema
+     * `version`, holding what `hold` put there; the schema is dropped after.
+     */
+    async function fromVersion(
+      version: number,
+      hold: (driver: SqlExecutor) => Promise<void>,
+      check: (store: IdentityStore, schema: string) => Promise<void>,
+    ): Promise<void> {
+      const older = `${schema}_v${version}`;
       const driver = createPostgresDriver(schemaPool({ connectionString: url }, older), `test:${older}`);
       try {
         await migrateSchema(
           driver,
-          { ...POSTGRES_MIGRATIONS, migrations: POSTGRES_MIGRATIONS.migrations.slice(0, 2) },
+          { ...POSTGRES_MIGRATIONS, migrations: POSTGRES_MIGRATIONS.migrations.slice(0, version) },
           older,
           'test store',
           () => driver.close(),
         );
-        await holdRevocationsUnnumbered(driver);
+        await hold(driver);
         await driver.close();
         const store = await openPostgresIdentityStore({ connectionString: url, schema: older });
+        try {
+          await check(store, older);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await admin.query(`DROP SCHEMA IF EXISTS "${older}" CASCADE`);
+      }
+    }
+
+    test('version 3 numbers the revocations of an older schema in the order of their times', () =>
+      fromVersion(2, holdRevocationsUnnumbered, async (store, older) => {
         await checkRevocationsNumbered(store);
-        await store.close();
         // An insert of an earlier version, without a number, fails rather than hide the revocation.
         await assert.rejects(
           admin.query(
@@ -132,31 +152,10 @@ if (problem !== undefined) {
           ),
           /null value in column "change_seq"/,
         );
-      } finally {
-        await admin.query(`DROP SCHEMA IF EXISTS "${older}" CASCADE`);
-      }
-    });
+      }));
 
-    test('version 4 numbers the active policy of an older schema as the first activation', async () => {
-      const older = `${schema}_v3`;
-      const driver = createPostgresDriver(schemaPool({ connectionString: url }, older), `test:${older}`);
-      try {
-        await migrateSchema(
-          driver,
-          { ...POSTGRES_MIGRATIONS, migrations: POSTGRES_MIGRATIONS.migrations.slice(0, 3) },
-          older,
-          'test store',
-          () => driver.close(),
-        );
-        await holdActivePolicyUnnumbered(driver);
-        await driver.close();
-        const store = await openPostgresIdentityStore({ connectionString: url, schema: older });
-        await checkActivationSeeded(store);
-        await store.close();
-      } finally {
-        await admin.query(`DROP SCHEMA IF EXISTS "${older}" CASCADE`);
-      }
-    });
+    test('version 4 numbers the active policy of an older schema as the first activation', () =>
+      fromVersion(3, holdActivePolicyUnnumbered, checkActivationSeeded));
 
     test('a schema from a newer version is refused', async () => {
       await (await openPostgresIdentityStore({ connectionString: url, schema })).close();

@@ -8,6 +8,7 @@ import { GatehouseError } from '../../src/core/errors.js';
 import { openSqliteIdentityStore } from '../../src/store/index.js';
 import { latestVersion, runMigrations, type MigrationSet } from '../../src/store/sql/migrate.js';
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import type { SqlExecutor } from '../../src/store/sql/sql-driver.js';
 import { createSqliteDriver } from '../../src/store/sqlite/sqlite-driver.js';
 import {
   checkActivationSeeded,
@@ -122,30 +123,27 @@ describe('SQLite identity store', () => {
     assert.equal(ledger(file).at(-1)?.version, future);
   });
 
-  test('version 3 numbers the revocations of an older database in the order of their times', async () => {
+  /** A store opened on a database left at schema `version`, holding what `hold` put there. */
+  async function openedFrom(version: number, hold: (driver: SqlExecutor) => Promise<void>) {
     const file = newFile();
     const driver = createSqliteDriver(new Database(file));
     await runMigrations(driver, {
       ...SQLITE_MIGRATIONS,
-      migrations: SQLITE_MIGRATIONS.migrations.slice(0, 2),
+      migrations: SQLITE_MIGRATIONS.migrations.slice(0, version),
     });
-    await holdRevocationsUnnumbered(driver);
+    await hold(driver);
     await driver.close();
-    const store = await openSqliteIdentityStore(file);
+    return openSqliteIdentityStore(file);
+  }
+
+  test('version 3 numbers the revocations of an older database in the order of their times', async () => {
+    const store = await openedFrom(2, holdRevocationsUnnumbered);
     await checkRevocationsNumbered(store);
     await store.close();
   });
 
   test('version 4 numbers the active policy of an older database as the first activation', async () => {
-    const file = newFile();
-    const driver = createSqliteDriver(new Database(file));
-    await runMigrations(driver, {
-      ...SQLITE_MIGRATIONS,
-      migrations: SQLITE_MIGRATIONS.migrations.slice(0, 3),
-    });
-    await holdActivePolicyUnnumbered(driver);
-    await driver.close();
-    const store = await openSqliteIdentityStore(file);
+    const store = await openedFrom(3, holdActivePolicyUnnumbered);
     await checkActivationSeeded(store);
     await store.close();
   });
