@@ -164,15 +164,7 @@ export async function createApp(config: AppConfig, deps: AppDeps): Promise<App> 
     policyRoutes(router, authority, policies);
     rolloutRoutes(router, { authority, log, policies, clock });
     exposureRoutes(router, { authority, log, policies, clock });
-    syncRoutes(router, {
-      authority,
-      writer,
-      clock,
-      activePolicy: () => {
-        const { active, activation } = policies.published();
-        return { policy: active.policy, sources: active.sources, activation };
-      },
-    });
+    syncRoutes(router, { authority, writer, clock, published: () => policies.published() });
     const leanCounters = leanPathCounters();
     if (dbLocation(config.db, config.cwd).postgres)
       follower = new StoreFollower(authority, policies, deps.logger, clock);

@@ -18,7 +18,8 @@ import { CREDENTIAL_TYPES } from '../../core/decision/request.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
 import type { UnchainedRecord } from '../../core/log/hash-chain.js';
 import type { Clock } from '../../core/ports.js';
-import { LAYERS, type Policy, type PolicySourceText } from '../../core/policy/index.js';
+import { LAYERS, type PolicySourceText } from '../../core/policy/index.js';
+import type { PublishedPolicy } from '../policy-manager.js';
 import { forbidden, requireCaller } from '../auth.js';
 import { HttpError } from '../http-error.js';
 import type { Router } from '../router.js';
@@ -73,19 +74,12 @@ export interface RecordsResponse {
   refused: { index: number; message: string }[];
 }
 
-/** The active policy, the texts it was parsed from, and the number of its activation. */
-export interface ServedPolicy {
-  policy: Policy;
-  sources: readonly PolicySourceText[];
-  activation: number;
-}
-
 export interface SyncDeps {
   authority: IdentityAuthority;
   writer: DecisionLogWriter;
   clock: Clock;
-  /** The policy the server decides with now, read on every call. */
-  activePolicy(): ServedPolicy;
+  /** The active policy with the number of its activation, as proxies are told it; read on every call. */
+  published(): PublishedPolicy;
 }
 
 export const MAX_RECORDS = 1000;
@@ -100,7 +94,10 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
 
   router.add('GET', '/v1/policy', async (req) => {
     await requireCaller(authority, req);
-    const { policy, sources, activation } = deps.activePolicy();
+    const {
+      active: { policy, sources },
+      activation,
+    } = deps.published();
     const body: PolicyResponse = {
       apiVersion: SYNC_API_VERSION,
       revision: policy.revision,
@@ -120,13 +117,13 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     // The cursor is the store's change number (see IdentityStore.listRevocationChanges), the same
     // at every server sharing the store. A cursor of an older server (a time) lies beyond every
     // change, so such a proxy is sent every live revocation once more.
-    const served = deps.activePolicy();
+    const served = deps.published();
     const changes = await authority.revocationChanges(since ?? 0);
     const revocations = changes.revocations.filter((r) => !revocationOutlived(r, now));
     const body: SyncResponse = {
       apiVersion: SYNC_API_VERSION,
       trustDomain: authority.settings.trustDomain,
-      policyRevision: served.policy.revision,
+      policyRevision: served.active.revision,
       policyActivation: served.activation,
       bundleSequence: sequence,
       ...(knownSequence === String(sequence) ? {} : { bundle }),
@@ -168,8 +165,8 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     if (caller.kind === 'workload') {
       const own = new Set(
         deps
-          .activePolicy()
-          .policy.services.filter((s) => s.spiffeId === caller.spiffeId)
+          .published()
+          .active.policy.services.filter((s) => s.spiffeId === caller.spiffeId)
           .map((s) => s.name),
       );
       const other = records.find((r) => !own.has(r.destination.service));

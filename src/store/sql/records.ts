@@ -10,6 +10,7 @@ import type { IssuedCredential, Revocation } from '../../core/identity/credentia
 import type { RegistrationEntry } from '../../core/identity/entry.js';
 import type { Grant } from '../../core/identity/grant.js';
 import type { StoredSigningKey } from '../../core/identity/signing-key.js';
+import type { PolicyActivation } from '../../core/ports.js';
 import type { PolicyVersion } from '../../core/policy/policy-version.js';
 import type { SqlRow, SqlValue } from './sql-driver.js';
 import { storedTime, storedTimeOrNull } from './stored-time.js';
@@ -257,6 +258,17 @@ export function policyVersionFromRow(row: SqlRow): PolicyVersion {
     createdAt: text(row, 'created_at'),
     activatedAt: optText(row, 'activated_at'),
   });
+}
+
+export function policyActivationFromRow(row: SqlRow): PolicyActivation {
+  return { n: integer(row, 'n'), revision: text(row, 'revision'), activatedAt: text(row, 'activated_at') };
+}
+
+/** A stored change or activation number (`change_seq`, `n`). */
+export function integer(row: SqlRow, column: string): number {
+  const value = optInteger(row, column);
+  if (value === undefined) throw unreadable(column);
+  return value;
 }
 
 function jsonOrNull(value: unknown): string | null {

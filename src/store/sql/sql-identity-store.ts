@@ -15,10 +15,12 @@ import {
   entryRow,
   grantFromRow,
   grantRow,
+  integer,
   joinTokenFromRow,
   joinTokenRow,
   oidcIssuerFromRow,
   oidcIssuerRow,
+  policyActivationFromRow,
   policyVersionFromRow,
   policyVersionRow,
   revocationFromRow,
@@ -208,16 +210,15 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
         // Each change takes the next number, in turn with every other writer, so changes commit
         // in their numbers' order and a reader never sees one without those before it.
         // INVARIANT: the last change is never deleted (pruneRevocations), so the largest number only grows.
-        const row = revocationRow(revocation);
-        const columns = Object.keys(row);
+        const [sql, params] = insert('revocations', revocationRow(revocation), {
+          change_seq: '(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM revocations)',
+        });
         await driver.runInTurn(
           'revocation-changes',
-          `INSERT INTO revocations (${columns.join(', ')}, change_seq)` +
-            ` VALUES (${columns.map(() => '?').join(', ')}, ${NEXT_CHANGE})` +
-            ' ON CONFLICT (target, value) DO UPDATE SET revoked_at = excluded.revoked_at,' +
+          `${sql} ON CONFLICT (target, value) DO UPDATE SET revoked_at = excluded.revoked_at,` +
             ' reason = excluded.reason, expires_at = excluded.expires_at, change_seq = excluded.change_seq' +
             ' WHERE excluded.revoked_at > revocations.revoked_at',
-          Object.values(row),
+          params,
         );
       }),
 
@@ -242,7 +243,7 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
       attempt(`list revocation changes after ${after}`, async () => {
         const changes = (rows: SqlRow[], since: number) => ({
           revocations: rows.map(revocationFromRow),
-          through: rows.length ? Number(rows.at(-1)!['change_seq']) : since,
+          through: rows.length ? integer(rows.at(-1)!, 'change_seq') : since,
         });
         // The changes after `after`, or else the last change: one read tells both what is new and
         // whether `after` is a number this store gave. Each half is a seek of the change index
@@ -253,7 +254,7 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
             ' WHERE last.change_seq <= ? ORDER BY change_seq',
           [after, after],
         );
-        const last = rows.length ? Number(rows.at(-1)!['change_seq']) : 0;
+        const last = rows.length ? integer(rows.at(-1)!, 'change_seq') : 0;
         if (last > after) return changes(rows, after);
         if (last === after) return changes([], after);
         // Beyond the last change: every revocation.
@@ -369,22 +370,18 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
         );
         if (!row) throw notFound('policy version', revision);
         // Numbered in turn with every server's activations: the last number is the active policy.
-        const [activation] = await driver.rowsInTurn(
-          'policy-activations',
-          'INSERT INTO policy_activations (n, revision, activated_at)' +
-            ' VALUES ((SELECT COALESCE(MAX(n), 0) + 1 FROM policy_activations), ?, ?) RETURNING n',
-          [revision, when],
+        const [sql, params] = insert(
+          'policy_activations',
+          { revision, activated_at: when },
+          { n: '(SELECT COALESCE(MAX(n), 0) + 1 FROM policy_activations)' },
         );
-        return Number(activation!['n']);
+        const [activation] = await driver.rowsInTurn('policy-activations', `${sql} RETURNING n`, params);
+        return integer(activation!, 'n');
       }),
 
     latestPolicyActivation: () =>
       attempt('read the latest policy activation', () =>
-        one('SELECT * FROM policy_activations ORDER BY n DESC LIMIT 1', [], (row) => ({
-          n: Number(row['n']),
-          revision: String(row['revision']),
-          activatedAt: String(row['activated_at']),
-        })),
+        one('SELECT * FROM policy_activations ORDER BY n DESC LIMIT 1', [], policyActivationFromRow),
       ),
 
     getMeta: (key) =>
@@ -411,15 +408,15 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
 
 type Statement = [sql: string, params: SqlValue[]];
 
-// The number of the next revocation change (run in turn under `revocation-changes`).
-const NEXT_CHANGE = '(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM revocations)';
-
-function insert(table: string, row: RowValues): Statement {
-  const columns = Object.keys(row);
-  return [
-    `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-    Object.values(row),
-  ];
+function insert(
+  table: string,
+  row: RowValues,
+  /** Columns whose value is this expression (the next number, under a lock), not a bound one. */
+  computed: Record<string, string> = {},
+): Statement {
+  const columns = [...Object.keys(row), ...Object.keys(computed)];
+  const values = [...Object.keys(row).map(() => '?'), ...Object.values(computed)];
+  return [`INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')})`, Object.values(row)];
 }
 
 /** Inserts, or replaces every other column of the row with the same `key`. */
