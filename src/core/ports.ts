@@ -69,6 +69,12 @@ export interface RevocationChanges {
   revocations: Revocation[];
   /** The change to give as `after` next time: the last one listed, else `after` itself. */
   through: number;
+  /**
+   * The revocation recorded as change `after`, when the store still holds
+   * it: a reader tells by it that the change it read last is the one this
+   * store numbered so (see core/identity/revocation-cursor.ts).
+   */
+  at?: Revocation;
 }
 
 /**
@@ -137,7 +143,8 @@ export interface IdentityStore {
    * the number holds whatever the clocks of the servers that revoked said.
    * When `after` is beyond the store's last change (a number of another
    * store, or of this one before it was restored from a backup), every
-   * revocation is listed, as for 0.
+   * revocation is listed, as for 0. The answer carries the revocation of
+   * change `after` itself (`at`) when it is still held.
    */
   listRevocationChanges(after: number): Promise<RevocationChanges>;
   /**

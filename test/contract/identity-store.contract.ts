@@ -159,7 +159,9 @@ export async function checkRevocationsNumbered(store: IdentityStore): Promise<vo
   assert.equal(all.through, 3);
   const next: Revocation = { target: 'grant', value: 'g1', revokedAt: '2025-01-01T00:00:00.000Z' };
   await store.addRevocation(next);
-  assert.deepEqual(await store.listRevocationChanges(3), { revocations: [next], through: 4 });
+  const { at, ...changes } = await store.listRevocationChanges(3);
+  assert.deepEqual(changes, { revocations: [next], through: 4 });
+  assert.equal(at?.value, 'spiffe://example.org/b');
 }
 
 /**
@@ -699,9 +701,11 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         const afterA = await store.listRevocationChanges(all.through - 1);
         assert.deepEqual(afterA.revocations, [b]);
         assert.equal(afterA.through, all.through);
+        // The change read last comes back as `at`: a reader checks by it that this store gave the number.
         assert.deepEqual(await store.listRevocationChanges(all.through), {
           revocations: [],
           through: all.through,
+          at: b,
         });
 
         // A repeat that changes nothing is no change; one that moves forward is, and comes last.
@@ -726,6 +730,7 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         assert.deepEqual(await reopened.listRevocationChanges(next.through), {
           revocations: [d],
           through: next.through + 1,
+          at: c,
         });
       });
 
@@ -789,6 +794,12 @@ export function identityStoreContract(name: string, harness: IdentityStoreHarnes
         await store.addRevocation(next);
         assert.deepEqual(await store.listRevocationChanges(through), {
           revocations: [next],
+          through: through + 1,
+          at: made[3],
+        });
+        // A change pruned is not held: no `at`, the changes after it all the same.
+        assert.deepEqual(await store.listRevocationChanges(1), {
+          revocations: [made[1], made[2], made[3], next],
           through: through + 1,
         });
         assert.equal(await store.pruneRevocations(at(10)), 2);

@@ -10,7 +10,7 @@
  */
 import { GatehouseError } from '../errors.js';
 import { InTurn } from '../in-turn.js';
-import type { Clock, IdentityStore, RevocationChanges } from '../ports.js';
+import type { Clock, IdentityStore } from '../ports.js';
 import { compilePathGlob } from '../policy/glob.js';
 import type { JoinToken, OidcIssuer } from './attestation-records.js';
 import { buildBundle, type SpiffeBundle } from './bundle.js';
@@ -21,6 +21,7 @@ import type { Grant, GrantScope } from './grant.js';
 import { issueJwtSvid, JwtSvidVerifier, type JwtSvidClaims } from './jwt-svid.js';
 import { planKeyRotation } from './key-rotation.js';
 import { matchClaimConditions, verifyOidcToken } from './oidc-token.js';
+import { readRevocationChanges, type RevocationCursor, type RevocationsRead } from './revocation-cursor.js';
 import { REVOCATION_EXPIRY_MARGIN_MS, RevocationSet, revocationOutlived } from './revocation-set.js';
 import { hashSecret, newId, newSecret } from './secrets.js';
 import type { IdentitySettings } from './settings.js';
@@ -117,7 +118,7 @@ export class IdentityAuthority {
   private readonly oidcKeys: OidcKeySource | undefined;
   private readonly revocations = new RevocationSet([]);
   /** The store's last revocation change this server has taken up. */
-  private revocationsThrough = 0;
+  private revocationsThrough: RevocationCursor = { change: 0 };
   private keys: StoredSigningKey[] = [];
   private bundleCache: SpiffeBundle | undefined;
   private sequence = 0;
@@ -851,9 +852,9 @@ export class IdentityAuthority {
     return until;
   }
 
-  /** The revocations recorded after change `after`: see {@link IdentityStore.listRevocationChanges}. */
-  revocationChanges(after: number): Promise<RevocationChanges> {
-    return this.store.listRevocationChanges(after);
+  /** The revocations recorded after `cursor`: see {@link readRevocationChanges}. */
+  revocationChanges(cursor: RevocationCursor): Promise<RevocationsRead> {
+    return readRevocationChanges((after) => this.store.listRevocationChanges(after), cursor);
   }
 
   /** How many revocations this server enforces, held in memory. */
@@ -879,7 +880,7 @@ export class IdentityAuthority {
    * resolves to how many were new to this server (its own come back once).
    */
   private async takeUpRevocations(): Promise<number> {
-    const changes = await this.store.listRevocationChanges(this.revocationsThrough);
+    const changes = await this.revocationChanges(this.revocationsThrough);
     const before = this.revocations.size;
     const now = this.now();
     for (const r of changes.revocations) if (!revocationOutlived(r, now)) this.revocations.add(r);

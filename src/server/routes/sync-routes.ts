@@ -13,6 +13,11 @@ import { isIsoString } from '../../core/dates.js';
 import type { IdentityAuthority } from '../../core/identity/authority.js';
 import type { SpiffeBundle } from '../../core/identity/bundle.js';
 import type { Revocation } from '../../core/identity/credential.js';
+import {
+  formatRevocationCursor,
+  parseRevocationCursor,
+  type RevocationCursor,
+} from '../../core/identity/revocation-cursor.js';
 import { revocationOutlived } from '../../core/identity/revocation-set.js';
 import { CREDENTIAL_TYPES } from '../../core/decision/request.js';
 import type { DecisionLogWriter } from '../../core/log/decision-log-writer.js';
@@ -115,10 +120,11 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     const sequence = bundle.spiffe_sequence ?? 0;
     const now = clock.now();
     // The cursor is the store's change number (see IdentityStore.listRevocationChanges), the same
-    // at every server sharing the store. A cursor of an older server (a time) lies beyond every
-    // change, so such a proxy is sent every live revocation once more.
+    // at every server sharing the store, and a mark of that change (see revocation-cursor.ts). A
+    // cursor of an older server (a time) lies beyond every change, so such a proxy is sent every
+    // live revocation once more.
     const served = deps.published();
-    const changes = await authority.revocationChanges(since ?? 0);
+    const changes = await authority.revocationChanges(since);
     const revocations = changes.revocations.filter((r) => !revocationOutlived(r, now));
     const body: SyncResponse = {
       apiVersion: SYNC_API_VERSION,
@@ -128,7 +134,7 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
       bundleSequence: sequence,
       ...(knownSequence === String(sequence) ? {} : { bundle }),
       revocations,
-      revocationCursor: String(changes.through),
+      revocationCursor: formatRevocationCursor(changes.through),
     };
     return { status: 200, body };
   });
@@ -196,12 +202,13 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
   });
 }
 
-function cursorParam(text: string | null): number | undefined {
-  if (text === null || text === '') return undefined;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0)
+function cursorParam(text: string | null): RevocationCursor {
+  if (text === null || text === '') return { change: 0 };
+  try {
+    return parseRevocationCursor(text);
+  } catch {
     throw new HttpError(400, 'request_invalid', '`revocationCursor` must be a cursor from an earlier answer');
-  return n;
+  }
 }
 
 type Loose = Record<string, unknown>;

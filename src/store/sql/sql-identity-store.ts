@@ -241,22 +241,25 @@ export function createSqlIdentityStore(driver: SqlDriver): IdentityStore {
 
     listRevocationChanges: (after) =>
       attempt(`list revocation changes after ${after}`, async () => {
-        const changes = (rows: SqlRow[], since: number) => ({
+        const changes = (rows: SqlRow[], since: number, at?: SqlRow) => ({
           revocations: rows.map(revocationFromRow),
           through: rows.length ? integer(rows.at(-1)!, 'change_seq') : since,
+          ...(at ? { at: revocationFromRow(at) } : {}),
         });
-        // The changes after `after`, or else the last change: one read tells both what is new and
-        // whether `after` is a number this store gave. Each half is a seek of the change index
-        // (a bound the planner can see, where a computed one made PostgreSQL scan the table).
+        // Change `after` and those after it, or else the last change: one read tells what is new,
+        // whether `after` is a number this store gave, and what it names. Each half is a seek of
+        // the change index (a bound the planner can see, where a computed one made PostgreSQL
+        // scan the table).
         const rows = await driver.rows(
-          'SELECT * FROM revocations WHERE change_seq > ? UNION ALL' +
+          'SELECT * FROM revocations WHERE change_seq >= ? UNION ALL' +
             ' SELECT * FROM (SELECT * FROM revocations ORDER BY change_seq DESC LIMIT 1) AS last' +
-            ' WHERE last.change_seq <= ? ORDER BY change_seq',
+            ' WHERE last.change_seq < ? ORDER BY change_seq',
           [after, after],
         );
-        const last = rows.length ? integer(rows.at(-1)!, 'change_seq') : 0;
-        if (last > after) return changes(rows, after);
-        if (last === after) return changes([], after);
+        if (rows.length === 0) return changes([], 0);
+        const first = integer(rows[0]!, 'change_seq');
+        if (first > after) return changes(rows, after);
+        if (first === after) return changes(rows.slice(1), after, rows[0]);
         // Beyond the last change: every revocation.
         return changes(await driver.rows('SELECT * FROM revocations ORDER BY change_seq'), 0);
       }),
