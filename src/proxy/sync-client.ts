@@ -181,13 +181,18 @@ export class SyncClient {
   }
 
   private applyRevocations(list: readonly Revocation[]): void {
+    let taken = 0;
     for (const r of list) {
       try {
-        this.revocations.add(r);
+        if (this.revocations.add(r)) taken++;
       } catch (err) {
         this.options.logger.log('warn', 'revocation_skipped', { error: (err as Error).message });
       }
     }
+    // Told when the proxy enforces more than before (not for repeats, nor a whole list sent again),
+    // so that an operator who revoked a credential sees when each proxy took it up.
+    if (taken > 0 && this.lastSuccess !== undefined)
+      this.options.logger.log('info', 'revocations_synced', { taken, held: this.revocations.size });
   }
 
   private applyBundle(trustDomain: string, sequence: number, value: unknown): void {

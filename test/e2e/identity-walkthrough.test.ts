@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
-const AUDIENCE = 'spiffe://acme.corp/ns/shop/orders';
+const AUDIENCE = 'spiffe://acme.corp/ns/shop/sa/orders';
 
 describe(
   'identity walkthrough (docs/identity.md)',

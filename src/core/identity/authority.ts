@@ -337,7 +337,20 @@ export class IdentityAuthority {
       createdAt: now,
       updatedAt: now,
     };
-    await this.store.createEntry(entry);
+    try {
+      await this.store.createEntry(entry);
+    } catch (err) {
+      // Name the entry that holds the SPIFFE ID, not the id this one would have had.
+      const holder =
+        err instanceof GatehouseError && err.code === 'store_conflict'
+          ? await this.store.getEntryBySpiffeId(entry.spiffeId).catch(() => undefined)
+          : undefined;
+      if (!holder) throw err;
+      throw new GatehouseError(
+        'store_conflict',
+        `cannot create entry: \`${entry.spiffeId}\` is already registered as entry \`${holder.id}\` (${holder.status})`,
+      );
+    }
     return entry;
   }
 

@@ -66,9 +66,10 @@ export class RevocationSet {
   /**
    * Adds a revocation; effective for the next {@link isRevoked} call. For an
    * identity or entry revoked twice, the later `revokedAt` wins (it covers more).
+   * Returns whether it covers more than before: false for a repeat.
    * @throws GatehouseError `request_invalid` for an unknown target or a bad `revokedAt`
    */
-  add(revocation: Revocation): void {
+  add(revocation: Revocation): boolean {
     const { target, value } = revocation;
     const at = Date.parse(revocation.revokedAt);
     if (typeof value !== 'string' || value === '') {
@@ -85,18 +86,19 @@ export class RevocationSet {
       case 'grant': {
         // A repeated revocation keeps the first one, as the store does.
         const map = target === 'credential' ? this.credentials : this.grants;
-        if (map.has(value)) return;
+        if (map.has(value)) return false;
         map.set(value, revocation);
         this.count++;
-        return;
+        return true;
       }
       case 'identity':
       case 'entry': {
         const map = target === 'identity' ? this.identities : this.entries;
         const known = map.get(value);
         if (!known) this.count++;
-        if (!known || at > known.at) map.set(value, { at, revocation });
-        return;
+        if (known && at <= known.at) return false;
+        map.set(value, { at, revocation });
+        return true;
       }
       default:
         throw new GatehouseError('request_invalid', `unknown revocation target \`${String(target)}\``);

@@ -142,6 +142,23 @@ async function csrFor(privateKeyPem: string): Promise<string> {
   return csr.toString('pem');
 }
 
+describe('IdentityAuthority: entries', () => {
+  test('a SPIFFE ID registered twice is refused, naming the entry that holds it', async () => {
+    const { authority } = await open();
+    const first = await joinTokenEntry(authority);
+    await assert.rejects(joinTokenEntry(authority), (e: unknown) => {
+      assert.ok(e instanceof GatehouseError);
+      assert.equal(e.code, 'store_conflict');
+      assert.equal(
+        e.message,
+        `cannot create entry: \`spiffe://${TD}/ns/shop/checkout\` is already registered as entry \`${first.id}\` (active)`,
+      );
+      return true;
+    });
+    assert.equal((await authority.listEntries()).length, 1);
+  });
+});
+
 // ---- 1. OIDC federation ----------------------------------------------------------------------------
 
 const ISS = 'https://ci.example';

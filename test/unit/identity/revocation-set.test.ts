@@ -45,14 +45,25 @@ describe('RevocationSet', () => {
     const set = new RevocationSet();
     const c = { id: 'jti', spiffeId: ID, issuedAt: at('07:00') };
     assert.ok(!set.isRevoked(c));
-    set.add({ target: 'identity', value: ID, revokedAt: at('05:00') });
+    // `add` answers whether the set covers more than before.
+    assert.equal(set.add({ target: 'identity', value: ID, revokedAt: at('05:00') }), true);
     assert.ok(!set.isRevoked(c));
-    set.add({ target: 'identity', value: ID, revokedAt: at('08:00'), reason: 'compromised' });
+    assert.equal(
+      set.add({ target: 'identity', value: ID, revokedAt: at('08:00'), reason: 'compromised' }),
+      true,
+    );
     assert.equal(set.find(c)?.reason, 'compromised');
-    set.add({ target: 'identity', value: ID, revokedAt: at('06:00') });
+    assert.equal(set.add({ target: 'identity', value: ID, revokedAt: at('06:00') }), false);
+    assert.equal(set.add({ target: 'identity', value: ID, revokedAt: at('08:00') }), false);
     assert.ok(set.isRevoked(c));
-    set.add({ target: 'credential', value: 'x', revokedAt: at('00:00'), reason: 'first' });
-    set.add({ target: 'credential', value: 'x', revokedAt: at('01:00'), reason: 'second' });
+    assert.equal(
+      set.add({ target: 'credential', value: 'x', revokedAt: at('00:00'), reason: 'first' }),
+      true,
+    );
+    assert.equal(
+      set.add({ target: 'credential', value: 'x', revokedAt: at('01:00'), reason: 'second' }),
+      false,
+    );
     assert.equal(set.find({ id: 'x', spiffeId: 'spiffe://example.org/other' })?.reason, 'first');
     assert.equal(set.size, 2);
   });

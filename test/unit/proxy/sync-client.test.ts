@@ -178,3 +178,37 @@ test('revocations past their expiry are forgotten', async () => {
   await sync.syncOnce();
   assert.equal(sync.revocations.size, 0);
 });
+
+test('a poll that takes up a revocation logs it; one that brings nothing new, or repeats, does not', async () => {
+  const logged: [string, Record<string, unknown> | undefined][] = [];
+  // The server's own answers, until `repeat` is set: then that answer, every time.
+  let repeat: SyncResponse | undefined = undefined;
+  const client: ControlPlaneClient = {
+    server: app.url,
+    get: <T>(path: string) =>
+      repeat && path.startsWith('/v1/sync') ? Promise.resolve(repeat as T) : get<T>(path),
+    post: () => Promise.reject(new Error('not used')),
+  };
+  const sync = new SyncClient({
+    client,
+    clock,
+    ids: { id: () => 'id' },
+    logger: { log: (_level, event, fields) => logged.push([event, fields]) },
+  });
+  await sync.syncOnce();
+  const held = sync.revocations.size;
+  const events = () => logged.filter(([e]) => e === 'revocations_synced');
+  assert.deepEqual(events(), [], 'the first sync says what it holds in proxy_synced');
+
+  await app.authority.revoke({ target: 'credential', value: 'jti-taken-up' });
+  await sync.syncOnce();
+  assert.deepEqual(events(), [['revocations_synced', { taken: 1, held: held + 1 }]]);
+  await sync.syncOnce();
+  assert.equal(events().length, 1, 'nothing new');
+
+  // Every revocation sent again (as after a restore): nothing taken up, nothing logged.
+  repeat = await get<SyncResponse>('/v1/sync');
+  assert.ok(repeat.revocations.some((r) => r.value === 'jti-taken-up'));
+  await sync.syncOnce();
+  assert.equal(events().length, 1, 'a repeat');
+});
