@@ -128,7 +128,19 @@ export class Forwarder {
       req,
       res,
       options,
-      head: this.requestHead(req, method, options, framing),
+      head: this.requestHead(
+        req,
+        method,
+        options,
+        framing,
+        framing === 'length'
+          ? whole
+            ? String(req.body.length)
+            : req.headers['content-length']!
+          : req.headers['content-length'] !== undefined
+            ? '0'
+            : undefined,
+      ),
       framing,
       retryable: framing === 'none' && IDEMPOTENT.has(method),
       retried: false,
@@ -218,7 +230,20 @@ export class Forwarder {
     req.once('error', () => ex.connection?.destroy());
   }
 
-  private requestHead(req: ProxyRequest, method: string, options: ForwardOptions, framing: Framing): string {
+  /**
+   * The request's head for the upstream. Its framing (`content-length` or
+   * `transfer-encoding`) is the proxy's own, written after the fields and
+   * never copied: a field the client names in `Connection` is dropped, as
+   * RFC 9110 §7.6.1 asks, and were the length one of them, the body sent
+   * after the head would reach the upstream as a request never decided.
+   */
+  private requestHead(
+    req: ProxyRequest,
+    method: string,
+    options: ForwardOptions,
+    framing: Framing,
+    contentLength: string | undefined,
+  ): string {
     const raw = req.rawHeaders;
     const dropped = connectionTokens(req.headers.connection);
     let head = `${method} ${this.basePath}${options.path} HTTP/1.1\r\n`;
@@ -226,7 +251,7 @@ export class Forwarder {
     let host = false;
     for (let i = 0; i < raw.length; i += 2) {
       const lower = raw[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+      if (HOP_BY_HOP.has(lower) || lower === 'content-length' || dropped?.has(lower)) continue;
       if (lower === 'x-forwarded-for') {
         forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
         continue;
@@ -251,6 +276,7 @@ export class Forwarder {
     const extra = options.upstreamHeaders;
     for (let i = 0; i < extra.length; i += 2) head += `${extra[i]!}: ${extra[i + 1]!}\r\n`;
     if (framing === 'chunked') head += 'transfer-encoding: chunked\r\n';
+    else if (contentLength !== undefined) head += `content-length: ${contentLength}\r\n`;
     return head + '\r\n';
   }
 

@@ -221,6 +221,53 @@ for (const reader of ['node', 'lean'] as const) {
       }
     });
 
+    test('a Connection token cannot take the framing away: a body never reaches the upstream as a request', async () => {
+      const f = await front(upstreamPort);
+      try {
+        seen.length = 0;
+        const smuggled =
+          'POST /admin HTTP/1.1\r\nHost: h\r\nx-gatehouse-spiffe-id: spiffe://forged\r\nContent-Length: 0\r\n\r\n';
+        for (const [connection, length] of [
+          ['content-length', smuggled.length],
+          ['Content-Length, host', smuggled.length],
+          ['content-length', 0],
+        ] as const) {
+          const answer = await new Promise<string>((resolve, reject) => {
+            const socket = net.connect(f.port, '127.0.0.1');
+            let text = '';
+            socket.on('data', (d) => {
+              text += d.toString('latin1');
+              // One answer, whole: its body, chunked, is `GET /a <length>`.
+              if (text.endsWith('\r\n0\r\n\r\n')) socket.end();
+            });
+            socket.on('end', () => resolve(text));
+            socket.on('error', reject);
+            socket.write(
+              `GET /a HTTP/1.1\r\nHost: h\r\nConnection: ${connection}\r\nContent-Length: ${length}\r\n\r\n` +
+                (length ? smuggled : ''),
+            );
+          });
+          assert.match(answer, /^HTTP\/1\.1 200 /);
+          assert.ok(
+            answer.includes(`\r\nGET /a ${length}\r\n`),
+            `the body reached the upstream as a body: ${answer}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(
+          seen.map((r) => `${r.method} ${r.url} ${r.length} ${r.headers['content-length']}`),
+          [
+            `GET /a ${smuggled.length} ${smuggled.length}`,
+            `GET /a ${smuggled.length} ${smuggled.length}`,
+            'GET /a 0 0',
+          ],
+          'one request each, none smuggled',
+        );
+      } finally {
+        f.close();
+      }
+    });
+
     test('a body that arrives slowly is streamed, not held (the lean path hands it to Node)', async () => {
       const f = await front(upstreamPort);
       try {
