@@ -8,7 +8,7 @@
  *   a would-deny is marked `x-gatehouse-would-deny: true` both ways.
  * - Denied: 403 `{decision, decisionId, layer, reason}`; a request the policy
  *   cannot evaluate (a path that does not normalize, a target that is not a
- *   path): 400 with the same body and a `message`.
+ *   path, `Authorization` twice): 400 with the same body and a `message`.
  * - No policy synced yet: 503, reason `policy_unavailable`, for every request.
  */
 import { STATUS_CODES } from 'node:http';
@@ -56,6 +56,23 @@ const SPIFFE_ID = 'x-gatehouse-spiffe-id';
 const WOULD_DENY = 'x-gatehouse-would-deny';
 const MAX_DRAINED_BODY = 1024 * 1024;
 const NO_CALLER: CallerIdentity = Object.freeze({ spiffeId: '', mtls: false });
+const AUTHORIZATION_REPEATED = 'the request carries more than one Authorization field';
+
+/**
+ * Whether `Authorization` comes more than once. Node's reader keeps the first
+ * for the decision (the lean reader refuses the request), and the others would
+ * reach the upstream unjudged, and unstripped when the first is no bearer.
+ */
+function authorizationRepeated(raw: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
 
 export function proxyHandler(options: ProxyHandlerOptions): (req: ProxyRequest, res: ProxyResponse) => void {
   const { service, verifier, forwarder, records, clock, ids, logger } = options;
@@ -97,9 +114,11 @@ export function proxyHandler(options: ProxyHandlerOptions): (req: ProxyRequest, 
       caller,
       { service, port: options.servicePort ?? socket.localPort },
     );
-    let decision: Decision = policy
-      ? policy.decide(built.request)
-      : failedDecision('internal_error', NO_POLICY_MESSAGE, 'none', service);
+    let decision: Decision = !policy
+      ? failedDecision('internal_error', NO_POLICY_MESSAGE, 'none', service)
+      : authorizationRepeated(req.rawHeaders)
+        ? failedDecision('request_invalid', AUTHORIZATION_REPEATED, policy.revision, service)
+        : policy.decide(built.request);
     if (decision.decisionId === undefined) decision = { ...decision, decisionId: ids.id() };
     const decisionId = decision.decisionId!;
     records.push(

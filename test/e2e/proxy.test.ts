@@ -347,6 +347,7 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
       ['garbage', 'HELLO THERE\r\n\r\n'],
       ['encoded dot segments', 'GET /hello/%2e%2e/%2e%2e/admin/x HTTP/1.1\r\nhost: x\r\n\r\n'],
       ['encoded slash', 'GET /hello/..%2f..%2fadmin HTTP/1.1\r\nhost: x\r\n\r\n'],
+      ['dot segment with parameters', 'GET /hello/..;/admin/x HTTP/1.1\r\nhost: x\r\n\r\n'],
       ['double slash to a denied path', 'GET //admin//x HTTP/1.1\r\nhost: x\r\n\r\n'],
       ['dot segments to a denied path', 'GET /hello/../admin/x HTTP/1.1\r\nhost: x\r\n\r\n'],
       ['above the root', 'GET /../../etc/passwd HTTP/1.1\r\nhost: x\r\n\r\n'],
@@ -360,6 +361,10 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
       ],
       ['CONNECT', 'CONNECT example.org:443 HTTP/1.1\r\nhost: example.org:443\r\n\r\n'],
       ['upgrade', 'GET /hello/ HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n'],
+      [
+        'two Authorization fields',
+        'GET /hello/ HTTP/1.1\r\nhost: x\r\nauthorization: Basic Zm9vOmJhcg==\r\nAuthorization: Bearer x.y.z\r\n\r\n',
+      ],
       [
         'both length and chunked',
         'POST /hello/ HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',

@@ -3,8 +3,8 @@
  * and `/%61dmin` cannot slip past a rule written for `/admin` (the same
  * normalization Envoy applies with `normalize_path` and `merge_slashes`).
  * Answers undefined for paths that cannot be normalized safely: encoded
- * slashes or backslashes, NUL, malformed percent-encoding, or `..` above
- * the root; those requests are denied.
+ * slashes or backslashes, NUL, malformed percent-encoding, `..` above
+ * the root, or a dot segment with parameters (`/..;x/`); those requests are denied.
  */
 export function normalizeRequestPath(raw: string): string | undefined {
   if (raw.charCodeAt(0) !== 0x2f /* / */) return undefined;
@@ -30,6 +30,9 @@ export function normalizeRequestPath(raw: string): string | undefined {
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]!;
     const last = i === segments.length - 1;
+    // `..;x` is `..` to servers that strip path parameters (Tomcat, Jetty, Spring) and a name
+    // here: the policy would judge one path and the service serve another.
+    if (seg.charCodeAt(0) === 0x2e /* . */ && /^\.\.?;/.test(seg)) return undefined;
     if (seg === '' && !last) continue;
     if (seg === '.') {
       if (last) out.push('');

@@ -28,6 +28,12 @@ const TABLE: [raw: string, normalized: string | undefined][] = [
   ['/a\\b', undefined],
   ['/caf%C3%A9', '/caf%C3%A9'],
   ['/space%20x', '/space%20x'],
+  ['/a/..;/admin', undefined],
+  ['/a/..;x=1/admin', undefined],
+  ['/a/.;x/b', undefined],
+  ['/a/%2e%2e;/admin', undefined],
+  ['/a/b;v=1/c', '/a/b;v=1/c'],
+  ['/a/..x;y', '/a/..x;y'],
   ['relative', undefined],
   ['/', '/'],
 ];
