@@ -60,8 +60,18 @@ export class DecisionService {
    * JSON of the right shape, so the caller can say why; once the request is
    * well-formed, the answer is a decision (a deny on any failure), which is
    * logged before it is returned.
+   *
+   * `peerChain` is the X.509-SVID of the connection's mTLS peer, given by an
+   * enforcement point beside a presented bearer JWT-SVID: the request is mTLS
+   * (`context.mtls`) only when it verifies for the bearer's identity, and
+   * when it does not, neither credential counts, as at the proxy. A
+   * certificate that merely came along must not open rules that ask for mTLS.
    */
-  async decide(input: unknown, via: string): Promise<{ decision: Decision; record: DecisionRecord }> {
+  async decide(
+    input: unknown,
+    via: string,
+    peerChain?: string,
+  ): Promise<{ decision: Decision; record: DecisionRecord }> {
     const started = process.hrtime.bigint();
     const { request, presented } = splitPresented(input);
     const problems = checkDecisionRequest(request);
@@ -78,7 +88,7 @@ export class DecisionService {
     const policy = this.compiled;
     let decision: Decision;
     try {
-      if (presented) req.credential = await this.verifyPresented(presented, req);
+      if (presented) req.credential = await this.verifyPresented(presented, req, peerChain);
       decision = policy.decide(req);
     } catch (err) {
       // Fail closed: the verifier or the engine failed; the answer is a deny, and it is logged.
@@ -104,7 +114,11 @@ export class DecisionService {
     return { decision, record };
   }
 
-  private async verifyPresented(p: PresentedCredential, req: DecisionRequest): Promise<RequestCredential> {
+  private async verifyPresented(
+    p: PresentedCredential,
+    req: DecisionRequest,
+    peerChain: string | undefined,
+  ): Promise<RequestCredential> {
     if (p.jwtSvid !== undefined) {
       const svc = this.compiled.policy.services.find((s) => s.name === req.destination.service);
       const audiences = [svc?.spiffeId, req.destination.service].filter((a): a is string => Boolean(a));
@@ -114,6 +128,11 @@ export class DecisionService {
           const v = await this.authority.verifyJwtSvid(p.jwtSvid, audience);
           if (v.spiffeId !== req.source.spiffeId) {
             return { type: 'jwt-svid', verified: false };
+          }
+          if (peerChain !== undefined) {
+            const peer = await this.authority.verifyX509Svid(peerChain).catch(() => undefined);
+            if (peer?.spiffeId !== v.spiffeId) return { type: 'jwt-svid', verified: false };
+            req.context = { ...req.context, mtls: true };
           }
           const c: RequestCredential = {
             type: v.grant ? 'grant' : 'jwt-svid',

@@ -18,8 +18,13 @@ export interface ExtAuthzInput {
   path: string;
   /** Lower-case names, as Node and Envoy give them. */
   headers: Record<string, string | string[] | undefined>;
-  /** The downstream address; `x-forwarded-for` takes precedence. */
+  /**
+   * The address the check came from: the proxy's own on the HTTP form, where
+   * the client's is the last `x-forwarded-for` entry (the one the proxy added).
+   */
   remoteAddress: string;
+  /** The downstream client's address when the proxy says it outside the headers (gRPC): it wins. */
+  sourceAddress?: string;
   /** The destination port when the proxy says it; else `x-forwarded-port` or the `host` port. */
   destinationPort?: number;
   /** What the proxy verified of the downstream mTLS peer, when it says so outside the headers. */
@@ -54,9 +59,13 @@ export async function checkExtAuthz(
   // certificate (a grant's JWT-SVID narrows what the workload's own identity may do).
   if (bearer === '')
     return unreadable('the `Authorization` field is not a usable bearer credential: want `Bearer <token68>`');
+  // With a bearer, a client certificate is not the credential: it is checked beside it, and
+  // makes the request mTLS only when it verifies for the same identity (DecisionService.decide).
+  const cert = xfccCertificate(input.headers['x-forwarded-client-cert']) ?? input.peer?.certificate;
   let decision;
   try {
-    decision = (await service.decide(extAuthzRequest(input, bearer), via)).decision;
+    decision = (await service.decide(extAuthzRequest(input, bearer, cert), via, bearer ? cert : undefined))
+      .decision;
   } catch (err) {
     if (err instanceof HttpError && err.status === 400) return unreadable(err.message);
     throw err;
@@ -93,20 +102,26 @@ function unreadable(message: string): ExtAuthzAnswer {
  * peer principal, in that order, and the credential presented (bearer
  * JWT-SVID first, else the client certificate) for the decision service to
  * verify.
+ *
+ * The source address is the proxy's word, never the client's: the address
+ * it gives outside the headers, else the last `x-forwarded-for` entry, which
+ * the proxy appended (the entries before it are whatever the client sent, as
+ * Envoy reads them with `xff_num_trusted_hops: 0`).
  */
 function extAuthzRequest(
   input: ExtAuthzInput,
   bearer: string | undefined,
+  cert: string | undefined,
 ): Omit<DecisionRequest, 'credential'> & { credential?: unknown } {
   const h = input.headers;
-  const forwardedFor =
-    typeof h['x-forwarded-for'] === 'string' ? h['x-forwarded-for'].split(',')[0]!.trim() : undefined;
-  const ip = forwardedFor || input.remoteAddress.replace(/^::ffff:/, '') || undefined;
+  const xff = h['x-forwarded-for'];
+  const forwardedFor = typeof xff === 'string' ? xff.split(',').pop()!.trim() : undefined;
+  const ip =
+    (input.sourceAddress || forwardedFor || input.remoteAddress).replace(/^::ffff:/, '') || undefined;
   const portText =
     (typeof h['x-forwarded-port'] === 'string' && h['x-forwarded-port']) ||
     /:(\d+)$/.exec(String(h.host ?? ''))?.[1];
   const port = input.destinationPort || (portText ? Number(portText) : undefined);
-  const cert = xfccCertificate(h['x-forwarded-client-cert']) ?? input.peer?.certificate;
   // Only a name for the source: the credential is verified after, and must be for this same ID.
   const spiffeId =
     typeof h['x-gatehouse-spiffe-id'] === 'string'
@@ -118,7 +133,9 @@ function extAuthzRequest(
     source: { spiffeId: spiffeId ?? '', ...(ip ? { ip } : {}) },
     destination: { service: input.service, ...(port && port <= 65535 ? { port } : {}) },
     action: { method: input.method, path: input.path },
-    context: { mtls: cert !== undefined },
+    // A certificate alone is the credential, verified before anything is allowed; beside a bearer
+    // it counts only once verified (DecisionService.decide sets `mtls` then).
+    context: { mtls: cert !== undefined && !bearer },
   };
   if (bearer) request.credential = { jwtSvid: bearer };
   else if (cert) request.credential = { x509Chain: cert };

@@ -133,6 +133,63 @@ describe('decision service', { skip: built ? false : 'run `npm run build` first'
     assert.equal(bad.status, 403);
   });
 
+  test('ext_authz: a certificate beside a bearer makes the request mTLS only when it verifies for the same identity', async () => {
+    const call = async (headers: Record<string, string>) => {
+      const res = await fetch(`${server.url}/v1/ext_authz/orders/orders`, {
+        method: 'POST',
+        headers: { 'x-forwarded-port': '8443', 'x-forwarded-for': '10.10.1.20', ...headers },
+      });
+      return {
+        status: res.status,
+        reason: res.ok ? 'allow' : ((await res.json()) as { reason: string }).reason,
+      };
+    };
+    const svid = async (spiffeId: string) => {
+      const x = await cli(['svid', 'x509', '--spiffe-id', spiffeId, '--output', 'json'], env);
+      assert.equal(x.code, 0, x.err);
+      return encodeURIComponent((JSON.parse(x.out) as { chainPem: string }).chainPem);
+    };
+    const bearer = { authorization: `Bearer ${token}` };
+    // `perm-web-orders` asks for mTLS: a bearer alone is not enough.
+    assert.deepEqual(await call(bearer), { status: 403, reason: 'default_deny' });
+    assert.deepEqual(await call({ ...bearer, 'x-forwarded-client-cert': 'Cert=junk' }), {
+      status: 403,
+      reason: 'credential_unverified',
+    });
+    const own = await svid(WEB);
+    assert.deepEqual(await call({ ...bearer, 'x-forwarded-client-cert': `Cert="${own}";URI=${WEB}` }), {
+      status: 200,
+      reason: 'allow',
+    });
+    const otherId = 'spiffe://acme.corp/ns/shop/sa/search';
+    await cli(['entry', 'create', '--spiffe-id', otherId, '--kind', 'service', '--owner', 'team-shop'], env);
+    const other = await svid(otherId);
+    assert.deepEqual(await call({ ...bearer, 'x-forwarded-client-cert': `Cert="${other}";URI=${otherId}` }), {
+      status: 403,
+      reason: 'credential_unverified',
+    });
+  });
+
+  test('ext_authz: the source address is the last x-forwarded-for entry, the one the proxy added', async () => {
+    const x = await cli(['svid', 'x509', '--spiffe-id', WEB, '--output', 'json'], env);
+    const xfcc = `Cert="${encodeURIComponent((JSON.parse(x.out) as { chainPem: string }).chainPem)}";URI=${WEB}`;
+    const call = (forwardedFor: string) =>
+      fetch(`${server.url}/v1/ext_authz/orders/orders`, {
+        method: 'POST',
+        headers: {
+          'x-forwarded-port': '8443',
+          'x-forwarded-client-cert': xfcc,
+          'x-forwarded-for': forwardedFor,
+        },
+      });
+    assert.equal((await call('10.10.1.20')).status, 200);
+    assert.equal((await call('203.0.113.9, 10.10.1.20')).status, 200);
+    // The client wrote the first entry; the proxy appended its real address.
+    const spoofed = await call('10.10.1.20, 203.0.113.9');
+    assert.equal(spoofed.status, 403);
+    assert.equal(((await spoofed.json()) as { layer: string }).layer, 'zone');
+  });
+
   test('hostile input gets a clear 4xx, never an allow', async () => {
     for (const body of [
       '{',

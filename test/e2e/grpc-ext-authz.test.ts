@@ -87,6 +87,36 @@ describe('gRPC ext_authz', { skip: built ? false : 'run `npm run build` first' }
     assert.match(header(res, 'x-gatehouse-decision-id') ?? '', /.+/);
   });
 
+  test('a peer certificate of another identity beside the bearer: neither counts', async () => {
+    const search = 'spiffe://acme.corp/ns/shop/sa/search';
+    await cli(['entry', 'create', '--spiffe-id', search, '--kind', 'service', '--owner', 'team-shop'], env);
+    const x = await cli(['svid', 'x509', '--spiffe-id', search, '--output', 'json'], env);
+    assert.equal(x.code, 0, x.err);
+    const a = attributes({ headers: { authorization: `Bearer ${token}` } });
+    const res = await check({
+      attributes: {
+        ...a,
+        source: {
+          ...a.source,
+          certificate: encodeURIComponent((JSON.parse(x.out) as { chainPem: string }).chainPem),
+        },
+      },
+    });
+    assert.equal(assertDenied(res).reason, 'credential_unverified');
+  });
+
+  test('the source address is the one Envoy gives, whatever x-forwarded-for says', async () => {
+    const a = attributes({ headers: { 'x-forwarded-for': '10.10.1.20' } });
+    const res = await check({
+      attributes: {
+        ...a,
+        source: { ...a.source, address: { socket_address: { address: '203.0.113.9', port_value: 51000 } } },
+      },
+    });
+    assert.equal(assertDenied(res).reason, 'default_deny');
+    assert.equal((await check({ attributes: a })).status.code, 0, 'from 10.10.1.20 itself');
+  });
+
   test('the peer certificate alone is an X.509-SVID credential', async () => {
     const res = await check({ attributes: attributes() });
     assert.equal(res.status.code, 0, JSON.stringify(res));

@@ -139,6 +139,9 @@ export async function grpcCheck(decisions: DecisionService, request: CheckReques
         path: http.path || '/',
         headers,
         remoteAddress: attrs.source?.address?.socket_address?.address ?? '',
+        ...(attrs.source?.address?.socket_address?.address
+          ? { sourceAddress: attrs.source.address.socket_address.address }
+          : {}),
         ...(attrs.destination?.address?.socket_address?.port_value
           ? { destinationPort: attrs.destination.address.socket_address.port_value }
           : {}),
