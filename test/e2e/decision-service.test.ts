@@ -170,6 +170,31 @@ describe('decision service', { skip: built ? false : 'run `npm run build` first'
     });
   });
 
+  test('ext_authz: a port in the path prefix (`orders:8443`) is the destination port, whatever the headers say', async () => {
+    const x = await cli(['svid', 'x509', '--spiffe-id', WEB, '--output', 'json'], env);
+    const xfcc = `Cert="${encodeURIComponent((JSON.parse(x.out) as { chainPem: string }).chainPem)}";URI=${WEB}`;
+    const call = (service: string, port: string) =>
+      fetch(`${server.url}/v1/ext_authz/${service}/orders`, {
+        method: 'POST',
+        headers: {
+          'x-forwarded-port': port,
+          host: `orders:${port}`,
+          'x-forwarded-client-cert': xfcc,
+          'x-forwarded-for': '10.10.1.20',
+        },
+      });
+    assert.equal((await call('orders', '8443')).status, 200);
+    assert.equal((await call('orders:8443', '9999')).status, 200);
+    const other = await call('orders:9999', '8443');
+    assert.equal(other.status, 403);
+    assert.equal(((await other.json()) as { layer: string }).layer, 'flow');
+    for (const bad of ['orders:0', 'orders:65536', 'orders:x', 'orders:', 'orders:08443']) {
+      const res = await call(bad, '8443');
+      assert.equal(res.status, 400, bad);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'request_invalid');
+    }
+  });
+
   test('ext_authz: the source address is the last x-forwarded-for entry, the one the proxy added', async () => {
     const x = await cli(['svid', 'x509', '--spiffe-id', WEB, '--output', 'json'], env);
     const xfcc = `Cert="${encodeURIComponent((JSON.parse(x.out) as { chainPem: string }).chainPem)}";URI=${WEB}`;

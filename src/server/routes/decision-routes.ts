@@ -138,10 +138,22 @@ async function extAuthz(req: RouteRequest, service: DecisionService) {
   let path = req.params['*'] ?? '/';
   const query = req.query.toString();
   if (query) path += `?${query}`;
+  // `{service}:{port}` fixes the destination port in Envoy's path prefix, where no header of the
+  // client's can choose it (service names hold no `:`).
+  const named = req.params.service!;
+  const colon = named.lastIndexOf(':');
+  const port = colon === -1 ? undefined : /^[1-9]\d{0,4}$/.exec(named.slice(colon + 1))?.[0];
+  if (colon !== -1 && !(port && Number(port) <= 65535))
+    throw new HttpError(
+      400,
+      'request_invalid',
+      `\`${named}\`: want a service name, or NAME:PORT with a port 1-65535`,
+    );
   const answer = await checkExtAuthz(
     service,
     {
-      service: req.params.service!,
+      service: colon === -1 ? named : named.slice(0, colon),
+      ...(port ? { destinationPort: Number(port) } : {}),
       method: req.method,
       path,
       headers: req.headers,
