@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { httpsExchange } from '../https-exchange.js';
 import { EXIT, type CliIo } from './io.js';
 import { UsageError } from './usage-error.js';
 import { fileProblem } from './file-problem.js';
@@ -39,13 +40,29 @@ export interface ApiClient {
   stream(path: string, write: (chunk: Uint8Array) => void | Promise<void>): Promise<void>;
 }
 
+/** A TLS client certificate chain and its private key, PEM. */
+export interface ClientCertificate {
+  cert: string;
+  key: string;
+}
+
+/**
+ * The client of the server that flags and environment name. With
+ * `clientCertificate`, every call presents it (mTLS), so the server must be
+ * `https:` (a usage error otherwise), and answers are read whole.
+ */
 export function apiClient(
   values: { server?: string | undefined; token?: string | undefined; 'token-file'?: string | undefined },
   io: CliIo,
+  clientCertificate?: ClientCertificate,
 ): ApiClient {
   const server = (values.server ?? io.env.GATEHOUSE_SERVER ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s/]+$/.test(server))
     throw new UsageError(`--server must be an http(s) URL, not \`${server}\``);
+  if (clientCertificate && !server.startsWith('https:'))
+    throw new UsageError(
+      `a client certificate needs an https:// server (--server or GATEHOUSE_SERVER), not \`${server}\``,
+    );
   let token = values.token ?? io.env.GATEHOUSE_TOKEN;
   if (values['token-file']) {
     try {
@@ -65,14 +82,27 @@ export function apiClient(
     const headers: Record<string, string> = { accept };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const text = body !== undefined ? JSON.stringify(body) : undefined;
     let res: Response;
     try {
-      res = await fetch(server + path, {
-        method,
-        headers,
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        ...(deadline ? { signal: AbortSignal.timeout(30_000) } : {}),
-      });
+      if (clientCertificate) {
+        // `fetch` cannot present a client certificate. One connection per call (`agent: false`):
+        // a kept-alive one would hold the process open after its last call.
+        const answer = await httpsExchange(
+          server + path,
+          { method, headers, agent: false, ...clientCertificate },
+          text,
+          deadline ? 30_000 : undefined,
+        );
+        res = new Response(answer.text === '' ? null : answer.text, { status: answer.status });
+      } else {
+        res = await fetch(server + path, {
+          method,
+          headers,
+          ...(text !== undefined ? { body: text } : {}),
+          ...(deadline ? { signal: AbortSignal.timeout(30_000) } : {}),
+        });
+      }
     } catch (err) {
       throw new ApiError(`cannot reach ${server}: ${causeOf(err)}`, 0, 'unreachable', EXIT.error);
     }
@@ -103,9 +133,15 @@ export function apiClient(
   };
 }
 
-/** What made a fetch fail: the socket's error code (`ECONNREFUSED`) when there is one. */
+/**
+ * What made a call fail: the socket's or TLS's error code (`ECONNREFUSED`,
+ * `DEPTH_ZERO_SELF_SIGNED_CERT`) when there is one; `fetch` puts it in the
+ * cause, `node:https` on the error itself.
+ */
 function causeOf(err: unknown): string {
-  return (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+  const e = err as { cause?: { code?: unknown }; code?: unknown; message: string };
+  const code = [e.cause?.code, e.code].find((c) => typeof c === 'string' && c !== 'ABORT_ERR');
+  return typeof code === 'string' ? code : e.message;
 }
 
 function parseJson(text: string): unknown {

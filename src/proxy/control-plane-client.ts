@@ -6,6 +6,7 @@
  * workload's credential when no bearer token is sent (docs/identity.md).
  */
 import https from 'node:https';
+import { httpsExchange, type HttpsAnswer as Answer } from '../https-exchange.js';
 
 export interface ControlPlaneClient {
   readonly server: string;
@@ -50,12 +51,6 @@ export interface ControlPlaneClientOptions {
 export interface ClientCertificate {
   cert: string | Buffer;
   key: string | Buffer;
-}
-
-/** One exchange's outcome: the status and the body as text. */
-interface Answer {
-  status: number;
-  text: string;
 }
 
 export function controlPlaneClient(options: ControlPlaneClientOptions): ControlPlaneClient {
@@ -119,24 +114,4 @@ export function controlPlaneClient(options: ControlPlaneClientOptions): ControlP
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body),
   };
-}
-
-/** One request over node:https (fetch cannot present a client certificate), within `timeoutMs`. */
-function httpsExchange(
-  url: string,
-  options: https.RequestOptions,
-  body: string | undefined,
-  timeoutMs: number,
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { ...options, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
 }

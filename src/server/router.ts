@@ -22,7 +22,9 @@ export interface RouteRequest {
    * The client certificate chain of the TLS connection, DER, leaf first;
    * empty over plain HTTP or when the client presented none. Not verified:
    * the TLS layer takes any certificate, and the caller's identity is
-   * decided from it by the X.509-SVID verifier (auth.ts).
+   * decided from it by the X.509-SVID verifier (auth.ts). The handshake did
+   * prove that the client holds the leaf's private key, which X.509 renewal
+   * relies on (`IdentityAuthority.renewWithX509`).
    */
   peerCertificates(): readonly Buffer[];
   /** The parsed JSON body; undefined when there is none. */

@@ -27,7 +27,6 @@ const PUBLIC = new Set([
   'GET /readyz',
   'GET /metrics',
   'POST /v1/attest',
-  'POST /v1/renew',
 ]);
 const isExtAuthz = (pattern: string) => pattern.startsWith('/v1/ext_authz/');
 const isDecide = (pattern: string) => pattern === '/v1/decide' || pattern === '/v1/decide/batch';

@@ -209,6 +209,26 @@ describe(
       assert.match(renewed.out, /via renewal/);
     });
 
+    test('5b. over plain HTTP there is no X.509 renewal: the SVID must be the TLS client certificate', async () => {
+      const svids = join(dir, 'svids');
+      const x509 = await cli(
+        ['attest', '--renew', '--x509', join(svids, 'svid.pem'), '--key', join(svids, 'svid.key')],
+        { GATEHOUSE_SERVER: server.url },
+      );
+      assert.equal(x509.code, 3, x509.out + x509.err);
+      assert.match(x509.err, /a client certificate needs an https:\/\/ server/);
+      // The chain in the body, as once documented, renews nothing: it is public.
+      const res = await fetch(`${server.url}/v1/renew`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ x509Svid: readFileSync(join(svids, 'svid.pem'), 'utf8'), csr: 'x' }),
+      });
+      assert.equal(res.status, 400);
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(error.code, 'body_invalid');
+      assert.match(error.message, /TLS client certificate/);
+    });
+
     test('6. revoke a JWT-SVID and an X.509-SVID: verification fails at once', async () => {
       const jti = JSON.parse(Buffer.from(revokedToken.split('.')[1]!, 'base64url').toString()).jti as string;
       const before = await cli(['token', 'verify', revokedToken, '--audience', AUDIENCE], env);

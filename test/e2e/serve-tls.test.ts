@@ -7,8 +7,13 @@
  * X.509-SVID as client certificate; a wrong pair of files is a usage error.
  */
 import assert from 'node:assert/strict';
-import type { webcrypto as NodeWebCrypto } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  X509Certificate,
+  type webcrypto as NodeWebCrypto,
+} from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent, get as httpsGet, request as httpsRequest } from 'node:https';
@@ -26,6 +31,7 @@ import {
   startServer,
   type ServerProcess,
 } from '../support/server-process.js';
+import { csrFor } from '../support/csr.js';
 
 type Check = (request: unknown, callback: (err: ServiceError | null, res: CheckResponse) => void) => void;
 
@@ -62,6 +68,19 @@ async function selfSigned(uri?: string): Promise<{ cert: string; key: string }> 
   const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
   return { cert: cert.toString('pem'), key };
 }
+
+/** A new P-256 private key, PEM. */
+const newKey = () =>
+  generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
+
+/** The public key of a certificate or a private key, SPKI DER in base64, to compare keys by. */
+const spkiOf = (pem: string) =>
+  (pem.includes('CERTIFICATE') ? new X509Certificate(pem).publicKey : createPublicKey(pem))
+    .export({ type: 'spki', format: 'der' })
+    .toString('base64');
 
 function status(get: typeof httpsGet, url: string, ca?: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -238,6 +257,200 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
       assert.equal((await api('POST', '/v1/decide', { client, body: decide })).status, 401);
     } finally {
       agent.destroy();
+    }
+  });
+
+  interface Renewed {
+    spiffeId: string;
+    via: string;
+    x509Svid: {
+      spiffeId: string;
+      serial: string;
+      certificatePem: string;
+      chainPem: string;
+      privateKeyPem?: string;
+    };
+    jwtSvid: { token: string; audience: string[] };
+  }
+
+  /** How many credentials renewal has issued to `spiffeId`, as the inventory lists them. */
+  async function renewals(spiffeId: string): Promise<number> {
+    const inventory = await api('GET', '/v1/inventory', { token: server.adminToken });
+    assert.equal(inventory.status, 200, JSON.stringify(inventory.body));
+    return (inventory.body as { credentials: { spiffeId: string; via: string }[] }).credentials.filter(
+      (c) => c.spiffeId === spiffeId && c.via === 'renewal',
+    ).length;
+  }
+
+  test('a workload renews with its X.509-SVID as client certificate, for a generated key or its own new one', async () => {
+    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/mtls-renew';
+    const svid = await issuedSvid(spiffeId);
+
+    const first = await api('POST', '/v1/renew', {
+      client: { cert: svid.chainPem, key: svid.privateKeyPem },
+      body: { audience: ['spiffe://acme.corp/ns/shop/sa/orders'] },
+    });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const renewed = first.body as Renewed;
+    assert.equal(renewed.spiffeId, spiffeId);
+    assert.equal(renewed.via, 'renewal');
+    assert.equal(renewed.x509Svid.spiffeId, spiffeId);
+    assert.notEqual(renewed.x509Svid.serial, svid.serial);
+    assert.ok(renewed.x509Svid.privateKeyPem, 'no CSR: the server generated the new key');
+    assert.deepEqual(renewed.jwtSvid.audience, [
+      'spiffe://acme.corp/ns/shop/sa/orders',
+      'spiffe://acme.corp/gatehouse',
+    ]);
+
+    // The renewed SVID renews in its turn; with a CSR, for the key the workload made.
+    const nextKey = newKey();
+    const second = await api('POST', '/v1/renew', {
+      client: { cert: renewed.x509Svid.chainPem, key: renewed.x509Svid.privateKeyPem! },
+      body: { csr: await csrFor(nextKey) },
+    });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    const moved = (second.body as Renewed).x509Svid;
+    assert.equal(moved.spiffeId, spiffeId);
+    assert.equal(moved.privateKeyPem, undefined, 'the key stays with the workload');
+    assert.equal(spkiOf(moved.certificatePem), spkiOf(nextKey));
+    const self = await api('POST', '/v1/svid/jwt', {
+      client: { cert: moved.chainPem, key: nextKey },
+      body: { audience: ['orders'] },
+    });
+    assert.equal(self.status, 200, JSON.stringify(self.body));
+    assert.equal(await renewals(spiffeId), 4, 'a JWT-SVID and an X.509-SVID per renewal');
+  });
+
+  test('X.509 renewal needs the SVID in the handshake: a chain and CSR in the body, or a refused certificate, get nothing', async () => {
+    const admin = server.adminToken;
+    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/mtls-refused';
+    const svid = await issuedSvid(spiffeId);
+    const client = { cert: svid.chainPem, key: svid.privateKeyPem };
+    // A CSR signed with the SVID's key, as an earlier request in the old body form carried it:
+    // with the public chain, all someone without the key needs to replay that request.
+    const csr = await csrFor(svid.privateKeyPem);
+
+    // The chain and the CSR in the body, and no client certificate: refused, and by name.
+    const replayed = await api('POST', '/v1/renew', { body: { x509Svid: svid.chainPem, csr } });
+    assert.equal(replayed.status, 400, JSON.stringify(replayed.body));
+    const error = (replayed.body as { error: { code: string; message: string } }).error;
+    assert.equal(error.code, 'body_invalid');
+    assert.match(error.message, /`x509Svid` is not taken: .*TLS client certificate/);
+    // Even next to the right certificate, a chain in the body is refused rather than ignored.
+    const both = await api('POST', '/v1/renew', { client, body: { x509Svid: svid.chainPem } });
+    assert.equal(both.status, 400, JSON.stringify(both.body));
+    assert.equal((await api('POST', '/v1/renew', { body: { csr } })).status, 401);
+
+    // Certificates that are not a current X.509-SVID of this trust domain: a bare 401.
+    const shortLived = await api('POST', '/v1/svid/x509', {
+      token: admin,
+      body: { spiffeId, ttlSeconds: 1 },
+    });
+    assert.equal(shortLived.status, 200, JSON.stringify(shortLived.body));
+    const expiring = shortLived.body as { chainPem: string; privateKeyPem: string; expiresAt: string };
+    const revokable = await api('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } });
+    const revoked = revokable.body as { chainPem: string; privateKeyPem: string; serial: string };
+    const revocation = await api('POST', '/v1/revocations', {
+      token: admin,
+      body: { target: 'credential', value: revoked.serial },
+    });
+    assert.equal(revocation.status, 201, JSON.stringify(revocation.body));
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(expiring.expiresAt) - Date.now() + 100)));
+    const refused: [string, { cert: string; key: string }][] = [
+      ['expired', { cert: expiring.chainPem, key: expiring.privateKeyPem }],
+      ['revoked', { cert: revoked.chainPem, key: revoked.privateKeyPem }],
+      ['of another trust domain', await selfSigned('spiffe://other.example/ns/shop/sa/mtls-refused')],
+      ['of the same name, not issued by the trust domain', await selfSigned(spiffeId)],
+      ['not an SVID', pem],
+    ];
+    for (const [what, certificate] of refused) {
+      const answer = await api('POST', '/v1/renew', { client: certificate, body: {} });
+      assert.equal(answer.status, 401, `${what}: ${JSON.stringify(answer.body)}`);
+      assert.deepEqual(answer.body, { error: { code: 'unauthorized', message: 'unauthorized' } }, what);
+    }
+    assert.equal(await renewals(spiffeId), 0, 'nothing was issued');
+  });
+
+  test('gatehouse attest --renew --x509 --key renews over mTLS; usage errors are exit 3', async () => {
+    const spiffeId = 'spiffe://acme.corp/ns/shop/sa/cli-renew';
+    const svid = await issuedSvid(spiffeId);
+    const svidFile = join(dir, 'cli-renew.pem');
+    const keyFile = join(dir, 'cli-renew.key');
+    writeFileSync(svidFile, svid.chainPem);
+    writeFileSync(keyFile, svid.privateKeyPem);
+    const env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: '', NODE_EXTRA_CA_CERTS: certFile };
+    const out = join(dir, 'cli-renewed');
+
+    const renewed = await runGatehouse(
+      ['attest', '--renew', '--x509', svidFile, '--key', keyFile, '--out-dir', out, '--output', 'json'],
+      env,
+    );
+    assert.equal(renewed.code, 0, renewed.out + renewed.err);
+    const result = JSON.parse(renewed.out) as Renewed;
+    assert.equal(result.spiffeId, spiffeId);
+    assert.equal(result.via, 'renewal');
+    assert.notEqual(result.x509Svid.serial, svid.serial);
+    assert.equal(readFileSync(join(out, 'svid.pem'), 'utf8'), result.x509Svid.chainPem);
+    // The files written renew again, this time with a CSR for a key of the workload's own.
+    const nextKey = newKey();
+    const csrFile = join(dir, 'cli-renew.csr');
+    writeFileSync(csrFile, await csrFor(nextKey));
+    const again = await runGatehouse(
+      [
+        'attest',
+        '--renew',
+        '--x509',
+        join(out, 'svid.pem'),
+        '--key',
+        join(out, 'svid.key'),
+        '--csr',
+        csrFile,
+        '--output',
+        'json',
+      ],
+      env,
+    );
+    assert.equal(again.code, 0, again.out + again.err);
+    const moved = (JSON.parse(again.out) as Renewed).x509Svid;
+    assert.equal(moved.spiffeId, spiffeId);
+    assert.equal(spkiOf(moved.certificatePem), spkiOf(nextKey));
+
+    // The server's certificate is trusted only as the other verbs trust it.
+    const untrusted = await runGatehouse(['attest', '--renew', '--x509', svidFile, '--key', keyFile], {
+      ...env,
+      NODE_EXTRA_CA_CERTS: '',
+    });
+    assert.equal(untrusted.code, 1, untrusted.out);
+    assert.match(untrusted.err, /cannot reach https:\/\/127\.0\.0\.1:\d+: \S*CERT/);
+    // A revoked SVID: refused, with a message that says which credential.
+    const revoked = await api('POST', '/v1/revocations', {
+      token: server.adminToken,
+      body: { target: 'credential', value: svid.serial },
+    });
+    assert.equal(revoked.status, 201);
+    const refused = await runGatehouse(['attest', '--renew', '--x509', svidFile, '--key', keyFile], env);
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.err, /did not take the X\.509-SVID of --x509/);
+
+    const otherKey = join(dir, 'cli-renew-other.key');
+    writeFileSync(otherKey, nextKey);
+    for (const [args, message] of [
+      [['--x509', svidFile], /--renew --x509 needs --key/],
+      [['--x509', svidFile, '--csr', csrFile], /--renew --x509 needs --key/],
+      [['--key', keyFile, '--svid-token', keyFile], /--key goes with --renew --x509/],
+      [['--x509', svidFile, '--key', keyFile, '--svid-token', keyFile], /one of --svid-token or --x509/],
+      [
+        ['--x509', svidFile, '--key', otherKey],
+        /--x509 and --key: not a certificate chain and its private key/,
+      ],
+      [
+        ['--x509', svidFile, '--key', keyFile, '--server', server.url.replace('https:', 'http:')],
+        /needs an https:\/\/ server/,
+      ],
+    ] as const) {
+      const r = await runGatehouse(['attest', '--renew', ...args], env);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.out}${r.err}`);
+      assert.match(r.err, message);
     }
   });
 

@@ -415,6 +415,11 @@ describe('the OpenAPI document and the server', () => {
     await call('POST', '/v1/svid/jwt', { token: jwtSvid.token, body: { audience: ['orders'] } });
     await call('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } });
     await call('POST', '/v1/renew', { token: jwtSvid.token, body: { x509: false } });
+    const chainInBody = await call('POST', '/v1/renew', {
+      body: { x509Svid: x509Svid.chainPem, csr: 'x' },
+      invalid: true,
+    });
+    assert.equal(chainInBody.status, 400);
     await call('POST', '/v1/revocations', {
       token: admin,
       body: { target: 'credential', value: jwtSvid.jti },

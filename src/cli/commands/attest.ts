@@ -1,9 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { makeDirectory } from '../../make-directory.js';
 import type { AttestResult } from '../../core/identity/authority.js';
-import { apiClient, CLIENT_OPTIONS, CLIENT_USAGE, readTextFile } from '../api-client.js';
+import {
+  ApiError,
+  apiClient,
+  CLIENT_OPTIONS,
+  CLIENT_USAGE,
+  readTextFile,
+  type ApiClient,
+} from '../api-client.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { bundleToPem, type BundleJson } from './bundle.js';
@@ -11,12 +19,16 @@ import { bundleToPem, type BundleJson } from './bundle.js';
 export const usage = `usage: gatehouse attest (--join-token TOKEN | --oidc-token TOKEN | --oidc-token-file FILE)
                        [--spiffe-id ID] [--csr FILE] [--audience AUD]... [--no-x509]
                        [--out-dir DIR] [--output table|json]
-       gatehouse attest --renew (--svid-token FILE | --x509 CHAIN.pem --csr FILE) [--out-dir DIR]
+       gatehouse attest --renew (--svid-token FILE | --x509 CHAIN.pem --key KEY.pem)
+                       [--csr FILE] [--audience AUD]... [--no-x509] [--out-dir DIR] [--output table|json]
 
 Proves a workload's identity and obtains its SVIDs: an X.509-SVID (from --csr, or with a
 generated key) and a JWT-SVID for the given audiences plus the control plane's own audience.
 With --out-dir, writes svid.pem (leaf and CA), svid.key (when generated), bundle.pem and
-jwt-svid.token there (keys with mode 0600). --renew presents the current SVID instead.
+jwt-svid.token there (keys with mode 0600). --renew presents the current SVID instead: the
+JWT-SVID in --svid-token as bearer token, or the X.509-SVID in --x509 with its private key
+--key as the TLS client certificate, which needs an https:// server (its certificate is
+trusted through the system's CAs and NODE_EXTRA_CA_CERTS).
 ${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -34,6 +46,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       renew: { type: 'boolean', default: false },
       'svid-token': { type: 'string' },
       x509: { type: 'string' },
+      key: { type: 'string' },
       'out-dir': { type: 'string' },
       output: { type: 'string', default: 'table' },
     },
@@ -47,6 +60,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   let result: AttestResult;
   if (values.renew) {
+    if (values['svid-token'] !== undefined && values.x509 !== undefined)
+      throw new UsageError('--renew takes one of --svid-token or --x509, not both');
+    if (values.key !== undefined && values.x509 === undefined)
+      throw new UsageError('--key goes with --renew --x509');
     if (values['svid-token']) {
       const token = readTextFile(values['svid-token'], io, '--svid-token').trim();
       result = await apiClient({ ...values, token, 'token-file': undefined }, io).call<AttestResult>(
@@ -55,14 +72,27 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         body,
       );
     } else if (values.x509) {
-      if (!values.csr) throw new UsageError('--renew --x509 needs --csr signed by the same key');
-      body.x509Svid = readTextFile(values.x509, io, '--x509');
-      result = await apiClient(
-        { ...values, token: undefined, 'token-file': undefined },
-        io,
-      ).call<AttestResult>('POST', '/v1/renew', body);
-    } else throw new UsageError('--renew needs --svid-token FILE or --x509 CHAIN.pem with --csr');
+      if (!values.key) throw new UsageError('--renew --x509 needs --key, the private key of the X.509-SVID');
+      const certificate = {
+        cert: readTextFile(values.x509, io, '--x509'),
+        key: readTextFile(values.key, io, '--key'),
+      };
+      try {
+        // Checked here, so that a wrong pair is a clear usage error, not a failed handshake.
+        createSecureContext(certificate);
+      } catch (e) {
+        throw new UsageError(
+          `--x509 and --key: not a certificate chain and its private key: ${(e as Error).message}`,
+        );
+      }
+      result = await renewWithX509(
+        apiClient({ ...values, token: undefined, 'token-file': undefined }, io, certificate),
+        body,
+      );
+    } else throw new UsageError('--renew needs --svid-token FILE, or --x509 CHAIN.pem with --key KEY.pem');
   } else {
+    if (values['svid-token'] !== undefined || values.x509 !== undefined || values.key !== undefined)
+      throw new UsageError('--svid-token, --x509 and --key go with --renew');
     const sources = [values['join-token'], values['oidc-token'], values['oidc-token-file']].filter(
       (v) => v !== undefined,
     );
@@ -120,4 +150,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   else if (result.jwtSvid) lines.push('', result.jwtSvid.token);
   io.stdout.write(lines.join('\n') + '\n');
   return EXIT.ok;
+}
+
+/**
+ * `POST /v1/renew` presenting the X.509-SVID as the TLS client certificate:
+ * the handshake proves the key, so the server takes the SVID from the
+ * connection (a chain in the body would prove nothing).
+ */
+async function renewWithX509(client: ApiClient, body: Record<string, unknown>): Promise<AttestResult> {
+  try {
+    return await client.call<AttestResult>('POST', '/v1/renew', body);
+  } catch (err) {
+    // The server says no more than 401 to a certificate it refuses; the generic hint names the
+    // admin credential, which has nothing to do with renewal.
+    if (err instanceof ApiError && err.status === 401)
+      throw new ApiError(
+        `unauthorized: the server did not take the X.509-SVID of --x509 (expired, revoked, not of its trust domain, or not an SVID)`,
+        err.status,
+        err.code,
+        err.exitCode,
+      );
+    throw err;
+  }
 }

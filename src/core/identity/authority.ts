@@ -29,7 +29,6 @@ import type { KeyUse, StoredSigningKey } from './signing-key.js';
 import { generateSigningKey, loadPrivateKey } from './signing-keys.js';
 import { parseSpiffeId } from './spiffe-id.js';
 import { createTrustDomainCa } from './trust-domain-ca.js';
-import { csrMatchesCertificateKey } from './proof-of-possession.js';
 import { issueX509Svid, verifyX509Svid } from './x509-svid.js';
 
 /** The private claim of a grant credential: what task it serves and its scope. */
@@ -782,19 +781,26 @@ export class IdentityAuthority {
   }
 
   /**
-   * A workload presenting its current X.509-SVID chain and a CSR signed by
-   * the same key (proof of possession) gets fresh SVIDs for the same ID.
+   * A workload that holds its current X.509-SVID gets fresh SVIDs for the
+   * same ID: the X.509-SVID for the key of `options.csrPem` (any key: the
+   * workload may move to a new one), or for a generated key without it.
+   *
+   * INVARIANT: `handshakeChain` is the chain the TLS client of this request
+   * presented (DER, leaf first), never one read from a request: the
+   * handshake's signature with the leaf's key is the only proof that the
+   * caller holds it. A chain is public once sent, and a CSR signed with the
+   * leaf's key carries no nonce or time, so the pair would renew for anyone
+   * who once saw them. The chain is verified here as any X.509-SVID (bundle,
+   * validity, revocation), and the entry must be active.
+   * @throws GatehouseError `svid_*`, `entry_inactive`, `csr_invalid`
    */
-  async renewWithX509(chainPem: string, csrPem: string, options: AttestOptions = {}): Promise<AttestResult> {
-    const current = await this.verifyX509Svid(chainPem);
-    if (!(await csrMatchesCertificateKey(csrPem, chainPem))) {
-      throw new GatehouseError(
-        'attestation_failed',
-        'attestation failed: the CSR is not signed by the key of the presented SVID',
-      );
-    }
+  async renewWithX509(
+    handshakeChain: readonly Uint8Array[],
+    options: AttestOptions = {},
+  ): Promise<AttestResult> {
+    const current = await this.verifyX509Svid(handshakeChain);
     const entry = await this.activeEntry(current.spiffeId);
-    return this.issueForAttestation(entry, 'renewal', { ...options, csrPem });
+    return this.issueForAttestation(entry, 'renewal', options);
   }
 
   // ---- revocation --------------------------------------------------------------

@@ -150,13 +150,21 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
   });
   router.add('POST', '/v1/renew', async (req) => {
     const body = await objectBody(req);
+    // A chain in the body proves nothing: it is public, and a CSR signed with its key has no nonce
+    // or time to keep it from being replayed. Refused by name, so that an old client learns why.
+    if (body.x509Svid !== undefined)
+      throw new HttpError(
+        400,
+        'body_invalid',
+        '`x509Svid` is not taken: X.509 renewal needs the X.509-SVID as the TLS client certificate',
+      );
     const options = attestOptions(body);
-    const chain = optString(body, 'x509Svid');
-    if (chain !== undefined)
-      return json(200, await authority.renewWithX509(chain, reqString(body, 'csr'), options));
     const caller = await requireCaller(authority, req);
     if (caller.kind !== 'workload') throw forbidden('renewal needs the workload’s own SVID');
-    // The caller is a workload, so the field held its JWT-SVID.
+    // INVARIANT: an X.509-SVID caller's chain comes from the TLS handshake, which proved its key.
+    if (caller.credential === 'x509-svid')
+      return json(200, await authority.renewWithX509(req.peerCertificates(), options));
+    // A workload with a JWT-SVID credential: the field held it.
     const token = bearerToken(req.headers.authorization)!;
     return json(200, await authority.renewWithJwt(token, options));
   });

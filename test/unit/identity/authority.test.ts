@@ -4,7 +4,7 @@
  * the tests move by hand. Each block follows one promise of docs/identity.md.
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,9 @@ import {
 } from '../../../src/core/identity/authority.js';
 import type { GrantScope } from '../../../src/core/identity/grant.js';
 import { identitySettings, type IdentitySettings } from '../../../src/core/identity/settings.js';
-import { webcrypto, x509 } from '../../../src/core/identity/x509-library.js';
 import type { Clock, IdentityStore } from '../../../src/core/ports.js';
 import { openSqliteIdentityStore } from '../../../src/store/index.js';
+import { csrFor } from '../../support/csr.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const TD = 'acme.corp';
@@ -114,32 +114,14 @@ async function attestWithJoinToken(
   return authority.attestJoinToken(token, options);
 }
 
-/** A PKCS#10 request for an ECDSA P-256 private key, self-signed with it. */
-async function csrFor(privateKeyPem: string): Promise<string> {
-  const privateKey = createPrivateKey(privateKeyPem);
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const subtle = webcrypto.subtle;
-  const keys = {
-    privateKey: await subtle.importKey(
-      'pkcs8',
-      privateKey.export({ type: 'pkcs8', format: 'der' }),
-      algorithm,
-      false,
-      ['sign'],
-    ),
-    publicKey: await subtle.importKey(
-      'spki',
-      createPublicKey(privateKey).export({ type: 'spki', format: 'der' }),
-      algorithm,
-      true,
-      ['verify'],
-    ),
-  };
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
-    { name: 'CN=workload', keys, signingAlgorithm: algorithm },
-    webcrypto,
+/**
+ * The chain a TLS client presenting `chainPem` hands the server (DER, leaf
+ * first): what `renewWithX509` takes, as the server reads it off the handshake.
+ */
+function handshakeChain(chainPem: string): Buffer[] {
+  return (chainPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (pem) => new X509Certificate(pem).raw,
   );
-  return csr.toString('pem');
 }
 
 describe('IdentityAuthority: entries', () => {
@@ -449,34 +431,81 @@ describe('IdentityAuthority: renewal', () => {
     await assert.rejects(authority.renewWithJwt(current.jwtSvid!.token), code('entry_inactive'));
   });
 
-  test('renewWithX509 needs a CSR made with the key of the presented SVID', async () => {
+  test('renewWithX509 takes the chain of a TLS handshake: fresh SVIDs, for the CSR’s key or a generated one', async () => {
     const { authority, clock } = await open();
     const entry = await joinTokenEntry(authority);
     const first = await attestWithJoinToken(authority, entry.id);
-    const { chainPem, privateKeyPem } = first.x509Svid!;
-    assert.ok(privateKeyPem, 'no CSR given: the authority generated the key');
+    const presented = handshakeChain(first.x509Svid!.chainPem);
 
     clock.advance(MINUTE);
-    const renewed = await authority.renewWithX509(chainPem, await csrFor(privateKeyPem));
+    const renewed = await authority.renewWithX509(presented);
     assert.equal(renewed.via, 'renewal');
     assert.equal(renewed.spiffeId, entry.spiffeId);
-    assert.equal(renewed.x509Svid!.privateKeyPem, undefined, 'the key stays with the workload');
-    const leafKey = (pem: string) =>
-      new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-    assert.equal(leafKey(renewed.x509Svid!.certificatePem), leafKey(first.x509Svid!.certificatePem));
+    assert.equal(renewed.entryId, entry.id);
+    assert.notEqual(renewed.x509Svid!.serial, first.x509Svid!.serial);
+    assert.ok(renewed.x509Svid!.privateKeyPem, 'no CSR: a generated key, as a JWT-SVID renewal gives');
     await authority.verifyX509Svid(renewed.x509Svid!.chainPem);
+    await authority.verifyJwtSvid(renewed.jwtSvid!.token, CONTROL_PLANE);
 
-    // Another key: a CSR anyone could make proves nothing.
-    const stranger = (await attestWithJoinToken(authority, entry.id)).x509Svid!.privateKeyPem!;
+    // The handshake proved the current key, so the CSR may be for a new one: the workload moves to it.
+    const next = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const nextKeyPem = next.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const moved = await authority.renewWithX509(presented, {
+      csrPem: await csrFor(nextKeyPem),
+      audience: [ORDERS],
+    });
+    assert.equal(moved.x509Svid!.privateKeyPem, undefined, 'the key stays with the workload');
+    const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' }).toString('base64');
+    assert.equal(spki(new X509Certificate(moved.x509Svid!.certificatePem).publicKey), spki(next.publicKey));
+    assert.deepEqual(moved.jwtSvid!.audience, [ORDERS, CONTROL_PLANE]);
+    await assert.rejects(authority.renewWithX509(presented, { csrPem: 'not a CSR' }), code('csr_invalid'));
+  });
+
+  test('renewWithX509 refuses an expired or revoked SVID, one of another trust domain, and an inactive entry', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+
+    const expiring = await attestWithJoinToken(authority, entry.id);
+    clock.advance(2 * HOUR);
     await assert.rejects(
-      authority.renewWithX509(chainPem, await csrFor(stranger)),
-      code('attestation_failed'),
+      authority.renewWithX509(handshakeChain(expiring.x509Svid!.chainPem)),
+      code('svid_expired'),
     );
-    // A revoked SVID cannot renew, even with the right key.
-    await authority.revoke({ target: 'credential', value: first.x509Svid!.serial });
+
+    const revoked = await attestWithJoinToken(authority, entry.id);
+    await authority.revoke({ target: 'credential', value: revoked.x509Svid!.serial });
     await assert.rejects(
-      authority.renewWithX509(chainPem, await csrFor(privateKeyPem)),
+      authority.renewWithX509(handshakeChain(revoked.x509Svid!.chainPem)),
       code('svid_revoked'),
+    );
+
+    const elsewhere = await open({ clock, settings: { trustDomain: 'other.example' } });
+    const stranger = await attestWithJoinToken(
+      elsewhere.authority,
+      (
+        await elsewhere.authority.createEntry({
+          spiffeId: 'spiffe://other.example/ns/shop/checkout',
+          kind: 'service',
+          attestation: [{ type: 'join-token' }],
+        })
+      ).id,
+    );
+    await assert.rejects(
+      authority.renewWithX509(handshakeChain(stranger.x509Svid!.chainPem)),
+      code('svid_foreign_trust_domain'),
+    );
+
+    const current = await attestWithJoinToken(authority, entry.id);
+    await authority.updateEntry(entry.id, { expiresAt: new Date(clock.now() + 1000).toISOString() });
+    clock.advance(2);
+    await assert.rejects(
+      authority.renewWithX509(handshakeChain(current.x509Svid!.chainPem)),
+      code('entry_inactive'),
+    );
+    assert.deepEqual(
+      (await authority.inventory()).credentials.filter((c) => c.via === 'renewal'),
+      [],
+      'nothing was issued',
     );
   });
 });
