@@ -10,6 +10,8 @@ export const usage = `usage: gatehouse revoke (--credential JTI|SERIAL | --ident
 Revokes one credential; every credential of an identity issued so far (offboarding); every
 credential of an entry; or a JIT grant's credentials. At once on the server asked, within about
 a second on other servers of the same PostgreSQL store, and at proxies on their next sync.
+A serial may be given as openssl prints it (upper case, colons); an entry by its SPIFFE ID.
+A credential, entry or grant the server never issued or registered is refused (not found).
 ${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

@@ -14,6 +14,7 @@ import type { Clock, IdentityStore } from '../ports.js';
 import { compilePathGlob } from '../policy/glob.js';
 import type { JoinToken, OidcIssuer } from './attestation-records.js';
 import { buildBundle, type SpiffeBundle } from './bundle.js';
+import { canonicalSerial } from './certificates.js';
 import type { IssuedCredential, Revocation, RevocationTarget } from './credential.js';
 import type { EntryStatus, RegistrationEntry } from './entry.js';
 import { checkEntryInput, type EntryInput } from './entry-input.js';
@@ -563,11 +564,17 @@ export class IdentityAuthority {
     return this.mintX509(entry, options.csrPem, options.ttlSeconds, options.via ?? 'admin');
   }
 
+  /**
+   * An SVID's lifetime: the one asked for, else the entry's, else the
+   * server's default; never longer than the entry's (an operator who
+   * shortened an entry's SVIDs means it for the workload's own requests
+   * too) nor the server's maximum.
+   */
   private ttl(requested: number | undefined, entryTtl: number | undefined, def: number, max: number): number {
     const ttl = requested ?? entryTtl ?? def;
     if (!Number.isInteger(ttl) || ttl < 1)
       throw new GatehouseError('entry_invalid', 'ttlSeconds must be a positive whole number');
-    return Math.min(ttl, max);
+    return Math.min(ttl, entryTtl ?? max, max);
   }
 
   private async mintJwt(
@@ -625,7 +632,23 @@ export class IdentityAuthority {
       ...(grant ? { grantId: grant.id } : {}),
     };
     await this.store.recordCredential(credential);
+    await this.confirmEntryActive(entry, jti);
     return { token: issued.token, spiffeId: entry.spiffeId, audience, jti, expiresAt: credential.expiresAt };
+  }
+
+  /**
+   * After a credential is recorded, its entry must still be active. A disable
+   * or offboard that came between the check before minting and now revokes
+   * what was issued up to its own time, which may be earlier than this
+   * credential's issue time: the credential is revoked by itself then, and
+   * not handed out. (A disable after this look has a later time, which covers it.)
+   */
+  private async confirmEntryActive(entry: RegistrationEntry, credentialId: string): Promise<void> {
+    const now = await this.store.getEntry(entry.id);
+    if (now?.status === 'active') return;
+    const status = now?.status ?? 'deleted';
+    await this.revoke({ target: 'credential', value: credentialId, reason: `entry ${status} while issuing` });
+    throw new GatehouseError('entry_inactive', `entry \`${entry.id}\` is ${status}`);
   }
 
   private async mintX509(
@@ -665,6 +688,7 @@ export class IdentityAuthority {
       issuedAt: iso(now),
       expiresAt,
     });
+    await this.confirmEntryActive(entry, issued.serial);
     return {
       spiffeId: entry.spiffeId,
       serial: issued.serial,
@@ -813,12 +837,13 @@ export class IdentityAuthority {
       throw new GatehouseError('entry_invalid', 'value must be a non-empty string');
     }
     if (input.target === 'identity') parseSpiffeId(input.value);
+    const value = await this.revocationValue(input.target, input.value);
     const now = this.now();
     const revocation: Revocation = {
       target: input.target,
-      value: input.value,
+      value,
       revokedAt: iso(now),
-      expiresAt: iso(await this.coveredUntil(input.target, input.value, now)),
+      expiresAt: iso(await this.coveredUntil(input.target, value, now)),
       ...(input.reason !== undefined ? { reason: String(input.reason).slice(0, 512) } : {}),
     };
     await this.store.addRevocation(revocation);
@@ -826,7 +851,7 @@ export class IdentityAuthority {
     if (input.target === 'entry') {
       // An entry holds one SPIFFE ID: revoking the entry revokes that identity's credentials too,
       // so verifiers that know only the token's `sub` see it.
-      const entry = await this.store.getEntry(input.value);
+      const entry = await this.store.getEntry(value);
       if (entry) {
         const identityUntil = await this.coveredUntil('identity', entry.spiffeId, now);
         const byIdentity: Revocation = {
@@ -844,6 +869,37 @@ export class IdentityAuthority {
 
   listRevocations(): Promise<Revocation[]> {
     return this.store.listRevocations();
+  }
+
+  /**
+   * The value a revocation of `target` is recorded under: the form verifiers
+   * look up. A revocation under any other form would be accepted and cover
+   * nothing, so a serial is taken as `openssl x509 -serial` prints it (upper
+   * case, colons, leading zeros) and recorded canonical, an entry by its id or
+   * its SPIFFE ID, and a credential, entry or grant this trust domain does not
+   * know is refused.
+   * @throws GatehouseError `store_not_found`
+   */
+  private async revocationValue(target: RevocationTarget, value: string): Promise<string> {
+    switch (target) {
+      case 'credential': {
+        if (await this.store.getCredential(value)) return value;
+        const hex = value.replace(/:/g, '');
+        const serial = /^[0-9a-fA-F]{1,40}$/.test(hex) ? canonicalSerial(hex) : undefined;
+        if (serial !== undefined && (await this.store.getCredential(serial))) return serial;
+        throw new GatehouseError(
+          'store_not_found',
+          `no credential \`${value}\` was issued here (a jti or a serial)`,
+        );
+      }
+      case 'entry':
+        return (await this.requireEntry(value)).id;
+      case 'grant':
+        if (await this.store.getGrant(value)) return value;
+        throw new GatehouseError('store_not_found', `no grant \`${value}\``);
+      default:
+        return value;
+    }
   }
 
   /**

@@ -139,6 +139,45 @@ describe('IdentityAuthority: entries', () => {
     });
     assert.equal((await authority.listEntries()).length, 1);
   });
+
+  test('an issue the entry was disabled under is revoked and not handed out, JWT-SVID and X.509-SVID', async () => {
+    for (const kind of ['jwt', 'x509'] as const) {
+      const clock = new FakeClock();
+      const real = await openSqliteIdentityStore(':memory:');
+      opened.push(real);
+      // The disable lands between the check that the entry is active and the minting, and the
+      // minting reads a later clock: its revocation covers credentials issued up to its time only.
+      let disableBetween: (() => Promise<void>) | undefined;
+      const store: IdentityStore = Object.create(real) as IdentityStore;
+      store.getEntry = async (id) => {
+        const entry = await real.getEntry(id);
+        const disable = disableBetween;
+        disableBetween = undefined;
+        if (disable) await disable();
+        return entry;
+      };
+      const authority = await IdentityAuthority.open({
+        store,
+        clock,
+        settings: identitySettings({ trustDomain: TD }),
+      });
+      const entry = await joinTokenEntry(authority);
+      disableBetween = async () => {
+        await authority.setEntryStatus(entry.id, 'disabled');
+        clock.advance(2);
+      };
+      const issuing =
+        kind === 'jwt' ? authority.issueJwtSvid(entry.id, [ORDERS]) : authority.issueX509Svid(entry.id);
+      await assert.rejects(issuing, code('entry_inactive'), kind);
+      const [issued] = await real.listCredentials({ entryId: entry.id });
+      assert.ok(issued, `the ${kind} credential was minted and recorded`);
+      assert.ok(Date.parse(issued.issuedAt) > Date.parse((await real.listRevocations())[0]!.revokedAt));
+      assert.ok(
+        (await real.listRevocations()).some((r) => r.target === 'credential' && r.value === issued.id),
+        'revoked by itself',
+      );
+    }
+  });
 });
 
 // ---- 1. OIDC federation ----------------------------------------------------------------------------
@@ -989,7 +1028,7 @@ describe('IdentityAuthority: JIT grants', () => {
   test('revocations past their expiry are forgotten, in the store and in memory, and not loaded again', async () => {
     const file = dbFile();
     const { authority, store, clock } = await open({ file });
-    await authority.revoke({ target: 'credential', value: 'jti-old' });
+    await authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/old' });
     await authority.revoke({ target: 'identity', value: ORDERS });
     assert.equal(authority.revocationsHeld, 2);
     const { jwtSvidMaxTtlSeconds, x509SvidMaxTtlSeconds } = authority.settings;
@@ -998,14 +1037,14 @@ describe('IdentityAuthority: JIT grants', () => {
     assert.equal(await authority.pruneRevocations(), 0);
     assert.equal(authority.revocationsHeld, 2);
     clock.advance(1);
-    await authority.revoke({ target: 'credential', value: 'jti-new' });
+    await authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/new' });
     const restarted = await open({ file, clock });
     assert.equal(restarted.authority.revocationsHeld, 1, 'the outlived are not loaded');
     assert.equal(await authority.pruneRevocations(), 2);
     assert.equal(authority.revocationsHeld, 1);
     assert.deepEqual(
       (await store.listRevocations()).map((r) => r.value),
-      ['jti-new'],
+      ['spiffe://acme.corp/ns/new'],
     );
   });
 
@@ -1032,11 +1071,36 @@ describe('IdentityAuthority: JIT grants', () => {
     const identity = (await authority.listRevocations()).find((r) => r.target === 'identity');
     assert.equal(identity?.expiresAt, new Date(expires.exp * 1000).toISOString());
     // With nothing of the kind issued, the longest lifetime of now.
-    const none = await authority.revoke({ target: 'grant', value: 'grt_none' });
+    const none = await authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/none' });
     assert.equal(Date.parse(none.expiresAt!) - clock.now(), 600_000);
     clock.advance(600 + 5 * 60 + 1);
     await authority.pruneRevocations();
     await assert.rejects(authority.verifyJwtSvid(long.token, ORDERS), code('svid_revoked'));
+  });
+
+  test('revocations are recorded under the form verifiers look up; one of nothing known is refused', async () => {
+    const { authority } = await open();
+    const entry = await joinTokenEntry(authority);
+    const x = await authority.issueX509Svid(entry.id);
+    // As `openssl x509 -serial` prints it: upper case, and maybe with colons and leading zeros.
+    const printed = `00${x.serial.toUpperCase()}`.replace(/(..)(?!$)/g, '$1:');
+    const bySerial = await authority.revoke({ target: 'credential', value: printed });
+    assert.equal(bySerial.value, x.serial);
+    await assert.rejects(authority.verifyX509Svid(x.chainPem), code('svid_revoked'));
+    // An entry by its SPIFFE ID is the entry.
+    const byId = await authority.revoke({ target: 'entry', value: entry.spiffeId });
+    assert.equal(byId.value, entry.id);
+    for (const [target, value] of [
+      ['credential', 'no-such-jti'],
+      ['credential', 'ABCDEF'],
+      ['entry', 'ent_none'],
+      ['grant', 'grt_none'],
+    ] as const)
+      await assert.rejects(
+        authority.revoke({ target, value }),
+        code('store_not_found'),
+        `${target} ${value}`,
+      );
   });
 
   test('endGrant revokes the grant credential at once; ending twice is fine', async () => {
@@ -1114,6 +1178,19 @@ describe('IdentityAuthority: SVID lifetimes', () => {
     assert.equal(lifetime(now, asked.expiresAt), 900);
     const asked509 = await authority.issueX509Svid(plain.id, { ttlSeconds: 24 * HOUR });
     assert.equal(lifetime(now, asked509.expiresAt), 4 * HOUR);
+    // And by the entry's own: a workload cannot outlive what its entry allows; shorter is fine.
+    assert.equal(
+      lifetime(now, (await authority.issueJwtSvid(short.id, [ORDERS], { ttlSeconds: 900 })).expiresAt),
+      120,
+    );
+    assert.equal(
+      lifetime(now, (await authority.issueX509Svid(short.id, { ttlSeconds: 4 * HOUR })).expiresAt),
+      600,
+    );
+    assert.equal(
+      lifetime(now, (await authority.issueJwtSvid(short.id, [ORDERS], { ttlSeconds: 60 })).expiresAt),
+      60,
+    );
   });
 
   test('an entry expiry cuts SVID lifetimes, and an expired entry cannot attest', async () => {

@@ -163,7 +163,7 @@ test('a policy of an earlier activation is left aside, from the sync or from the
 });
 
 test('revocations past their expiry are forgotten', async () => {
-  await app.authority.revoke({ target: 'credential', value: 'jti-gone-soon' });
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/gone-soon' });
   const answer = await get<SyncResponse>('/v1/sync');
   const sync = new SyncClient({
     client: replaying(() => answer),
@@ -200,7 +200,7 @@ test('a poll that takes up a revocation logs it; one that brings nothing new, or
   const events = () => logged.filter(([e]) => e === 'revocations_synced');
   assert.deepEqual(events(), [], 'the first sync says what it holds in proxy_synced');
 
-  await app.authority.revoke({ target: 'credential', value: 'jti-taken-up' });
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/taken-up' });
   await sync.syncOnce();
   assert.deepEqual(events(), [['revocations_synced', { taken: 1, held: held + 1 }]]);
   await sync.syncOnce();
@@ -208,7 +208,7 @@ test('a poll that takes up a revocation logs it; one that brings nothing new, or
 
   // Every revocation sent again (as after a restore): nothing taken up, nothing logged.
   repeat = await get<SyncResponse>('/v1/sync');
-  assert.ok(repeat.revocations.some((r) => r.value === 'jti-taken-up'));
+  assert.ok(repeat.revocations.some((r) => r.value === 'spiffe://acme.corp/ns/test/taken-up'));
   await sync.syncOnce();
   assert.equal(events().length, 1, 'a repeat');
 });

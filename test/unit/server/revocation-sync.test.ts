@@ -32,19 +32,19 @@ const sync = (cursor?: string) =>
   adminGet<Synced>(app, `/v1/sync${cursor === undefined ? '' : `?revocationCursor=${cursor}`}`);
 
 test('a revocation recorded after the clock was set back reaches a proxy that synced before', async () => {
-  await app.authority.revoke({ target: 'credential', value: 'jti-before' });
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/before' });
   const first = await sync();
   assert.deepEqual(
     first.revocations.map((r) => r.value),
-    ['jti-before'],
+    ['spiffe://acme.corp/ns/test/before'],
   );
 
   now -= 5 * 60_000;
-  await app.authority.revoke({ target: 'credential', value: 'jti-after-the-step' });
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/after-the-step' });
   const next = await sync(first.revocationCursor);
   assert.deepEqual(
     next.revocations.map((r) => r.value),
-    ['jti-after-the-step'],
+    ['spiffe://acme.corp/ns/test/after-the-step'],
   );
   assert.ok(Date.parse(next.revocations[0]!.revokedAt) < Date.parse(first.revocations[0]!.revokedAt));
 
@@ -63,7 +63,7 @@ test('a revocation recorded after the clock was set back reaches a proxy that sy
     const again = await sync(foreign);
     assert.deepEqual(
       again.revocations.map((r) => r.value),
-      ['jti-before', 'jti-after-the-step'],
+      ['spiffe://acme.corp/ns/test/before', 'spiffe://acme.corp/ns/test/after-the-step'],
     );
     assert.equal(again.revocationCursor, quiet.revocationCursor);
   }
@@ -74,7 +74,7 @@ test('a revocation recorded after the clock was set back reaches a proxy that sy
 
 test('an expired revocation is not sent, and the cursor moves past it', async () => {
   const start = (await sync()).revocationCursor;
-  await app.authority.revoke({ target: 'credential', value: 'jti-soon-moot' });
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/soon-moot' });
   // Past its expiry (the longest SVID lifetime) and the margin for the proxies' clocks.
   now += 3 * 24 * 3_600_000;
   const later = await sync(start);
