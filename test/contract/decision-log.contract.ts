@@ -531,6 +531,13 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         const next = chained(1, { seq: 11, hash: same[0]!.hash });
         await rejectsWith(store.append(next, undefined, { onlyNew: [1] }), 'store_error');
         assert.equal(await store.count(), 11);
+        // The same id and time for another service is another record: one caller's records
+        // cannot stand for another's.
+        const other = [
+          chain.append(decisionBody(10, { destination: { service: 'payments', port: 443, zone: 'prod' } })),
+        ];
+        await store.append(other, undefined, { onlyNew: [0] });
+        assert.equal(await store.count(), 12);
       });
     });
 

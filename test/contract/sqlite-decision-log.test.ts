@@ -119,8 +119,11 @@ describe('SQLite decision log', () => {
       assert.ok(!indexes.includes('decision_log_decided_at'));
       const plan = check
         .prepare(`EXPLAIN QUERY PLAN ${LOGGED_SQL}`)
-        .all('2026-01-01T00:00:01.000Z', 'dec_1') as { detail: string }[];
-      assert.match(plan.map((row) => row.detail).join('\n'), /COVERING INDEX decision_log_decided_at_id/);
+        .all('2026-01-01T00:00:01.000Z', 'dec_1', 'payments') as { detail: string }[];
+      assert.match(
+        plan.map((row) => row.detail).join('\n'),
+        /USING INDEX decision_log_decided_at_id \(decided_at=\? AND decision_id=\?\)/,
+      );
     } finally {
       check.close();
     }

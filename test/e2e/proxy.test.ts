@@ -483,6 +483,23 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
       });
     const asWeb = await ship(await issueJwt(WEB, CONTROL_PLANE), { records: [record] });
     assert.equal(asWeb.status, 403);
+    // Nor does a workload ask for decisions, which are logged, on a service it does not guard.
+    const decide = async (token: string, service: string) =>
+      (
+        await fetch(`${server.url}/v1/decide`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            source: { spiffeId: WEB },
+            credential: { type: 'jwt-svid', verified: true },
+            destination: { service },
+            action: { method: 'GET', path: '/' },
+          }),
+        })
+      ).status;
+    assert.equal(await decide(await issueJwt(WEB, CONTROL_PLANE), 'hello'), 403);
+    assert.equal(await decide(await issueJwt(HELLO, CONTROL_PLANE), 'hello'), 200);
+    assert.equal(await decide(server.adminToken, 'hello'), 200);
     const asHello = await ship(await issueJwt(HELLO, CONTROL_PLANE), { records: [record, record] });
     assert.equal(asHello.status, 200);
     assert.deepEqual(await asHello.json(), { written: 2, failed: [], refused: [] });
@@ -509,7 +526,7 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
     const mixed = await ship(server.adminToken, {
       records: [
         { ...record, decisionId: 'test-record-4' },
-        { ...record, decisionId: 'test-record-5', via: 'api' },
+        { ...record, decisionId: 'test-record-5', via: 'proxy:web' },
         // What toISOString writes after the year 9999, which the log does not keep.
         { ...record, decisionId: 'test-record-6', time: '+012026-01-01T00:00:00.000Z' },
         { ...record, decisionId: 'test-record-7' },

@@ -517,7 +517,9 @@ export class IdentityAuthority {
           if (entry.expiresAt !== undefined && Date.parse(entry.expiresAt) <= this.now()) continue;
           return this.issueForAttestation(entry, 'oidc', options);
         }
-        failures.push(...match.mismatches);
+        // Said without what the entry wants: the caller is not yet anyone, and an entry's
+        // conditions tell which pipelines and branches are trusted (the token's own values it has).
+        failures.push(...match.mismatches.map((m) => m.replace(/: want .*$/s, ': not what an entry wants')));
       }
     }
     throw new GatehouseError('attestation_failed', 'attestation failed: the token matches no entry', {
@@ -1081,8 +1083,12 @@ export class IdentityAuthority {
     if (input.jwks !== undefined && (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)) {
       throw new GatehouseError('entry_invalid', 'jwks must be a JWK Set with at least one key');
     }
-    if (input.jwksUri !== undefined && !/^https?:\/\/\S+$/.test(input.jwksUri)) {
-      throw new GatehouseError('entry_invalid', 'jwksUri must be an http(s) URL');
+    // Keys fetched over plain HTTP could be swapped on the way: HTTPS, but for this machine.
+    if (
+      input.jwksUri !== undefined &&
+      !/^(https:\/\/|http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/])\S+$/.test(input.jwksUri)
+    ) {
+      throw new GatehouseError('entry_invalid', 'jwksUri must be an https URL (http only for localhost)');
     }
     const record: OidcIssuer = {
       issuer: input.issuer,

@@ -9,7 +9,7 @@ import { decisionLogLines } from '../../core/log/export-decision-log.js';
 import { verifyDecisionLog } from '../../core/log/verify-decision-log.js';
 import type { DecisionLogAnchor, DecisionLogFilter, DecisionLogStore } from '../../core/ports.js';
 import type { DecisionLogPruner } from '../decision-log-pruner.js';
-import { requireAdmin, requireCaller } from '../auth.js';
+import { forbidden, requireAdmin, requireCaller, type Caller } from '../auth.js';
 import type { DecisionService } from '../decision-service.js';
 import { checkExtAuthz } from '../ext-authz.js';
 import { HttpError } from '../http-error.js';
@@ -34,8 +34,10 @@ export function decisionRoutes(
     'POST',
     '/v1/decide',
     async (req) => {
-      await requireCaller(authority, req);
-      const { decision } = await service.decide(await req.body(), 'api');
+      const caller = await requireCaller(authority, req);
+      const body = await req.body();
+      ownServicesOnly(caller, [body], service);
+      const { decision } = await service.decide(body, 'api');
       return { status: 200, body: decision, headers: { 'x-gatehouse-decision-id': decision.decisionId! } };
     },
     LEAN,
@@ -45,8 +47,9 @@ export function decisionRoutes(
     'POST',
     '/v1/decide/batch',
     async (req) => {
-      await requireCaller(authority, req);
+      const caller = await requireCaller(authority, req);
       const requests = bodyList(await req.body(), 'requests', MAX_BATCH, 'decision requests');
+      ownServicesOnly(caller, requests, service);
       const decisions = await Promise.all(
         requests.map(async (r) => {
           try {
@@ -130,6 +133,26 @@ function decisionFilter(req: RouteRequest): DecisionLogFilter {
   }
   if (enumParam(q, 'order', ['asc', 'desc']) === 'desc') filter.descending = true;
   return filter;
+}
+
+/**
+ * A workload asks for decisions only as the enforcement point of its own
+ * services (those whose SPIFFE ID it holds), as it ships records only for
+ * them: the request's credential is the enforcement point's word, and the
+ * decision is logged, so another workload's word would write evidence about
+ * services it does not guard. The admin asks for any.
+ * @throws HttpError 403 `forbidden`
+ */
+function ownServicesOnly(caller: Caller, requests: readonly unknown[], service: DecisionService): void {
+  if (caller.kind !== 'workload') return;
+  const services = service.policy.policy.services;
+  for (const r of requests) {
+    const name = (r as { destination?: { service?: unknown } } | null)?.destination?.service;
+    // Anything but a service name is for the decision service to refuse (400).
+    if (typeof name !== 'string') continue;
+    if (!services.some((s) => s.name === name && s.spiffeId === caller.spiffeId))
+      throw forbidden(`\`${caller.spiffeId}\` may not ask for decisions on service \`${name}\``);
+  }
 }
 
 async function extAuthz(req: RouteRequest, service: DecisionService) {

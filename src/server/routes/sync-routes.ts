@@ -188,10 +188,13 @@ export function syncRoutes(router: Router, deps: SyncDeps): void {
     // (`recordOnce`), after every other writer's commit, so that it is stored once.
     const outcomes = await Promise.allSettled(
       records.map((record) => {
-        const known = recent.get(record.decisionId);
+        // By service and id: a caller's records are of its own services only, so one cannot
+        // stand for another's (decision ids are not secret: every answer carries one).
+        const key = `${record.destination.service}\n${record.decisionId}`;
+        const known = recent.get(key);
         if (known) return known;
         const written = writer.recordOnce(record).then(() => undefined);
-        remember(record.decisionId, written);
+        remember(key, written);
         return written;
       }),
     );
@@ -316,6 +319,10 @@ function shippedRecord(value: unknown, index: number): UnchainedRecord {
   }
   if (record.decisionId === '' || record.decisionId.length > 128)
     bad('decisionId', 'must be 1 to 128 characters');
+  // A proxy guards one service and records only its decisions: a record naming another proxy
+  // than its service's would let one service's records pass for another's.
+  if (via !== `proxy:${record.destination.service}`)
+    bad('via', `must be \`proxy:${record.destination.service}\`, the proxy of the record's service`);
   // The writer checks the same form; refused here, a bad time is dropped by the proxy rather
   // than retried as a record the log could not take now.
   if (!isIsoString(record.time))

@@ -55,16 +55,23 @@ export interface AppendPlan {
 
 /**
  * How a record is found by its decision id: with the canonical time it was
- * decided at (`decided_at`). `index`: the record's place in its append.
+ * decided at (`decided_at`) and its service. The service keeps one caller's
+ * records from standing for another's: a workload ships records only for its
+ * own services, and decision ids are not secret (every answer carries one),
+ * so a record of the same id and time for its service must not make the log
+ * take a record of another service for already held. `index`: the record's
+ * place in its append.
  */
 export interface LogKey {
   index: number;
   time: string;
   decisionId: string;
+  service: string;
 }
 
-/** Whether the log holds a record of this key: `decided_at`, `decision_id`. */
-export const LOGGED_SQL = 'SELECT 1 FROM decision_log WHERE decided_at = ? AND decision_id = ? LIMIT 1';
+/** Whether the log holds a record of this key: `decided_at`, `decision_id`, `service`. */
+export const LOGGED_SQL =
+  'SELECT 1 FROM decision_log WHERE decided_at = ? AND decision_id = ? AND service = ? LIMIT 1';
 
 /** The stored last record: `seq`, `hash`. */
 export const TAIL_SQL = 'SELECT seq, hash FROM decision_log ORDER BY seq DESC LIMIT 1';
@@ -223,13 +230,14 @@ async function loggedKeys(
       ids.add(key.decisionId);
     }
     const rows = await rowsOf(
-      `SELECT decided_at, decision_id FROM decision_log WHERE decided_at IN (${placeholders(times.size)}) AND decision_id IN (${placeholders(ids.size)})`,
+      `SELECT decided_at, decision_id, service FROM decision_log WHERE decided_at IN (${placeholders(times.size)}) AND decision_id IN (${placeholders(ids.size)})`,
       [...times, ...ids],
     );
-    // A row matches only a key of its own time and id, not any time with any id asked for.
-    for (const row of rows) found.add(`${String(row['decided_at'])} ${String(row['decision_id'])}`);
+    // A row matches only a key of its own time, id and service, not any time with any id asked for.
+    for (const row of rows)
+      found.add(`${String(row['decided_at'])} ${String(row['decision_id'])} ${String(row['service'])}`);
   }
-  return keys.filter((key) => found.has(`${key.time} ${key.decisionId}`));
+  return keys.filter((key) => found.has(`${key.time} ${key.decisionId} ${key.service}`));
 }
 
 /** {@link SqlDecisionLogParts.runPruneStep} through {@link SqlDriver.exclusive}. */
@@ -293,8 +301,8 @@ export function createSqlDecisionLog({
         if (row === undefined) {
           throw new GatehouseError('store_error', `cannot ${action}: no record ${i} to store only once`);
         }
-        // The row's `decided_at` and `decision_id`.
-        return { index: i, time: String(row[1]), decisionId: String(row[2]) };
+        // The row's `decided_at`, `decision_id` and `service`.
+        return { index: i, time: String(row[1]), decisionId: String(row[2]), service: String(row[4]) };
       });
       const rechain = options.rechain;
       await runAppend({

@@ -59,7 +59,7 @@ const append = db.transaction((job: AppendJob): SqlRow | null | LogKey[] | true 
   const seq = last === null ? 0 : Number(last['seq']);
   const hash = last === null ? GENESIS_HASH : String(last['hash']);
   if (seq !== job.expect.seq || hash !== job.expect.hash) return last;
-  const held = job.onlyNew.filter((key) => logged.get(key.time, key.decisionId) !== undefined);
+  const held = job.onlyNew.filter((key) => logged.get(key.time, key.decisionId, key.service) !== undefined);
   if (held.length > 0) return held;
   for (const row of job.rows) insert.run(...row);
   return true;

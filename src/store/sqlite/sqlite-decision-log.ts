@@ -86,7 +86,9 @@ export async function openSqliteDecisionLog(
   // Synchronous from BEGIN IMMEDIATE to COMMIT; a throw rolls back.
   const append = db.transaction((plan: AppendPlan) => {
     plan.check(tail.get() as SqlRow | undefined);
-    const held = plan.onlyNew.filter((key) => logged.get(key.time, key.decisionId) !== undefined);
+    const held = plan.onlyNew.filter(
+      (key) => logged.get(key.time, key.decisionId, key.service) !== undefined,
+    );
     if (held.length > 0) throw plan.alreadyLogged(held);
     for (const row of plan.rows) insert.run(...row);
   });

@@ -272,10 +272,32 @@ describe('IdentityAuthority: OIDC federation', () => {
     ]) {
       await assert.rejects(
         authority.attestOidc(await ciToken(es, clock.now(), claims)),
-        code('attestation_failed'),
+        (e: unknown) => {
+          code('attestation_failed')(e);
+          // What the entries want is not told to a caller that is not yet anyone.
+          const told = JSON.stringify((e as GatehouseError).problems);
+          assert.doesNotMatch(told, /: want /, told);
+          return true;
+        },
         JSON.stringify(claims),
       );
     }
+  });
+
+  test('a JWKS URL must be HTTPS, but on this machine', async () => {
+    const { authority } = await open();
+    for (const jwksUri of [
+      'http://ci.example/jwks',
+      'ftp://ci.example/jwks',
+      'http://127.0.0.1.evil.example/jwks',
+    ])
+      await assert.rejects(
+        authority.trustOidcIssuer({ issuer: ISS, jwksUri }),
+        code('entry_invalid'),
+        jwksUri,
+      );
+    for (const jwksUri of ['https://ci.example/jwks', 'http://127.0.0.1:9000/jwks', 'http://localhost/jwks'])
+      await authority.trustOidcIssuer({ issuer: `${ISS}/${encodeURIComponent(jwksUri)}`, jwksUri });
   });
 
   test('wrong audience, expiry, a foreign key, `none` and HS256, unknown issuer: attestation_failed', async () => {
