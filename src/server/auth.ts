@@ -1,7 +1,8 @@
 /**
  * Who is calling the control plane. An admin presents its bearer secret
  * (`gha_...`); a workload presents a JWT-SVID whose audience is the control
- * plane, or, over HTTPS, its X.509-SVID as the TLS client certificate (mTLS).
+ * plane alone (the verifier refuses one that names services too), or, over
+ * HTTPS, its X.509-SVID as the TLS client certificate (mTLS).
  * A bearer field, when there is one, decides alone: a caller that sends a
  * token that does not verify is anonymous even with a good certificate.
  * Anything else is anonymous, and every protected route answers an

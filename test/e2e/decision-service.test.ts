@@ -10,6 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { legacyMixedJwtSvid } from '../support/legacy-jwt-svid.js';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
 const WEB = 'spiffe://acme.corp/ns/shop/sa/web';
@@ -78,6 +79,26 @@ describe('decision service', { skip: built ? false : 'run `npm run build` first'
       source: { spiffeId: 'spiffe://acme.corp/ns/x', ip: '10.10.1.20' },
     });
     assert.equal(other.json.decision, 'deny', 'a token for another identity does not vouch for this one');
+  });
+
+  test('a JWT-SVID that names the control plane beside the service, as attestation once gave, is refused', async () => {
+    const legacy = await legacyMixedJwtSvid(join(dir, 'gatehouse.db'), WEB, ORDERS);
+    const d = await decide(request({ jwtSvid: legacy }));
+    assert.equal(d.status, 200);
+    assert.equal(d.json.decision, 'deny', JSON.stringify(d.json));
+    assert.equal(d.json.layer, 'credential');
+    assert.equal(d.json.reason, 'credential_unverified');
+    // Nor is it a caller credential: orders, holding it, cannot use the decision API as web.
+    assert.equal((await decide(request({ jwtSvid: token }), legacy)).status, 401);
+    const verified = await fetch(`${server.url}/v1/verify/jwt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${env.GATEHOUSE_TOKEN}` },
+      body: JSON.stringify({ token: legacy, audience: ORDERS }),
+    });
+    const body = (await verified.json()) as { valid: boolean; error: { code: string; message: string } };
+    assert.equal(body.valid, false);
+    assert.equal(body.error.code, 'svid_bad_audience');
+    assert.match(body.error.message, /a control-plane JWT-SVID is not for services/);
   });
 
   test('Envoy ext_authz: 200 allows, 403 denies, with the decision id', async () => {

@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
 const AUDIENCE = 'spiffe://acme.corp/ns/shop/sa/orders';
+const CONTROL_PLANE = 'spiffe://acme.corp/gatehouse';
 
 describe(
   'identity walkthrough (docs/identity.md)',
@@ -23,7 +24,10 @@ describe(
     let server: ServerProcess;
     let env: Record<string, string>;
     let entryId: string;
+    /** The JWT-SVID for orders (svids/jwt-svid.token). */
     let keptToken: string;
+    /** The JWT-SVID for the control plane (svids/control-plane.token). */
+    let controlToken: string;
     let revokedToken: string;
     let serial: string;
 
@@ -125,9 +129,33 @@ describe(
         GATEHOUSE_SERVER: server.url,
       });
       assert.equal(a.code, 0, a.err);
-      assert.match(a.out, /attested spiffe:\/\/acme\.corp\/ns\/shop\/checkout/);
+      // The summary as docs/identity.md shows it: a JWT-SVID for orders, another for the control plane.
+      assert.match(
+        a.out,
+        /^attested spiffe:\/\/acme\.corp\/ns\/shop\/checkout \(entry ent_\S+, via join-token\)$/m,
+      );
+      assert.match(a.out, /^ {2}X\.509-SVID {5}serial [0-9a-f]+, expires \S+Z$/m);
+      assert.match(
+        a.out,
+        /^ {2}JWT-SVID {7}jti \S+, aud spiffe:\/\/acme\.corp\/ns\/shop\/sa\/orders, expires \S+Z$/m,
+      );
+      assert.match(
+        a.out,
+        /^ {2}control plane {2}jti \S+, aud spiffe:\/\/acme\.corp\/gatehouse, expires \S+Z$/m,
+      );
+      assert.match(
+        a.out,
+        /^ {2}written to {5}\S+\/ \(svid\.pem, svid\.key, bundle\.pem, jwt-svid\.token, control-plane\.token\)$/m,
+      );
       serial = /serial ([0-9a-f]+)/.exec(a.out)![1]!;
       keptToken = readFileSync(join(out, 'jwt-svid.token'), 'utf8').trim();
+      controlToken = readFileSync(join(out, 'control-plane.token'), 'utf8').trim();
+      const aud = (token: string) =>
+        (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { aud: string[] }).aud;
+      assert.deepEqual(aud(keptToken), [AUDIENCE]);
+      assert.deepEqual(aud(controlToken), [CONTROL_PLANE]);
+      for (const file of ['jwt-svid.token', 'control-plane.token'])
+        assert.equal(statSync(join(out, file)).mode & 0o777, 0o600, file);
       const again = await cli(['attest', '--join-token', token], { GATEHOUSE_SERVER: server.url });
       assert.equal(again.code, 1, 'a join token works once');
       assert.match(again.err, /join token is unknown, used or expired/);
@@ -171,6 +199,10 @@ describe(
       );
       assert.equal(wrongAud.code, 2);
       assert.match(wrongAud.out, /svid_bad_audience/);
+      // Each JWT-SVID serves one side: the control plane's is refused at orders.
+      const control = await cli(['token', 'verify', controlToken, '--audience', AUDIENCE], env);
+      assert.equal(control.code, 2);
+      assert.match(control.out, /svid_bad_audience/);
       const x = await cli(['token', 'verify', '--x509', join(dir, 'svids', 'svid.pem')], env);
       assert.equal(x.code, 0, x.out + x.err);
     });
@@ -182,7 +214,7 @@ describe(
       );
       assert.equal(j.code, 0, j.err);
       revokedToken = j.out.trim();
-      const tokenFile = join(dir, 'svids', 'jwt-svid.token');
+      const tokenFile = join(dir, 'svids', 'control-plane.token');
       const self = await cli(['svid', 'jwt', '--audience', AUDIENCE, '--token-file', tokenFile], {
         GATEHOUSE_SERVER: server.url,
       });
@@ -207,6 +239,68 @@ describe(
       });
       assert.equal(renewed.code, 0, renewed.err);
       assert.match(renewed.out, /via renewal/);
+      // Without --out-dir the tokens are printed, the control plane's last.
+      assert.match(renewed.out, /\n\nJWT-SVID for the control plane:\n[\w-]+\.[\w-]+\.[\w-]+\n$/);
+      const both = await cli(
+        ['attest', '--renew', '--svid-token', tokenFile, '--no-x509', '--audience', AUDIENCE],
+        { GATEHOUSE_SERVER: server.url },
+      );
+      assert.equal(both.code, 0, both.err);
+      assert.match(
+        both.out,
+        /\n\nJWT-SVID for spiffe:\/\/acme\.corp\/ns\/shop\/sa\/orders:\n\S+\n\nJWT-SVID for the control plane:\n\S+\n$/,
+      );
+    });
+
+    test('5a. orders, given the JWT-SVID for it, cannot call the control plane as checkout', async () => {
+      const svids = join(dir, 'svids');
+      const renew = await cli(['attest', '--renew', '--svid-token', join(svids, 'jwt-svid.token')], {
+        GATEHOUSE_SERVER: server.url,
+      });
+      assert.equal(renew.code, 1, renew.out + renew.err);
+      assert.match(renew.err, /unauthorized/);
+      const asWorkload = (method: string, path: string, body?: unknown) =>
+        fetch(`${server.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${keptToken}`, 'content-type': 'application/json' },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      for (const [method, path, body] of [
+        ['POST', '/v1/renew', {}],
+        ['POST', '/v1/svid/jwt', { audience: [AUDIENCE] }],
+        ['POST', '/v1/svid/x509', {}],
+        ['GET', '/v1/sync', undefined],
+        ['POST', '/v1/decisions/records', { records: [] }],
+        ['POST', '/v1/decide', {}],
+      ] as const) {
+        const res = await asWorkload(method, path, body);
+        assert.equal(res.status, 401, `${method} ${path}`);
+        assert.deepEqual(await res.json(), { error: { code: 'unauthorized', message: 'unauthorized' } });
+      }
+      // The control plane's JWT-SVID is the workload's credential there.
+      const res = await fetch(`${server.url}/v1/sync`, {
+        headers: { authorization: `Bearer ${controlToken}` },
+      });
+      assert.equal(res.status, 200);
+      // Nor can the workload ask for a JWT-SVID that would serve at both.
+      const mixed = await cli(
+        [
+          'svid',
+          'jwt',
+          '--audience',
+          AUDIENCE,
+          '--audience',
+          CONTROL_PLANE,
+          '--token-file',
+          join(svids, 'control-plane.token'),
+        ],
+        { GATEHOUSE_SERVER: server.url },
+      );
+      assert.equal(mixed.code, 3, mixed.out + mixed.err);
+      assert.match(
+        mixed.err,
+        /audience mixes the control plane `spiffe:\/\/acme\.corp\/gatehouse` with other audiences/,
+      );
     });
 
     test('5b. over plain HTTP there is no X.509 renewal: the SVID must be the TLS client certificate', async () => {

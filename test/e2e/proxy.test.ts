@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { call, type Answer } from '../support/http-call.js';
+import { legacyMixedJwtSvid } from '../support/legacy-jwt-svid.js';
 import { startProxy, type ProxyProcess } from '../support/proxy-process.js';
 import { built, cli, startServer, type ServerProcess } from '../support/server-process.js';
 
@@ -398,6 +399,22 @@ describe('gatehouse proxy (docs/enforce.md)', { skip: built ? false : 'run `npm 
     const normalized = await call(`${enforcing.url}/hello//a/./b/%7Ec`, { cert: webCert });
     assert.equal(normalized.status, 200);
     assert.equal(seen[1]!.url, '/hello/a/b/~c', 'the upstream gets the path the policy decided on');
+  });
+
+  test('a JWT-SVID that names the control plane beside the service, as attestation once gave, is denied', async () => {
+    seen = [];
+    const legacy = await legacyMixedJwtSvid(join(dir, 'gatehouse.db'), WEB, HELLO);
+    const res = await call(`${enforcing.url}/hello/world`, {
+      headers: { authorization: `Bearer ${legacy}` },
+    });
+    assert.equal(res.status, 403, res.body);
+    assert.equal(res.json().layer, 'credential');
+    assert.equal(res.json().reason, 'credential_unverified');
+    assert.equal(seen.length, 0, 'the upstream, which could have used it at the control plane, never saw it');
+    const ok = await call(`${enforcing.url}/hello/world`, {
+      headers: { authorization: `Bearer ${webToken}` },
+    });
+    assert.equal(ok.status, 200, 'a JWT-SVID for the service alone is let in');
   });
 
   test('a revoked credential is denied within a second, JWT-SVID and X.509-SVID alike', async () => {

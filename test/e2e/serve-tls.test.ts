@@ -271,6 +271,7 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
       privateKeyPem?: string;
     };
     jwtSvid: { token: string; audience: string[] };
+    audienceJwtSvid?: { token: string; audience: string[] };
   }
 
   /** How many credentials renewal has issued to `spiffeId`, as the inventory lists them. */
@@ -297,10 +298,8 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
     assert.equal(renewed.x509Svid.spiffeId, spiffeId);
     assert.notEqual(renewed.x509Svid.serial, svid.serial);
     assert.ok(renewed.x509Svid.privateKeyPem, 'no CSR: the server generated the new key');
-    assert.deepEqual(renewed.jwtSvid.audience, [
-      'spiffe://acme.corp/ns/shop/sa/orders',
-      'spiffe://acme.corp/gatehouse',
-    ]);
+    assert.deepEqual(renewed.jwtSvid.audience, ['spiffe://acme.corp/gatehouse']);
+    assert.deepEqual(renewed.audienceJwtSvid?.audience, ['spiffe://acme.corp/ns/shop/sa/orders']);
 
     // The renewed SVID renews in its turn; with a CSR, for the key the workload made.
     const nextKey = newKey();
@@ -318,7 +317,11 @@ describe('serve over TLS', { skip: built ? false : 'run `npm run build` first' }
       body: { audience: ['orders'] },
     });
     assert.equal(self.status, 200, JSON.stringify(self.body));
-    assert.equal(await renewals(spiffeId), 4, 'a JWT-SVID and an X.509-SVID per renewal');
+    assert.equal(
+      await renewals(spiffeId),
+      5,
+      'per renewal an X.509-SVID and a JWT-SVID for the control plane, and one for the audience asked',
+    );
   });
 
   test('X.509 renewal needs the SVID in the handshake: a chain and CSR in the body, or a refused certificate, get nothing', async () => {

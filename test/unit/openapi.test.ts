@@ -393,28 +393,58 @@ describe('the OpenAPI document and the server', () => {
       params: { id },
       body: {},
     });
+    const joinToken = (join.body as { token: string }).token;
+    // Mixing the control plane's audience with others is refused before the join token is used.
+    const mixedAttest = await call('POST', '/v1/attest', {
+      body: { method: 'join-token', token: joinToken, audience: ['orders', 'spiffe://acme.corp/gatehouse'] },
+    });
+    assert.equal(mixedAttest.status, 400);
+    assert.equal((mixedAttest.body as { error: { code: string } }).error.code, 'request_invalid');
     const attested = await call('POST', '/v1/attest', {
-      body: { method: 'join-token', token: (join.body as { token: string }).token, audience: 'orders' },
+      body: { method: 'join-token', token: joinToken, audience: 'orders' },
     });
     assert.equal(attested.status, 200);
-    const { jwtSvid, x509Svid } = attested.body as {
-      jwtSvid: { token: string; jti: string };
+    const { jwtSvid, audienceJwtSvid, x509Svid } = attested.body as {
+      jwtSvid: { token: string; jti: string; audience: string[] };
+      audienceJwtSvid: { token: string; audience: string[] };
       x509Svid: { chainPem: string };
     };
+    assert.deepEqual(jwtSvid.audience, ['spiffe://acme.corp/gatehouse']);
+    assert.deepEqual(audienceJwtSvid.audience, ['orders']);
     const ok = await call('POST', '/v1/verify/jwt', {
       token: admin,
-      body: { token: jwtSvid.token, audience: 'orders' },
+      body: { token: audienceJwtSvid.token, audience: 'orders' },
     });
     assert.equal((ok.body as { valid: boolean }).valid, true);
     const bad = await call('POST', '/v1/verify/jwt', {
       token: admin,
-      body: { token: jwtSvid.token, audience: 'x' },
+      body: { token: audienceJwtSvid.token, audience: 'x' },
     });
     assert.equal((bad.body as { valid: boolean }).valid, false);
     await call('POST', '/v1/verify/x509', { token: admin, body: { chain: x509Svid.chainPem } });
+    // The token for services is no caller credential.
+    const asService = await call('POST', '/v1/svid/jwt', {
+      token: audienceJwtSvid.token,
+      body: { audience: ['orders'] },
+    });
+    assert.equal(asService.status, 401);
+    const mixedSvid = await call('POST', '/v1/svid/jwt', {
+      token: jwtSvid.token,
+      body: { audience: ['spiffe://acme.corp/gatehouse', 'orders'] },
+    });
+    assert.equal(mixedSvid.status, 400);
+    assert.match(
+      (mixedSvid.body as { error: { message: string } }).error.message,
+      /mixes the control plane `spiffe:\/\/acme\.corp\/gatehouse`/,
+    );
     await call('POST', '/v1/svid/jwt', { token: jwtSvid.token, body: { audience: ['orders'] } });
     await call('POST', '/v1/svid/x509', { token: admin, body: { spiffeId } });
-    await call('POST', '/v1/renew', { token: jwtSvid.token, body: { x509: false } });
+    const renewedAsService = await call('POST', '/v1/renew', {
+      token: audienceJwtSvid.token,
+      body: { x509: false },
+    });
+    assert.equal(renewedAsService.status, 401);
+    await call('POST', '/v1/renew', { token: jwtSvid.token, body: { x509: false, audience: ['orders'] } });
     const chainInBody = await call('POST', '/v1/renew', {
       body: { x509Svid: x509Svid.chainPem, csr: 'x' },
       invalid: true,

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { makeDirectory } from '../../make-directory.js';
-import type { AttestResult } from '../../core/identity/authority.js';
+import type { AttestResult, JwtSvidIssued } from '../../core/identity/authority.js';
 import {
   ApiError,
   apiClient,
@@ -23,12 +23,15 @@ export const usage = `usage: gatehouse attest (--join-token TOKEN | --oidc-token
                        [--csr FILE] [--audience AUD]... [--no-x509] [--out-dir DIR] [--output table|json]
 
 Proves a workload's identity and obtains its SVIDs: an X.509-SVID (from --csr, or with a
-generated key) and a JWT-SVID for the given audiences plus the control plane's own audience.
-With --out-dir, writes svid.pem (leaf and CA), svid.key (when generated), bundle.pem and
-jwt-svid.token there (keys with mode 0600). --renew presents the current SVID instead: the
-JWT-SVID in --svid-token as bearer token, or the X.509-SVID in --x509 with its private key
---key as the TLS client certificate, which needs an https:// server (its certificate is
-trusted through the system's CAs and NODE_EXTRA_CA_CERTS).
+generated key), a JWT-SVID for the control plane alone (to renew, get more SVIDs, or sync;
+services refuse it), and with --audience a second JWT-SVID for exactly those audiences (to
+present to services; the control plane refuses it). With --out-dir, writes svid.pem (leaf and
+CA), svid.key (when generated), bundle.pem, control-plane.token and, with --audience,
+jwt-svid.token there (keys and tokens with mode 0600). --renew presents the current SVID
+instead: the control-plane JWT-SVID in --svid-token (control-plane.token) as bearer token, or
+the X.509-SVID in --x509 with its private key --key as the TLS client certificate, which needs
+an https:// server (its certificate is trusted through the system's CAs and
+NODE_EXTRA_CA_CERTS); give --audience again to renew jwt-svid.token too.
 ${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -128,8 +131,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (result.x509Svid.privateKeyPem)
         writeFileSync(join(dir, 'svid.key'), result.x509Svid.privateKeyPem, { mode: 0o600 });
     }
+    if (result.audienceJwtSvid)
+      writeFileSync(join(dir, 'jwt-svid.token'), result.audienceJwtSvid.token + '\n', { mode: 0o600 });
     if (result.jwtSvid)
-      writeFileSync(join(dir, 'jwt-svid.token'), result.jwtSvid.token + '\n', { mode: 0o600 });
+      writeFileSync(join(dir, 'control-plane.token'), result.jwtSvid.token + '\n', { mode: 0o600 });
   }
   if (values.output === 'json') {
     io.stdout.write(JSON.stringify(result, null, 2) + '\n');
@@ -137,20 +142,35 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const lines = [`attested ${result.spiffeId} (entry ${result.entryId}, via ${result.via})`];
   if (result.x509Svid)
-    lines.push(`  X.509-SVID  serial ${result.x509Svid.serial}, expires ${result.x509Svid.expiresAt}`);
-  if (result.jwtSvid) {
-    lines.push(
-      `  JWT-SVID    jti ${result.jwtSvid.jti}, aud ${result.jwtSvid.audience.join(' ')}, expires ${result.jwtSvid.expiresAt}`,
-    );
+    lines.push(`  X.509-SVID     serial ${result.x509Svid.serial}, expires ${result.x509Svid.expiresAt}`);
+  if (result.audienceJwtSvid) lines.push(`  JWT-SVID       ${jwtSummary(result.audienceJwtSvid)}`);
+  if (result.jwtSvid) lines.push(`  control plane  ${jwtSummary(result.jwtSvid)}`);
+  if (values['out-dir']) {
+    const files = [
+      ...(result.x509Svid ? ['svid.pem'] : []),
+      ...(result.x509Svid?.privateKeyPem ? ['svid.key'] : []),
+      'bundle.pem',
+      ...(result.audienceJwtSvid ? ['jwt-svid.token'] : []),
+      ...(result.jwtSvid ? ['control-plane.token'] : []),
+    ];
+    lines.push(`  written to     ${values['out-dir']}/ (${files.join(', ')})`);
+  } else {
+    // The control-plane token last, where the one token printed used to be: a script that takes
+    // the last line renews with it, as before, and one that took it for a service fails closed.
+    if (result.audienceJwtSvid)
+      lines.push(
+        '',
+        `JWT-SVID for ${result.audienceJwtSvid.audience.join(' ')}:`,
+        result.audienceJwtSvid.token,
+      );
+    if (result.jwtSvid) lines.push('', 'JWT-SVID for the control plane:', result.jwtSvid.token);
   }
-  if (values['out-dir'])
-    lines.push(
-      `  written to  ${values['out-dir']}/ (svid.pem, ${result.x509Svid?.privateKeyPem ? 'svid.key, ' : ''}bundle.pem, jwt-svid.token)`,
-    );
-  else if (result.jwtSvid) lines.push('', result.jwtSvid.token);
   io.stdout.write(lines.join('\n') + '\n');
   return EXIT.ok;
 }
+
+const jwtSummary = (svid: JwtSvidIssued) =>
+  `jti ${svid.jti}, aud ${svid.audience.join(' ')}, expires ${svid.expiresAt}`;
 
 /**
  * `POST /v1/renew` presenting the X.509-SVID as the TLS client certificate:

@@ -24,7 +24,8 @@ the decision id and reason); the service's mode decides whether denies are enfor
   --server           the control plane (env GATEHOUSE_SERVER, default http://127.0.0.1:8080)
   --token, --token-file
                      the proxy's credential for the server (env GATEHOUSE_TOKEN): the admin
-                     credential, or the service's own JWT-SVID (a token file is re-read when it changes);
+                     credential, or the service's own JWT-SVID for the control plane (control-plane.token
+                     from \`gatehouse attest --out-dir\`; a token file is re-read when it changes);
                      not needed with --tls-cert and an https --server
   --tls-cert, --tls-key
                      the proxy's own X.509-SVID (e.g. svid.pem and svid.key from \`gatehouse attest

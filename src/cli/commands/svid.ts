@@ -12,7 +12,10 @@ export const usage = `usage: gatehouse svid jwt --audience AUD... [--spiffe-id I
 
 Issues an SVID. With the admin credential, for the entry named by --spiffe-id (or entry id);
 with a workload's JWT-SVID (--token-file), for that workload itself. The default lifetimes are
-5 minutes (JWT) and 1 hour (X.509); entries and the server cap them.
+5 minutes (JWT) and 1 hour (X.509); entries and the server cap them. A JWT-SVID is for the
+control plane (spiffe://<trust domain>/gatehouse) alone or for other audiences: an --audience
+list that mixes the two is refused (exit 3), since every service given the token could call
+the control plane with it.
 ${CLIENT_USAGE}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

@@ -15,6 +15,7 @@ import { compilePathGlob } from '../policy/glob.js';
 import type { JoinToken, OidcIssuer } from './attestation-records.js';
 import { buildBundle, type SpiffeBundle } from './bundle.js';
 import { canonicalSerial } from './certificates.js';
+import { controlPlaneAudience, mixedControlPlaneAudience } from './control-plane-audience.js';
 import type { IssuedCredential, Revocation, RevocationTarget } from './credential.js';
 import type { EntryStatus, RegistrationEntry } from './entry.js';
 import { checkEntryInput, type EntryInput } from './entry-input.js';
@@ -59,15 +60,25 @@ export interface AttestResult {
   entryId: string;
   via: string;
   x509Svid?: X509SvidIssued;
+  /**
+   * The workload's JWT-SVID for the control plane, whose audience is that
+   * alone: what renews, asks for more SVIDs and syncs. Always returned.
+   * Services refuse it.
+   */
   jwtSvid?: JwtSvidIssued;
+  /** A JWT-SVID for exactly the audiences asked for, when any: what the workload presents to services. */
+  audienceJwtSvid?: JwtSvidIssued;
 }
 
 export interface AttestOptions {
   /** PKCS#10 CSR for the X.509-SVID; without it a key pair is generated. */
   csrPem?: string;
-  /** Audiences of the JWT-SVID to return; the control-plane audience is always added. */
+  /**
+   * Audiences of a second JWT-SVID, `audienceJwtSvid`, for services. The
+   * control-plane audience beside others is refused (`request_invalid`).
+   */
   audience?: string[];
-  /** Skip the X.509-SVID (a JWT-SVID is always returned). */
+  /** Skip the X.509-SVID (the control-plane JWT-SVID is always returned). */
   x509?: boolean;
 }
 
@@ -131,7 +142,7 @@ export class IdentityAuthority {
     this.clock = options.clock;
     this.settings = options.settings;
     this.oidcKeys = options.oidcKeys;
-    this.controlPlaneAudience = `spiffe://${options.settings.trustDomain}/gatehouse`;
+    this.controlPlaneAudience = controlPlaneAudience(options.settings.trustDomain);
     this.verifier = this.newVerifier();
   }
 
@@ -533,17 +544,45 @@ export class IdentityAuthority {
     return this.oidcKeys;
   }
 
+  /**
+   * Refuses attestation options that would be refused at issuance, so that
+   * the edge can check them before a single-use join token is spent.
+   * @throws GatehouseError `request_invalid` for an audience that mixes the
+   *   control plane with other audiences
+   */
+  checkAttestOptions(options: AttestOptions): void {
+    if (options.audience !== undefined) this.refuseMixedAudience(options.audience);
+  }
+
+  /**
+   * The SVIDs attestation and renewal answer: a JWT-SVID for the control
+   * plane alone, a second one for the audiences asked (unless they are the
+   * control plane's alone, already answered), and the X.509-SVID.
+   */
   private async issueForAttestation(
     entry: RegistrationEntry,
     via: string,
     options: AttestOptions,
   ): Promise<AttestResult> {
+    const asked = [...new Set(options.audience ?? [])];
+    this.refuseMixedAudience(asked);
     await this.store.touchEntry(entry.id, iso(this.now()));
-    const audience = [...new Set([...(options.audience ?? []), this.controlPlaneAudience])];
     const result: AttestResult = { spiffeId: entry.spiffeId, entryId: entry.id, via };
-    result.jwtSvid = await this.mintJwt(entry, audience, undefined, via);
+    result.jwtSvid = await this.mintJwt(entry, [this.controlPlaneAudience], undefined, via);
+    if (asked.length > 0 && !(asked.length === 1 && asked[0] === this.controlPlaneAudience))
+      result.audienceJwtSvid = await this.mintJwt(entry, asked, undefined, via);
     if (options.x509 !== false) result.x509Svid = await this.mintX509(entry, options.csrPem, undefined, via);
     return result;
+  }
+
+  /** See control-plane-audience.ts: the control plane's audience goes alone. */
+  private refuseMixedAudience(audience: readonly unknown[]): void {
+    const controlPlane = mixedControlPlaneAudience(audience, this.settings.trustDomain);
+    if (controlPlane === undefined) return;
+    throw new GatehouseError(
+      'request_invalid',
+      `audience mixes the control plane \`${controlPlane}\` with other audiences: a service given such a JWT-SVID could call the control plane as the workload; ask for the control plane in a JWT-SVID of its own`,
+    );
   }
 
   // ---- issuing ---------------------------------------------------------------
@@ -594,6 +633,7 @@ export class IdentityAuthority {
       // JWT-SVID §3: aud is required.
       throw new GatehouseError('entry_invalid', 'audience is required: at least one non-empty string');
     }
+    this.refuseMixedAudience(audience);
     const now = this.now();
     let ttl = this.ttl(
       ttlSeconds,

@@ -8,6 +8,7 @@ import { GatehouseError } from '../errors.js';
 import type { Clock } from '../ports.js';
 import { bundleFor, jwtAuthority, type BundleJwk, type SpiffeBundle, type SpiffeBundles } from './bundle.js';
 import { decodeCompactJws, shown } from './compact-jws.js';
+import { mixedControlPlaneAudience } from './control-plane-audience.js';
 import { epochMs, isoOf, type Instant } from './instant.js';
 import { RevocationSet } from './revocation-set.js';
 import type { StoredSigningKey } from './signing-key.js';
@@ -254,7 +255,10 @@ function nowMs(now: Instant | undefined): number {
  * 8. signature → `svid_bad_signature`;
  * 9. `aud` and `exp` present (§3.2, §3.3) → `svid_missing_claim`, well typed → `svid_malformed`;
  * 10. `exp` and `nbf` with the skew → `svid_expired`, `svid_not_yet_valid`;
- * 11. `audience` among `aud` → `svid_bad_audience`;
+ * 11. `audience` among `aud` → `svid_bad_audience`; so is an `aud` that holds
+ *     the control plane of the trust domain of `sub`
+ *     (`spiffe://<trust domain>/gatehouse`) beside any other audience, for
+ *     every `audience` (see control-plane-audience.ts);
  * 12. revocation → `svid_revoked`.
  *
  * `now` is epoch milliseconds or a Date; when omitted the system clock is read.
@@ -338,7 +342,7 @@ export async function verifyJwtSvid(
     reject('svid_bad_algorithm', `JWT-SVID cannot be verified with key \`${shown(kid)}\` using ${alg}`);
   }
 
-  const claims = checkClaims(payload, options.audience, now, skew);
+  const claims = checkClaims(payload, options.audience, trustDomain, now, skew);
   checkRevocation(options.isRevoked, claims);
   return { spiffeId: claims.sub, claims };
 }
@@ -350,6 +354,7 @@ function isNumericDate(v: unknown): v is number {
 function checkClaims(
   payload: Record<string, unknown>,
   audience: string,
+  trustDomain: string,
   now: number,
   skew: number,
 ): JwtSvidClaims {
@@ -384,6 +389,16 @@ function checkClaims(
     reject(
       'svid_bad_audience',
       `JWT-SVID audience \`${shown(audiences.join(', '))}\` does not include \`${shown(audience)}\``,
+    );
+  }
+  // INVARIANT: the control plane's audience goes alone. Refused wherever it is presented: at a
+  // service, such a token (issued before issuance refused it) is one the control plane would
+  // take as the workload; at the control plane, one that services have seen.
+  const controlPlane = mixedControlPlaneAudience(audiences, trustDomain);
+  if (controlPlane !== undefined) {
+    reject(
+      'svid_bad_audience',
+      `JWT-SVID audience \`${shown(audiences.join(', '))}\` mixes the control plane \`${controlPlane}\` with other audiences: a control-plane JWT-SVID is not for services`,
     );
   }
   return payload as JwtSvidClaims;

@@ -18,6 +18,7 @@ import {
   type OidcKeySource,
 } from '../../../src/core/identity/authority.js';
 import type { GrantScope } from '../../../src/core/identity/grant.js';
+import { issueJwtSvid } from '../../../src/core/identity/jwt-svid.js';
 import { identitySettings, type IdentitySettings } from '../../../src/core/identity/settings.js';
 import type { Clock, IdentityStore } from '../../../src/core/ports.js';
 import { openSqliteIdentityStore } from '../../../src/store/index.js';
@@ -252,8 +253,9 @@ describe('IdentityAuthority: OIDC federation', () => {
       assert.equal(result.via, 'oidc');
       assert.equal(result.spiffeId, DEPLOY);
       assert.equal(result.entryId, entryId);
-      assert.deepEqual(result.jwtSvid?.audience, [ORDERS, CONTROL_PLANE]);
-      const verified = await authority.verifyJwtSvid(result.jwtSvid!.token, ORDERS);
+      assert.deepEqual(result.jwtSvid?.audience, [CONTROL_PLANE]);
+      assert.deepEqual(result.audienceJwtSvid?.audience, [ORDERS]);
+      const verified = await authority.verifyJwtSvid(result.audienceJwtSvid!.token, ORDERS);
       assert.equal(verified.spiffeId, DEPLOY);
       assert.equal((await authority.verifyX509Svid(result.x509Svid!.chainPem)).spiffeId, DEPLOY);
     }
@@ -449,11 +451,12 @@ describe('IdentityAuthority: renewal', () => {
     assert.ok(renewed.jwtSvid!.expiresAt > first.jwtSvid!.expiresAt);
     assert.notEqual(renewed.x509Svid!.serial, first.x509Svid!.serial);
     await authority.verifyJwtSvid(renewed.jwtSvid!.token, CONTROL_PLANE);
+    await authority.verifyJwtSvid(renewed.audienceJwtSvid!.token, ORDERS);
     await authority.verifyX509Svid(renewed.x509Svid!.chainPem);
     const credentials = await authority.inventory();
     assert.deepEqual(
       credentials.credentials.map((c) => c.via),
-      ['join-token', 'join-token', 'renewal', 'renewal'],
+      ['join-token', 'join-token', 'join-token', 'renewal', 'renewal', 'renewal'],
     );
   });
 
@@ -518,7 +521,8 @@ describe('IdentityAuthority: renewal', () => {
     assert.equal(moved.x509Svid!.privateKeyPem, undefined, 'the key stays with the workload');
     const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'der' }).toString('base64');
     assert.equal(spki(new X509Certificate(moved.x509Svid!.certificatePem).publicKey), spki(next.publicKey));
-    assert.deepEqual(moved.jwtSvid!.audience, [ORDERS, CONTROL_PLANE]);
+    assert.deepEqual(moved.jwtSvid!.audience, [CONTROL_PLANE]);
+    assert.deepEqual(moved.audienceJwtSvid!.audience, [ORDERS]);
     await assert.rejects(authority.renewWithX509(presented, { csrPem: 'not a CSR' }), code('csr_invalid'));
   });
 
@@ -568,6 +572,110 @@ describe('IdentityAuthority: renewal', () => {
       [],
       'nothing was issued',
     );
+  });
+});
+
+// ---- 2b. The control plane's audience goes alone ---------------------------------------------------
+
+describe("IdentityAuthority: the control plane's audience goes alone", () => {
+  test('attestation and renewal answer a JWT-SVID for the control plane and one for the audiences asked', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const first = await attestWithJoinToken(authority, entry.id, { audience: [ORDERS] });
+    assert.deepEqual(first.jwtSvid!.audience, [CONTROL_PLANE]);
+    assert.deepEqual(claimsOf(first.jwtSvid!.token).aud, [CONTROL_PLANE]);
+    assert.deepEqual(first.audienceJwtSvid!.audience, [ORDERS]);
+    assert.deepEqual(claimsOf(first.audienceJwtSvid!.token).aud, [ORDERS]);
+    assert.notEqual(first.audienceJwtSvid!.jti, first.jwtSvid!.jti);
+
+    // Each token works where it is for, and nowhere else.
+    await authority.verifyJwtSvid(first.jwtSvid!.token, CONTROL_PLANE);
+    await authority.verifyJwtSvid(first.audienceJwtSvid!.token, ORDERS);
+    await assert.rejects(authority.verifyJwtSvid(first.jwtSvid!.token, ORDERS), code('svid_bad_audience'));
+    await assert.rejects(
+      authority.verifyJwtSvid(first.audienceJwtSvid!.token, CONTROL_PLANE),
+      code('svid_bad_audience'),
+    );
+    await assert.rejects(authority.renewWithJwt(first.audienceJwtSvid!.token), code('svid_bad_audience'));
+
+    clock.advance(MINUTE);
+    const renewed = await authority.renewWithJwt(first.jwtSvid!.token, { audience: [ORDERS, ORDERS] });
+    assert.deepEqual(renewed.jwtSvid!.audience, [CONTROL_PLANE]);
+    assert.deepEqual(renewed.audienceJwtSvid!.audience, [ORDERS]);
+
+    // Nothing asked, or the control plane alone: its JWT-SVID is the one answer.
+    const plain = await attestWithJoinToken(authority, entry.id);
+    assert.deepEqual(plain.jwtSvid!.audience, [CONTROL_PLANE]);
+    assert.equal(plain.audienceJwtSvid, undefined);
+    const own = await attestWithJoinToken(authority, entry.id, { audience: [CONTROL_PLANE] });
+    assert.deepEqual(own.jwtSvid!.audience, [CONTROL_PLANE]);
+    assert.equal(own.audienceJwtSvid, undefined);
+  });
+
+  test('an audience that mixes the control plane with others is refused at issuance', async () => {
+    const { authority } = await open();
+    const entry = await joinTokenEntry(authority);
+    const mixed = [ORDERS, CONTROL_PLANE];
+    const refused = (e: unknown) => {
+      code('request_invalid')(e);
+      assert.match((e as Error).message, /mixes the control plane `spiffe:\/\/acme\.corp\/gatehouse`/);
+      return true;
+    };
+    await assert.rejects(authority.issueJwtSvid(entry.id, mixed), refused);
+    await assert.rejects(authority.issueJwtSvid(entry.id, [CONTROL_PLANE, ORDERS]), refused);
+    assert.throws(() => authority.checkAttestOptions({ audience: mixed }), refused);
+    authority.checkAttestOptions({ audience: [ORDERS] });
+    await assert.rejects(
+      authority.startGrant({
+        entry: entry.id,
+        task: 'INC-2',
+        scope: { service: ORDERS, methods: [], paths: [], operations: [] },
+        ttlSeconds: 600,
+        audience: mixed,
+      }),
+      refused,
+    );
+    const current = await attestWithJoinToken(authority, entry.id);
+    const before = (await authority.inventory()).credentials.length;
+    await assert.rejects(authority.renewWithJwt(current.jwtSvid!.token, { audience: mixed }), refused);
+    await assert.rejects(
+      authority.renewWithX509(handshakeChain(current.x509Svid!.chainPem), { audience: mixed }),
+      refused,
+    );
+    assert.equal((await authority.inventory()).credentials.length, before, 'nothing was issued');
+    // Either side alone is fine.
+    assert.deepEqual((await authority.issueJwtSvid(entry.id, [CONTROL_PLANE])).audience, [CONTROL_PLANE]);
+    assert.deepEqual((await authority.issueJwtSvid(entry.id, [ORDERS])).audience, [ORDERS]);
+  });
+
+  test('a JWT-SVID issued before the rule, for a service and the control plane, is refused by both', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const key = authority.signingKeys().find((k) => k.use === 'jwt-svid' && k.state === 'active')!;
+    // As issueForAttestation signed it before: the asked audience and the control plane's.
+    const legacy = (
+      await issueJwtSvid({
+        spiffeId: entry.spiffeId,
+        audience: [ORDERS, CONTROL_PLANE],
+        key,
+        now: clock.now(),
+      })
+    ).token;
+    await assert.rejects(authority.verifyJwtSvid(legacy, ORDERS), (e: unknown) => {
+      code('svid_bad_audience')(e);
+      assert.match((e as Error).message, /a control-plane JWT-SVID is not for services/);
+      return true;
+    });
+    await assert.rejects(authority.verifyJwtSvid(legacy, CONTROL_PLANE), code('svid_bad_audience'));
+    await assert.rejects(authority.renewWithJwt(legacy), code('svid_bad_audience'));
+    // The same key, one audience: verifies.
+    const single = await issueJwtSvid({
+      spiffeId: entry.spiffeId,
+      audience: [ORDERS],
+      key,
+      now: clock.now(),
+    });
+    assert.equal((await authority.verifyJwtSvid(single.token, ORDERS)).spiffeId, entry.spiffeId);
   });
 });
 

@@ -146,6 +146,38 @@ describe('verifyJwtSvid', () => {
     await assert.rejects(verifyJwtSvid(token, bundles, { audience: '', now: T0 }), code('request_invalid'));
   });
 
+  test("the control plane's audience beside another is refused for every audience", async () => {
+    const controlPlane = 'spiffe://example.org/gatehouse';
+    const bundles = { [TD]: bundle };
+    const verifier = new JwtSvidVerifier({ bundles, clock: new FakeClock(T0) });
+    for (const audience of [
+      [AUD, controlPlane],
+      [controlPlane, AUD],
+    ]) {
+      const { token } = await issueJwtSvid({ spiffeId: ID, audience, key, now: T0 });
+      for (const expected of [AUD, controlPlane]) {
+        await assert.rejects(verifyJwtSvid(token, bundles, { audience: expected, now: T0 }), (e: unknown) => {
+          code('svid_bad_audience')(e);
+          assert.match((e as Error).message, /mixes the control plane `spiffe:\/\/example\.org\/gatehouse`/);
+          return true;
+        });
+        await assert.rejects(verifier.verify(token, { audience: expected }), code('svid_bad_audience'));
+      }
+    }
+    // Alone, either verifies where it is for; the control plane of the subject's trust domain is meant.
+    for (const audience of [[controlPlane], [AUD], [AUD, 'spiffe://example.org/db']]) {
+      const { token } = await issueJwtSvid({ spiffeId: ID, audience, key, now: T0 });
+      assert.ok(await verifyJwtSvid(token, bundles, { audience: audience[0]!, now: T0 }));
+    }
+    const foreign = await issueJwtSvid({
+      spiffeId: ID,
+      audience: [AUD, 'spiffe://other.org/gatehouse'],
+      key,
+      now: T0,
+    });
+    assert.ok(await verifyJwtSvid(foreign.token, bundles, { audience: AUD, now: T0 }));
+  });
+
   test('a token signed by a key that left the bundle is rejected', async () => {
     const { token } = await issueJwtSvid({ spiffeId: ID, audience: [AUD], key, now: T0 });
     const next = { ...generateSigningKey({ use: 'jwt-svid', now: T0, kid: 'k2' }), state: 'active' as const };
