@@ -43,8 +43,11 @@ after(async () => {
   await admin.end();
 });
 
-const record = (n: number): UnchainedRecord =>
-  decisionBody(n, { via: 'proxy:orders' } as Partial<UnchainedRecord>);
+/** As the proxy of its service ships it. */
+const record = (n: number): UnchainedRecord => {
+  const body = decisionBody(n);
+  return { ...body, via: `proxy:${body.destination.service}` };
+};
 
 /** A control plane on the test database, as its own role. */
 async function server(): Promise<App> {
