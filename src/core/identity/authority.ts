@@ -478,6 +478,22 @@ export class IdentityAuthority {
       );
     }
     const entry = await this.activeEntry(used.entryId);
+    // The token is the entry's credential as of its creation: it stops with what stops them (the
+    // entry disabled or offboarded since, even if enabled again: a revocation of the entry), and
+    // when the entry no longer attests by join token.
+    const covered = this.revocations.find({
+      spiffeId: entry.spiffeId,
+      entryId: entry.id,
+      issuedAt: used.createdAt,
+    });
+    if (covered || !entry.attestation.some((a) => a.type === 'join-token')) {
+      throw new GatehouseError(
+        'attestation_failed',
+        covered
+          ? 'attestation failed: the join token was made before the entry was disabled'
+          : 'attestation failed: the entry no longer attests by join token',
+      );
+    }
     return this.issueForAttestation(entry, 'join-token', options);
   }
 

@@ -141,6 +141,28 @@ describe('IdentityAuthority: entries', () => {
     assert.equal((await authority.listEntries()).length, 1);
   });
 
+  test('a join token stops with its entry: disabled since (even if enabled again), or no longer attesting by token', async () => {
+    const { authority, clock } = await open();
+    const entry = await joinTokenEntry(authority);
+    const before = await authority.createJoinToken(entry.id);
+    clock.advance(1);
+    await authority.setEntryStatus(entry.id, 'disabled');
+    clock.advance(1);
+    await authority.setEntryStatus(entry.id, 'active');
+    clock.advance(1);
+    await assert.rejects(authority.attestJoinToken(before.token), code('attestation_failed'));
+    const after = await authority.createJoinToken(entry.id);
+    clock.advance(1);
+    assert.equal(
+      (await authority.attestJoinToken(after.token)).entryId,
+      entry.id,
+      'a token made since works',
+    );
+    const unwanted = await authority.createJoinToken(entry.id);
+    await authority.updateEntry(entry.id, { attestation: [] });
+    await assert.rejects(authority.attestJoinToken(unwanted.token), code('attestation_failed'));
+  });
+
   test('an issue the entry was disabled under is revoked and not handed out, JWT-SVID and X.509-SVID', async () => {
     for (const kind of ['jwt', 'x509'] as const) {
       const clock = new FakeClock();
