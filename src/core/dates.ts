@@ -72,3 +72,15 @@ export function parseRfc3339(text: string): number | undefined {
   const ms = Date.parse(text);
   return ms >= FIRST_ISO_MS && ms <= LAST_ISO_MS ? ms : undefined;
 }
+
+/**
+ * The one form the stores keep a time in, so that text order is time order:
+ * what `toISOString` writes (UTC, milliseconds) for the instant of an RFC
+ * 3339 `date-time`, the text itself when it is that form already. Undefined
+ * for text {@link parseRfc3339} refuses.
+ */
+export function canonicalTime(text: string): string | undefined {
+  if (isIsoString(text)) return text;
+  const ms = parseRfc3339(text);
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}

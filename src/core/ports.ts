@@ -253,10 +253,33 @@ export interface DecisionLogAppendOptions {
   };
 }
 
-/** One record as stored: its sequence number and its canonical JSON text, byte for byte. */
+/**
+ * One record as stored: its canonical JSON text, byte for byte, and the
+ * copies of its fields that the store keeps beside the text to filter and
+ * order by, as read back. INVARIANT: each copy says what the record's field
+ * says (`gatehouse decisions verify` checks that it does: the hash chain
+ * covers the text only).
+ */
 export interface StoredDecisionRecord {
+  /** The record's `seq`, as the store orders by it. */
   seq: number;
   json: string;
+  columns: DecisionLogColumns;
+}
+
+/** The copies of a record's fields kept beside its text ({@link StoredDecisionRecord}). */
+export interface DecisionLogColumns {
+  /** The record's `time` in the store's one form (`2026-01-02T03:04:05.000Z`). */
+  decidedAt: string;
+  decisionId: string;
+  /** `source.spiffeId`: the filter `identity`. */
+  sourceSpiffeId: string;
+  /** `destination.service`. */
+  service: string;
+  /** `decision`. */
+  verdict: string;
+  /** `hash`, which the next append links to and a prune makes the anchor. */
+  hash: string;
 }
 
 /**

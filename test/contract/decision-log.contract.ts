@@ -17,6 +17,7 @@ import {
   GENESIS_HASH,
   type UnchainedRecord,
 } from '../../src/core/log/hash-chain.js';
+import type { ColumnMismatch } from '../../src/core/log/stored-record-problem.js';
 import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
 import type { DecisionLogFilter, DecisionLogStore, StoredDecisionRecord } from '../../src/core/ports.js';
 
@@ -612,14 +613,129 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
         const store = await fresh();
         const records = chained(6);
         await store.append(records);
-        // A forger who recomputes the hash of record 3 still cannot make record 4 link to it.
+        // A forger who recomputes the hash of record 3, and its copies, still cannot make record 4 link to it.
         const forged = new ChainWriter(records[1]).append(decisionBody(3, { decisionId: 'forged' }));
         await harness.exec(
-          `UPDATE decision_log SET record_json = '${canonicalRecordJson(forged)}', hash = '${forged.hash}' WHERE seq = 3`,
+          `UPDATE decision_log SET record_json = '${canonicalRecordJson(forged)}', hash = '${forged.hash}', decision_id = 'forged' WHERE seq = 3`,
         );
         const status = await verifyDecisionLog(store);
         assert.equal(status.firstBreak?.seq, 4);
         assert.equal(status.firstBreak?.reason, 'prev_hash_mismatch');
+      });
+
+      test('the copies a query filters by, altered in the database, are named with what the record says', async () => {
+        const store = await fresh();
+        await store.append(chained(10));
+        // Record 4 is a deny of svc-1 calling orders: make it vanish from the queries for it.
+        const denied = await store.query({
+          verdict: 'deny',
+          identity: 'spiffe://example.org/svc-1',
+          limit: 10,
+        });
+        assert.deepEqual(
+          denied.map((r) => r.seq),
+          [4],
+        );
+        await harness.exec(
+          `UPDATE decision_log SET verdict = 'allow', source_spiffe_id = 'spiffe://x/nobody', service = 'nothing' WHERE seq = 4`,
+        );
+        assert.deepEqual(
+          await store.query({ verdict: 'deny', identity: 'spiffe://example.org/svc-1', limit: 10 }),
+          [],
+        );
+        const status = await verifyDecisionLog(store, { batchSize: 3 });
+        assert.deepEqual(status, {
+          checked: 4,
+          firstBreak: {
+            seq: 4,
+            position: 4,
+            reason: 'column_mismatch',
+            columns: [
+              {
+                column: 'source_spiffe_id',
+                field: 'source.spiffeId',
+                stored: 'spiffe://x/nobody',
+                recorded: 'spiffe://example.org/svc-1',
+              },
+              { column: 'service', field: 'destination.service', stored: 'nothing', recorded: 'orders' },
+              { column: 'verdict', field: 'decision', stored: 'allow', recorded: 'deny' },
+            ],
+            message:
+              "record 4 was altered in the store: column `source_spiffe_id` says `spiffe://x/nobody`, the record's `source.spiffeId` is `spiffe://example.org/svc-1`; " +
+              "column `service` says `nothing`, the record's `destination.service` is `orders`; " +
+              "column `verdict` says `allow`, the record's `decision` is `deny`",
+          },
+        });
+      });
+
+      test('every copy of a field is checked: seq, time, decision id, hash', async () => {
+        const records = chained(3);
+        const tampered: [string, ColumnMismatch][] = [
+          ['seq = 7', { column: 'seq', field: 'seq', stored: 7, recorded: 3 }],
+          [
+            `decided_at = '${second(9)}'`,
+            { column: 'decided_at', field: 'time', stored: second(9), recorded: second(3) },
+          ],
+          [
+            `decision_id = 'dec_9'`,
+            { column: 'decision_id', field: 'decisionId', stored: 'dec_9', recorded: 'dec_3' },
+          ],
+          [
+            `hash = '${GENESIS_HASH}'`,
+            { column: 'hash', field: 'hash', stored: GENESIS_HASH, recorded: records[2]!.hash },
+          ],
+        ];
+        for (const [set, want] of tampered) {
+          const store = await fresh();
+          await store.append(records);
+          await harness.exec(`UPDATE decision_log SET ${set} WHERE seq = 3`);
+          const status = await verifyDecisionLog(store);
+          assert.equal(status.firstBreak?.reason, 'column_mismatch', set);
+          assert.equal(status.firstBreak.seq, 3);
+          assert.deepEqual(status.firstBreak.columns, [want]);
+        }
+      });
+
+      test('a stored text that is not the canonical text hashed is refused, though it parses to the same record', async () => {
+        const records = chained(3);
+        const text = canonicalRecordJson(records[1]);
+        // Each parses to record 2 as sealed, so its hash still matches, but none is the text the
+        // chain sealed (which an export hands on as it is).
+        const variants = {
+          'white space': text.replace('{"action"', '{ "action"'),
+          'a key twice (JSON.parse keeps the last)': text.replace('"v":1,', '"v":2,"v":1,'),
+          'keys out of order': JSON.stringify(records[1]),
+          'an escape not needed': text.replace('"mode":"enforce"', '"mode":"\\u0065nforce"'),
+        };
+        for (const [what, variant] of Object.entries(variants)) {
+          assert.notEqual(variant, text, what);
+          assert.deepEqual(JSON.parse(variant), records[1], what);
+          const store = await fresh();
+          await store.append(records);
+          await harness.exec(`UPDATE decision_log SET record_json = '${variant}' WHERE seq = 2`);
+          assert.equal((await stored(store))[1]!.json, variant, what);
+          const status = await verifyDecisionLog(store);
+          assert.equal(status.checked, 2, what);
+          assert.equal(status.firstBreak?.seq, 2, what);
+          assert.equal(status.firstBreak.reason, 'text_not_canonical', what);
+          assert.match(
+            status.firstBreak.message,
+            /^record 2 was altered in the store: its stored text is not the canonical JSON its hash covers \(they differ from character \d+\)$/,
+          );
+        }
+      });
+
+      test('a log written as sealed verifies: times with an offset, text outside ASCII', async () => {
+        const store = await fresh();
+        const chain = new ChainWriter();
+        // The store keeps `decided_at` in its one form; the record keeps the time as given.
+        await store.append([
+          chain.append(decisionBody(1, { time: '2026-01-01T01:00:01.5+01:00' })),
+          chain.append(decisionBody(2, { source: { spiffeId: 'spiffe://example.org/ünï', zone: 'prod' } })),
+          chain.append(decisionBody(3)),
+        ]);
+        assert.equal((await stored(store))[0]!.columns.decidedAt, '2026-01-01T00:00:01.500Z');
+        assert.deepEqual(await verifyDecisionLog(store), { checked: 3 });
       });
 
       test('a stored text that is not JSON is reported, and query says the log is damaged', async () => {

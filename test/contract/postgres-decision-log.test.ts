@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openPostgresDecisionLog, openPostgresIdentityStore } from '../../src/store/index.js';
 import { POSTGRES_DECISION_LOG_MIGRATIONS } from '../../src/store/postgres/decision-log-migrations.js';
+import { POSTGRES_TYPE_PARSERS } from '../../src/store/postgres/postgres-driver.js';
 import { entryRecord } from './identity-store.contract.js';
 import { DecisionLogWriter } from '../../src/core/log/decision-log-writer.js';
 import type { DecisionRecord } from '../../src/core/log/decision-record.js';
@@ -109,6 +110,35 @@ if (problem !== undefined) {
       } finally {
         for (const store of stores) await store.close();
         await admin.query(`DROP SCHEMA IF EXISTS "${own}" CASCADE`);
+      }
+    });
+
+    test('timestamps come back in the store form, read on their characters in a UTC session or as a Date', async () => {
+      const instants = [
+        '2026-01-02T03:04:05.000Z',
+        '2026-01-02T03:04:05.100Z',
+        '2026-01-02T03:04:05.120Z',
+        '2026-01-02T03:04:05.123Z',
+        '2024-02-29T23:59:59.999Z',
+        '0050-06-15T12:00:00.001Z',
+        '9999-12-31T23:59:59.999Z',
+      ];
+      const client = new pg.Client({ connectionString: url, types: POSTGRES_TYPE_PARSERS });
+      await client.connect();
+      try {
+        for (const zone of ['UTC', 'Asia/Kolkata', 'America/New_York']) {
+          await client.query(`SET TIME ZONE '${zone}'`);
+          const { rows } = await client.query<{ t: string }>('SELECT unnest($1::timestamptz[]) AS t', [
+            instants,
+          ]);
+          assert.deepEqual(
+            rows.map((r) => r.t),
+            instants,
+            zone,
+          );
+        }
+      } finally {
+        await client.end();
       }
     });
 

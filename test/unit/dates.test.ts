@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isIsoString, isRealDate, toIsoString } from '../../src/core/dates.js';
+import { canonicalTime, isIsoString, isRealDate, parseRfc3339, toIsoString } from '../../src/core/dates.js';
 
 /** The obvious reading: through `Date`. */
 function referenceIsRealDate(text: string): boolean {
@@ -84,4 +84,17 @@ test('toIsoString is new Date(text).toISOString(), errors included', () => {
     }),
     { numRuns: 20_000 },
   );
+});
+
+test('canonicalTime is the instant parseRfc3339 reads, as toISOString writes it; the text itself when it is that already', () => {
+  fc.assert(
+    fc.property(text, (t) => {
+      const ms = parseRfc3339(t);
+      assert.equal(canonicalTime(t), ms === undefined ? undefined : new Date(ms).toISOString(), t);
+      if (isIsoString(t)) assert.equal(canonicalTime(t), t);
+    }),
+    { numRuns: 20_000 },
+  );
+  assert.equal(canonicalTime('2026-01-01T01:00:01.5+01:00'), '2026-01-01T00:00:01.500Z');
+  assert.equal(canonicalTime('2026-01-01'), undefined);
 });

@@ -16,6 +16,10 @@ import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { createApp, type App } from '../../src/app.js';
 import type { Logger } from '../../src/server/logger.js';
+import { ChainWriter } from '../../src/core/log/hash-chain.js';
+import { verifyDecisionLog } from '../../src/core/log/verify-decision-log.js';
+import type { StoredDecisionRecord } from '../../src/core/ports.js';
+import { decisionBody } from '../contract/decision-log.contract.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -205,6 +209,50 @@ describe('the OpenAPI document', () => {
 
   test('every schema compiles under strict JSON Schema 2020-12', () => {
     for (const schema of schemaKeys.keys()) validator(schema);
+  });
+
+  test('every break the decision log verify reports fits ChainStatus', async () => {
+    const validate = validator(components.schemas!.ChainStatus);
+    const writer = new ChainWriter();
+    const sealed = [1, 2, 3].map((n) => writer.seal(decisionBody(n)));
+    const row = ({ record, text }: (typeof sealed)[number]): StoredDecisionRecord => ({
+      seq: record.seq,
+      json: text,
+      columns: {
+        decidedAt: record.time,
+        decisionId: record.decisionId,
+        sourceSpiffeId: record.source.spiffeId,
+        service: record.destination.service,
+        verdict: record.decision,
+        hash: record.hash,
+      },
+    });
+    const intact = sealed.map(row);
+    const logs: Record<string, StoredDecisionRecord[]> = {
+      intact,
+      seq_gap: [intact[0]!, intact[2]!],
+      hash_mismatch: [
+        intact[0]!,
+        { ...intact[1]!, json: intact[1]!.json.replace('"latencyMicros":42', '"latencyMicros":1') },
+      ],
+      text_not_canonical: [intact[0]!, { ...intact[1]!, json: ` ${intact[1]!.json}` }],
+      column_mismatch: [
+        intact[0]!,
+        { ...intact[1]!, seq: 9, columns: { ...intact[1]!.columns, verdict: 'deny' } },
+      ],
+    };
+    for (const [reason, rows] of Object.entries(logs)) {
+      const status = await verifyDecisionLog({
+        anchor: async () => undefined,
+        scan: () => ({
+          async *[Symbol.asyncIterator]() {
+            yield rows;
+          },
+        }),
+      });
+      assert.equal(status.firstBreak?.reason, reason === 'intact' ? undefined : reason);
+      assert.ok(validate(status), `${reason}: ${ajv.errorsText(validate.errors)}`);
+    }
   });
 
   test('names every error code the server can send', () => {

@@ -19,7 +19,8 @@ export const usage = `usage: gatehouse decisions [list] [--identity SPIFFE-ID] [
        gatehouse decisions export [--from-seq N]      (JSON lines, as stored)
        gatehouse decisions verify [--file FILE.jsonl] [--holds SEQ:HASH]
                                                       (check the hash chain, of the server's log or of
-                                                       an export; exit 1 when broken)
+                                                       an export, and the log's copies of each record's
+                                                       fields; exit 1 when broken)
        gatehouse decisions prune --before TIME | --older-than SPAN
                                                       (delete the oldest records, up to the first
                                                        decided at or after TIME, or SPAN ago)
@@ -33,7 +34,8 @@ hash chain, or an export's, and prunes its oldest records.
   --interval    how often --follow asks for new decisions (default 1s)
   --file        verify: check an export instead of the server's log, offline
   --holds       verify: also check that the log still holds this record, as an earlier verify
-                printed it (newest: record SEQ, hash HASH): records cut from the end show
+                printed it (newest: record SEQ, hash HASH): records cut from the end, or
+                rewritten up to it with their hashes computed again, show
   --before      prune: the oldest records are deleted up to the first one decided at or after
                 this time, never the newest; export them first to keep them
                 (docs/decision-log.md, "Retention")

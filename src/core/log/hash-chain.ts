@@ -41,11 +41,11 @@ export function canonicalRecordJson(value: unknown): string {
 let markAt = -1;
 
 /**
- * The object branch of {@link canonicalRecordJson}. With `mark`, also sets
- * {@link markAt} to the offset at which a member with that key would start
- * (after the comma of the member before), for a key absent or undefined
- * here that some present key sorts after: the record's `hash`, which is
- * hashed without itself and stored with itself.
+ * The object branch of {@link canonicalRecordJson}. With `mark`, leaves out
+ * the member of that key, if any, and sets {@link markAt} to the offset at
+ * which it would start (after the comma of the member before), when some
+ * present key sorts after it: the record's `hash`, which is hashed without
+ * itself and stored with itself.
  */
 function objectJson(o: object, mark: string | undefined): string {
   const keys = Object.keys(o);
@@ -54,7 +54,7 @@ function objectJson(o: object, mark: string | undefined): string {
   for (let i = 0; i < shape.order.length; i++) {
     const k = keys[shape.order[i]!]!;
     const v = (o as Record<string, unknown>)[k];
-    if (v === undefined || typeof v === 'function') continue;
+    if (v === undefined || typeof v === 'function' || k === mark) continue;
     const comma = out.length > 1;
     if (mark !== undefined && markAt < 0 && k > mark) markAt = out.length + (comma ? 1 : 0);
     out += (comma ? ',' : '') + shape.quoted[i]! + canonicalRecordJson(v);
@@ -125,6 +125,35 @@ export function recordHash(record: Omit<DecisionRecord, 'hash'> | DecisionRecord
 /** {@link recordHash} of the record whose canonical JSON without `hash` is `body`. */
 export function bodyHash(body: string): string {
   return `sha256:${sha256Hex(body)}`;
+}
+
+/**
+ * A record read back from a store, in the one pass {@link ChainWriter.seal}
+ * makes: `body`, its canonical JSON without `hash`, which the hash covers
+ * (`bodyHash(body)` is `recordHash(record)`), and whether `text`, the text
+ * stored, is its whole canonical JSON byte for byte
+ * (`canonicalRecordJson(record)`), as seal writes it for the store to keep.
+ */
+export function canonicalBody(record: object, text: string): { body: string; canonical: boolean } {
+  markAt = -1;
+  const body = objectJson(record, 'hash');
+  const at = markAt;
+  const hash = (record as { hash?: unknown }).hash;
+  if (hash === undefined || typeof hash === 'function') return { body, canonical: text === body };
+  const member = `"hash":${canonicalRecordJson(hash)}`;
+  // No key sorts after `hash`: it closes the object (never in a record, which has `prevHash` and `seq`).
+  if (at < 0)
+    return { body, canonical: text === `${body.slice(0, -1)}${body.length > 2 ? ',' : ''}${member}}` };
+  // Compared piece by piece, as seal cut it in: slices of either text are not copies, the whole
+  // text written out would be one (as long as the record) for every record read.
+  const after = at + member.length;
+  const canonical =
+    text.length === body.length + member.length + 1 &&
+    text.slice(0, at) === body.slice(0, at) &&
+    text.slice(at, after) === member &&
+    text.charCodeAt(after) === 44 /* , */ &&
+    text.slice(after + 1) === body.slice(at);
+  return { body, canonical };
 }
 
 /** Places records in a chain one after the other: numbers them from 1 and seals each with its hash. */

@@ -76,6 +76,11 @@ export const LOGGED_SQL =
 /** The stored last record: `seq`, `hash`. */
 export const TAIL_SQL = 'SELECT seq, hash FROM decision_log ORDER BY seq DESC LIMIT 1';
 
+/**
+ * The record's canonical text (`record_json`), which its hash covers, and copies of its fields
+ * for the queries to filter and order by. INVARIANT: each copy equals the field it copies
+ * ({@link recordRow}); `decisions verify` checks it (core/log/stored-record-problem.ts).
+ */
 const COLUMNS = [
   'seq',
   'decided_at',
@@ -86,6 +91,12 @@ const COLUMNS = [
   'hash',
   'record_json',
 ] as const;
+
+/**
+ * A batch of {@link DecisionLogStore.scan}: every column, for `decisions verify` to check the
+ * copies against the record's text.
+ */
+const SCAN_SQL = `SELECT ${COLUMNS.join(', ')} FROM decision_log WHERE seq >= ? ORDER BY seq LIMIT ?`;
 
 const ROW_PLACEHOLDERS = `(${COLUMNS.map(() => '?').join(', ')})`;
 
@@ -396,15 +407,21 @@ export function createSqlDecisionLog({
           let next = fromSeq;
           while (true) {
             const rows = await attempt(`read decision records from ${next}`, () =>
-              reader.rows('SELECT seq, record_json FROM decision_log WHERE seq >= ? ORDER BY seq LIMIT ?', [
-                next,
-                batchSize,
-              ]),
+              reader.values(SCAN_SQL, [next, batchSize]),
             );
             if (rows.length === 0) return;
+            // In the order of COLUMNS.
             const batch: StoredDecisionRecord[] = rows.map((row) => ({
-              seq: Number(row['seq']),
-              json: String(row['record_json']),
+              seq: Number(row[0]),
+              json: String(row[7]),
+              columns: {
+                decidedAt: String(row[1]),
+                decisionId: String(row[2]),
+                sourceSpiffeId: String(row[3]),
+                service: String(row[4]),
+                verdict: String(row[5]),
+                hash: String(row[6]),
+              },
             }));
             yield batch;
             if (batch.length < batchSize) return;

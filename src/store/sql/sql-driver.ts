@@ -36,6 +36,13 @@ export interface SqlFailure {
 
 export interface SqlDriver extends SqlExecutor {
   /**
+   * {@link SqlExecutor.rows} with each row as an array of its values, in the
+   * order the query selects them (values as {@link SqlRow} promises): for
+   * bulk reads, where objects keyed by column cost more to build than the
+   * read itself.
+   */
+  values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]>;
+  /**
    * Runs `fn` in one transaction that no other writer of the same database
    * can interleave with, even from another process; used to migrate. Commits
    * when `fn` resolves, rolls back when it rejects.

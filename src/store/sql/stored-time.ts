@@ -4,7 +4,7 @@
  * text order is time order in SQLite and values read back the same from
  * either adapter.
  */
-import { isIsoString, parseRfc3339 } from '../../core/dates.js';
+import { canonicalTime } from '../../core/dates.js';
 import { GatehouseError } from '../../core/errors.js';
 
 /**
@@ -14,10 +14,9 @@ import { GatehouseError } from '../../core/errors.js';
  * outside the years 0000–9999 (the expanded-year form would break text order).
  */
 export function storedTime(value: string, field: string): string {
-  // Times Gatehouse writes are canonical already: every decision record's time passes here.
-  if (typeof value === 'string' && isIsoString(value)) return value;
-  const ms = typeof value === 'string' ? parseRfc3339(value) : undefined;
-  if (ms !== undefined) return new Date(ms).toISOString();
+  // One definition with `gatehouse decisions verify`, which checks each record's `decided_at` by it.
+  const canonical = typeof value === 'string' ? canonicalTime(value) : undefined;
+  if (canonical !== undefined) return canonical;
   throw new GatehouseError(
     'store_error',
     `invalid timestamp \`${String(value)}\` for ${field}: want RFC 3339`,

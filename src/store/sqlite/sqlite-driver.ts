@@ -25,6 +25,9 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
     return statement;
   }
 
+  // Apart: better-sqlite3 sets a statement to arrays or objects for all its later calls.
+  const arrayStatements = new Map<string, Database.Statement>();
+
   const executor: SqlExecutor = {
     async rows(sql: string, params: readonly SqlValue[] = []) {
       return prepared(sql).all(...params) as SqlRow[];
@@ -39,6 +42,14 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
 
   return {
     ...executor,
+    async values(sql, params = []) {
+      let statement = arrayStatements.get(sql);
+      if (!statement) {
+        statement = db.prepare(sql).raw(true);
+        arrayStatements.set(sql, statement);
+      }
+      return statement.all(...params) as unknown[][];
+    },
     withLock(name, fn) {
       let turn = locks.get(name);
       if (turn === undefined) locks.set(name, (turn = new InTurn()));
@@ -71,6 +82,7 @@ export function createSqliteDriver(db: Database.Database): SqlDriver {
     describeFailure,
     async close() {
       statements.clear();
+      arrayStatements.clear();
       if (db.open) db.close();
     },
   };

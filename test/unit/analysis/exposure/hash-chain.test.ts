@@ -171,3 +171,38 @@ test('a sealed record comes with its canonical JSON, and its hash covers that JS
     { numRuns: 500 },
   );
 });
+
+test('a record read back: its body is what its hash covers, and only its canonical text passes as stored', async () => {
+  const { canonicalBody, canonicalRecordJson } = await import('../../../../src/core/log/hash-chain.js');
+  // `hash` anywhere among the keys, or absent, of any JSON type; the text stored as sealed or a near miss.
+  const key = fc.constantFrom('a', 'hash', 'hasi', 'has', 'v', 'zz', '10', 'é', 'H', '', 'prevHash');
+  const leaf = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(null));
+  const value = fc.oneof(leaf, fc.dictionary(key, leaf, { maxKeys: 3 }), fc.array(leaf, { maxLength: 2 }));
+  const record = fc.dictionary(key, value, { maxKeys: 8 });
+  fc.assert(
+    fc.property(record, fc.nat(), (r, cut) => {
+      const text = canonicalRecordJson(r);
+      const { hash: _hash, ...rest } = r;
+      const variants = [
+        text,
+        JSON.stringify(r),
+        `${text.slice(0, cut % (text.length + 1))} ${text.slice(cut % (text.length + 1))}`,
+        text.slice(0, -1),
+        `${text} `,
+      ];
+      for (const variant of variants) {
+        const { body, canonical } = canonicalBody(r, variant);
+        assert.equal(body, canonicalRecordJson(rest));
+        assert.equal(canonical, variant === text, variant);
+      }
+    }),
+    { numRuns: 2000 },
+  );
+  for (const r of acmeRecords()) {
+    const { hash: _hash, ...rest } = r as DecisionRecord;
+    assert.deepEqual(canonicalBody(r, canonicalRecordJson(r)), {
+      body: canonicalRecordJson(rest),
+      canonical: true,
+    });
+  }
+});
