@@ -31,7 +31,7 @@ import type { KeyUse, StoredSigningKey } from './signing-key.js';
 import { generateSigningKey, loadPrivateKey } from './signing-keys.js';
 import { parseSpiffeId } from './spiffe-id.js';
 import { createTrustDomainCa } from './trust-domain-ca.js';
-import { issueX509Svid, verifyX509Svid } from './x509-svid.js';
+import { checkCsr, issueX509Svid, verifyX509Svid } from './x509-svid.js';
 
 /** The private claim of a grant credential: what task it serves and its scope. */
 export const GRANT_CLAIM = 'gatehouse_grant';
@@ -470,6 +470,7 @@ export class IdentityAuthority {
     if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
       throw new GatehouseError('attestation_failed', 'attestation failed: join token is malformed');
     }
+    await this.checkAttestOptions(options);
     const used = await this.store.consumeJoinToken(hashSecret(token), iso(this.now()));
     if (!used) {
       throw new GatehouseError(
@@ -561,13 +562,15 @@ export class IdentityAuthority {
   }
 
   /**
-   * Refuses attestation options that would be refused at issuance, so that
-   * the edge can check them before a single-use join token is spent.
+   * Refuses attestation options that would be refused at issuance, before a
+   * single-use join token is spent or any SVID is minted (and recorded) for
+   * a request that then fails.
    * @throws GatehouseError `request_invalid` for an audience that mixes the
-   *   control plane with other audiences
+   *   control plane with other audiences; `csr_invalid`
    */
-  checkAttestOptions(options: AttestOptions): void {
+  async checkAttestOptions(options: AttestOptions): Promise<void> {
     if (options.audience !== undefined) this.refuseMixedAudience(options.audience);
+    if (options.csrPem !== undefined && options.x509 !== false) await checkCsr(options.csrPem);
   }
 
   /**
@@ -581,7 +584,7 @@ export class IdentityAuthority {
     options: AttestOptions,
   ): Promise<AttestResult> {
     const asked = [...new Set(options.audience ?? [])];
-    this.refuseMixedAudience(asked);
+    await this.checkAttestOptions(options);
     await this.store.touchEntry(entry.id, iso(this.now()));
     const result: AttestResult = { spiffeId: entry.spiffeId, entryId: entry.id, via };
     result.jwtSvid = await this.mintJwt(entry, [this.controlPlaneAudience], undefined, via);

@@ -80,6 +80,15 @@ function fail(code: ConstructorParameters<typeof GatehouseError>[0], message: st
 }
 
 /** The CSR's public key (SPKI DER) after checking its self-signature and key type. */
+/**
+ * Checks a CSR as issuance would (PEM PKCS#10, a key type and size taken,
+ * its self-signature), before anything is spent on it.
+ * @throws GatehouseError `csr_invalid`
+ */
+export async function checkCsr(csrPem: string): Promise<void> {
+  await csrPublicKey(csrPem);
+}
+
 async function csrPublicKey(csrPem: string): Promise<Buffer> {
   let csr: x509.Pkcs10CertificateRequest;
   try {

@@ -142,7 +142,7 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
     const token = reqString(body, 'token');
     const options = attestOptions(body);
     // Before the token is used: a join token spent on a request refused at issuance is lost.
-    authority.checkAttestOptions(options);
+    await authority.checkAttestOptions(options);
     if (method === 'join-token') return json(200, await authority.attestJoinToken(token, options));
     if (method === 'oidc') {
       const spiffeId = optString(body, 'spiffeId');

@@ -163,6 +163,16 @@ describe('IdentityAuthority: entries', () => {
     await assert.rejects(authority.attestJoinToken(unwanted.token), code('attestation_failed'));
   });
 
+  test('a bad CSR is refused before the join token is spent and before anything is minted', async () => {
+    const { authority, store } = await open();
+    const entry = await joinTokenEntry(authority);
+    const { token } = await authority.createJoinToken(entry.id);
+    const bad = '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n';
+    await assert.rejects(authority.attestJoinToken(token, { csrPem: bad }), code('csr_invalid'));
+    assert.deepEqual(await store.listCredentials({ entryId: entry.id }), [], 'nothing minted');
+    assert.equal((await authority.attestJoinToken(token)).entryId, entry.id, 'the token is still good');
+  });
+
   test('an issue the entry was disabled under is revoked and not handed out, JWT-SVID and X.509-SVID', async () => {
     for (const kind of ['jwt', 'x509'] as const) {
       const clock = new FakeClock();
@@ -645,8 +655,8 @@ describe("IdentityAuthority: the control plane's audience goes alone", () => {
     };
     await assert.rejects(authority.issueJwtSvid(entry.id, mixed), refused);
     await assert.rejects(authority.issueJwtSvid(entry.id, [CONTROL_PLANE, ORDERS]), refused);
-    assert.throws(() => authority.checkAttestOptions({ audience: mixed }), refused);
-    authority.checkAttestOptions({ audience: [ORDERS] });
+    await assert.rejects(authority.checkAttestOptions({ audience: mixed }), refused);
+    await authority.checkAttestOptions({ audience: [ORDERS] });
     await assert.rejects(
       authority.startGrant({
         entry: entry.id,
