@@ -84,6 +84,24 @@ describe('decision log retention', { skip: built ? false : 'run `npm run build` 
     const broken = await cli(['decisions', 'verify', '--file', join(dirs[0]!, 'forged.jsonl')], {});
     assert.equal(broken.code, 1);
     assert.match(broken.out, /^BROKEN at seq 3 \(line 3 of .*forged\.jsonl\): record 3 was altered/);
+    // The same record, hash and all, rewritten to parse the same (a space, or a key twice whose last
+    // copy is the record's): not the text the log hashed.
+    const lines = exportedText.out.split('\n');
+    for (const rewrite of [
+      (l: string) => l.replace('"decision":', '"decision": '),
+      (l: string) => l.replace('{', '{"decision":"allow",'),
+    ]) {
+      writeFileSync(
+        join(dirs[0]!, 'rewritten.jsonl'),
+        [lines[0], rewrite(lines[1]!), ...lines.slice(2)].join('\n'),
+      );
+      const r = await cli(['decisions', 'verify', '--file', join(dirs[0]!, 'rewritten.jsonl')], {});
+      assert.equal(r.code, 1, r.out);
+      assert.match(
+        r.out,
+        /^BROKEN at seq 2 \(line 2 of .*rewritten\.jsonl\): the line is not the record's canonical JSON/,
+      );
+    }
 
     const pruned = await cli(['decisions', 'prune', '--before', cut], env);
     assert.equal(pruned.code, 0, pruned.err);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import type { DecisionRecord } from '../../core/log/decision-record.js';
-import { ChainVerifier } from '../../core/log/hash-chain.js';
+import { canonicalRecordJson, ChainVerifier } from '../../core/log/hash-chain.js';
 import { parseRecordText } from '../../core/log/verify-decision-log.js';
 import { ApiError, apiClient, CLIENT_OPTIONS, CLIENT_USAGE, type ApiClient } from '../api-client.js';
 import { parseDuration, parseSpan } from '../flag-values.js';
@@ -248,6 +248,14 @@ function verifyFile(file: string, io: CliIo): number {
       const record = decisionRecordOf(text);
       if (record === undefined) {
         io.stdout.write(`BROKEN at line ${line} of ${file}: not a decision record\n`);
+        return EXIT.error;
+      }
+      // The line must be the text the log hashed: one rewritten to parse the same here (spaces, a
+      // key twice, keys in another order) could read otherwise to another parser.
+      if (canonicalRecordJson(record) !== text) {
+        io.stdout.write(
+          `BROKEN at seq ${record.seq} (line ${line} of ${file}): the line is not the record's canonical JSON, as the log writes it: it was rewritten\n`,
+        );
         return EXIT.error;
       }
       verifier.push(record);
