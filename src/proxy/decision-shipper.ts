@@ -27,6 +27,12 @@ export interface DecisionShipperOptions {
   maxBuffered?: number;
   /** Records per request; default 500 (the server takes at most 1000). */
   maxBatch?: number;
+  /**
+   * Characters of records per request, past the first record; default 512 KiB, half the
+   * server's default body limit (`--max-body-bytes`, 1 MiB), for text that is not ASCII. A
+   * server that refuses a batch as too large (413) halves it for the next ones.
+   */
+  maxBatchChars?: number;
   /** Pause between shipments; default 200 ms. */
   intervalMs?: number;
   /** The spool's directory (decision-spool.ts); records are kept in memory only when absent. */
@@ -74,11 +80,13 @@ export class DecisionShipper {
   private stopped = false;
   private readonly maxBuffered: number;
   private readonly maxBatch: number;
+  private batchChars: number;
   private readonly intervalMs: number;
 
   constructor(private readonly options: DecisionShipperOptions) {
     this.maxBuffered = options.maxBuffered ?? 50_000;
     this.maxBatch = options.maxBatch ?? 500;
+    this.batchChars = options.maxBatchChars ?? 512 * 1024;
     this.intervalMs = options.intervalMs ?? 200;
     if (options.spoolDir !== undefined) {
       // Throws `store_error` when the directory cannot be used: the caller does not start.
@@ -97,17 +105,22 @@ export class DecisionShipper {
             });
         },
       });
-      const { records, skipped, staleLock } = this.spool.recovery;
+      const { records, skipped, staleLock, unreadableCursor } = this.spool.recovery;
       this.buffer = records;
       this.recovered = records.length;
       this.resendable = records.length;
-      if (records.length > 0 || skipped > 0 || staleLock) {
-        options.logger.log(skipped > 0 ? 'warn' : 'info', 'decision_spool_recovered', {
-          spool: options.spoolDir,
-          records: records.length,
-          skipped,
-          staleLock,
-        });
+      if (records.length > 0 || skipped > 0 || staleLock || unreadableCursor !== undefined) {
+        options.logger.log(
+          skipped > 0 || unreadableCursor !== undefined ? 'warn' : 'info',
+          'decision_spool_recovered',
+          {
+            spool: options.spoolDir,
+            records: records.length,
+            skipped,
+            staleLock,
+            ...(unreadableCursor !== undefined && { unreadableCursor }),
+          },
+        );
       }
     }
   }
@@ -192,17 +205,44 @@ export class DecisionShipper {
     this.schedule(this.intervalMs);
   }
 
+  /**
+   * The oldest records, as many as fit a request: sized by count alone, a
+   * batch of long records (a long path, many rules) went past the server's
+   * body limit, was refused as a whole each time, and held every record
+   * behind it, after restarts too (the spool gives it back).
+   */
+  private nextBatch(): SpooledRecord[] {
+    let chars = 0;
+    let n = 0;
+    while (n < this.buffer.length && n < this.maxBatch) {
+      chars += this.buffer[n]!.text.length + 1;
+      if (n > 0 && chars > this.batchChars) break;
+      n++;
+    }
+    return this.buffer.slice(0, n);
+  }
+
   /** Sends the oldest batch; false when the server could not take it. */
   private async shipBatch(): Promise<boolean> {
-    const batch = this.buffer.slice(0, this.maxBatch);
+    const batch = this.nextBatch();
     let answer: RecordsResponse;
     try {
       const resend = this.resendable > 0 ? ',"resend":true' : '';
       const body = new JsonText(`{"records":[${batch.map((b) => b.text).join(',')}]${resend}}`);
       answer = await this.options.client.post<RecordsResponse>('/v1/decisions/records', body);
     } catch (err) {
-      if ((err as { status?: number }).status === 400) {
-        // The server refuses the batch as malformed: sending it again cannot help.
+      const status = (err as { status?: number }).status;
+      if (status === 413 && batch.length > 1) {
+        // The server takes less than this (a lower `--max-body-bytes`): smaller batches from now on.
+        this.batchChars = Math.max(1024, Math.floor(this.batchChars / 2));
+        this.options.logger.log('warn', 'decision_batch_too_large', {
+          records: batch.length,
+          nextBatchChars: this.batchChars,
+        });
+        return true;
+      }
+      if (status === 400 || status === 413) {
+        // Malformed, or one record larger than the server takes: sending it again cannot help.
         this.buffer.splice(0, batch.length);
         this.resendable = Math.max(0, this.resendable - batch.length);
         this.taken();

@@ -67,6 +67,12 @@ export interface SpoolRecovery {
   skipped: number;
   /** Whether the lock of a process no longer running was taken over. */
   staleLock: boolean;
+  /**
+   * What the cursor file held when it was not a record number (a disk fault, a hand's edit):
+   * every record on file is shipped again then, marked as sent before, for the server to skip
+   * those it holds. Absent when the cursor was read.
+   */
+  unreadableCursor?: string;
 }
 
 /** How long a record may wait for an answer to write it before it is written anyway. */
@@ -255,7 +261,9 @@ export class DecisionSpool {
   }
 
   private recover(): void {
-    this.acked = readAcked(this.dir);
+    const acked = readAcked(this.dir);
+    if (typeof acked === 'string') this.recovery.unreadableCursor = acked;
+    this.acked = typeof acked === 'number' ? acked : 0;
     const firsts = readdirSync(this.dir)
       .map((name) => SEGMENT.exec(name)?.[1])
       .filter((m): m is string => m !== undefined)
@@ -299,7 +307,8 @@ function segmentName(first: number): string {
   return `${String(first).padStart(16, '0')}.jsonl`;
 }
 
-function readAcked(dir: string): number {
+/** The cursor: a record number, or the text it held instead. */
+function readAcked(dir: string): number | string {
   let text: string;
   try {
     text = readFileSync(join(dir, ACKED), 'utf8');
@@ -308,10 +317,8 @@ function readAcked(dir: string): number {
     throw error;
   }
   const n = Number(text.trim());
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw spoolError(
-      `the decision spool's ${join(dir, ACKED)} holds \`${text.trim().slice(0, 40)}\`, not a record number`,
-    );
+  // Not a number: what it holds, for the caller to start over rather than not start at all.
+  if (!Number.isSafeInteger(n) || n < 0) return text.trim().slice(0, 40);
   return n;
 }
 

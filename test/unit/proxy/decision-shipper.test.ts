@@ -135,3 +135,29 @@ test('records sent again after a server restart are logged once: the server look
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('batches are cut by size under the server body limit; a record too large for it alone is dropped and counted', async () => {
+  const events: { event: string; fields: Record<string, unknown> }[] = [];
+  const logger: Logger = { log: (_level, event, fields = {}) => events.push({ event, fields }) };
+  const client = controlPlaneClient({ server: app.url, credential: () => app.createdAdminSecret });
+  // Records of about 7 KB (a long path): 500 of them, the count limit, are 3.5 MB, past the
+  // server's 1 MiB. Sized by count, the first batch was refused (413) for ever, and all behind it.
+  const shipper = new DecisionShipper({ client, logger });
+  const long = (n: number) =>
+    record(n, { action: { method: 'GET', path: `/orders/${'a'.repeat(7000)}${n}` } });
+  for (let i = 0; i < 300; i++) shipper.push(long(1000 + 2 * i));
+  // One record of 1.6 MB (many long rule ids) that no request under the limit can carry.
+  shipper.push(record(2000, { rules: Array.from({ length: 200 }, (_, i) => `${'r'.repeat(8000)}${i}`) }));
+  shipper.push(long(2002));
+  assert.equal(await shipper.stop(20_000), 0, 'nothing left unsent');
+  assert.deepEqual(shipper.stats(), { buffered: 0, shipped: 301, dropped: 1, unspooled: 0, recovered: 0 });
+  const refused = events.find((e) => e.event === 'decision_records_refused');
+  assert.equal(refused?.fields.records, 1);
+
+  // A server that takes less than the batches are cut for: they are halved until they fit.
+  const small = new DecisionShipper({ client, logger, maxBatchChars: 4 * 1024 * 1024 });
+  for (let i = 0; i < 300; i++) small.push(long(3000 + 2 * i));
+  assert.equal(await small.stop(20_000), 0);
+  assert.equal(small.stats().shipped, 300);
+  assert.ok(events.some((e) => e.event === 'decision_batch_too_large'));
+});

@@ -159,10 +159,21 @@ test('one process at a time: a spool in use is refused, a lock left by a dead pr
   assert.deepEqual(readdirSync(dir), [], 'close releases the lock');
 });
 
-test('a damaged acknowledgement file is an error naming it, not a silent restart from zero', () => {
+test('a damaged acknowledgement file is told and read as zero: every record on file again, not a proxy that cannot start', () => {
+  const first = DecisionSpool.open(dir);
+  for (let i = 0; i < 2; i++) first.append(text(i));
+  first.settle();
+  first.acknowledge(1);
+  first.close();
   writeFileSync(join(dir, 'acked'), 'twelve\n');
-  assert.throws(() => DecisionSpool.open(dir), /acked holds `twelve`, not a record number/);
-  assert.deepEqual(readdirSync(dir), ['acked'], 'the lock is released');
+  const spool = DecisionSpool.open(dir);
+  assert.equal(spool.recovery.unreadableCursor, 'twelve');
+  assert.deepEqual(
+    spool.recovery.records.map((r) => r.text),
+    [text(0), text(1)],
+    'shipped again, marked as sent before, for the server to skip what it holds',
+  );
+  spool.close();
 });
 
 test('a record appended after close is not written, and the failure is told', () => {
