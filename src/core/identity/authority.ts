@@ -14,7 +14,7 @@ import type { Clock, IdentityStore } from '../ports.js';
 import { compilePathGlob } from '../policy/glob.js';
 import type { JoinToken, OidcIssuer } from './attestation-records.js';
 import { buildBundle, type SpiffeBundle } from './bundle.js';
-import { canonicalSerial } from './certificates.js';
+import { readSerial } from './certificates.js';
 import { controlPlaneAudience, mixedControlPlaneAudience } from './control-plane-audience.js';
 import type { IssuedCredential, Revocation, RevocationTarget } from './credential.js';
 import type { EntryStatus, RegistrationEntry } from './entry.js';
@@ -508,6 +508,7 @@ export class IdentityAuthority {
     token: string,
     options: AttestOptions & { spiffeId?: string } = {},
   ): Promise<AttestResult> {
+    await this.checkAttestOptions(options);
     const issuerName = unverifiedIssuer(token);
     const issuer = (await this.store.listOidcIssuers()).find((i) => i.issuer === issuerName);
     if (!issuer)
@@ -576,7 +577,9 @@ export class IdentityAuthority {
   /**
    * The SVIDs attestation and renewal answer: a JWT-SVID for the control
    * plane alone, a second one for the audiences asked (unless they are the
-   * control plane's alone, already answered), and the X.509-SVID.
+   * control plane's alone, already answered), and the X.509-SVID. Callers
+   * have passed `options` through {@link checkAttestOptions} first, before
+   * spending anything on the request.
    */
   private async issueForAttestation(
     entry: RegistrationEntry,
@@ -584,7 +587,6 @@ export class IdentityAuthority {
     options: AttestOptions,
   ): Promise<AttestResult> {
     const asked = [...new Set(options.audience ?? [])];
-    await this.checkAttestOptions(options);
     await this.store.touchEntry(entry.id, iso(this.now()));
     const result: AttestResult = { spiffeId: entry.spiffeId, entryId: entry.id, via };
     result.jwtSvid = await this.mintJwt(entry, [this.controlPlaneAudience], undefined, via);
@@ -855,6 +857,7 @@ export class IdentityAuthority {
 
   /** A workload presenting its current, valid JWT-SVID gets fresh SVIDs for the same ID. */
   async renewWithJwt(token: string, options: AttestOptions = {}): Promise<AttestResult> {
+    await this.checkAttestOptions(options);
     const verified = await this.verifyJwtSvid(token, this.controlPlaneAudience);
     if (verified.grant)
       throw new GatehouseError(
@@ -883,6 +886,7 @@ export class IdentityAuthority {
     handshakeChain: readonly Uint8Array[],
     options: AttestOptions = {},
   ): Promise<AttestResult> {
+    await this.checkAttestOptions(options);
     const current = await this.verifyX509Svid(handshakeChain);
     const entry = await this.activeEntry(current.spiffeId);
     return this.issueForAttestation(entry, 'renewal', options);
@@ -945,8 +949,7 @@ export class IdentityAuthority {
     switch (target) {
       case 'credential': {
         if (await this.store.getCredential(value)) return value;
-        const hex = value.replace(/:/g, '');
-        const serial = /^[0-9a-fA-F]{1,40}$/.test(hex) ? canonicalSerial(hex) : undefined;
+        const serial = readSerial(value.replace(/:/g, ''));
         if (serial !== undefined && (await this.store.getCredential(serial))) return serial;
         throw new GatehouseError(
           'store_not_found',

@@ -47,6 +47,15 @@ export function canonicalSerial(hex: string): string {
   return canonical;
 }
 
+/** {@link canonicalSerial} of `text`, or undefined when it is not a serial number. */
+export function readSerial(text: string): string | undefined {
+  try {
+    return canonicalSerial(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** PEM text of a certificate, ending with a newline. */
 export function certificateToPem(cert: x509.X509Certificate): string {
   return `${cert.toString('pem').trim()}\n`;

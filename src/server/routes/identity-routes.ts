@@ -141,8 +141,7 @@ export function identityRoutes(router: Router, authority: IdentityAuthority): vo
     const method = reqString(body, 'method');
     const token = reqString(body, 'token');
     const options = attestOptions(body);
-    // Before the token is used: a join token spent on a request refused at issuance is lost.
-    await authority.checkAttestOptions(options);
+    // The authority checks the options before the token is used (checkAttestOptions).
     if (method === 'join-token') return json(200, await authority.attestJoinToken(token, options));
     if (method === 'oidc') {
       const spiffeId = optString(body, 'spiffeId');
