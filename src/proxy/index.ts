@@ -15,3 +15,5 @@ export type { ProxyHandlerOptions } from './proxy-handler.js';
 export { controlPlaneClient, ControlPlaneError } from './control-plane-client.js';
 export type { ControlPlaneClient, ControlPlaneClientOptions } from './control-plane-client.js';
 export type { ProxyRequest, ProxyResponse, WholeRequest } from './proxy-exchange.js';
+export { SyncedStateFile, SYNCED_STATE_FILE, SYNCED_STATE_FORMAT } from './synced-state-file.js';
+export type { SyncedState } from './synced-state-file.js';

@@ -97,6 +97,12 @@ export class ProxyMetrics {
       '1 once the proxy holds a policy (it decides), 0 before (it refuses every request).',
       policy ? 1 : 0,
     );
+    metric(
+      'gatehouse_proxy_policy_restored',
+      'gauge',
+      '1 while the proxy enforces the state it kept on file, not yet synced with the control plane since it started.',
+      this.sync.restoredOnly ? 1 : 0,
+    );
     if (policy)
       lines.push(
         '# HELP gatehouse_proxy_policy_info The revision of the policy the proxy enforces.',
@@ -148,7 +154,13 @@ export async function serveProxyMetrics(
     if (path === '/healthz') return answer(200, 'application/json', '{"status":"ok"}');
     if (path === '/readyz')
       return sync.policy
-        ? answer(200, 'application/json', '{"status":"ready"}')
+        ? answer(
+            200,
+            'application/json',
+            sync.restoredOnly
+              ? '{"status":"ready","policy":"restored from file, not yet synced"}'
+              : '{"status":"ready"}',
+          )
         : answer(503, 'application/json', '{"status":"no policy synced yet"}');
     answer(404, 'application/json', '{"error":{"code":"not_found","message":"no such path"}}');
   });

@@ -23,6 +23,7 @@ import { leanProxyPath } from './lean-proxy-service.js';
 import { proxyHandler, sendJson } from './proxy-handler.js';
 import { ProxyMetrics, serveProxyMetrics } from './proxy-metrics.js';
 import { SyncClient } from './sync-client.js';
+import { SyncedStateFile } from './synced-state-file.js';
 
 export interface ProxyTlsFiles {
   /** The proxy's own X.509-SVID chain, PEM (leaf first). */
@@ -53,6 +54,11 @@ export interface ProxyConfig {
   decisionSpool?: string;
   /** Sync each write of the spool to the disk before the answers it covers leave. */
   decisionSpoolSync?: boolean;
+  /**
+   * Where the last synced state is kept (synced-state-file.ts), to be enforced after a restart
+   * until the control plane answers; not kept when absent.
+   */
+  syncState?: string;
   /** Where to serve `/metrics`, `/healthz` and `/readyz` (docs/enforce.md); none when absent. */
   metrics?: { host: string; port: number };
 }
@@ -90,7 +96,16 @@ export async function startProxy(
     credential: config.credential,
     clientCertificate: () => svid,
   });
-  const sync = new SyncClient({ client, clock, ids, logger, intervalMs: config.syncIntervalMs });
+  const stateFile =
+    config.syncState !== undefined ? new SyncedStateFile(config.syncState, logger) : undefined;
+  const sync = new SyncClient({
+    client,
+    clock,
+    ids,
+    logger,
+    intervalMs: config.syncIntervalMs,
+    ...(stateFile ? { persist: { server: config.server, save: (state) => stateFile.save(state) } } : {}),
+  });
   const shipper = new DecisionShipper({
     client,
     logger,
@@ -99,6 +114,8 @@ export async function startProxy(
       ? { spoolDir: config.decisionSpool, spoolSync: config.decisionSpoolSync === true }
       : {}),
   });
+  // After the shipper: its spool's lock keeps a second proxy from the same directory.
+  if (stateFile) restoreSyncedState(sync, stateFile, config.server, logger);
   const forwarder = new Forwarder({
     upstream: config.upstream,
     fail: (res, status, message, headers) => {
@@ -229,6 +246,7 @@ export async function startProxy(
         });
         forwarder.close();
         const left = await shipper.stop(deadlineMs);
+        await stateFile?.flush();
         metricsServer?.server.close();
         metricsServer?.server.closeAllConnections();
         return left;
@@ -236,6 +254,25 @@ export async function startProxy(
       return closed;
     },
   };
+}
+
+/** Takes up the state on file, if there is one of this server that reads; otherwise starts with nothing. */
+function restoreSyncedState(sync: SyncClient, file: SyncedStateFile, server: string, logger: Logger): void {
+  try {
+    const state = file.read();
+    if (!state) return;
+    if (state.server !== server) {
+      logger.log('warn', 'synced_state_ignored', {
+        file: file.file,
+        reason: `synced from ${state.server}, not ${server}`,
+      });
+      return;
+    }
+    sync.restore(state);
+  } catch (error) {
+    // Fails closed: the proxy denies every request until it syncs, as one that never synced.
+    logger.log('error', 'synced_state_unreadable', { file: file.file, error: (error as Error).message });
+  }
 }
 
 function tlsStamp(files: ProxyTlsFiles): string {

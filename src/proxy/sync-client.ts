@@ -5,16 +5,19 @@
  * INVARIANT: the state only moves forward. A failed poll, an unreadable
  * bundle or a policy that does not parse leaves the last good state in place,
  * so the proxy keeps enforcing it while the server is away; a proxy that has
- * never synced has no state and denies everything.
+ * never synced has no state and denies everything. The state can be kept on
+ * file (synced-state-file.ts) and restored when the proxy starts again.
  */
 import { parseBundle, type SpiffeBundles } from '../core/identity/bundle.js';
 import type { Revocation } from '../core/identity/credential.js';
 import { RevocationSet } from '../core/identity/revocation-set.js';
+import { GatehouseError } from '../core/errors.js';
 import type { Clock, Random } from '../core/ports.js';
 import { compileValidatedPolicy, parsePolicy, type CompiledPolicy } from '../core/policy/index.js';
 import type { Logger } from '../server/logger.js';
 import type { PolicyResponse, SyncResponse } from '../server/routes/sync-routes.js';
 import type { ControlPlaneClient } from './control-plane-client.js';
+import { SYNCED_STATE_FORMAT, type SyncedState } from './synced-state-file.js';
 
 export interface SyncClientOptions {
   client: ControlPlaneClient;
@@ -24,6 +27,8 @@ export interface SyncClientOptions {
   logger: Logger;
   /** Pause between polls; default 500 ms. */
   intervalMs?: number;
+  /** Told the state after each sync that changed it, to keep it on file; `server` names the control plane. */
+  persist?: { server: string; save(state: SyncedState): void };
 }
 
 // While the server stays away, the warning is repeated this often.
@@ -84,6 +89,14 @@ export class SyncClient {
   private lastPrune = 0;
   /** The activation number of the policy held (servers of earlier versions send none). */
   private heldActivation: number | undefined;
+  /** What the held policy, bundle and cursor were made from, as the server sent them: the state on file. */
+  private heldPolicy: SyncedState['policy'] | undefined;
+  private heldBundle: SyncedState['bundle'] | undefined;
+  /** Set by whatever a sync changes, cleared once the state is saved. */
+  private changed = false;
+  /** Whether a sync of this process has left it with a policy (a restored state does not count). */
+  private synced = false;
+  private restored = false;
   private readonly olderBundles: OlderAnswers;
   private readonly olderPolicies: OlderAnswers;
   private timer: NodeJS.Timeout | undefined;
@@ -103,6 +116,11 @@ export class SyncClient {
   /** When the last sync that left the proxy with a policy succeeded (epoch ms); undefined before. */
   get lastSyncAt(): number | undefined {
     return this.lastSuccess;
+  }
+
+  /** True while the state enforced is one restored from file, not yet synced with the server in this run. */
+  get restoredOnly(): boolean {
+    return this.restored && !this.synced;
   }
 
   /** The policy to decide with; undefined until a policy and a bundle have both been synced. */
@@ -147,6 +165,7 @@ export class SyncClient {
       if (this.cursor !== undefined) q.set('revocationCursor', this.cursor);
       const sync = await client.get<SyncResponse>(`/v1/sync?${q}`);
       this.applyRevocations(sync.revocations);
+      if (sync.revocationCursor !== this.cursor) this.changed = true;
       this.cursor = sync.revocationCursor;
       const now = clock.now();
       const olderBundle = this.olderBundles.keepAside(sync.bundleSequence, this.heldBundleSequence, now);
@@ -155,7 +174,14 @@ export class SyncClient {
       if (!olderPolicy) {
         if (sync.policyRevision !== this.fetchedRevision) await this.fetchPolicy(sync.policyActivation);
         // The same revision activated again (or numbered anew after a reset): its number is taken.
-        else if (sync.policyActivation !== undefined) this.heldActivation = sync.policyActivation;
+        else if (sync.policyActivation !== undefined && sync.policyActivation !== this.heldActivation) {
+          this.heldActivation = sync.policyActivation;
+          // Kept with the policy on file only when it numbers that policy (not one that was rejected).
+          if (this.heldPolicy?.revision === sync.policyRevision) {
+            this.heldPolicy = { ...this.heldPolicy, activation: sync.policyActivation };
+            this.changed = true;
+          }
+        }
       }
     } catch (err) {
       this.failed(err);
@@ -166,7 +192,9 @@ export class SyncClient {
       this.revocations.prune(now);
       this.lastPrune = now;
     }
-    if (this.lastSuccess === undefined && this.policy) {
+    // Told once a process: after a state restored from file too, the first answer of the server.
+    if (!this.synced && this.policy) {
+      this.synced = true;
       logger.log('info', 'proxy_synced', {
         policyRevision: this.compiled!.revision,
         bundleSequence: this.heldBundleSequence,
@@ -177,7 +205,68 @@ export class SyncClient {
       logger.log('info', 'sync_restored', { downMs: now - this.failingSince });
       this.failingSince = undefined;
     }
-    if (this.policy) this.lastSuccess = now;
+    if (this.policy) {
+      this.lastSuccess = now;
+      const persist = this.options.persist;
+      const state = this.changed && persist ? this.snapshot(persist.server) : undefined;
+      if (state) {
+        this.changed = false;
+        persist!.save(state);
+      }
+    }
+  }
+
+  /** The state held, as kept on file; undefined before a policy and a bundle are both held. */
+  snapshot(server: string): SyncedState | undefined {
+    if (!this.policy || !this.heldPolicy || !this.heldBundle || this.lastSuccess === undefined)
+      return undefined;
+    return {
+      format: SYNCED_STATE_FORMAT,
+      server,
+      syncedAt: new Date(this.lastSuccess).toISOString(),
+      policy: this.heldPolicy,
+      bundle: this.heldBundle,
+      revocations: this.revocations.list(),
+      ...(this.cursor !== undefined ? { revocationCursor: this.cursor } : {}),
+    };
+  }
+
+  /**
+   * Takes up a state kept on file, before the first sync: the proxy enforces
+   * it until the control plane answers. All or nothing: a state whose
+   * policy, bundle or any revocation does not read is not taken at all.
+   * @throws GatehouseError when part of it does not read (nothing is then changed)
+   */
+  restore(state: SyncedState): void {
+    const { clock, ids, logger } = this.options;
+    if (this.compiled || this.trustBundles)
+      throw new Error('a synced state is restored before the first sync');
+    const policy = parsePolicy(state.policy.sources);
+    if (policy.revision !== state.policy.revision)
+      throw new GatehouseError(
+        'policy_invalid',
+        `the policy on file parses to revision ${policy.revision}, not ${state.policy.revision}`,
+      );
+    const compiled = compileValidatedPolicy(policy, { clock, ids });
+    const bundles = { [state.bundle.trustDomain]: parseBundle(state.bundle.value, state.bundle.trustDomain) };
+    const revocations = new RevocationSet(state.revocations);
+    for (const r of revocations.list()) this.revocations.add(r);
+    this.compiled = compiled;
+    this.heldPolicy = state.policy;
+    this.fetchedRevision = state.policy.revision;
+    this.heldActivation = state.policy.activation;
+    this.trustBundles = bundles;
+    this.heldBundle = state.bundle;
+    this.heldBundleSequence = state.bundle.sequence;
+    this.cursor = state.revocationCursor;
+    this.lastSuccess = Date.parse(state.syncedAt);
+    this.restored = true;
+    logger.log('info', 'synced_state_restored', {
+      policyRevision: policy.revision,
+      bundleSequence: state.bundle.sequence,
+      revocations: this.revocations.size,
+      syncedAt: state.syncedAt,
+    });
   }
 
   private applyRevocations(list: readonly Revocation[]): void {
@@ -189,6 +278,7 @@ export class SyncClient {
         this.options.logger.log('warn', 'revocation_skipped', { error: (err as Error).message });
       }
     }
+    if (taken > 0) this.changed = true;
     // Told when the proxy enforces more than before (not for repeats, nor a whole list sent again),
     // so that an operator who revoked a credential sees when each proxy took it up.
     if (taken > 0 && this.lastSuccess !== undefined)
@@ -200,6 +290,8 @@ export class SyncClient {
       // A fresh object: verifications cached against the previous bundle are dropped.
       this.trustBundles = { [trustDomain]: parseBundle(value, trustDomain) };
       this.heldBundleSequence = sequence;
+      this.heldBundle = { trustDomain, sequence, value };
+      this.changed = true;
       this.options.logger.log('info', 'bundle_updated', { trustDomain, bundleSequence: sequence });
     } catch (err) {
       this.options.logger.log('error', 'bundle_rejected', { error: (err as Error).message });
@@ -224,6 +316,12 @@ export class SyncClient {
       }
       const previous = this.compiled?.revision;
       this.compiled = compileValidatedPolicy(policy, { clock, ids });
+      this.heldPolicy = {
+        revision: policy.revision,
+        ...(served.activation !== undefined ? { activation: served.activation } : {}),
+        sources: served.sources,
+      };
+      this.changed = true;
       logger.log('info', 'policy_updated', {
         policyRevision: policy.revision,
         ...(previous ? { previous } : {}),

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startProxy, type ProxyConfig } from '../../proxy/index.js';
+import { startProxy, SYNCED_STATE_FILE, type ProxyConfig } from '../../proxy/index.js';
 import { jsonLogger, type LogLevel } from '../../server/logger.js';
 import { EXIT, type CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
@@ -12,7 +12,7 @@ export const usage = `usage: gatehouse proxy --service NAME --upstream URL [--li
                       [--token SECRET | --token-file FILE] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
                       [--keep-credential] [--sync-interval DURATION] [--service-port PORT]
                       [--decision-buffer N] [--decision-spool DIR|none] [--decision-spool-sync]
-                      [--metrics-listen HOST:PORT]
+                      [--sync-state FILE|none] [--metrics-listen HOST:PORT]
                       [--log-level debug|info|warn|error]
 
 Runs an enforcing reverse proxy in front of one service (docs/enforce.md). Each request is
@@ -42,6 +42,10 @@ the decision id and reason); the service's mode decides whether denies are enfor
   --decision-spool-sync
                      sync the spool to the disk before each answer leaves, so that records outlive
                      a power loss as well as the proxy (costs a disk sync per write; default off)
+  --sync-state       file where the last synced policy, trust bundle and revocations are kept, so that
+                     a proxy restarted while the server is away enforces them until it answers (default
+                     synced-state.json in the decision spool; with --decision-spool none: not kept); none:
+                     not kept, a restarted proxy denies every request until it syncs
   --metrics-listen   serve /metrics (Prometheus), /healthz and /readyz on this address (default: off)
   --log-level        structured JSON logs on stderr (default info)`;
 
@@ -66,6 +70,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'decision-buffer': { type: 'string' },
       'decision-spool': { type: 'string' },
       'decision-spool-sync': { type: 'boolean', default: false },
+      'sync-state': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
     },
@@ -137,6 +142,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new UsageError('--decision-spool-sync needs a spool, not --decision-spool none');
     config.decisionSpoolSync = true;
   }
+  const syncState =
+    values['sync-state'] ?? (config.decisionSpool ? join(config.decisionSpool, SYNCED_STATE_FILE) : 'none');
+  if (syncState === '') throw new UsageError('--sync-state must be a file, or none');
+  if (syncState !== 'none') config.syncState = path(syncState);
   if (values['metrics-listen'] !== undefined)
     config.metrics = parseListen(values['metrics-listen'], '--metrics-listen');
 

@@ -152,6 +152,14 @@ export class RevocationSet {
     return pruned;
   }
 
+  /** Every revocation kept, in no particular order: what a copy of the set needs to be rebuilt. */
+  list(): Revocation[] {
+    const out = [...this.credentials.values(), ...this.grants.values()];
+    for (const map of [this.identities, this.entries])
+      for (const { revocation } of map.values()) out.push(revocation);
+    return out;
+  }
+
   /** True when a revocation covers the credential; O(1). */
   isRevoked(credential: RevocableCredential): boolean {
     return this.find(credential) !== undefined;

@@ -1,0 +1,219 @@
+/**
+ * The proxy's synced state on file: saved after each sync that changed it,
+ * restored whole or not at all, and taken up from where it left off (no
+ * policy fetched again, the revocation cursor and bundle sequence sent).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { App } from '../../../src/app.js';
+import type { SpiffeBundle } from '../../../src/core/identity/bundle.js';
+import type { Clock } from '../../../src/core/ports.js';
+import type { ControlPlaneClient } from '../../../src/proxy/control-plane-client.js';
+import { SyncClient } from '../../../src/proxy/sync-client.js';
+import {
+  SYNCED_STATE_FORMAT,
+  SyncedStateFile,
+  type SyncedState,
+} from '../../../src/proxy/synced-state-file.js';
+import { adminGet, inProcessApp } from '../../support/in-process-app.js';
+
+const now = Date.parse('2026-12-08T12:00:00.000Z');
+const clock: Clock = { now: () => now };
+let app: App;
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-synced-state-'));
+const REVOKED = 'spiffe://acme.corp/ns/test/revoked-before-restart';
+
+before(async () => {
+  app = await inProcessApp({ clock });
+  await app.authority.revoke({ target: 'identity', value: REVOKED });
+});
+after(async () => {
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const quiet = { log() {} };
+
+/** The in-process server, with every path asked for written down. */
+function recording(asked: string[]): ControlPlaneClient {
+  return {
+    server: app.url,
+    get: <T>(path: string) => {
+      asked.push(path);
+      return adminGet<T>(app, path);
+    },
+    post: () => Promise.reject(new Error('not used')),
+  };
+}
+
+const kids = (sync: SyncClient) =>
+  Object.values(sync.bundles as Record<string, SpiffeBundle>)
+    .flatMap((b) => b.keys.map((k) => k.kid))
+    .sort();
+
+/** A client synced once with the server, its state saved to `file`. */
+async function syncedTo(file: SyncedStateFile): Promise<SyncClient> {
+  const sync = new SyncClient({
+    client: recording([]),
+    clock,
+    ids: { id: () => 'id' },
+    logger: quiet,
+    persist: { server: app.url, save: (s) => file.save(s) },
+  });
+  await sync.syncOnce();
+  await file.flush();
+  return sync;
+}
+
+test('a state saved after a sync is restored whole, and the next sync takes up from it', async () => {
+  const file = new SyncedStateFile(join(dir, 'whole', 'synced-state.json'), quiet);
+  const first = await syncedTo(file);
+  const state = file.read()!;
+  assert.equal(state.format, SYNCED_STATE_FORMAT);
+  assert.equal(state.server, app.url);
+  assert.equal(state.syncedAt, new Date(now).toISOString());
+  assert.ok(state.revocations.some((r) => r.value === REVOKED));
+  assert.deepEqual(readdirSync(join(dir, 'whole')), ['synced-state.json'], 'no temporary file left');
+
+  const asked: string[] = [];
+  const events: string[] = [];
+  const restored = new SyncClient({
+    client: recording(asked),
+    clock,
+    ids: { id: () => 'id' },
+    logger: { log: (_level, event) => events.push(event) },
+  });
+  restored.restore(state);
+  assert.equal(restored.policy?.revision, first.policy?.revision);
+  assert.deepEqual(kids(restored), kids(first));
+  assert.equal(restored.revocations.size, first.revocations.size);
+  assert.ok(restored.revocations.isRevoked({ spiffeId: REVOKED, issuedAt: now - 60_000 }));
+  assert.equal(restored.bundleSequence, first.bundleSequence);
+  assert.equal(restored.lastSyncAt, now);
+  assert.equal(restored.restoredOnly, true);
+  assert.deepEqual(events, ['synced_state_restored']);
+
+  await restored.syncOnce();
+  assert.deepEqual(asked.length, 1, `the policy is not fetched again: ${asked.join(', ')}`);
+  const q = new URLSearchParams(asked[0]!.split('?')[1]);
+  assert.equal(q.get('bundleSequence'), String(state.bundle.sequence));
+  assert.equal(q.get('revocationCursor'), state.revocationCursor);
+  assert.equal(restored.restoredOnly, false);
+  assert.deepEqual(
+    events,
+    ['synced_state_restored', 'proxy_synced'],
+    'the first answer of the server is told',
+  );
+});
+
+test('a state is saved when a sync changes it, not on every poll', async () => {
+  const saved: SyncedState[] = [];
+  const sync = new SyncClient({
+    client: recording([]),
+    clock,
+    ids: { id: () => 'id' },
+    logger: quiet,
+    persist: { server: app.url, save: (s) => saved.push(s) },
+  });
+  await sync.syncOnce();
+  await sync.syncOnce();
+  await sync.syncOnce();
+  assert.equal(saved.length, 1);
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/revoked-later' });
+  await sync.syncOnce();
+  assert.equal(saved.length, 2);
+  assert.ok(saved[1]!.revocations.some((r) => r.value === 'spiffe://acme.corp/ns/test/revoked-later'));
+  assert.notEqual(saved[1]!.revocationCursor, saved[0]!.revocationCursor);
+});
+
+test('a state of which any part does not read is not taken at all', async () => {
+  const file = new SyncedStateFile(join(dir, 'parts', 'synced-state.json'), quiet);
+  await syncedTo(file);
+  const good = file.read()!;
+  const spoiled: [string, SyncedState, RegExp][] = [
+    [
+      'a policy text edited',
+      {
+        ...good,
+        policy: {
+          ...good.policy,
+          sources: good.policy.sources.map((s) => ({
+            ...s,
+            text: s.text.replace('Production databases', 'Databases'),
+          })),
+        },
+      },
+      /parses to revision/,
+    ],
+    [
+      'a revocation that does not read',
+      {
+        ...good,
+        revocations: [...good.revocations, { target: 'identity', value: REVOKED, revokedAt: 'then' }],
+      },
+      /revokedAt/,
+    ],
+    [
+      'a bundle that does not read',
+      { ...good, bundle: { ...good.bundle, value: { keys: 'none' } } },
+      /bundle/,
+    ],
+  ];
+  for (const [what, state, why] of spoiled) {
+    const sync = new SyncClient({ client: recording([]), clock, ids: { id: () => 'id' }, logger: quiet });
+    assert.throws(() => sync.restore(state), why, what);
+    assert.equal(sync.policy, undefined, `${what}: no policy held`);
+    assert.equal(sync.revocations.size, 0, `${what}: no revocation held`);
+    assert.equal(sync.restoredOnly, false);
+  }
+});
+
+test('the file: absent is no state; unreadable or of another format is an error naming it', async () => {
+  const file = new SyncedStateFile(join(dir, 'file', 'synced-state.json'), quiet);
+  assert.equal(file.read(), undefined);
+  await syncedTo(file);
+  const text = readFileSync(file.file, 'utf8');
+  for (const [content, why] of [
+    [text.slice(0, text.length / 2), /is not JSON/],
+    ['[]', /not a JSON object/],
+    [
+      text.replace(SYNCED_STATE_FORMAT, 'gatehouse.proxy.synced-state/v0'),
+      /format is "gatehouse.proxy.synced-state\/v0"/,
+    ],
+    [text.replace('"revocations":[', '"revocations":{"x":['), /is not JSON|revocations is not an array/],
+    [
+      JSON.stringify({ ...(JSON.parse(text) as object), policy: { revision: 'r', sources: [1] } }),
+      /policy.sources\[0\]/,
+    ],
+  ] as const) {
+    writeFileSync(file.file, content);
+    assert.throws(
+      () => file.read(),
+      (e: Error & { code?: string }) =>
+        e.code === 'store_error' && e.message.includes(file.file) && why.test(e.message),
+      content.slice(0, 60),
+    );
+  }
+});
+
+test('states saved in a burst are written one at a time, the last one last', async () => {
+  const file = new SyncedStateFile(join(dir, 'burst', 'synced-state.json'), quiet);
+  await syncedTo(file);
+  const state = file.read()!;
+  for (let i = 0; i < 20; i++) file.save({ ...state, syncedAt: new Date(now + i).toISOString() });
+  await file.flush();
+  assert.equal(file.read()!.syncedAt, new Date(now + 19).toISOString());
+  assert.deepEqual(readdirSync(join(dir, 'burst')), ['synced-state.json']);
+});
+
+test('a state that cannot be written is told, and the proxy goes on', async () => {
+  const logged: string[] = [];
+  // A directory where the file should be: every write fails.
+  const file = new SyncedStateFile(dir, { log: (_level, event) => logged.push(event) });
+  const sync = await syncedTo(file);
+  assert.ok(sync.policy);
+  assert.deepEqual(logged, ['synced_state_save_failed']);
+});
