@@ -122,7 +122,13 @@ export class SyncedStateFile {
 async function replaceFile(file: string, text: string): Promise<void> {
   makeDirectory(dirname(file));
   const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  // Made anew (one a crash left under a reused process id is removed first), never followed as a link.
+  await unlink(temporary).catch(() => undefined);
+  const handle = await open(
+    temporary,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     await handle.writeFile(text);
     await handle.sync();
