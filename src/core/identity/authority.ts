@@ -33,6 +33,9 @@ import { parseSpiffeId } from './spiffe-id.js';
 import { createTrustDomainCa } from './trust-domain-ca.js';
 import { checkCsr, issueX509Svid, verifyX509Svid } from './x509-svid.js';
 
+/** How many X.509-SVID chains given as PEM are remembered as verified (about 2 KB each). */
+export const VERIFIED_PEMS_KEPT = 4096;
+
 /** The private claim of a grant credential: what task it serves and its scope. */
 export const GRANT_CLAIM = 'gatehouse_grant';
 
@@ -787,13 +790,18 @@ export class IdentityAuthority {
    * the bundle stays the same and the SVID is valid: the server hands in the
    * same list for every request on one connection, so a connection's
    * certificate is parsed and its signature checked once (an order of
-   * magnitude off each call), while revocation is asked on every call.
+   * magnitude off each call), while revocation is asked on every call. A
+   * chain given as PEM (an enforcement point's `x-forwarded-client-cert`, a
+   * `/v1/decide` request's `x509Chain`) is remembered by its text, the last
+   * {@link VERIFIED_PEMS_KEPT} of them: an Envoy in front of a service sends
+   * its caller's certificate with every check, and parsing and checking it
+   * took milliseconds each time.
    */
   async verifyX509Svid(
     chain: string | readonly Uint8Array[],
   ): Promise<{ spiffeId: string; serial: string; expiresAt: string }> {
     const bundle = this.bundle();
-    const known = typeof chain === 'string' ? undefined : this.verifiedChains.get(chain);
+    const known = typeof chain === 'string' ? this.verifiedPems.get(chain) : this.verifiedChains.get(chain);
     let verified: VerifiedChain;
     if (known !== undefined && known.bundle === bundle && this.now() < known.notAfter) verified = known;
     else {
@@ -819,6 +827,12 @@ export class IdentityAuthority {
         },
       };
       if (typeof chain !== 'string') this.verifiedChains.set(chain, verified);
+      else {
+        // Bounded, oldest out: only chains that verified are kept, so callers cannot fill it with junk.
+        if (this.verifiedPems.size >= VERIFIED_PEMS_KEPT)
+          this.verifiedPems.delete(this.verifiedPems.keys().next().value!);
+        this.verifiedPems.set(chain, verified);
+      }
     }
     if (this.revocations.isRevoked(verified.revocable))
       throw new GatehouseError('svid_revoked', `X.509-SVID ${verified.serial} is revoked`);
@@ -831,6 +845,8 @@ export class IdentityAuthority {
 
   /** Chains verified, by the list they came in (a connection's): see {@link verifyX509Svid}. */
   private readonly verifiedChains = new WeakMap<object, VerifiedChain>();
+  /** Chains verified, by their PEM text, oldest first: see {@link verifyX509Svid}. */
+  private readonly verifiedPems = new Map<string, VerifiedChain>();
 
   private isJwtRevoked(claims: JwtSvidClaims): boolean {
     const grant = (claims as Record<string, unknown>)[GRANT_CLAIM] as { id?: string } | undefined;

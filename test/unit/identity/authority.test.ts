@@ -897,6 +897,30 @@ describe('IdentityAuthority: key rotation with overlap', () => {
     );
   });
 
+  test('a chain given as PEM is remembered as verified, and still checked for revocation and expiry each call', async () => {
+    const { authority, clock } = await open({ settings });
+    const entry = await joinTokenEntry(authority);
+    const other = await joinTokenEntry(authority, '/ns/shop/other');
+    const [byCredential, byEntry, byExpiry] = [
+      await authority.issueX509Svid(entry.id, { ttlSeconds: HOUR }),
+      await authority.issueX509Svid(other.id, { ttlSeconds: HOUR }),
+      await authority.issueX509Svid(entry.id, { ttlSeconds: 2 * MINUTE }),
+    ];
+    for (const svid of [byCredential, byEntry, byExpiry]) {
+      // The same text twice: the second is answered from memory, and alike.
+      const first = await authority.verifyX509Svid(svid.chainPem);
+      assert.deepEqual(await authority.verifyX509Svid(`${svid.chainPem}`), first);
+    }
+    clock.advance(1);
+    await authority.revoke({ target: 'credential', value: byCredential.serial });
+    await assert.rejects(authority.verifyX509Svid(byCredential.chainPem), code('svid_revoked'));
+    await authority.revoke({ target: 'entry', value: other.id });
+    await assert.rejects(authority.verifyX509Svid(byEntry.chainPem), code('svid_revoked'));
+    await authority.verifyX509Svid(byExpiry.chainPem);
+    clock.ms = Date.parse(byExpiry.expiresAt) + 1000;
+    await assert.rejects(authority.verifyX509Svid(byExpiry.chainPem), code('svid_expired'));
+  });
+
   for (const order of ['rotation first', 'issuance first'] as const) {
     test(`SVIDs issued while a rotation runs stay verifiable (${order})`, async () => {
       const { authority, clock, store } = await open({ settings });
