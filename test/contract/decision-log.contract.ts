@@ -677,6 +677,16 @@ export function decisionLogContract(name: string, harness: DecisionLogHarness): 
             { column: 'decided_at', field: 'time', stored: second(9), recorded: second(3) },
           ],
           [
+            // Half a millisecond later: PostgreSQL keeps microseconds, read back as such.
+            `decided_at = '${second(3).replace('.000Z', '.000500Z')}'`,
+            {
+              column: 'decided_at',
+              field: 'time',
+              stored: second(3).replace('.000Z', '.000500Z'),
+              recorded: second(3),
+            },
+          ],
+          [
             `decision_id = 'dec_9'`,
             { column: 'decision_id', field: 'decisionId', stored: 'dec_9', recorded: 'dec_3' },
           ],

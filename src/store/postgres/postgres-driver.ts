@@ -17,16 +17,20 @@ import {
 const { types } = pg;
 
 /**
- * A `timestamptz` as PostgreSQL writes it in a UTC session, to the
- * millisecond: `2026-01-02 03:04:05.67+00` (the fraction ends at its last
- * digit that is not 0, and is absent when all are).
+ * A `timestamptz` as PostgreSQL writes it in a UTC session:
+ * `2026-01-02 03:04:05.67+00` (the fraction, to the microsecond, ends at its
+ * last digit that is not 0, and is absent when all are).
  */
-const UTC_MILLIS = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,3}))?\+00$/;
+const UTC_MILLIS = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00$/;
 
 /**
  * Pool `types`: timestamps as canonical RFC 3339 text (`timestamptz` holds
  * microseconds; the store writes milliseconds, so nothing is lost), JSON as
- * its text, 64-bit integers (`COUNT(*)`) as numbers.
+ * its text, 64-bit integers (`COUNT(*)`) as numbers. A timestamp with a
+ * fraction below the millisecond, which the store never writes, is read
+ * with its microseconds (`…05.000500Z`), not cut to the millisecond: an
+ * edit of the database by less than a millisecond stays visible to
+ * `decisions verify`, which compares a record's time with its column.
  */
 export const POSTGRES_TYPE_PARSERS: CustomTypesConfig = {
   getTypeParser: (oid: number, format?: 'text' | 'binary') => {
@@ -37,7 +41,10 @@ export const POSTGRES_TYPE_PARSERS: CustomTypesConfig = {
           // Read on its characters when it is in UTC: a Date made for every record of a scan
           // was a tenth of `decisions verify` (docs/performance.md). Any other form: as a Date.
           const utc = UTC_MILLIS.exec(text);
-          if (utc !== null) return `${utc[1]}T${utc[2]}.${(utc[3] ?? '').padEnd(3, '0')}Z`;
+          if (utc !== null) {
+            const fraction = utc[3] ?? '';
+            return `${utc[1]}T${utc[2]}.${fraction.padEnd(fraction.length > 3 ? 6 : 3, '0')}Z`;
+          }
           return toDate(text).toISOString();
         };
       }
