@@ -5,7 +5,9 @@
  *
  * The server listens at once and decides from the first request: before the
  * first sync every request is denied (503), and once synced the proxy keeps
- * enforcing the last state it has whenever the control plane is away.
+ * enforcing the last state it has whenever the control plane is away. With
+ * a synced-state file, a proxy restarted starts from the state an earlier
+ * run kept there instead of from nothing.
  */
 import { readFileSync, statSync } from 'node:fs';
 import http, { STATUS_CODES, type Server } from 'node:http';
