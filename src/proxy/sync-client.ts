@@ -184,6 +184,8 @@ export class SyncClient {
         }
       }
     } catch (err) {
+      // What the poll took up before it failed (revocations, before a policy fetch that failed) is kept too.
+      this.persistIfChanged();
       this.failed(err);
       throw err;
     }
@@ -205,15 +207,17 @@ export class SyncClient {
       logger.log('info', 'sync_restored', { downMs: now - this.failingSince });
       this.failingSince = undefined;
     }
-    if (this.policy) {
-      this.lastSuccess = now;
-      const persist = this.options.persist;
-      const state = this.changed && persist ? this.snapshot(persist.server) : undefined;
-      if (state) {
-        this.changed = false;
-        persist!.save(state);
-      }
-    }
+    if (this.policy) this.lastSuccess = now;
+    this.persistIfChanged();
+  }
+
+  /** Hands the state to be kept on file when a sync changed it and there is a whole state to keep. */
+  private persistIfChanged(): void {
+    const persist = this.options.persist;
+    const state = this.changed && persist ? this.snapshot(persist.server) : undefined;
+    if (!state) return;
+    this.changed = false;
+    persist!.save(state);
   }
 
   /** The state held, as kept on file; undefined before a policy and a bundle are both held. */

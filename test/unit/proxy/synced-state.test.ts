@@ -217,3 +217,41 @@ test('a state that cannot be written is told, and the proxy goes on', async () =
   assert.ok(sync.policy);
   assert.deepEqual(logged, ['synced_state_save_failed']);
 });
+
+test('revocations a poll took up before it failed are kept on file too', async () => {
+  const saved: SyncedState[] = [];
+  let policyFails = false;
+  const client: ControlPlaneClient = {
+    server: app.url,
+    get: <T>(path: string) =>
+      policyFails && path === '/v1/policy'
+        ? Promise.reject(new Error('the server went away'))
+        : adminGet<T>(app, path),
+    post: () => Promise.reject(new Error('not used')),
+  };
+  const sync = new SyncClient({
+    client,
+    clock,
+    ids: { id: () => 'id' },
+    logger: quiet,
+    persist: { server: app.url, save: (s) => saved.push(s) },
+  });
+  await sync.syncOnce();
+  assert.equal(saved.length, 1);
+  // A revocation and a new policy in one answer; the policy cannot be fetched.
+  await app.authority.revoke({ target: 'identity', value: 'spiffe://acme.corp/ns/test/revoked-mid-poll' });
+  const { sources } = await adminGet<{ sources: { file: string; text: string }[] }>(app, '/v1/policy');
+  await app.policies.upload(
+    sources.map((f) => ({ ...f, text: f.text.replace('Production databases', 'All databases') })),
+    { activate: true },
+  );
+  policyFails = true;
+  await assert.rejects(sync.syncOnce(), /went away/);
+  assert.equal(saved.length, 2);
+  assert.ok(saved[1]!.revocations.some((r) => r.value === 'spiffe://acme.corp/ns/test/revoked-mid-poll'));
+  assert.equal(
+    saved[1]!.policy.revision,
+    saved[0]!.policy.revision,
+    'the policy held, not the one not fetched',
+  );
+});
