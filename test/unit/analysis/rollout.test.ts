@@ -372,6 +372,17 @@ describe('replay', () => {
       { numRuns: 150 },
     );
   });
+
+  test('a caller seen in a zone without an address is replayed from that zone, even when nested zones hold both ends of its CIDR', () => {
+    const policy = parsePolicy(
+      `apiVersion: gatehouse.dev/v1\ntrustDomain: ${TD}\nzones:\n  prod: { cidrs: [10.0.0.0/8, '2001:db8::/32'] }\n  low: { cidrs: [10.0.0.0/16, '2001:db8::/48'] }\n  high: { cidrs: [10.255.0.0/16] }\nservices: { orders: { zone: prod, ports: [8443] } }\nsegmentation: [{ id: s, effect: allow, from: [prod], to: [prod] }]\nflows: [{ id: f, effect: allow, from: '*', to: { service: orders } }]\n`,
+    );
+    const groups = new FlowGroups([policy]);
+    groups.add(flow({ spiffeId: WEB, zone: 'prod' }, { service: 'orders', port: 8443 }));
+    const v = new PolicyReplayer(policy, { now: NOW }).judge(groups.groups()[0]!);
+    assert.equal(v.sourceZone, 'prod');
+    assert.equal(v.allowed, true);
+  });
 });
 
 describe('simulate', () => {

@@ -270,6 +270,7 @@ export class PolicyReplayer {
   private readonly context: Readonly<Record<string, unknown>> | undefined;
   private readonly zoneAddresses = new Map<string, string | undefined>();
   private readonly zoneCidrs: Map<string, Cidr[]>;
+  private readonly allCidrs: Cidr[];
   private readonly zoneTable: PrefixTable<string>;
 
   constructor(policy: Policy, options: ReplayOptions) {
@@ -277,6 +278,7 @@ export class PolicyReplayer {
     this.engine = compileValidatedPolicy(policy, { clock: fixedClock(options.now) });
     this.context = options.context;
     this.zoneCidrs = new Map(policy.zones.map((z) => [z.name, z.cidrs.map(parseCidr)]));
+    this.allCidrs = [...this.zoneCidrs.values()].flat();
     this.zoneTable = createPrefixTable(
       policy.zones.flatMap((z) => z.cidrs.map((c) => ({ cidr: parseCidr(c), value: z.name }))),
     );
@@ -287,7 +289,7 @@ export class PolicyReplayer {
     if (this.zoneAddresses.has(zone)) return this.zoneAddresses.get(zone);
     let found: string | undefined;
     for (const cidr of this.zoneCidrs.get(zone) ?? []) {
-      for (const ip of edges(cidr)) {
+      for (const ip of candidates(cidr, this.allCidrs)) {
         if (this.zoneTable.lookup(ip) === zone) {
           found = formatIpAddress(ip);
           break;
@@ -337,11 +339,38 @@ export class PolicyReplayer {
   }
 }
 
-/** The first and last address of a prefix. */
-function edges(cidr: Cidr): IpAddress[] {
-  if (cidr.family === 4) {
-    const size = cidr.prefixLength === 0 ? 0x100000000 : 2 ** (32 - cidr.prefixLength);
-    return [cidr.address, { family: 4, value: cidr.address.value + size - 1 }];
+/**
+ * Addresses of `cidr` to try, in order, for one that a zone table places in
+ * the zone `cidr` belongs to: its first and last address, then every point
+ * inside it where another prefix starts or ends. Longest-prefix match changes
+ * its answer only at those points, so if no candidate is in the zone, no
+ * address of `cidr` is (nested zones hold all of it). The two ends alone miss
+ * a zone whose more specific neighbours hold both of them.
+ */
+function candidates(cidr: Cidr, all: readonly Cidr[]): IpAddress[] {
+  const [start, end] = span(cidr);
+  const points = new Set<bigint>([start, end]);
+  const inner: bigint[] = [];
+  for (const other of all) {
+    if (other.family !== cidr.family) continue;
+    const [s, e] = span(other);
+    if (s > start && s <= end) inner.push(s);
+    if (e >= start && e < end) inner.push(e + 1n);
   }
-  return [cidr.address];
+  for (const p of inner.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) points.add(p);
+  return [...points].map((p) => addressAt(cidr.family, p));
+}
+
+/** The first and last address of a prefix, as integers. */
+function span(cidr: Cidr): [bigint, bigint] {
+  const bits = cidr.family === 4 ? 32 : 128;
+  const a = cidr.address;
+  const start = a.family === 4 ? BigInt(a.value) : a.words.reduce((n, w) => (n << 32n) | BigInt(w), 0n);
+  return [start, start + (1n << BigInt(bits - cidr.prefixLength)) - 1n];
+}
+
+function addressAt(family: 4 | 6, n: bigint): IpAddress {
+  if (family === 4) return { family: 4, value: Number(n) };
+  const word = (k: number) => Number((n >> BigInt(96 - 32 * k)) & 0xffffffffn);
+  return { family: 6, words: [word(0), word(1), word(2), word(3)] };
 }
