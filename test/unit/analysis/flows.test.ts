@@ -437,6 +437,17 @@ describe('Hubble', () => {
       /`flow.IP.source` must be an IP address, got `nope`/,
     );
   });
+
+  test('what it reads is a record of the flow format: a URL without a path the format holds is a bad line', () => {
+    const p = createHubbleParser();
+    const request = (url: string) => p.parse(flow({ l7: { type: 'REQUEST', http: { method: 'GET', url } } }));
+    for (const url of ['x:y', 'mailto:admin', `http://h/${'a'.repeat(9000)}`])
+      assert.match(problemOf(request(url)), /`l7.http.url` must be a URL or a path/, url);
+    for (const url of ['http://h', 'http://h/a/../b?q=1', '/a%2fb']) {
+      const r = record(request(url));
+      assert.ok('record' in checkFlowRecord(JSON.parse(formatFlowRecord(r))), url);
+    }
+  });
 });
 
 describe('the decision log', () => {

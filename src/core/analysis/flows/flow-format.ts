@@ -168,8 +168,7 @@ export function checkFlowRecord(value: unknown): { record: FlowRecord } | { prob
       action.method = a.method;
     }
     if (a.path !== undefined) {
-      if (typeof a.path !== 'string' || !a.path.startsWith('/') || a.path.length > MAX_STRING)
-        return bad('`action.path` must be a path starting with `/`');
+      if (!isFlowPath(a.path)) return bad('`action.path` must be a path starting with `/`');
       action.path = a.path;
     }
     if (a.operation !== undefined) {
@@ -204,6 +203,11 @@ export function checkFlowRecord(value: unknown): { record: FlowRecord } | { prob
 function isIp(v: unknown): v is string {
   if (typeof v !== 'string') return false;
   return scanIpv4(v, 0, v.length) >= 0 || (v.includes(':') && tryParseIpAddress(v) !== undefined);
+}
+
+/** A request path as the format holds it: it starts with `/`, and is at most 8192 characters. */
+export function isFlowPath(v: unknown): v is string {
+  return typeof v === 'string' && v.startsWith('/') && v.length <= MAX_STRING;
 }
 
 /** An HTTP method token (RFC 9110 §5.6.2). */

@@ -21,6 +21,7 @@
  */
 import { tryParseIpAddress } from '../../../net/index.js';
 import {
+  excerpt,
   isObject,
   problem,
   readJsonLine,
@@ -28,7 +29,7 @@ import {
   type FlowLineOutcome,
   type FlowLineParser,
 } from '../flow-line.js';
-import { isFlowTime, isMethod } from '../flow-format.js';
+import { isFlowPath, isFlowTime, isMethod } from '../flow-format.js';
 import {
   FLOW_FORMAT_VERSION,
   type FlowDestination,
@@ -83,17 +84,24 @@ function endpoint(
   return out;
 }
 
-/** The path of an HTTP URL as Hubble reports it (absolute, or a bare path), without query. */
+/**
+ * The path of an HTTP URL as Hubble reports it (absolute, or a bare path), without query;
+ * undefined when it has none the flow format holds. An opaque URL (`mailto:x`) has a
+ * `pathname` without a leading `/`: written as a record, it would not read back.
+ */
 function urlPath(url: string): string | undefined {
+  let path: string;
   if (url.startsWith('/')) {
     const end = url.search(/[?#]/);
-    return end === -1 ? url : url.slice(0, end);
+    path = end === -1 ? url : url.slice(0, end);
+  } else {
+    try {
+      path = new URL(url).pathname || '/';
+    } catch {
+      return undefined;
+    }
   }
-  try {
-    return new URL(url).pathname || '/';
-  } catch {
-    return undefined;
-  }
+  return isFlowPath(path) ? path : undefined;
 }
 
 /** A parser for `hubble observe -o json` lines. */
@@ -175,7 +183,7 @@ export function createHubbleParser(options: HubbleOptions = {}): FlowLineParser 
         if (method !== undefined && !isMethod(method))
           return problem(`\`l7.http.method\` must be an HTTP method, got \`${method}\``);
         if (url !== undefined && path === undefined)
-          return problem(`\`l7.http.url\` must be a URL or a path, got \`${url}\``);
+          return problem(`\`l7.http.url\` must be a URL or a path, got \`${excerpt(url)}\``);
         if (method !== undefined || path !== undefined) {
           record.action = {};
           if (method !== undefined) record.action.method = method.toUpperCase();
