@@ -541,6 +541,14 @@ describe('suggest', () => {
     assert.ok(!perms.some((r) => r.id === 'perm-orders-to-db'));
   });
 
+  test('a review date past the calendar is refused with a typed error, before anything is built', () => {
+    for (const reviewDays of [1e9, 3_000_000, 0, 1.5])
+      assert.throws(() => suggestPolicy(traffic(), { base, now: NOW, reviewDays }), {
+        name: 'GatehouseError',
+        code: 'request_invalid',
+      });
+  });
+
   test('what it leaves out, and why', () => {
     assert.deepEqual(
       s.excluded.map((e) => [e.service, e.reason, e.flows, e.callers]),

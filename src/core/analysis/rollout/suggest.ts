@@ -21,6 +21,7 @@
  */
 import { Document, isScalar, visit } from 'yaml';
 import type { InventorySnapshot } from '../../identity/inventory.js';
+import { GatehouseError } from '../../errors.js';
 import { checkPolicy } from '../../policy/check.js';
 import { policyDocumentFromObject } from '../../policy/from-object.js';
 import { UNKNOWN_ZONE, type Policy, type Service } from '../../policy/model.js';
@@ -113,7 +114,9 @@ const MS_PER_DAY = 86_400_000;
 export class SuggestionBuilder {
   private readonly groups: FlowGroups;
 
+  /** @throws GatehouseError `request_invalid` when `reviewDays` is not a whole number from 1 or its date is past 9999-12-31 */
   constructor(private readonly options: SuggestOptions) {
+    reviewDate(options);
     this.groups = new FlowGroups([options.base]);
   }
 
@@ -256,7 +259,7 @@ function assemble(
 ): Assembled {
   const trustDomain = base.trustDomain;
   const services = new Map(base.services.map((s) => [s.name, s]));
-  const reviewBy = new Date(o.now + (o.reviewDays ?? 90) * MS_PER_DAY).toISOString().slice(0, 10);
+  const reviewBy = reviewDate(o);
   const span = spanText(window);
   // The base's allow rules for services in scope give way to the suggestion.
   const replaced: string[] = [];
@@ -399,6 +402,22 @@ function assemble(
     }
   }
   return { document, policy, summaries, segmentation, replaced: replaced.sort(), kept: [...kept].sort() };
+}
+
+/** The last instant a policy's `reviewBy` can name: its dates have four-digit years. */
+const LAST_REVIEW_DATE = Date.UTC(9999, 11, 31);
+
+/** The suggested rules' `reviewBy`, `reviewDays` after `now`, as a date. */
+function reviewDate(o: SuggestOptions): string {
+  const days = o.reviewDays ?? 90;
+  const at = o.now + days * MS_PER_DAY;
+  // Past year 9999 the date is written `+010240-08-…` (or is no date at all) and no policy reads it.
+  if (!Number.isInteger(days) || days < 1 || !(at <= LAST_REVIEW_DATE))
+    throw new GatehouseError(
+      'request_invalid',
+      `review days must be a whole number of at least 1 that falls by 9999-12-31, got \`${days}\``,
+    );
+  return new Date(at).toISOString().slice(0, 10);
 }
 
 /** YAML as people write policies: short lists and mappings on one line. */
