@@ -97,8 +97,10 @@ export function readFlows(
       for (const [index, file] of input.files.entries()) {
         ingest.startFile(file, createFlowParser(input.format, parserOptions));
         if (file === '-') {
-          const text = await io.readStdin();
-          for (const line of text.split('\n')) {
+          const lines = (await io.readStdin()).split('\n');
+          // A final newline ends the last line; it does not start an empty one (as a file is read).
+          if (lines[lines.length - 1] === '') lines.pop();
+          for (const line of lines) {
             const r = ingest.line(line.endsWith('\r') ? line.slice(0, -1) : line);
             if (r) yield r;
           }

@@ -222,6 +222,14 @@ describe('gatehouse flows import', () => {
     assert.match(missing.err, /cannot read flows `no\/such\.log`: no such file/);
   });
 
+  test('standard input counts its lines as a file does: a final newline ends a line, it starts none', async () => {
+    const file = 'examples/estate/flows/vpc-flow-logs.txt';
+    const fromFile = await run(['flows', 'import', '--format', 'vpc', file]);
+    const fromStdin = await run(['flows', 'import', '--format', 'vpc', '-'], readFileSync(file, 'utf8'));
+    assert.match(fromFile.err, /read 229 line\(s\) of 1 file\(s\)/);
+    assert.equal(fromStdin.err, fromFile.err.replaceAll(file, '-'));
+  });
+
   test('the VPC v5 sample: its header line sets the field order', async () => {
     const r = await run([
       'flows',
