@@ -104,6 +104,17 @@ describe('the Gatehouse flow format v1', () => {
     assert.deepEqual(record(parser.parse(formatFlowRecord(r))), r);
   });
 
+  test('a file saved with a byte order mark reads from its first line', () => {
+    const { records, report } = ingestFlowLines(['\uFEFF' + line({}), line({})], parser);
+    assert.equal(report.problems, 0, formatIngestProblems(report).join('\n'));
+    assert.equal(records.length, 2);
+    // The other JSON formats read their lines the same way.
+    assert.match(
+      problemOf(createDecisionLogParser().parse('\uFEFF{"v":2}')),
+      /unsupported decision record version `2`/,
+    );
+  });
+
   test('every field is checked, and unknown fields are refused', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ v: 2 }, /unsupported version `2`: use 1/],

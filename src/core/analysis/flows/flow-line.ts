@@ -63,8 +63,11 @@ export function excerpt(text: string, max = 60): string {
  */
 export function readJsonLine(line: string): { value: unknown } | { outcome: FlowLineOutcome } {
   if (line.length === 0 || line.trim() === '') return { outcome: BLANK };
+  // RFC 8259 §8.1: a parser may ignore a byte order mark, and editors on Windows
+  // start files with one; JSON.parse refuses it, which made a good first line bad.
+  const text = line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
   try {
-    return { value: JSON.parse(line) as unknown };
+    return { value: JSON.parse(text) as unknown };
   } catch (e) {
     return { outcome: problem(`not valid JSON: ${(e as Error).message}`) };
   }
