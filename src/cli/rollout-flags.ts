@@ -1,3 +1,4 @@
+import { declaredServiceNames } from '../core/analysis/flows/index.js';
 import type { InventorySnapshot } from '../core/identity/inventory.js';
 import { parsePolicy, type Policy } from '../core/policy/index.js';
 import { readInventoryFile } from './inventory-file.js';
@@ -57,7 +58,7 @@ export function serviceFlag(
   policies: readonly Policy[],
 ): string[] | undefined {
   if (!names?.length) return undefined;
-  const known = new Set(policies.flatMap((p) => p.services.map((s) => s.name)));
+  const known = declaredServiceNames(policies);
   for (const n of names) if (!known.has(n)) throw new UsageError(`unknown service \`${n}\` in --service`);
   return [...new Set(names)];
 }

@@ -304,6 +304,36 @@ describe('rollout verbs', () => {
     assert.match((await run([...args, '--context', '[1]'])).err, /--context must be a JSON object/);
   });
 
+  test('a service the policy does not declare: flows import, map and simulate count it as undeclared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-undeclared-'));
+    const file = join(dir, 'f.jsonl');
+    const caller = '"source":{"spiffeId":"spiffe://northwind.example/ns/shop/sa/checkout","ip":"10.10.1.12"}';
+    writeFileSync(
+      file,
+      [
+        `{"v":1,"time":"2026-11-16T00:00:00Z",${caller},"destination":{"service":"payments","port":8443},"protocol":"tcp"}`,
+        `{"v":1,"time":"2026-11-16T00:00:01Z",${caller},"destination":{"service":"ghost","port":8443},"protocol":"tcp"}`,
+        '',
+      ].join('\n'),
+    );
+    const policy = ['--policy', 'examples/estate/policy'];
+    const imported = await run(['flows', 'import', ...policy, file]);
+    assert.equal(imported.code, 0, imported.err);
+    assert.match(
+      imported.err,
+      /0 record\(s\) from callers with no identity, 1 to endpoints that are no declared service/,
+    );
+    // The record keeps the name it gave.
+    assert.match(imported.out.split('\n')[1]!, /"service":"ghost"/);
+    const map = await run(['map', ...policy, '--flows', file]);
+    assert.equal(map.code, 0, map.err);
+    assert.match(map.out, /1 service\(s\); 0 caller\(s\) with no identity, 1 undeclared destination\(s\)/);
+    assert.match(map.out, /\? service ghost:8443/);
+    const simulated = await run(['simulate', ...policy, '--flows', file]);
+    assert.equal(simulated.code, 0, simulated.err);
+    assert.match(simulated.out, /; 1 flow\(s\) to undeclared endpoints not replayed/);
+  });
+
   test('suggest --output yaml is a policy that passes check; assess --output json', async () => {
     const s = await run(['suggest', ...ESTATE, ...WEEK, '--service', 'payments', '--output', 'yaml']);
     assert.equal(s.code, 0, s.err);

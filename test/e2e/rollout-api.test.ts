@@ -223,6 +223,35 @@ describe('rollout API', { skip: built ? false : 'run `npm run build` first' }, (
     );
   });
 
+  test('a service the policy does not declare is an undeclared destination for every route', async () => {
+    const line = (service: string, second: number) =>
+      JSON.stringify({
+        v: 1,
+        time: `2026-11-16T00:00:0${second}Z`,
+        source: CHECKOUT,
+        destination: { service, port: 8443 },
+        protocol: 'tcp',
+      });
+    const text = [line('payments', 0), line('ghost', 1)].join('\n');
+    const imported = await call('POST', '/v1/flows/import', text, { contentType: 'text/plain' });
+    assert.equal(imported.status, 200, imported.text);
+    assert.equal((imported.json.report as { unknownDestinations: number }).unknownDestinations, 1);
+    const posted = { decisionLog: false, flows: { format: 'gatehouse', text } };
+    const map = await call('POST', '/v1/map', posted);
+    assert.equal(map.status, 200, map.text);
+    const totals = map.json.totals as { services: number; unknownDestinations: number };
+    assert.deepEqual([totals.services, totals.unknownDestinations], [1, 1]);
+    assert.equal((map.json.ingest as { unknownDestinations: number }).unknownDestinations, 1);
+    const nodes = map.json.nodes as { id: string; kind: string }[];
+    assert.equal(nodes.find((n) => n.id === 'svc:ghost')?.kind, 'unknown');
+    const simulated = await call('POST', '/v1/simulate', {
+      ...posted,
+      sources: sources('examples/estate/policy'),
+    });
+    assert.equal(simulated.status, 200, simulated.text);
+    assert.equal((simulated.json.totals as { notReplayed: number }).notReplayed, 1);
+  });
+
   test('malformed requests: 400 with a reason; bodies beyond the limit: 413', async () => {
     const bad = async (method: string, path: string, body: unknown, pattern: RegExp) => {
       const r = await call(method, path, body);

@@ -17,6 +17,7 @@
 import {
   createDecisionLogParser,
   createFlowParser,
+  declaredServiceNames,
   EndpointResolver,
   FlowIngest,
   FLOW_INPUT_FORMATS,
@@ -330,7 +331,7 @@ async function candidatePolicy(body: Record<string, unknown>, policies: PolicyMa
 
 function checkServices(services: readonly string[] | undefined, policies: readonly Policy[]): void {
   if (!services) return;
-  const known = new Set(policies.flatMap((p) => p.services.map((s) => s.name)));
+  const known = declaredServiceNames(policies);
   for (const s of services) if (!known.has(s)) throw invalid(`unknown service \`${s}\``);
 }
 

@@ -18,6 +18,8 @@ import {
   createFlowFormatParser,
   createHubbleParser,
   createVpcFlowLogParser,
+  declaredServiceNames,
+  declaredServiceOf,
   EndpointResolver,
   formatFlowRecord,
   formatIngestProblems,
@@ -569,5 +571,34 @@ describe('endpoint resolution', () => {
       resolve({ spiffeId: 'spiffe://shop.example/ns/ops/sa/cron' }, { service: 'orders' }).source.zone,
       'prod',
     );
+  });
+
+  test('a service name the policy does not declare is kept, but the destination is an undeclared endpoint', () => {
+    const ghost = resolve({ ip: '10.10.1.10' }, { ip: '10.11.0.9', service: 'ghost', port: 8443 });
+    assert.equal(ghost.destination.service, 'ghost');
+    // Placed by its address, as any undeclared endpoint, not in a zone of its own.
+    assert.equal(ghost.destination.zone, 'data');
+    assert.equal(declaredServiceOf(ghost, resolver.declaredServices), undefined);
+    assert.equal(resolve({ ip: '10.10.1.10' }, { service: 'ghost' }).destination.zone, 'unknown');
+    const orders = resolve({ ip: '10.10.1.10' }, { service: 'orders' });
+    assert.equal(declaredServiceOf(orders, resolver.declaredServices), 'orders');
+    assert.deepEqual([...declaredServiceNames([POLICY])].sort(), ['orders', 'orders-admin', 'orders-db']);
+  });
+
+  test('ingest counts a destination naming an undeclared service among those that are no declared service', () => {
+    const line = (destination: string) =>
+      `{"v":1,"time":"2026-11-20T10:00:00Z","source":{"ip":"10.10.1.10"},"destination":${destination},"protocol":"tcp"}`;
+    const lines = [
+      line('{"service":"orders","port":8443}'),
+      line('{"service":"ghost","port":8443}'),
+      line('{"ip":"10.99.0.1","port":53}'),
+    ];
+    const resolved = ingestFlowLines(lines, createFlowFormatParser(), {
+      resolver: new EndpointResolver(POLICY, INVENTORY),
+    });
+    assert.equal(resolved.report.unknownDestinations, 2);
+    assert.equal(resolved.records[1]!.destination.service, 'ghost');
+    // Without a policy nothing says what is declared: a named service is taken at its word.
+    assert.equal(ingestFlowLines(lines, createFlowFormatParser()).report.unknownDestinations, 1);
   });
 });

@@ -8,7 +8,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { FlowRecord } from '../../../src/core/analysis/flows/index.js';
+import {
+  createFlowFormatParser,
+  EndpointResolver,
+  formatFlowRecord,
+  ingestFlowLines,
+  type FlowRecord,
+} from '../../../src/core/analysis/flows/index.js';
 import {
   assess,
   buildDependencyMap,
@@ -284,6 +290,54 @@ describe('dependency map', () => {
   test('Graphviz DOT and Mermaid renderings (golden)', () => {
     golden('rollout-map.dot', dependencyMapDot(map));
     golden('rollout-map.mmd', dependencyMapMermaid(map));
+  });
+});
+
+describe('a service name the policy does not declare', () => {
+  // Traffic to a declared service, to a name the policy does not declare, and to a bare address.
+  const lines = [
+    flow(
+      { ip: '10.10.1.10', spiffeId: WEB },
+      { service: 'orders', port: 8443 },
+      { method: 'GET', path: '/orders/1' },
+    ),
+    flow({ ip: '10.10.1.10', spiffeId: WEB }, { service: 'ghost', port: 8443, ip: '10.11.0.9' }, undefined, {
+      count: 2,
+    }),
+    flow({ ip: '10.10.1.10', spiffeId: WEB }, { ip: '10.99.0.1', port: 53 }, undefined, { protocol: 'udp' }),
+  ].map(formatFlowRecord);
+  const { records, report } = ingestFlowLines(lines, createFlowFormatParser(), {
+    resolver: new EndpointResolver(base),
+  });
+
+  test('is an undeclared destination of the map, drawn as one, its name kept', () => {
+    const map = buildDependencyMap(base, records);
+    assert.equal(map.totals.services, 1);
+    assert.equal(map.totals.unknownDestinations, 2);
+    const ghost = map.nodes.find((n) => n.id === 'svc:ghost')!;
+    assert.equal(ghost.kind, 'unknown');
+    assert.equal(ghost.label, 'unknown service ghost');
+    assert.equal(ghost.service, 'ghost');
+    // Placed by its address, as other undeclared endpoints are.
+    assert.equal(ghost.zone, 'data');
+    assert.match(dependencyMapMermaid(map), /\(\["unknown service ghost"\]\)/);
+    assert.match(dependencyMapDot(map), /"svc:ghost" \[label="unknown service ghost", [^\]]*style=dashed/);
+  });
+
+  test('ingest, map, simulate, suggest and assess count the same flows as reaching no declared service', () => {
+    const map = buildDependencyMap(base, records);
+    const sim = simulate(records, { candidate: base, now: NOW });
+    assert.equal(report.unknownDestinations, 2);
+    assert.equal(map.totals.unknownDestinations, report.unknownDestinations);
+    assert.equal(sim.totals.notReplayed, 3);
+    assert.equal(sim.totals.replayed, 1);
+    const suggestion = suggestPolicy(records, { base, now: NOW });
+    assert.deepEqual(
+      suggestion.services.map((s) => s.service),
+      ['orders'],
+    );
+    const readiness = assess(records, { policy: base, now: NOW });
+    assert.ok(!readiness.services.some((s) => s.service === 'ghost'));
   });
 });
 

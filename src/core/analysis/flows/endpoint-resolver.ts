@@ -13,12 +13,15 @@
  *   the destination zone is then the service's zone, as in decisions.
  *
  * What the record already says wins: a decision log record keeps its zones
- * and service. Endpoints that nothing resolves stay visible: no identity,
- * no service, zone `unknown`.
+ * and service. A service name the policy does not declare is kept too, but
+ * the destination is then an undeclared endpoint (declared-service.ts): it
+ * is placed by its address, as any other. Endpoints that nothing resolves
+ * stay visible: no identity, no service, zone `unknown`.
  */
 import type { InventorySnapshot } from '../../identity/inventory.js';
 import { createPrefixTable, formatCidr, parseCidr, type Cidr, type PrefixTable } from '../../net/index.js';
 import { UNKNOWN_ZONE, type Policy, type Service } from '../../policy/model.js';
+import { declaredServiceNames, declaredServiceOf } from './declared-service.js';
 import type { FlowRecord } from './flow-record.js';
 
 interface Holder {
@@ -47,8 +50,11 @@ export class EndpointResolver {
   readonly ambiguousAddresses: readonly string[];
   /** Inventory addresses that are neither an address nor a CIDR (`entries[i].addresses[j]`). */
   readonly unreadableAddresses: readonly string[];
+  /** The services the policy declares: a destination naming any other is an undeclared endpoint. */
+  readonly declaredServices: ReadonlySet<string>;
 
   constructor(policy: Policy, inventory?: InventorySnapshot) {
+    this.declaredServices = declaredServiceNames([policy]);
     this.zones = createPrefixTable(
       policy.zones.flatMap((z) => z.cidrs.map((c) => ({ cidr: parseCidr(c), value: z.name }))),
     );
@@ -129,7 +135,8 @@ export class EndpointResolver {
       if (service) dst.service = service.name;
     }
     if (dst.zone === undefined) {
-      if (dst.service !== undefined) dst.zone = this.serviceZones.get(dst.service) ?? UNKNOWN_ZONE;
+      const service = declaredServiceOf(record, this.declaredServices);
+      if (service !== undefined) dst.zone = this.serviceZones.get(service)!;
       else if (dst.ip !== undefined) dst.zone = this.zoneOf(dst.ip);
       else
         dst.zone =

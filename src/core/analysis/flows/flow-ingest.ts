@@ -7,6 +7,7 @@
 import { GatehouseError } from '../../errors.js';
 import { FLOW_SKIP_REASONS, type FlowLineParser, type FlowSkipReason } from './flow-line.js';
 import { observationsOf, type FlowRecord } from './flow-record.js';
+import { declaredServiceOf } from './declared-service.js';
 import type { EndpointResolver } from './endpoint-resolver.js';
 
 export interface IngestProblem {
@@ -30,7 +31,11 @@ export interface IngestReport {
   problemSamples: IngestProblem[];
   /** Records whose caller no identity was found for. */
   unknownSources: number;
-  /** Records whose destination is no declared service. */
+  /**
+   * Records whose destination is no declared service: with a resolver, also
+   * those naming a service its policy does not declare; without one, the
+   * records that name no service.
+   */
   unknownDestinations: number;
 }
 
@@ -88,7 +93,10 @@ export class FlowIngest {
         t.records++;
         t.observations += observationsOf(record);
         if (record.source.spiffeId === undefined) t.unknownSources++;
-        if (record.destination.service === undefined) t.unknownDestinations++;
+        const declared = this.resolver
+          ? declaredServiceOf(record, this.resolver.declaredServices)
+          : record.destination.service;
+        if (declared === undefined) t.unknownDestinations++;
         return record;
       }
       case 'skip':

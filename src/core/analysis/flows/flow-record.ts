@@ -29,7 +29,10 @@ export interface FlowDestination {
   /** The destination workload's identity, when known. */
   spiffeId?: string;
   workload?: string;
-  /** The declared service the flow reached; absent when the destination is no declared service. */
+  /**
+   * The service the flow reached. Absent, or a name the policy does not
+   * declare (declared-service.ts): the destination is no declared service.
+   */
   service?: string;
   /** Absent for protocols without ports (ICMP). */
   port?: number;

@@ -17,6 +17,7 @@ export type { HubbleOptions } from './importers/hubble.js';
 export { createDecisionLogParser } from './importers/decision-log.js';
 export { createFlowParser } from './flow-parser.js';
 export type { FlowParserOptions } from './flow-parser.js';
+export { declaredServiceNames, declaredServiceOf } from './declared-service.js';
 export { EndpointResolver } from './endpoint-resolver.js';
 export { FlowIngest, ingestFlowLines, formatIngestProblems } from './flow-ingest.js';
 export type { IngestOptions, IngestProblem, IngestReport } from './flow-ingest.js';

@@ -1,15 +1,17 @@
 /**
  * The dependency map: who talks to whom. Each edge is a caller (a service, a
  * workload identity, or an unknown address) reaching a destination (a
- * declared service, or an undeclared endpoint) on a port, with the actions
- * seen (paths generalised to templates), how many flows, when first and last,
- * the verdicts observers reported and the zones crossed. Built in one pass
+ * declared service, or an undeclared endpoint, which may be a service name
+ * the policy does not declare) on a port, with the actions seen (paths
+ * generalised to templates), how many flows, when first and last, the
+ * verdicts observers reported and the zones crossed. Built in one pass
  * over resolved flow records with memory bounded by the edges and their
  * distinct action templates, not by the flows.
  */
 import { normalizeRequestPath } from '../../decision/request-path.js';
 import { UNKNOWN_ZONE, type Policy } from '../../policy/model.js';
 import { parseUtcTime } from '../../utc-time.js';
+import { declaredServiceNames, declaredServiceOf } from '../flows/declared-service.js';
 import { observationsOf, type FlowRecord } from '../flows/flow-record.js';
 import { PathTemplates, templatePath } from './path-template.js';
 
@@ -18,12 +20,21 @@ export const DEPENDENCY_MAP_KIND = 'DependencyMap';
 export type DependencyNodeKind = 'service' | 'workload' | 'unknown';
 
 export interface DependencyNode {
-  /** `svc:<service>`, `wl:<SPIFFE ID>`, `ip:<address>`, or `zone:<zone>` for an unknown caller seen without an address. */
+  /**
+   * `svc:<service>` for a service the flows name (kind `service` when the
+   * policy declares it, else `unknown`), `wl:<SPIFFE ID>`, `ip:<address>`, or
+   * `zone:<zone>` for an unknown caller seen without an address.
+   */
   id: string;
   kind: DependencyNodeKind;
-  /** Short name: the service, the SPIFFE ID's path within the trust domain, or `unknown <address>`. */
+  /**
+   * Short name: the service, the SPIFFE ID's path within the trust domain,
+   * `unknown <address>`, or `unknown service <name>` for a service name the
+   * policy does not declare.
+   */
   label: string;
   spiffeId?: string;
+  /** The service name, as the flows give it; a declared service only when `kind` is `service`. */
   service?: string;
   ip?: string;
   zone: string;
@@ -119,6 +130,7 @@ export class DependencyMapBuilder {
   private readonly templates = new Map<string, { tree: PathTemplates; seen: Set<string> }>();
   private readonly serviceOfIdentity = new Map<string, string>();
   private readonly serviceZone = new Map<string, string>();
+  private readonly declared: ReadonlySet<string>;
   private readonly only: Set<string> | undefined;
   private readonly trustDomainPrefix: string;
   private records = 0;
@@ -133,6 +145,7 @@ export class DependencyMapBuilder {
       if (s.spiffeId !== undefined && !this.serviceOfIdentity.has(s.spiffeId))
         this.serviceOfIdentity.set(s.spiffeId, s.name);
     }
+    this.declared = declaredServiceNames([policy]);
     this.only = options.services ? new Set(options.services) : undefined;
     this.trustDomainPrefix = `spiffe://${policy.trustDomain}`;
   }
@@ -178,11 +191,19 @@ export class DependencyMapBuilder {
     const zone = d.zone ?? UNKNOWN_ZONE;
     const service = d.service;
     if (service !== undefined) {
+      // A name the policy does not declare stays visible, by its name, as an undeclared endpoint.
+      if (declaredServiceOf(r, this.declared) === undefined)
+        return this.node(`svc:${service}`, () => ({
+          kind: 'unknown',
+          label: `unknown service ${service}`,
+          service,
+          zone,
+        }));
       return this.node(`svc:${service}`, () => ({
         kind: 'service',
         label: service,
         service,
-        zone: this.serviceZone.get(service) ?? zone,
+        zone: this.serviceZone.get(service)!,
       }));
     }
     if (d.spiffeId !== undefined)

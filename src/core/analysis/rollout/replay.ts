@@ -21,8 +21,9 @@
  *   layers that can see it — credential, zone and flow; the permission layer
  *   needs an action;
  * - a flow with a zone but no address is replayed from an address of that zone.
- * Flows to a destination that is no declared service are not replayed: no
- * policy governs them; they are counted apart.
+ * Flows to a destination that is no declared service (none of the policies
+ * replayed declares it, whatever name the record gives it) are not replayed:
+ * no policy governs them; they are counted apart.
  */
 import type { ConditionFailure, DecisionReason } from '../../decision/decision.js';
 import type { DecisionRequest } from '../../decision/request.js';
@@ -39,6 +40,7 @@ import { compileValidatedPolicy, type CompiledPolicy } from '../../policy/compil
 import { UNKNOWN_ZONE, type LayerName, type Policy, type RolloutMode } from '../../policy/model.js';
 import { fixedClock } from '../../ports.js';
 import { parseUtcTime } from '../../utc-time.js';
+import { declaredServiceNames, declaredServiceOf } from '../flows/declared-service.js';
 import { observationsOf, type FlowRecord } from '../flows/flow-record.js';
 import { isIdSegment } from './path-template.js';
 
@@ -154,7 +156,7 @@ export class FlowGroups {
   /** Distinct flows. */
   size = 0;
   private readonly fold: (path: string) => string;
-  private readonly services: Set<string>;
+  private readonly declared: ReadonlySet<string>;
   /** Records (and flows) whose destination is no declared service. */
   readonly unattributed = { records: 0, flows: 0 };
   records = 0;
@@ -165,7 +167,7 @@ export class FlowGroups {
   /** `policies`: every policy the groups will be replayed against (folding must be exact for each). */
   constructor(policies: readonly Policy[]) {
     this.fold = createPathFolder(policies);
-    this.services = new Set(policies.flatMap((p) => p.services.map((s) => s.name)));
+    this.declared = declaredServiceNames(policies);
   }
 
   add(r: FlowRecord): void {
@@ -176,8 +178,8 @@ export class FlowGroups {
     if (time < this.first) this.first = time;
     if (time > this.last) this.last = time;
     const d = r.destination;
-    const service = d.service;
-    if (service === undefined || !this.services.has(service)) {
+    const service = declaredServiceOf(r, this.declared);
+    if (service === undefined) {
       this.unattributed.records++;
       this.unattributed.flows += n;
       return;
