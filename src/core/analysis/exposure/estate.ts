@@ -157,7 +157,9 @@ export class Estate {
     if (workload) id.workload = workload;
     const kind = entry?.kind ?? workload?.kind;
     if (kind) id.kind = kind;
-    const owner = entry?.owner ?? workload?.owner;
+    // An owner of blank space names nobody to ask: it counts as none, and the
+    // policy workload's owner is used instead when it has one.
+    const owner = [entry?.owner, workload?.owner].find((o) => o !== undefined && o.trim() !== '');
     if (owner) id.owner = owner;
     return id;
   }

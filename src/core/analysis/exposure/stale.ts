@@ -48,7 +48,7 @@ export function findStale(ctx: AuditContext): Finding[] {
         subject: { kind: 'identity', id: entry.spiffeId },
         title: `identity \`${entry.spiffeId}\` unused for ${last === -Infinity ? 'ever' : `${days(estate.now - last)} days`}`,
         evidence,
-        fix: `confirm with ${entry.owner ? `\`${entry.owner}\`` : 'its owner'} that it is no longer needed, then set the entry to \`disabled\`, revoke its credentials and remove the rules that name it; if it is needed, find why it stopped calling`,
+        fix: `confirm with ${id?.owner ? `\`${id.owner}\`` : 'its owner'} that it is no longer needed, then set the entry to \`disabled\`, revoke its credentials and remove the rules that name it; if it is needed, find why it stopped calling`,
         data: {
           lastSeen: last === -Infinity ? null : new Date(last).toISOString(),
           staleDays: thresholds.staleDays,
