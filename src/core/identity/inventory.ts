@@ -71,6 +71,8 @@ export function inventoryFromObject(value: unknown): {
 
   const entries: RegistrationEntry[] = [];
   const seenIds = new Map<string, string>();
+  // Credentials, grants and blast-radius targets name entries by id: one id, one entry.
+  const seenEntryIds = new Map<string, string>();
   const list = (key: string): unknown[] => {
     const v = value[key];
     if (v === undefined) return [];
@@ -88,10 +90,15 @@ export function inventoryFromObject(value: unknown): {
     const r = raw as Record<string, unknown>;
     const createdAt = (r.createdAt as string | undefined) ?? generatedAt;
     if (!createdAt) return add(`${at}.createdAt`, 'required when the inventory has no `generatedAt`');
-    const id = typeof r.id === 'string' && r.id ? r.id : entryIdFor(input.spiffeId);
+    if (r.id !== undefined && (typeof r.id !== 'string' || r.id === ''))
+      return add(`${at}.id`, 'must be a non-empty string');
+    const id = r.id ?? entryIdFor(input.spiffeId);
     const dup = seenIds.get(input.spiffeId);
     if (dup) return add(`${at}.spiffeId`, `\`${input.spiffeId}\` is already held by ${dup}`);
     seenIds.set(input.spiffeId, at);
+    const dupId = seenEntryIds.get(id);
+    if (dupId) return add(`${at}.id`, `\`${id}\` is already held by ${dupId}`);
+    seenEntryIds.set(id, at);
     const { status, ...rest } = input;
     entries.push({
       ...rest,
@@ -133,6 +140,19 @@ export function inventoryFromObject(value: unknown): {
       add(`${at}.scope.service`, 'required');
       return [];
     }
+    let invalid = false;
+    for (const k of ['methods', 'paths', 'operations']) {
+      const v = raw.scope[k];
+      if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string'))) {
+        add(`${at}.scope.${k}`, 'must be a list of strings');
+        invalid = true;
+      }
+    }
+    if (raw.endedAt !== undefined && !isTime(raw.endedAt)) {
+      add(`${at}.endedAt`, 'must be an RFC 3339 date-time');
+      invalid = true;
+    }
+    if (invalid) return [];
     const scope = {
       service: raw.scope.service,
       methods: (raw.scope.methods as string[] | undefined) ?? [],
