@@ -27,8 +27,11 @@ export function findOverPrivilege(ctx: AuditContext): Finding[] {
       unusedPermissionRules: everyone.size
         ? all.unusedPermissionRules.filter((r) => !everyone.has(r.rule))
         : all.unusedPermissionRules,
+      broadRules: everyone.size ? all.broadRules.filter((b) => !everyone.has(b.rule)) : all.broadRules,
     };
-    if (!p.unusedServices.length && !p.unusedPermissionRules.length) continue;
+    // A rule allowing every action of which a few methods were used grants the rest unused:
+    // reported even when every service and rule was used, as `privileges` narrows it.
+    if (!p.unusedServices.length && !p.unusedPermissionRules.length && !p.broadRules.length) continue;
     const evidence = [
       `${plural(a.records, 'decision')} ${window}; contacted ${p.used.services.length ? codeList(p.used.services) : 'nothing'}`,
     ];
@@ -47,18 +50,22 @@ export function findOverPrivilege(ctx: AuditContext): Finding[] {
       evidence.push(
         `\`${b.rule}\` allows every action on \`${b.service}\`; it used only ${b.methods.length ? codeList(b.methods) : 'requests without a method'}`,
       );
+    const unused = [
+      p.unusedServices.length ? plural(p.unusedServices.length, 'reachable service') : '',
+      p.unusedPermissionRules.length ? plural(p.unusedPermissionRules.length, 'permission') : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    const broad = [...new Set(p.broadRules.map((b) => b.rule))];
     const everyAction = p.unusedPermissionRules.some((r) => r.everyAction);
     const firm = p.unusedServices.filter((s) => !s.conditional);
     out.push(
       makeFinding('over_privileged', {
         severity: firm.length >= 3 || everyAction ? 'high' : firm.length ? 'medium' : 'low',
         subject: { kind: 'identity', id: a.spiffeId },
-        title: `identity \`${a.spiffeId}\` never used ${[
-          p.unusedServices.length ? plural(p.unusedServices.length, 'reachable service') : '',
-          p.unusedPermissionRules.length ? plural(p.unusedPermissionRules.length, 'permission') : '',
-        ]
-          .filter(Boolean)
-          .join(' and ')}`,
+        title: unused
+          ? `identity \`${a.spiffeId}\` never used ${unused}`
+          : `identity \`${a.spiffeId}\` used a few of the actions ${codeList(broad)} allow${broad.length === 1 ? 's' : ''} it`,
         evidence,
         fix: `remove what it does not use: \`gatehouse privileges --propose FILE\` writes a tightened policy from the same log; review it with the owner${id.owner ? ` \`${id.owner}\`` : ''} and apply it`,
         data: {
