@@ -19,7 +19,7 @@ import { tryParseSpiffeId } from '../../identity/spiffe-id.js';
 import type { ActionMatch } from '../../policy/model.js';
 import type { Estate, EstateIdentity, Lifetime } from './estate.js';
 import { duration, shortId } from './format.js';
-import { formatPorts } from './port-set.js';
+import { formatPorts, union } from './port-set.js';
 import type { PortSet } from './port-set.js';
 import type { PermissionTerm, ServiceReach } from './reachability.js';
 import { parseUtcTime } from '../../utc-time.js';
@@ -266,11 +266,12 @@ function rank(r: ServiceReach): number {
 // Reaches of the same rules from different zones share their ports and grants: each is put
 // in words once.
 const portTexts = new WeakMap<PortSet, string>();
-const grantTexts = new WeakMap<readonly PermissionTerm[], { rules: string[]; actions: string[] }>();
+const grantTexts = new WeakMap<
+  readonly PermissionTerm[],
+  { rules: string[]; actions: string[]; ports: string }
+>();
 
 function reached(r: ServiceReach): ReachedService {
-  let ports = portTexts.get(r.ports);
-  if (ports === undefined) portTexts.set(r.ports, (ports = formatPorts(r.ports)));
   let grants = grantTexts.get(r.grants);
   if (!grants)
     grantTexts.set(
@@ -278,8 +279,13 @@ function reached(r: ServiceReach): ReachedService {
       (grants = {
         rules: r.grants.map((g) => g.rule),
         actions: r.grants.map((g) => `${g.rule}: ${actionText(g.actions)}${g.when ? ` when ${g.when}` : ''}`),
+        ports: formatPorts(r.grants.reduce<PortSet>((all, g) => union(all, g.ports), [])),
       }),
     );
+  // Allowed: the ports some grant opens (the flow layer may open more, which the permission
+  // layer then refuses, and denies may close some); not enforced: every port the flows let through.
+  let ports = r.allowedByPolicy ? grants.ports : portTexts.get(r.ports);
+  if (ports === undefined) portTexts.set(r.ports, (ports = formatPorts(r.ports)));
   return {
     service: r.service,
     zone: r.serviceZone,

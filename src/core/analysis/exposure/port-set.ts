@@ -71,11 +71,6 @@ export function contains(set: PortSet, port: number): boolean {
   return false;
 }
 
-/** True when every port of `inner` is in `outer`. */
-export function covers(outer: PortSet, inner: PortSet): boolean {
-  return subtract(inner, outer).length === 0;
-}
-
 /** `8443`, `9000-9010`, `any` — for tables and explanations. */
 export function formatPorts(set: PortSet): string {
   if (set.length === 1 && set[0]!.from === 1 && set[0]!.to === 65535) return 'any';

@@ -32,7 +32,7 @@ import {
   type Service,
 } from '../../policy/model.js';
 import { canonicalJson } from '../../policy/revision.js';
-import { contains, covers, intersect, portsOf, subtract, union, type PortSet } from './port-set.js';
+import { contains, intersect, portsOf, subtract, union, type PortSet } from './port-set.js';
 import { parseUtcTime } from '../../utc-time.js';
 
 export interface ReachSubject {
@@ -421,15 +421,14 @@ export class Reachability {
         const p = intersect(d.ports, ports);
         if (p.length) denies.push(term(d.rule, p));
       }
+      const always = b.pd.filter((d) => d.rule.when === undefined);
       for (const a of b.pa) {
         const p = intersect(a.ports, ports);
         if (!p.length) continue;
-        const by = b.pd.find(
-          (d) =>
-            d.rule.when === undefined && covers(d.ports, p) && actionsCover(d.rule.actions, a.rule.actions),
-        );
-        if (by) blocked.push({ rule: a.rule.id, by: by.rule.id });
-        else grants.push(term(a.rule, p));
+        const shut = closedBy(always, a.rule.actions, p);
+        const open = subtract(p, shut.ports);
+        if (!open.length) blocked.push({ rule: a.rule.id, by: shut.rules.join(', ') });
+        else grants.push(term(a.rule, open));
       }
       out.push({
         service: svc,
@@ -499,12 +498,81 @@ function placeRule(index: RuleIndex, from: Selector, rule: IndexedRule): void {
 const isEveryAction = (a: ActionMatch) =>
   a.methods === '*' && a.paths.length === 0 && a.prefixes.length === 0 && a.operations.length === 0;
 
+/**
+ * One alternative of an allow's actions: every action, one named operation,
+ * or one method (or any, `*`) with the allow's path globs and prefixes. An
+ * allow matches a request when one of its alternatives does, so a deny must
+ * cover each alternative, possibly with different deny actions or rules.
+ */
+type Alternative =
+  | { kind: 'every' }
+  | { kind: 'operation'; operation: string }
+  | { kind: 'http'; method: string; paths: readonly string[]; prefixes: readonly string[] };
+
+function alternatives(actions: readonly ActionMatch[]): Alternative[] {
+  if (actions.length === 0 || actions.some(isEveryAction)) return [{ kind: 'every' }];
+  const out: Alternative[] = [];
+  for (const a of actions) {
+    if (a.operations.length) for (const operation of a.operations) out.push({ kind: 'operation', operation });
+    else
+      for (const method of a.methods === '*' ? ['*'] : a.methods)
+        out.push({ kind: 'http', method, paths: a.paths, prefixes: a.prefixes });
+  }
+  return out;
+}
+
+/**
+ * True when the deny action matches every request the alternative matches,
+ * judged as written (see compileActions in decision/matchers.ts): a deny
+ * naming an operation matches only that operation; one with paths or
+ * prefixes never matches a request without a path, so it covers no
+ * alternative that matches any path. `/**` and the prefix `/` match every path.
+ */
+function denyCovers(d: ActionMatch, alt: Alternative): boolean {
+  if (isEveryAction(d)) return true;
+  if (d.operations.length) return alt.kind === 'operation' && d.operations.includes(alt.operation);
+  if (alt.kind !== 'http') return false;
+  if (d.methods !== '*' && (alt.method === '*' || !d.methods.includes(alt.method))) return false;
+  if (d.paths.length === 0 && d.prefixes.length === 0) return true;
+  if (alt.paths.length === 0 && alt.prefixes.length === 0) return false;
+  const everyPath = d.paths.includes('/**') || d.prefixes.includes('/');
+  return (
+    alt.paths.every((g) => (everyPath && g.startsWith('/')) || d.paths.includes(g)) &&
+    alt.prefixes.every((x) => (everyPath && x.startsWith('/')) || d.prefixes.some((dp) => x.startsWith(dp)))
+  );
+}
+
+/**
+ * The ports of `ports` on which unconditional denies match every request an
+ * allow with `actions` matches, and the denies that do it. Denies add up: a
+ * deny of GET and another of POST together shut an allow of GET and POST.
+ */
+function closedBy(
+  denies: readonly { rule: IndexedRule; ports: PortSet }[],
+  actions: readonly ActionMatch[],
+  ports: PortSet,
+): { ports: PortSet; rules: string[] } {
+  let shut = ports;
+  const rules = new Set<string>();
+  for (const alt of alternatives(actions)) {
+    let covered: PortSet = [];
+    for (const d of denies) {
+      const on = intersect(d.ports, shut);
+      if (on.length && (d.rule.actions.length === 0 || d.rule.actions.some((x) => denyCovers(x, alt)))) {
+        covered = union(covered, on);
+        rules.add(d.rule.id);
+      }
+    }
+    shut = intersect(shut, covered);
+    if (!shut.length) return { ports: shut, rules: [] };
+  }
+  return { ports: shut, rules: [...rules] };
+}
+
 /** True when the deny actions match at least every request the allow actions match (judged as written). */
 export function actionsCover(deny: readonly ActionMatch[], allow: readonly ActionMatch[]): boolean {
-  if (deny.length === 0 || deny.some(isEveryAction)) return true;
-  if (allow.length === 0 || allow.some(isEveryAction)) return false;
-  const mine = new Set(deny.map((a) => canonicalJson(a)));
-  return allow.every((a) => mine.has(canonicalJson(a)));
+  if (deny.length === 0) return true;
+  return alternatives(allow).every((alt) => deny.some((d) => denyCovers(d, alt)));
 }
 
 export type PointVerdict = 'allow' | 'conditional' | 'deny';

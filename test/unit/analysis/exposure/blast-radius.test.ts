@@ -195,3 +195,36 @@ describe('blast radius ranking', () => {
     assert.equal(b.paths[0]!.score, 1);
   });
 });
+
+describe('blast radius and denies', () => {
+  test('a service denies forbid is left out, and the ports shown are those a grant opens', () => {
+    const policy = parsePolicy(
+      [
+        'apiVersion: gatehouse.dev/v1',
+        'trustDomain: t.org',
+        'zones: { z: { cidrs: [10.0.0.0/8] } }',
+        'services:',
+        '  s1: { zone: z, ports: [443, 8443] }',
+        '  s2: { zone: z, ports: [443] }',
+        'segmentation: [{ id: s, effect: allow, from: [z], to: [z] }]',
+        'flows: [{ id: f, effect: allow, from: [spiffe://t.org/x], to: { services: "*" } }]',
+        'permissions:',
+        '  - { id: p1, effect: allow, from: [spiffe://t.org/x], to: { service: s1 } }',
+        '  - { id: d1, effect: deny, from: [spiffe://t.org/x], to: { service: s1, ports: [443] } }',
+        '  - { id: p2, effect: allow, from: [spiffe://t.org/x], to: { service: s2 }, actions: [{ methods: [GET, POST] }] }',
+        '  - { id: d2a, effect: deny, from: [spiffe://t.org/x], to: { service: s2 }, actions: [{ methods: [GET] }] }',
+        '  - { id: d2b, effect: deny, from: [spiffe://t.org/x], to: { service: s2 }, actions: [{ methods: [POST] }] }',
+      ].join('\n'),
+    );
+    const at = '2026-11-22T12:00:00Z';
+    const inventory = inventoryFrom({
+      entries: [{ id: 'e1', spiffeId: 'spiffe://t.org/x', kind: 'service', zone: 'z', createdAt: at }],
+    });
+    const e = buildEstate(policy, inventory, { now: Date.parse(at) });
+    const b = blastRadius(e, resolveBlastTarget(e, '/x').start!);
+    assert.deepEqual(
+      b.identities[0]!.reach.map((r) => [r.service, r.ports]),
+      [['s1', '8443']],
+    );
+  });
+});

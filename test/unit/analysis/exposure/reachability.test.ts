@@ -197,4 +197,58 @@ describe('reachability', () => {
     assert.deepEqual(r.services[0]!.zone.rules, ['s']);
     assert.deepEqual(r.services[0]!.flowRules, ['f']);
   });
+
+  test('what unconditional denies forbid together is not reached: ports, methods and a catch-all path', () => {
+    const policy = parsePolicy(
+      [
+        'apiVersion: gatehouse.dev/v1',
+        'trustDomain: t.org',
+        'zones: { z: { cidrs: [10.0.0.0/8] } }',
+        'services:',
+        '  s1: { zone: z, ports: [443, 8443] }',
+        '  s2: { zone: z, ports: [443] }',
+        '  s3: { zone: z, ports: [443] }',
+        '  s4: { zone: z, ports: [443] }',
+        'segmentation: [{ id: seg, effect: allow, from: [z], to: [z] }]',
+        'flows: [{ id: f, effect: allow, from: "*", to: { services: "*" } }]',
+        'permissions:',
+        '  - { id: p1, effect: allow, from: "*", to: { service: s1 } }',
+        '  - { id: d1, effect: deny, from: "*", to: { service: s1, ports: [443] } }',
+        '  - { id: p2, effect: allow, from: "*", to: { service: s2 }, actions: [{ methods: [GET, POST] }] }',
+        '  - { id: d2-get, effect: deny, from: "*", to: { service: s2 }, actions: [{ methods: [GET] }] }',
+        '  - { id: d2-post, effect: deny, from: "*", to: { service: s2 }, actions: [{ methods: [POST] }] }',
+        '  - id: p3',
+        '    effect: allow',
+        '    from: "*"',
+        '    to: { service: s3 }',
+        "    actions: [{ methods: [GET], paths: ['/a/**'] }, { methods: [PUT], prefixes: [/a/b] }]",
+        "  - { id: d3, effect: deny, from: '*', to: { service: s3 }, actions: [{ paths: ['/**'] }] }",
+        // A deny on paths does not cover an allow of one method on any path (requests without a path).
+        '  - { id: p4, effect: allow, from: "*", to: { service: s4 }, actions: [{ methods: [GET] }] }',
+        "  - { id: d4, effect: deny, from: '*', to: { service: s4 }, actions: [{ paths: ['/**'] }] }",
+      ].join('\n'),
+    );
+    const r = new Reachability(policy, NOW).of({ spiffeId: 'spiffe://t.org/x', labels: {}, zones: ['z'] });
+    const allowed = r.services.filter((s) => s.allowedByPolicy);
+    assert.deepEqual(
+      allowed.map((s) => s.service),
+      ['s1', 's4'],
+    );
+    assert.deepEqual(allowed[0]!.grants[0]!.ports, [{ from: 8443, to: 8443 }]);
+    const engine = compilePolicy(policy, { clock: fixedClock(NOW), ids: false });
+    const decide = (service: string, port: number, method: string, path: string) =>
+      engine.decide({
+        source: { spiffeId: 'spiffe://t.org/x', ip: '10.0.0.1' },
+        credential: { type: 'x509-svid', verified: true },
+        destination: { service, port },
+        action: { method, path },
+        time: new Date(NOW).toISOString(),
+      }).decision;
+    assert.equal(decide('s1', 443, 'GET', '/'), 'deny');
+    assert.equal(decide('s1', 8443, 'GET', '/'), 'allow');
+    assert.equal(decide('s2', 443, 'GET', '/'), 'deny');
+    assert.equal(decide('s2', 443, 'POST', '/'), 'deny');
+    assert.equal(decide('s3', 443, 'GET', '/a/x'), 'deny');
+    assert.equal(decide('s3', 443, 'PUT', '/a/bc'), 'deny');
+  });
 });
