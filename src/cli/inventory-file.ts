@@ -40,8 +40,17 @@ export function readInventoryFile(path: string, cwd: string): InventorySnapshot 
   } catch (e) {
     throw new GatehouseError(
       'entry_invalid',
-      `${path}: cannot parse inventory: ${(e as Error).message.split('\n')[0]}`,
+      `${path}${where(text, e)}: cannot parse inventory: ${(e as Error).message.split('\n')[0]}`,
     );
   }
   return loadInventory(value, path);
+}
+
+/** `:line:col` of a YAML parse error (its `pos` is a character offset), else nothing. */
+function where(text: string, e: unknown): string {
+  const pos = (e as { pos?: unknown }).pos;
+  if (!Array.isArray(pos) || typeof pos[0] !== 'number') return '';
+  const before = text.slice(0, pos[0]);
+  const line = before.split('\n').length;
+  return `:${line}:${pos[0] - before.lastIndexOf('\n')}`;
 }

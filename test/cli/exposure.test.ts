@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -11,6 +11,17 @@ const LOG = ['--decisions', 'examples/acme/decisions.jsonl'];
 const run = (args: string[], stdin = '') => runCli(args, { stdin, now: Date.parse('2030-01-01T00:00:00Z') });
 
 describe('gatehouse audit', () => {
+  test('an inventory YAML cannot parse is invalid input naming the file, line and column', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'gatehouse-')), 'inventory.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: gatehouse.dev/v1\nkind: Inventory\nentries:\n  - spiffeId: spiffe://acme.corp/x\n    spiffeId: spiffe://acme.corp/y\n',
+    );
+    const r = await run(['audit', '--policy', 'examples/acme/policy', '--inventory', file]);
+    assert.equal(r.code, 3, r.err);
+    assert.match(r.err, /inventory\.yaml:5:5: cannot parse inventory: map keys must be unique/i);
+  });
+
   test('the example estate as a table, judged at the inventory snapshot time', async () => {
     const r = await run(['audit', ...ESTATE, ...LOG]);
     assert.equal(r.code, 0, r.err);
