@@ -17,6 +17,18 @@ export function analysisNow(
   return clock();
 }
 
+/**
+ * Refuses an empty log window (`--since` at or after `--until`, which
+ * defaults to `--now`): the analysis would judge every identity on no
+ * decision at all, calling those the log shows busy stale or unused.
+ */
+export function checkWindow(since: number | undefined, until: number): void {
+  if (since !== undefined && since >= until)
+    throw new UsageError(
+      `--since must be before --until (default: --now): \`${new Date(since).toISOString()}\` is not before \`${new Date(until).toISOString()}\``,
+    );
+}
+
 export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value))
     throw new UsageError(`${flag} must be ${allowed.join(', ').replace(/, ([^,]*)$/, ' or $1')}`);

@@ -86,6 +86,16 @@ describe('gatehouse audit', () => {
     const badLine = await run(['audit', ...ESTATE, '--decisions', '-'], '{"time":"x"}\n');
     assert.equal(badLine.code, 3);
     assert.match(badLine.err, /-:1: not a decision record: `source\.spiffeId` is required/);
+    // An empty window would judge every identity on no decision at all.
+    const empty = await run(['audit', ...ESTATE, ...LOG, '--since', '2026-11-23', '--until', '2026-11-20']);
+    assert.equal(empty.code, 3);
+    assert.match(empty.err, /--since must be before --until/);
+    const future = await run(['privileges', ...ESTATE, ...LOG, '--since', '2026-12-01']);
+    assert.equal(future.code, 3);
+    assert.match(
+      future.err,
+      /--since must be before --until \(default: --now\): `2026-12-01T00:00:00\.000Z`/,
+    );
     const usage = await run(['audit', '--inventory', 'x']);
     assert.equal(usage.code, 3);
     assert.match(usage.err, /--policy is required/);

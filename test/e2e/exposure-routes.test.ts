@@ -121,6 +121,8 @@ describe('exposure routes', { skip: built ? false : 'run `npm run build` first' 
       ['/v1/privileges?until=2026-13-45', /`until`/],
       ['/v1/privileges?since=2026-11-01', /`since` must be an RFC 3339 date-time/],
       ['/v1/audit?since=', /`since`/],
+      ['/v1/audit?since=2026-11-23T00:00:00Z&until=2026-11-20T00:00:00Z', /`since` must be before `until`/],
+      ['/v1/privileges?since=2999-01-01T00:00:00Z', /`since` must be before `until`/],
       ['/v1/audit?skipChain=yes', /`skipChain` must be true or false/],
       ['/v1/audit?format=JSON', /`format` must be json or html/],
       ['/v1/blast-radius', /`target`/],

@@ -9,7 +9,7 @@ import {
 import { parsePolicy } from '../../core/policy/index.js';
 import { auditWithLog } from '../audit-log.js';
 import { countFlag } from '../flag-values.js';
-import { analysisNow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
+import { analysisNow, checkWindow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
 import { readPolicySources } from '../policy-files.js';
@@ -72,6 +72,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
       now: analysisNow(values.now, inventory, clock),
       verifyChain: !values['skip-chain'],
     };
+    checkWindow(since, until ?? options.now);
     if (since !== undefined) options.since = since;
     if (until !== undefined) options.until = until;
     if (staleDays !== undefined) options.staleDays = staleDays;

@@ -9,7 +9,7 @@ import {
 import { parsePolicy } from '../../core/policy/index.js';
 import { formatProblem } from '../../core/policy/index.js';
 import { gatherDecisionLog } from '../audit-log.js';
-import { analysisNow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
+import { analysisNow, checkWindow, oneOf, withInventoryErrors, writeOut } from '../exposure-flags.js';
 import { readInventoryFile } from '../inventory-file.js';
 import { EXIT, type CliIo } from '../io.js';
 import { readPolicySources } from '../policy-files.js';
@@ -60,6 +60,7 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
     const policy = parsePolicy(readPolicySources(values.policy!, io.cwd));
     const inventory = readInventoryFile(values.inventory!, io.cwd);
     const now = analysisNow(values.now, inventory, clock);
+    checkWindow(since, until ?? now);
     const estate = buildEstate(policy, inventory, { now });
     const activityOptions: ActivityOptions = { until: until ?? now };
     if (since !== undefined) activityOptions.since = since;

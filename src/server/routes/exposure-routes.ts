@@ -82,6 +82,7 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
     const since = timeParam(q, 'since');
     const until = timeParam(q, 'until');
     const staleDays = countParam(q, 'staleDays', 1);
+    checkWindow(since, until ?? now);
     if (since !== undefined) options.since = since;
     if (until !== undefined) options.until = until;
     if (staleDays !== undefined) options.staleDays = staleDays;
@@ -103,8 +104,10 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
     const now = clock.now();
     const policy = policies.current().policy;
     const estate = buildEstate(policy, await inventory(), { now });
-    const options: ActivityOptions = { until: timeParam(q, 'until') ?? now };
+    const until = timeParam(q, 'until') ?? now;
+    const options: ActivityOptions = { until };
     const since = timeParam(q, 'since');
+    checkWindow(since, until);
     if (since !== undefined) options.since = since;
     const activity = new ActivityCollector(options);
     await feed(activity);
@@ -157,4 +160,17 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
         }
       : { status: 200, body: result };
   });
+}
+
+/**
+ * Refuses an empty log window (`since` at or after `until`, which defaults to
+ * now): every identity would be judged on no decision at all.
+ */
+function checkWindow(since: number | undefined, until: number): void {
+  if (since !== undefined && since >= until)
+    throw new HttpError(
+      400,
+      'request_invalid',
+      `\`since\` must be before \`until\` (default: now): \`${new Date(since).toISOString()}\` is not before \`${new Date(until).toISOString()}\``,
+    );
 }
