@@ -133,6 +133,22 @@ describe('gatehouse blast-radius', () => {
     assert.equal(r.code, 3);
     assert.match(r.err, /`nobody` names no identity, entry, credential or static secret/);
   });
+
+  test('a SPIFFE ID the inventory does not hold is judged by the policy alone, and said so', async () => {
+    const r = await run(['blast-radius', '/ns/shop/sa/nope', ...ESTATE]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /^start: \/ns\/shop\/sa\/nope \(not in the inventory: judged by the policy alone\) from /,
+    );
+    const json = await run(['blast-radius', '/ns/shop/sa/nope', ...ESTATE, '--output', 'json']);
+    assert.equal((JSON.parse(json.out) as { start: { inInventory?: boolean } }).start.inInventory, false);
+    const known = await run(['blast-radius', '/ns/shop/sa/web', ...ESTATE, '--output', 'json']);
+    assert.equal(
+      (JSON.parse(known.out) as { start: { inInventory?: boolean } }).start.inInventory,
+      undefined,
+    );
+  });
 });
 
 describe('gatehouse privileges', () => {

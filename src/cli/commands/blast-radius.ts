@@ -34,7 +34,9 @@ as paths ranked by reach and by how long the credentials stay valid.
                 generatedAt, else now)
   --output      table (default), json, or dot (Graphviz)
   --out         write to FILE instead of standard output
-Exit: 0 ok, 3 invalid input or an unknown identity, 1 other failure.`;
+A SPIFFE ID the inventory does not hold is judged by the policy alone, and the start says so.
+Exit: 0 ok, 3 invalid input or a name that is neither a SPIFFE ID nor anything the inventory
+holds, 1 other failure.`;
 
 export async function run(argv: string[], io: CliIo, clock: () => number): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -103,7 +105,7 @@ function renderBlastTable(b: BlastRadius, trustDomain: string): string {
       ? `stolen ${b.start.credential!.kind} \`${b.start.credential!.id}\` of `
       : '';
   out.push(
-    `start: ${what}${short(b.start.spiffeId)} from ${first.zones.length ? first.zones.join(', ') : 'unknown'}; credentials valid: ${b.window.text}${b.window.credential && b.start.via === 'identity' ? ` (${b.window.credential})` : ''}`,
+    `start: ${what}${short(b.start.spiffeId)}${b.start.inInventory === false ? ' (not in the inventory: judged by the policy alone)' : ''} from ${first.zones.length ? first.zones.join(', ') : 'unknown'}; credentials valid: ${b.window.text}${b.window.credential && b.start.via === 'identity' ? ` (${b.window.credential})` : ''}`,
   );
   out.push(
     `reaches ${first.reach.length} service(s) directly; ${b.totals.identities - 1} more identit${b.totals.identities === 2 ? 'y' : 'ies'} through held credentials (max ${b.maxHops} hop(s)); ${b.totals.services} service(s) in all`,

@@ -53,6 +53,12 @@ export interface BlastStart {
   via: 'identity' | 'credential';
   /** The stolen credential, when the start is one. */
   credential?: { id: string; kind: string };
+  /**
+   * False for a SPIFFE ID the inventory does not hold: judged by the policy
+   * alone (a credential of an unregistered identity still matches the policy's
+   * selectors), and said so, for it may as well be a typo.
+   */
+  inInventory?: false;
 }
 
 export interface ReachedService {
@@ -191,7 +197,8 @@ export function resolveBlastTarget(estate: Estate, query: string): BlastTargetRe
             credential: { id: s.id, kind: 'static-secret' },
           },
         };
-  if (tryParseSpiffeId(asId)) return { start: { query, spiffeId: asId, via: 'identity' } };
+  if (tryParseSpiffeId(asId))
+    return { start: { query, spiffeId: asId, via: 'identity', inInventory: false } };
   return { problem: `\`${query}\` names no identity, entry, credential or static secret of the inventory` };
 }
 
