@@ -20,6 +20,7 @@ import { UsageError } from '../usage-error.js';
 export const usage = `usage: gatehouse audit --policy POLICY... --inventory FILE [--decisions FILE.jsonl]
                       [--since TIME] [--until TIME] [--now TIME] [--stale-days N]
                       [--output table|json|html] [--out FILE] [--details] [--fail-on SEVERITY]
+                      [--skip-chain]
 
 Finds exposure of non-human identities in the policy, the inventory and the decision log,
 each finding with evidence, a fix and its OWASP NHI Top 10 / NIST SP 800-207 / CSF 2.0 mappings.
