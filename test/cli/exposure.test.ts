@@ -178,5 +178,12 @@ describe('gatehouse privileges', () => {
       body.identities.map((i) => i.spiffeId),
       ['spiffe://acme.corp/agents/support-copilot'],
     );
+    assert.equal(r.err, '');
+    const typo = await run(['privileges', ...ESTATE, ...LOG, '--identity', '/agents/support-copilt']);
+    assert.equal(typo.code, 0, typo.err);
+    assert.equal(
+      typo.err,
+      'gatehouse privileges: no identity of the estate is `spiffe://acme.corp/agents/support-copilt`: nothing to show for it\n',
+    );
   });
 });

@@ -72,6 +72,13 @@ export async function run(argv: string[], io: CliIo, clock: () => number): Promi
         values.identity.map((i) => (i.startsWith('/') ? `spiffe://${policy.trustDomain}${i}` : i)),
       );
       report.identities = report.identities.filter((p) => wanted.has(p.spiffeId));
+      // Said, not refused: a filter that matches nothing may be a typo, or an identity with nothing granted.
+      const shown = new Set(report.identities.map((p) => p.spiffeId));
+      for (const id of wanted)
+        if (!shown.has(id))
+          io.stderr.write(
+            `gatehouse privileges: no identity of the estate is \`${id}\`: nothing to show for it\n`,
+          );
     }
     if (report.proposal.check.errors.length) {
       io.stderr.write(`gatehouse privileges: the proposed policy does not pass check:\n`);
