@@ -46,11 +46,22 @@ export const SYNCED_STATE_FILE = 'synced-state.json';
 
 // A failed write is told at the 1st, 10th, 100th… failure: a full disk fails every sync.
 const isPowerOfTen = (n: number) => /^10*$/.test(String(n));
+/**
+ * A state that could not be written is tried again this often until it is,
+ * or a newer one replaces it. A sync saves only what it changed, and the
+ * proxy enforces the state whether or not it reached the file: without a
+ * retry, a disk that had room again would keep the older state (missing the
+ * revocations enforced since) until the next change, for a restart to find.
+ */
+export const SAVE_RETRY_MS = 1_000;
 
 export class SyncedStateFile {
   private pending: SyncedState | undefined;
   private writing: Promise<void> | undefined;
   private failures = 0;
+  /** The last state saved, until it is on file. */
+  private unsaved: SyncedState | undefined;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     readonly file: string,
@@ -85,12 +96,19 @@ export class SyncedStateFile {
    * while one is being written replaces any other waiting, and goes next.
    */
   save(state: SyncedState): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.unsaved = state;
     this.pending = state;
     this.writing ??= this.drain();
   }
 
-  /** Resolves once every state saved so far is on file (or failed). */
+  /**
+   * Resolves once every state saved so far is on file (or failed); one that
+   * failed before and waits to be tried again is tried once more now.
+   */
   async flush(): Promise<void> {
+    if (this.retry && this.unsaved) this.save(this.unsaved);
     await this.writing;
   }
 
@@ -100,6 +118,7 @@ export class SyncedStateFile {
       this.pending = undefined;
       try {
         await replaceFile(this.file, JSON.stringify(state));
+        if (this.unsaved === state) this.unsaved = undefined;
         if (this.failures > 0) {
           this.logger.log('info', 'synced_state_saved', { file: this.file, afterFailures: this.failures });
           this.failures = 0;
@@ -115,6 +134,12 @@ export class SyncedStateFile {
       }
     }
     this.writing = undefined;
+    const unsaved = this.unsaved;
+    if (unsaved) {
+      // Unref'd: a proxy that stops is not held by it (close() flushes once more).
+      this.retry = setTimeout(() => this.save(unsaved), SAVE_RETRY_MS);
+      this.retry.unref();
+    }
   }
 }
 

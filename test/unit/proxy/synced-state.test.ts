@@ -255,3 +255,21 @@ test('revocations a poll took up before it failed are kept on file too', async (
     'the policy held, not the one not fetched',
   );
 });
+
+test('a state that could not be written is written once the file can be: the proxy enforces it meanwhile', async () => {
+  const logged: string[] = [];
+  const parent = join(dir, 'full');
+  const file = new SyncedStateFile(join(parent, 'synced-state.json'), {
+    log: (_level, event) => logged.push(event),
+  });
+  // A file where the directory should be: the write fails, as on a full disk.
+  writeFileSync(parent, 'in the way');
+  const sync = await syncedTo(file);
+  assert.deepEqual(logged, ['synced_state_save_failed']);
+  // Room again, and nothing new to sync: the state enforced reaches the file all the same.
+  rmSync(parent);
+  const deadline = Date.now() + 5_000;
+  while (file.read() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(file.read()?.policy.revision, sync.policy?.revision, 'the state enforced is on file');
+  assert.deepEqual(logged, ['synced_state_save_failed', 'synced_state_saved']);
+});
