@@ -185,7 +185,7 @@ export class SyncClient {
       }
     } catch (err) {
       // What the poll took up before it failed (revocations, before a policy fetch that failed) is kept too.
-      this.persistIfChanged();
+      this.persistChanges();
       this.failed(err);
       throw err;
     }
@@ -208,11 +208,11 @@ export class SyncClient {
       this.failingSince = undefined;
     }
     if (this.policy) this.lastSuccess = now;
-    this.persistIfChanged();
+    this.persistChanges();
   }
 
   /** Hands the state to be kept on file when a sync changed it and there is a whole state to keep. */
-  private persistIfChanged(): void {
+  private persistChanges(): void {
     const persist = this.options.persist;
     const state = this.changed && persist ? this.snapshot(persist.server) : undefined;
     if (!state) return;
