@@ -15,6 +15,7 @@ import { constants, readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Revocation } from '../core/identity/credential.js';
+import { parseRevocationCursor } from '../core/identity/revocation-cursor.js';
 import { GatehouseError } from '../core/errors.js';
 import type { PolicySourceText } from '../core/policy/index.js';
 import { makeDirectory } from '../make-directory.js';
@@ -198,9 +199,21 @@ function shapeProblem(value: unknown): string | undefined {
   )
     return 'bundle is not {trustDomain, sequence, value}';
   if (!Array.isArray(revocations)) return 'revocations is not an array';
-  if (revocationCursor !== undefined && typeof revocationCursor !== 'string')
-    return 'revocationCursor is not a string';
+  // Read as the server reads it: one it refuses would fail every sync of the proxy, which would
+  // then enforce this state for ever, however many revocations the server records meanwhile.
+  if (revocationCursor !== undefined && !isRevocationCursor(revocationCursor))
+    return 'revocationCursor is not a cursor of the server';
   return undefined;
+}
+
+function isRevocationCursor(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    parseRevocationCursor(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

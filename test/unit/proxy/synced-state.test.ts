@@ -188,6 +188,11 @@ test('the file: absent is no state; unreadable or of another format is an error 
       JSON.stringify({ ...(JSON.parse(text) as object), policy: { revision: 'r', sources: [1] } }),
       /policy.sources\[0\]/,
     ],
+    // The server refuses such a cursor: the proxy would never sync again, enforcing this state.
+    [
+      JSON.stringify({ ...(JSON.parse(text) as object), revocationCursor: 'garbage' }),
+      /revocationCursor is not a cursor of the server/,
+    ],
   ] as const) {
     writeFileSync(file.file, content);
     assert.throws(
