@@ -172,7 +172,12 @@ export class SyncClient {
       if (sync.bundle && !olderBundle) this.applyBundle(sync.trustDomain, sync.bundleSequence, sync.bundle);
       const olderPolicy = this.olderPolicies.keepAside(sync.policyActivation, this.heldActivation, now);
       if (!olderPolicy) {
-        if (sync.policyRevision !== this.fetchedRevision) await this.fetchPolicy(sync.policyActivation);
+        if (sync.policyRevision !== this.fetchedRevision) {
+          // The revocations and bundle just taken up are enforced while the policy is fetched
+          // (up to the client's timeout): kept on file first, not only once it answers.
+          this.persistChanges();
+          await this.fetchPolicy(sync.policyActivation);
+        }
         // The same revision activated again (or numbered anew after a reset): its number is taken.
         else if (sync.policyActivation !== undefined && sync.policyActivation !== this.heldActivation) {
           this.heldActivation = sync.policyActivation;

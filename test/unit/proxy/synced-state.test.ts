@@ -278,3 +278,41 @@ test('a state that could not be written is written once the file can be: the pro
   assert.equal(file.read()?.policy.revision, sync.policy?.revision, 'the state enforced is on file');
   assert.deepEqual(logged, ['synced_state_save_failed', 'synced_state_saved']);
 });
+
+test('revocations a poll takes up are saved before it waits for the policy it names', async () => {
+  const saved: SyncedState[] = [];
+  let policyChanged = false;
+  let answerPolicy: (() => void) | undefined;
+  const sync = new SyncClient({
+    client: {
+      server: app.url,
+      get: async <T>(path: string) => {
+        const body = await adminGet<T>(app, path);
+        if (!policyChanged) return body;
+        // A slow policy answer: the revocations are enforced meanwhile.
+        if (path.startsWith('/v1/policy')) await new Promise<void>((r) => (answerPolicy = r));
+        return path.startsWith('/v1/sync')
+          ? ({ ...body, policyRevision: 'sha256:next', policyActivation: 1e6 } as T)
+          : body;
+      },
+      post: () => Promise.reject(new Error('not used')),
+    },
+    clock,
+    ids: { id: () => 'id' },
+    logger: quiet,
+    persist: { server: app.url, save: (s) => saved.push(s) },
+  });
+  await sync.syncOnce();
+  const later = 'spiffe://acme.corp/ns/test/revoked-before-a-slow-policy';
+  await app.authority.revoke({ target: 'identity', value: later });
+  policyChanged = true;
+  const poll = sync.syncOnce();
+  while (!answerPolicy) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(sync.revocations.isRevoked({ spiffeId: later, issuedAt: now - 60_000 }), 'enforced');
+  assert.ok(
+    saved.at(-1)!.revocations.some((r) => r.value === later),
+    'saved while the policy is awaited',
+  );
+  answerPolicy();
+  await poll;
+});
