@@ -421,10 +421,15 @@ export class Reachability {
         const p = intersect(d.ports, ports);
         if (p.length) denies.push(term(d.rule, p));
       }
-      const always = b.pd.filter((d) => d.rule.when === undefined);
+      const always = b.pd.length ? b.pd.filter((d) => d.rule.when === undefined) : b.pd;
       for (const a of b.pa) {
         const p = intersect(a.ports, ports);
         if (!p.length) continue;
+        // Most services have no unconditional deny: nothing to close (the search's hot path).
+        if (!always.length) {
+          grants.push(term(a.rule, p));
+          continue;
+        }
         const shut = closedBy(always, a.rule.actions, p);
         const open = subtract(p, shut.ports);
         if (!open.length) blocked.push({ rule: a.rule.id, by: shut.rules.join(', ') });
