@@ -13,6 +13,7 @@
  */
 import { constants, readFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Revocation } from '../core/identity/credential.js';
 import { parseRevocationCursor } from '../core/identity/revocation-cursor.js';
@@ -147,9 +148,12 @@ export class SyncedStateFile {
 /** Writes `text` beside `file`, syncs it and renames it over `file`, then syncs the directory. */
 async function replaceFile(file: string, text: string): Promise<void> {
   makeDirectory(dirname(file));
-  const temporary = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  // Made anew (one a crash left under a reused process id is removed first), never followed as a link.
-  await unlink(temporary).catch(() => undefined);
+  // A name of this write's own: proxies in separate containers sharing the file may have the same
+  // process id. Made anew, never followed as a link.
+  const temporary = join(
+    dirname(file),
+    `.${basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
   const handle = await open(
     temporary,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
