@@ -28,6 +28,7 @@ import * as svid from './commands/svid.js';
 import * as token from './commands/token.js';
 import { EXIT, processIo, type CliIo } from './io.js';
 import { UsageError } from './usage-error.js';
+import { terminalSafe } from './terminal-safe.js';
 
 interface Verb {
   usage: string;
@@ -116,7 +117,7 @@ export async function main(
   }
   const command = VERBS[verb];
   if (!command) {
-    io.stderr.write(`gatehouse: unknown command \`${verb}\`\n\n${HELP}\n`);
+    io.stderr.write(`gatehouse: unknown command \`${terminalSafe(verb)}\`\n\n${HELP}\n`);
     return EXIT.invalidInput;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -130,22 +131,24 @@ export async function main(
       e instanceof UsageError ||
       (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
     ) {
-      io.stderr.write(`gatehouse ${verb}: ${lowerFirst(e.message)}\n\n${command.usage}\n`);
+      io.stderr.write(`gatehouse ${verb}: ${terminalSafe(lowerFirst(e.message))}\n\n${command.usage}\n`);
       return EXIT.invalidInput;
     }
     if (e instanceof ApiError) {
-      io.stderr.write(`gatehouse ${verb}: ${e.message}\n`);
+      io.stderr.write(`gatehouse ${verb}: ${terminalSafe(e.message)}\n`);
       return e.exitCode;
     }
     if (e instanceof GatehouseError) {
-      io.stderr.write(`gatehouse ${verb}: ${e.message}\n`);
+      io.stderr.write(`gatehouse ${verb}: ${terminalSafe(e.message)}\n`);
       if (e.problems && e.problems.length > 1)
-        for (const p of e.problems.slice(1)) io.stderr.write(`  ${p.message}\n`);
+        for (const p of e.problems.slice(1)) io.stderr.write(`  ${terminalSafe(p.message)}\n`);
       return e.code === 'policy_io_error' || e.code.startsWith('policy_') || e.code === 'request_invalid'
         ? EXIT.invalidInput
         : EXIT.error;
     }
-    io.stderr.write(`gatehouse ${verb}: unexpected failure: ${(e as Error)?.message ?? String(e)}\n`);
+    io.stderr.write(
+      `gatehouse ${verb}: unexpected failure: ${terminalSafe((e as Error)?.message ?? String(e))}\n`,
+    );
     return EXIT.error;
   }
 }

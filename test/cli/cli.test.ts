@@ -181,6 +181,16 @@ describe('gatehouse', () => {
     assert.equal(r.code, 3);
     assert.match(r.err, /unknown command `frobnicate`/);
   });
+  test('what an error quotes reaches the terminal with its control characters written out', async () => {
+    const r = await run(['frob\u001b]0;owned\u0007\u009b2J']);
+    assert.equal(r.code, 3);
+    assert.match(r.err, /unknown command `frob\\u001b\]0;owned\\u0007\\u009b2J`/);
+    const failed = await run(['decide', '--policy', 'no/such\u001b[2Jplace', '--request', '{}']);
+    assert.equal(failed.code, 3);
+    // eslint-disable-next-line no-control-regex
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(failed.err), failed.err);
+    assert.match(failed.err, /no\/such\\u001b\[2Jplace/);
+  });
   test('version', async () => {
     const r = await run(['version']);
     assert.equal(r.code, 0);
