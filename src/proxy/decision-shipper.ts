@@ -15,7 +15,7 @@
  * run left unshipped is shipped by the next one.
  */
 import type { UnchainedRecord } from '../core/log/hash-chain.js';
-import type { Logger } from '../server/logger.js';
+import { isLoggedFailure, type Logger } from '../server/logger.js';
 import type { RecordsResponse } from '../server/routes/sync-routes.js';
 import { JsonText, type ControlPlaneClient } from './control-plane-client.js';
 import { DecisionSpool, type SpooledRecord } from './decision-spool.js';
@@ -94,9 +94,8 @@ export class DecisionShipper {
         sync: options.spoolSync === true,
         failed: (error, records) => {
           this.unspooled += records;
-          // Logged at the 1st, 10th, 100th… failure: a full disk must not flood the log as well.
           const failures = ++this.spoolFailures;
-          if (Number.isInteger(Math.log10(failures)))
+          if (isLoggedFailure(failures))
             options.logger.log('error', 'decision_spool_failed', {
               error: error.message,
               records,

@@ -20,7 +20,7 @@ import { parseRevocationCursor } from '../core/identity/revocation-cursor.js';
 import { GatehouseError } from '../core/errors.js';
 import type { PolicySourceText } from '../core/policy/index.js';
 import { makeDirectory } from '../make-directory.js';
-import type { Logger } from '../server/logger.js';
+import { isLoggedFailure, type Logger } from '../server/logger.js';
 
 export const SYNCED_STATE_FORMAT = 'gatehouse.proxy.synced-state/v1';
 
@@ -46,8 +46,6 @@ export interface SyncedState {
 /** The default file name, in the proxy's spool directory. */
 export const SYNCED_STATE_FILE = 'synced-state.json';
 
-// A failed write is told at the 1st, 10th, 100th… failure: a full disk fails every sync.
-const isPowerOfTen = (n: number) => /^10*$/.test(String(n));
 /**
  * A state that could not be written is tried again this often until it is,
  * or a newer one replaces it. A sync saves only what it changed, and the
@@ -127,7 +125,7 @@ export class SyncedStateFile {
         }
       } catch (error) {
         this.failures++;
-        if (isPowerOfTen(this.failures))
+        if (isLoggedFailure(this.failures))
           this.logger.log('warn', 'synced_state_save_failed', {
             file: this.file,
             failures: this.failures,

@@ -26,3 +26,12 @@ export function jsonLogger(
 }
 
 export const silentLogger: Logger = { log() {} };
+
+/**
+ * Whether the `count`-th failure in a row is logged: the 1st, 10th, 100th…,
+ * so that a failure repeated on every write (a full disk) is told without
+ * flooding the log as well.
+ */
+export function isLoggedFailure(count: number): boolean {
+  return /^10*$/.test(String(count));
+}
