@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { emptyWindowProblem } from '../core/analysis/exposure/index.js';
 import { GatehouseError } from '../core/errors.js';
 import type { InventorySnapshot } from '../core/identity/inventory.js';
 import { UsageError } from './usage-error.js';
@@ -17,16 +18,10 @@ export function analysisNow(
   return clock();
 }
 
-/**
- * Refuses an empty log window (`--since` at or after `--until`, which
- * defaults to `--now`): the analysis would judge every identity on no
- * decision at all, calling those the log shows busy stale or unused.
- */
+/** Refuses an empty log window: `--since` at or after `--until`, which defaults to `--now`. */
 export function checkWindow(since: number | undefined, until: number): void {
-  if (since !== undefined && since >= until)
-    throw new UsageError(
-      `--since must be before --until (default: --now): \`${new Date(since).toISOString()}\` is not before \`${new Date(until).toISOString()}\``,
-    );
+  const problem = emptyWindowProblem(since, until, { since: '--since', until: '--until (default: --now)' });
+  if (problem) throw new UsageError(problem);
 }
 
 export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {

@@ -13,6 +13,7 @@ import {
   blastRadius,
   blastRadiusDot,
   buildEstate,
+  emptyWindowProblem,
   grantedVsUsed,
   renderAuditHtml,
   resolveBlastTarget,
@@ -162,15 +163,8 @@ export function exposureRoutes(router: Router, deps: ExposureRouteDeps): void {
   });
 }
 
-/**
- * Refuses an empty log window (`since` at or after `until`, which defaults to
- * now): every identity would be judged on no decision at all.
- */
+/** Refuses an empty log window: `since` at or after `until`, which defaults to now. */
 function checkWindow(since: number | undefined, until: number): void {
-  if (since !== undefined && since >= until)
-    throw new HttpError(
-      400,
-      'request_invalid',
-      `\`since\` must be before \`until\` (default: now): \`${new Date(since).toISOString()}\` is not before \`${new Date(until).toISOString()}\``,
-    );
+  const problem = emptyWindowProblem(since, until, { since: '`since`', until: '`until` (default: now)' });
+  if (problem) throw new HttpError(400, 'request_invalid', problem);
 }

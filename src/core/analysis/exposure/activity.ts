@@ -147,6 +147,22 @@ export interface ActivityOptions {
   offboardedAt?: (spiffeId: string) => number | undefined;
 }
 
+/**
+ * Why a log window holds no instant (`since` at or after `until`), or
+ * undefined when it holds some. An analysis over an empty window judges every
+ * identity on no decision at all, calling those the log shows busy stale or
+ * unused, so the edges refuse it. `names` words it for the caller's flags or
+ * query parameters.
+ */
+export function emptyWindowProblem(
+  since: number | undefined,
+  until: number,
+  names: { since: string; until: string },
+): string | undefined {
+  if (since === undefined || since < until) return undefined;
+  return `${names.since} must be before ${names.until}: \`${new Date(since).toISOString()}\` is not before \`${new Date(until).toISOString()}\``;
+}
+
 export interface ActivitySummary {
   records: number;
   /** Records outside the window or with an unreadable time. */

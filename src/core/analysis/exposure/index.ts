@@ -2,7 +2,7 @@ export { Audit, runAudit, AUDIT_REPORT_KIND } from './audit.js';
 export type { AuditOptions, AuditReport } from './audit.js';
 export { DEFAULT_THRESHOLDS } from './audit-context.js';
 export type { AuditThresholds } from './audit-context.js';
-export { ActivityCollector, collectActivity } from './activity.js';
+export { ActivityCollector, collectActivity, emptyWindowProblem } from './activity.js';
 export type { ObservedRecord, IdentityActivity, ActivityOptions } from './activity.js';
 export { Estate, buildEstate } from './estate.js';
 export type { EstateIdentity, EstateOptions, Lifetime, LiveCredential } from './estate.js';
