@@ -106,7 +106,7 @@ export async function startProxy(
     ids,
     logger,
     intervalMs: config.syncIntervalMs,
-    ...(stateFile ? { persist: { server: config.server, save: (state) => stateFile.save(state) } } : {}),
+    ...(stateFile ? { persist: (state) => stateFile.save(state) } : {}),
   });
   const shipper = new DecisionShipper({
     client,
@@ -117,7 +117,7 @@ export async function startProxy(
       : {}),
   });
   // After the shipper: its spool's lock keeps a second proxy from the same directory.
-  if (stateFile) restoreSyncedState(sync, stateFile, config.server, logger);
+  if (stateFile) restoreSyncedState(sync, stateFile, logger);
   const forwarder = new Forwarder({
     upstream: config.upstream,
     fail: (res, status, message, headers) => {
@@ -259,18 +259,10 @@ export async function startProxy(
 }
 
 /** Takes up the state on file, if there is one of this server that reads; otherwise starts with nothing. */
-function restoreSyncedState(sync: SyncClient, file: SyncedStateFile, server: string, logger: Logger): void {
+function restoreSyncedState(sync: SyncClient, file: SyncedStateFile, logger: Logger): void {
   try {
     const state = file.read();
-    if (!state) return;
-    if (state.server !== server) {
-      logger.log('warn', 'synced_state_ignored', {
-        file: file.file,
-        reason: `synced from ${state.server}, not ${server}`,
-      });
-      return;
-    }
-    sync.restore(state);
+    if (state) sync.restore(state);
   } catch (error) {
     // Fails closed: the proxy denies every request until it syncs, as one that never synced.
     logger.log('error', 'synced_state_unreadable', { file: file.file, error: (error as Error).message });

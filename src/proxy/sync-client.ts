@@ -27,8 +27,8 @@ export interface SyncClientOptions {
   logger: Logger;
   /** Pause between polls; default 500 ms. */
   intervalMs?: number;
-  /** Told the state after each sync that changed it, to keep it on file; `server` names the control plane. */
-  persist?: { server: string; save(state: SyncedState): void };
+  /** Told the state after each sync that changed it, to keep it on file. */
+  persist?: (state: SyncedState) => void;
 }
 
 // While the server stays away, the warning is repeated this often.
@@ -219,19 +219,19 @@ export class SyncClient {
   /** Hands the state to be kept on file when a sync changed it and there is a whole state to keep. */
   private persistChanges(): void {
     const persist = this.options.persist;
-    const state = this.changed && persist ? this.snapshot(persist.server) : undefined;
+    const state = this.changed && persist ? this.snapshot() : undefined;
     if (!state) return;
     this.changed = false;
-    persist!.save(state);
+    persist!(state);
   }
 
   /** The state held, as kept on file; undefined before a policy and a bundle are both held. */
-  snapshot(server: string): SyncedState | undefined {
+  snapshot(): SyncedState | undefined {
     if (!this.policy || !this.heldPolicy || !this.heldBundle || this.lastSuccess === undefined)
       return undefined;
     return {
       format: SYNCED_STATE_FORMAT,
-      server,
+      server: this.options.client.server,
       syncedAt: new Date(this.lastSuccess).toISOString(),
       policy: this.heldPolicy,
       bundle: this.heldBundle,
@@ -243,13 +243,21 @@ export class SyncClient {
   /**
    * Takes up a state kept on file, before the first sync: the proxy enforces
    * it until the control plane answers. All or nothing: a state whose
-   * policy, bundle or any revocation does not read is not taken at all.
+   * policy, bundle or any revocation does not read is not taken at all. A
+   * state synced from another control plane is not taken either (told as
+   * `synced_state_ignored`); returns whether the state was taken.
    * @throws GatehouseError when part of it does not read (nothing is then changed)
    */
-  restore(state: SyncedState): void {
-    const { clock, ids, logger } = this.options;
+  restore(state: SyncedState): boolean {
+    const { clock, ids, logger, client } = this.options;
     if (this.compiled || this.trustBundles)
       throw new Error('a synced state is restored before the first sync');
+    if (state.server !== client.server) {
+      logger.log('warn', 'synced_state_ignored', {
+        reason: `synced from ${state.server}, not ${client.server}`,
+      });
+      return false;
+    }
     const policy = parsePolicy(state.policy.sources);
     if (policy.revision !== state.policy.revision)
       throw new GatehouseError(
@@ -276,6 +284,7 @@ export class SyncClient {
       revocations: this.revocations.size,
       syncedAt: state.syncedAt,
     });
+    return true;
   }
 
   private applyRevocations(list: readonly Revocation[]): void {

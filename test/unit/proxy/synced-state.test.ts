@@ -61,7 +61,7 @@ async function syncedTo(file: SyncedStateFile): Promise<SyncClient> {
     clock,
     ids: { id: () => 'id' },
     logger: quiet,
-    persist: { server: app.url, save: (s) => file.save(s) },
+    persist: (s) => file.save(s),
   });
   await sync.syncOnce();
   await file.flush();
@@ -116,7 +116,7 @@ test('a state is saved when a sync changes it, not on every poll', async () => {
     clock,
     ids: { id: () => 'id' },
     logger: quiet,
-    persist: { server: app.url, save: (s) => saved.push(s) },
+    persist: (s) => saved.push(s),
   });
   await sync.syncOnce();
   await sync.syncOnce();
@@ -169,6 +169,24 @@ test('a state of which any part does not read is not taken at all', async () => 
     assert.equal(sync.revocations.size, 0, `${what}: no revocation held`);
     assert.equal(sync.restoredOnly, false);
   }
+});
+
+test('a state synced from another control plane is not taken', async () => {
+  const file = new SyncedStateFile(join(dir, 'other', 'synced-state.json'), quiet);
+  await syncedTo(file);
+  const events: string[] = [];
+  const sync = new SyncClient({
+    client: recording([]),
+    clock,
+    ids: { id: () => 'id' },
+    logger: { log: (_level, event) => events.push(event) },
+  });
+  assert.equal(sync.restore({ ...file.read()!, server: 'http://127.0.0.1:9' }), false);
+  assert.equal(sync.policy, undefined);
+  assert.equal(sync.revocations.size, 0);
+  assert.deepEqual(events, ['synced_state_ignored']);
+  assert.equal(sync.restore(file.read()!), true);
+  assert.ok(sync.policy);
 });
 
 test('the file: absent is no state; unreadable or of another format is an error naming it', async () => {
@@ -239,7 +257,7 @@ test('revocations a poll took up before it failed are kept on file too', async (
     clock,
     ids: { id: () => 'id' },
     logger: quiet,
-    persist: { server: app.url, save: (s) => saved.push(s) },
+    persist: (s) => saved.push(s),
   });
   await sync.syncOnce();
   assert.equal(saved.length, 1);
@@ -300,7 +318,7 @@ test('revocations a poll takes up are saved before it waits for the policy it na
     clock,
     ids: { id: () => 'id' },
     logger: quiet,
-    persist: { server: app.url, save: (s) => saved.push(s) },
+    persist: (s) => saved.push(s),
   });
   await sync.syncOnce();
   const later = 'spiffe://acme.corp/ns/test/revoked-before-a-slow-policy';
